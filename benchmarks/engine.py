@@ -1,0 +1,169 @@
+"""The engine's own overhead per step, on the in-memory adapters.
+
+Runs a 1,000-step chain (each step reads the previous one's output) and a 1,000-wide
+fan-out of no-op DATA steps, and prints (wall time - time inside the DATA agent) / steps.
+That overhead includes validation, scheduling, reference resolution, two durable step
+transitions and their log lines per step, and the counters.
+
+    python benchmarks/engine.py [--steps 1000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from turbocat_adapters.memory import InProcessCancellation, MemoryStore
+from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
+from turbocat_core.agents.contract import AgentExecutors, RunContext
+from turbocat_core.agents.data_agent import DataAgent
+from turbocat_core.domain.access import Actor
+from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
+from turbocat_core.domain.common import AgentId, StepId, UserId, WorkflowId
+from turbocat_core.domain.execution import ExecutionStatus
+from turbocat_core.domain.user import UserRole
+from turbocat_core.domain.workflow import StepType, Workflow, WorkflowStatus, WorkflowStep
+from turbocat_core.engine.runner import Engine
+from turbocat_core.usecases.executions import StartExecution
+
+
+class TimedDataAgent:
+    """The real DATA agent, timing the work done inside it."""
+
+    def __init__(self) -> None:
+        self.inner = DataAgent()
+        self.seconds = 0.0
+
+    def check_config(self, config: dict[str, Any]) -> None:
+        self.inner.check_config(config)
+
+    async def execute(
+        self, agent: Agent, config: dict[str, Any], inputs: dict[str, Any], ctx: RunContext
+    ) -> Any:
+        began = time.perf_counter()
+        try:
+            return await self.inner.execute(agent, config, inputs, ctx)
+        finally:
+            self.seconds += time.perf_counter() - began
+
+
+class NoQueue:
+    """Runs nothing on enqueue: the benchmark calls ``engine.run`` itself, to time just that."""
+
+    async def enqueue_execution(self, execution_id: Any, *, at: Any = None) -> None:
+        return None
+
+
+@dataclass
+class Result:
+    shape: str
+    steps: int
+    wall: float
+    work: float
+
+    @property
+    def overhead_us(self) -> float:
+        return (self.wall - self.work) / self.steps * 1e6
+
+
+async def one_run(shape: str, steps: int, profiler: Any = None) -> Result:
+    store, clock, ids = MemoryStore(), SystemClock(), UuidV7Generator()
+    data = TimedDataAgent()
+    engine = Engine(
+        uow=store.unit_of_work,
+        clock=clock,
+        ids=ids,
+        random=SystemRandom(),
+        executors=AgentExecutors({AgentType.DATA: data}),
+        cancellation=InProcessCancellation(),
+    )
+    owner = UserId(uuid4())
+    now = clock.now()
+    agent = Agent(
+        id=AgentId(ids.new_id()),
+        created_at=now,
+        updated_at=now,
+        user_id=owner,
+        name="noop",
+        type=AgentType.DATA,
+        status=AgentStatus.ACTIVE,
+        config={"operation": "pick", "fields": ["n"]},
+    )
+    workflow = Workflow(
+        id=WorkflowId(ids.new_id()),
+        created_at=now,
+        updated_at=now,
+        user_id=owner,
+        name=f"{shape} of {steps}",
+        status=WorkflowStatus.ACTIVE,
+        max_concurrency=steps if shape == "fan-out" else 8,
+    )
+    plan = []
+    for i in range(steps):
+        chained = shape == "chain" and i > 0
+        plan.append(
+            WorkflowStep(
+                id=StepId(ids.new_id()),
+                created_at=now,
+                updated_at=now,
+                workflow_id=workflow.id,
+                step_key=f"s{i}",
+                step_name=f"s{i}",
+                step_type=StepType.AGENT,
+                agent_id=agent.id,
+                position=i,
+                depends_on=(f"s{i - 1}",) if chained else (),
+                inputs={"data": f"{{{{s{i - 1}.output}}}}" if chained else {"n": i}},
+            )
+        )
+    async with store.unit_of_work() as uow:
+        await uow.agents.add(agent)
+        await uow.workflows.add(workflow)
+        for step in plan:
+            await uow.steps.add(step)
+        await uow.commit()
+    start = StartExecution(uow=store.unit_of_work, clock=clock, ids=ids, queue=NoQueue())
+    execution = await start(Actor(user_id=owner, role=UserRole.USER), workflow.id)
+    if profiler is not None:
+        profiler.enable()
+    began = time.perf_counter()
+    finished = await engine.run(execution.id)
+    wall = time.perf_counter() - began
+    if profiler is not None:
+        profiler.disable()
+    assert finished.status is ExecutionStatus.COMPLETED, finished.error_message
+    assert finished.steps_completed == steps
+    return Result(shape, steps, wall, data.seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    load = os.getloadavg()
+    print(
+        f"engine overhead per step, in-memory adapters, {args.repeat} runs each "
+        f"(load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs)"
+    )
+    for shape in ("chain", "fan-out"):
+        results = [asyncio.run(one_run(shape, args.steps)) for _ in range(args.repeat)]
+        overheads = sorted(r.overhead_us for r in results)
+        walls = [r.wall * 1000 for r in results]
+        works = [r.work / r.steps * 1e6 for r in results]
+        print(
+            f"  {shape:8} {args.steps} steps: overhead median "
+            f"{statistics.median(overheads):6.1f} µs/step "
+            f"(best {overheads[0]:.1f}, worst {overheads[-1]:.1f}); wall median "
+            f"{statistics.median(walls):.0f} ms; DATA work {statistics.median(works):.1f} µs/step"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""turbocat_adapters."""

@@ -1,0 +1,42 @@
+"""A clock for tests and embedding: virtual time that moves only when told to (or slept)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+_DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class ManualClock:
+    """``now()`` starts at ``start``; ``sleep(s)`` moves virtual time ``s`` seconds ahead.
+
+    Every sleep is recorded in ``sleeps`` and yields to the event loop once, so concurrent
+    tasks interleave as they would with a real clock, without waiting for real.
+    """
+
+    def __init__(
+        self, start: datetime = _DEFAULT_START, *, monotonic_start: float = 1000.0
+    ) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs an aware datetime")
+        self._start = start
+        self._monotonic_start = monotonic_start
+        self._elapsed = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=self._elapsed)
+
+    def monotonic(self) -> float:
+        return self._monotonic_start + self._elapsed
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.advance(seconds)
+        await asyncio.sleep(0)
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward (negative amounts are ignored: time never runs back)."""
+        if seconds > 0:
+            self._elapsed += seconds

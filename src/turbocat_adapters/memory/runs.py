@@ -1,0 +1,252 @@
+"""Repositories of what running needs: steps, executions, step runs and log lines."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from operator import attrgetter
+
+from turbocat_adapters.memory.copying import (
+    copier_for,
+    copier_sharing,
+    shallow_copier_for,
+    slot_setter,
+)
+from turbocat_adapters.memory.entities import EntityRepository
+from turbocat_adapters.memory.transaction import (
+    CompareAndSet,
+    Increment,
+    Put,
+    Remove,
+    Transaction,
+)
+from turbocat_core.domain.common import ExecutionId, Page, StepId, WorkflowId
+from turbocat_core.domain.execution import (
+    EXECUTION_QUERY,
+    Execution,
+    ExecutionLog,
+    ExecutionStatus,
+    LogQuery,
+    StepRun,
+)
+from turbocat_core.domain.workflow import WorkflowStep
+from turbocat_core.errors import Conflict, NotFound, ValidationFailed
+
+_seq = attrgetter("seq")
+_copy_step = copier_for(WorkflowStep)
+_copy_run = copier_for(StepRun)
+_copy_log = copier_for(ExecutionLog)
+_shallow_log = shallow_copier_for(ExecutionLog)
+_set_seq = slot_setter(ExecutionLog, "seq")
+_copy_execution_head = copier_sharing(Execution, "steps")
+_set_steps = slot_setter(Execution, "steps")
+
+
+class MemoryStepRepository:
+    """A workflow's steps; deleting one is for good (steps have no soft delete)."""
+
+    __slots__ = ("_tx",)
+    table = "steps"
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    async def add(self, step: WorkflowStep) -> None:
+        tx = self._tx
+        tx.require()
+        row = _copy_step(step)
+        if tx.row(self.table, row.id.int) is not None:
+            raise Conflict(f"a step with id {row.id} already exists")
+        tx.check_unique(self.table, row)
+        tx.write(self.table, row.id.int, Put(row, insert=True))
+
+    async def update(self, step: WorkflowStep) -> None:
+        tx = self._tx
+        tx.require()
+        row = _copy_step(step)
+        if tx.row(self.table, row.id.int) is None:
+            raise NotFound("step", row.id)
+        tx.check_unique(self.table, row)
+        tx.write(self.table, row.id.int, Put(row, insert=False))
+
+    async def delete(self, step_id: StepId) -> None:
+        tx = self._tx
+        tx.require()
+        if tx.row(self.table, step_id.int) is None:
+            raise NotFound("step", step_id)
+        tx.write(self.table, step_id.int, Remove(step_id.int))
+
+    async def for_workflow(self, workflow_id: WorkflowId) -> list[WorkflowStep]:
+        tx = self._tx
+        tx.require()
+        steps = tx.grouped(self.table, "workflow_id", workflow_id.int)
+        steps.sort(key=lambda step: (step.position, step.step_key))
+        return [_copy_step(step) for step in steps]
+
+
+class MemoryExecutionRepository(EntityRepository[Execution, ExecutionId]):
+    """Executions. ``steps`` is the snapshot pinned when the execution was added: updates
+    keep the stored one (copying thousands of steps at each status change would cost more
+    than the run's own bookkeeping), as the SQL stores do not rewrite it either."""
+
+    __slots__ = ()
+    table = "executions"
+    entity = Execution
+    spec = EXECUTION_QUERY
+
+    def _replacement(self, entity: Execution, current: Execution) -> Execution:
+        row = _copy_execution_head(entity)
+        _set_steps(row, current.steps)  # the stored snapshot, already private
+        return row
+
+    async def update_if(self, execution: Execution, expect: ExecutionStatus) -> bool:
+        """Checked now against what this transaction sees, and again when it commits."""
+        tx = self._tx
+        tx.require()
+        current = tx.row(self.table, execution.id.int)
+        if current is None or current.status != expect:
+            return False
+        row = self._replacement(execution, current)
+        tx.write(self.table, execution.id.int, CompareAndSet(row, expect))
+        return True
+
+    async def add_step_counts(
+        self, execution_id: ExecutionId, *, completed: int = 0, failed: int = 0
+    ) -> None:
+        """Added at commit to the committed row, so concurrent transactions both count."""
+        tx = self._tx
+        if not tx.active:
+            tx.require()
+        if not completed and not failed:
+            return
+        key = execution_id.int
+        amounts = {"steps_completed": completed, "steps_failed": failed}
+        tx.write(self.table, key, Increment(key, amounts))
+
+    async def status_of(self, execution_id: ExecutionId) -> ExecutionStatus | None:
+        tx = self._tx
+        tx.require()
+        row = tx.row(self.table, execution_id.int)
+        return None if row is None else row.status
+
+
+class MemoryStepRunRepository:
+    """One row per (execution, step key); a save of an existing pair replaces the row but
+    keeps the ``id`` and ``created_at`` it was first saved with (an upsert)."""
+
+    __slots__ = ("_tx",)
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    async def save(self, step_run: StepRun) -> None:
+        tx = self._tx
+        if not tx.active:
+            tx.require()
+        execution = step_run.execution_id.int
+        key = step_run.step_key
+        row = _copy_run(step_run)
+        pending = tx.runs.get(execution)
+        if pending is None:
+            pending = tx.runs[execution] = {}
+        existing = pending.get(key)
+        if existing is None:
+            committed = tx.store.step_runs.get(execution)
+            if committed is not None:
+                existing = committed.get(key)
+        if existing is None:
+            run_key = row.id.int
+            if run_key in tx.store.step_run_ids or run_key in tx.run_ids:
+                raise Conflict(f"a step run with id {row.id} already exists")
+            tx.run_ids[run_key] = (execution, key)
+        elif existing.id != row.id or existing.created_at != row.created_at:
+            object.__setattr__(row, "id", existing.id)  # our private copy
+            object.__setattr__(row, "created_at", existing.created_at)
+        pending[key] = row
+
+    async def for_execution(self, execution_id: ExecutionId) -> list[StepRun]:
+        tx = self._tx
+        tx.require()
+        execution = execution_id.int
+        rows = tx.store.step_runs.get(execution, {})
+        pending = tx.runs.get(execution)
+        if pending:
+            rows = {**rows, **pending}  # replaced rows keep their place, new ones go last
+        return [_copy_run(row) for row in rows.values()]
+
+
+class MemoryExecutionLogRepository:
+    """Log lines by execution, in ``seq`` order; ``append`` numbers them under a lock."""
+
+    __slots__ = ("_tx",)
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    async def append(self, logs: Sequence[ExecutionLog]) -> list[ExecutionLog]:
+        tx = self._tx
+        if not tx.active:
+            tx.require()
+        store = tx.store
+        taken = store.log_ids
+        seen = tx.log_ids
+        keys: set[int] = set()
+        for line in logs:
+            key = line.id.int
+            if key in taken or key in seen or key in keys:
+                raise Conflict(f"a log line with id {line.id} already exists")
+            keys.add(key)
+        locks = store.log_locks
+        for line in logs:  # lock first, so a timeout leaves nothing half-written
+            execution = line.execution_id.int
+            if locks.owners.get(execution) is not tx and await locks.acquire(execution, tx):
+                tx.locks.append(execution)
+        stored: list[ExecutionLog] = []
+        pending_by_execution = tx.logs
+        for line in logs:
+            execution = line.execution_id.int
+            pending = pending_by_execution.get(execution)
+            if pending is None:
+                pending = pending_by_execution[execution] = []
+                seq = store.last_seq(execution) + 1
+            else:
+                seq = pending[-1].seq + 1
+            row = _copy_log(line)
+            _set_seq(row, seq)  # a private copy: nobody else holds it yet
+            pending.append(row)
+            # The caller's own line, numbered: it shares nothing with the stored row.
+            numbered = _shallow_log(line)
+            _set_seq(numbered, seq)
+            stored.append(numbered)
+        seen |= keys
+        return stored
+
+    async def list(self, execution_id: ExecutionId, query: LogQuery) -> Page[ExecutionLog]:
+        tx = self._tx
+        tx.require()
+        if query.page < 1 or query.page_size < 1:
+            raise ValidationFailed.field("page", "page and pageSize must be 1 or more")
+        execution = execution_id.int
+        lines = tx.store.logs.get(execution, [])
+        start = bisect_right(lines, query.after_seq, key=_seq) if query.after_seq else 0
+        candidates = lines[start:]
+        pending = tx.logs.get(execution)
+        if pending:
+            candidates += [line for line in pending if line.seq > query.after_seq]
+        level, step_key, since = query.level, query.step_key, query.since
+        found = [
+            line
+            for line in candidates
+            if (level is None or line.level == level)
+            and (step_key is None or line.step_key == step_key)
+            and (since is None or line.created_at >= since)
+        ]
+        first = (query.page - 1) * query.page_size
+        items = [_copy_log(line) for line in found[first : first + query.page_size]]
+        return Page(items=items, total=len(found), page=query.page, page_size=query.page_size)
+
+    async def last_seq(self, execution_id: ExecutionId) -> int:
+        tx = self._tx
+        tx.require()
+        pending = tx.logs.get(execution_id.int)
+        return pending[-1].seq if pending else tx.store.last_seq(execution_id.int)

@@ -1,0 +1,64 @@
+"""The in-memory store: everything committed, shared by the units of work it hands out."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from turbocat_adapters.memory.tables import TABLES, LogLocks, RowKey, Table
+from turbocat_adapters.memory.uow import MemoryUnitOfWork
+from turbocat_core import ports
+from turbocat_core.domain.execution import ExecutionLog, StepRun
+
+
+class MemoryStore:
+    """Everything committed, shared by the units of work it hands out.
+
+    ``store.unit_of_work`` is a ``UnitOfWorkFactory``. It behaves as a database would for
+    the ports' contract suites:
+
+    - entities are copied on the way in and on the way out (JSON-like fields only: the
+      rest of an entity is immutable); rows are keyed by ``uuid.int``;
+    - ids are unique per table, emails case-insensitively (stored lower-cased), step keys
+      per workflow, API-key hashes; soft-deleted rows keep their unique keys and stay in
+      the store (``peek`` shows them) while reading as absent everywhere else;
+    - counters (``record_runs``, ``record_run``, ``add_step_counts``, ``increment_usage``)
+      are applied to the committed row at commit, so concurrent transactions all count;
+    - saving a step run for an existing (execution, step key) replaces the row but keeps
+      the ``id`` and ``created_at`` it was first saved with;
+    - appending log lines to an execution locks it until the transaction ends, like a row
+      lock: another writer waits (``Conflict`` after ``lock_timeout`` seconds), so ``seq``
+      numbers are never shared nor committed out of order;
+    - an update that finds its row deleted by a transaction that committed first is
+      dropped at commit (as if it had run before the delete).
+
+    Use it from one event loop: it takes no thread locks.
+    """
+
+    def __init__(self, *, lock_timeout: float = 10.0) -> None:
+        self.tables: dict[str, Table] = {spec.name: Table(spec) for spec in TABLES}
+        # Keys are ``uuid.int`` (see ``RowKey``).
+        # step runs: execution -> step key -> row, in the order the rows were first saved
+        self.step_runs: dict[RowKey, dict[str, StepRun]] = {}
+        self.step_run_ids: dict[RowKey, tuple[RowKey, str]] = {}
+        # logs: execution -> lines in seq order (seq is given at append, under the lock)
+        self.logs: dict[RowKey, list[ExecutionLog]] = {}
+        self.log_ids: set[RowKey] = set()
+        self.log_locks = LogLocks(lock_timeout)
+
+    def unit_of_work(self) -> MemoryUnitOfWork:
+        """A fresh unit of work over this store (``UnitOfWorkFactory``)."""
+        return MemoryUnitOfWork(self)
+
+    def last_seq(self, execution: RowKey) -> int:
+        lines = self.logs.get(execution)
+        return lines[-1].seq if lines else 0
+
+    def peek(self, table: str, row_id: UUID) -> Any:
+        """The committed row as stored, soft-deleted or not (for tests; do not mutate it)."""
+        return self.tables[table].rows.get(row_id.int)
+
+
+def _conforms(store: MemoryStore) -> ports.UnitOfWorkFactory:
+    """Never called: mypy checks here that ``store.unit_of_work`` is a factory of the port."""
+    return store.unit_of_work

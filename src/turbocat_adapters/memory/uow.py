@@ -1,0 +1,98 @@
+"""The in-memory unit of work: every repository over one transaction of a ``MemoryStore``."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from turbocat_adapters.memory.entities import (
+    MemoryAgentRepository,
+    MemoryApiKeyRepository,
+    MemoryAuditLogRepository,
+    MemoryDeploymentRepository,
+    MemoryTemplateRepository,
+    MemoryUserRepository,
+    MemoryWorkflowRepository,
+)
+from turbocat_adapters.memory.runs import (
+    MemoryExecutionLogRepository,
+    MemoryExecutionRepository,
+    MemoryStepRepository,
+    MemoryStepRunRepository,
+)
+from turbocat_adapters.memory.transaction import Transaction
+from turbocat_core import ports
+
+if TYPE_CHECKING:
+    from turbocat_adapters.memory.store import MemoryStore
+
+
+class MemoryUnitOfWork:
+    """One transaction over the store, like a psycopg connection in a transaction block.
+
+    Writes wait in the transaction until ``commit()``; reads see them merged with what is
+    committed; other units of work see only committed data. Leaving ``async with`` rolls
+    back whatever is not committed (after an exception too). After ``commit()`` or
+    ``rollback()`` the unit of work stays usable: later writes form a new transaction that
+    needs its own ``commit()``, as psycopg opens a new transaction with the next statement.
+    A commit that fails (``Conflict``) applies nothing and discards the pending writes.
+    Repositories may only be used inside ``async with`` (``RuntimeError`` otherwise).
+    """
+
+    __slots__ = (
+        "_tx",
+        "agents",
+        "api_keys",
+        "audit_logs",
+        "deployments",
+        "executions",
+        "logs",
+        "step_runs",
+        "steps",
+        "templates",
+        "users",
+        "workflows",
+    )
+
+    def __init__(self, store: MemoryStore) -> None:
+        # Typed as the ports: protocol attributes are settable, hence compared invariantly.
+        tx = self._tx = Transaction(store)
+        self.users: ports.UserRepository = MemoryUserRepository(tx)
+        self.agents: ports.AgentRepository = MemoryAgentRepository(tx)
+        self.workflows: ports.WorkflowRepository = MemoryWorkflowRepository(tx)
+        self.steps: ports.StepRepository = MemoryStepRepository(tx)
+        self.executions: ports.ExecutionRepository = MemoryExecutionRepository(tx)
+        self.step_runs: ports.StepRunRepository = MemoryStepRunRepository(tx)
+        self.logs: ports.ExecutionLogRepository = MemoryExecutionLogRepository(tx)
+        self.templates: ports.TemplateRepository = MemoryTemplateRepository(tx)
+        self.deployments: ports.DeploymentRepository = MemoryDeploymentRepository(tx)
+        self.api_keys: ports.ApiKeyRepository = MemoryApiKeyRepository(tx)
+        self.audit_logs: ports.AuditLogRepository = MemoryAuditLogRepository(tx)
+
+    async def __aenter__(self) -> Self:
+        if self._tx.active:
+            raise RuntimeError("this unit of work is already open")
+        self._tx.active = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._tx.discard()
+        self._tx.active = False
+
+    async def commit(self) -> None:
+        self._tx.require()
+        self._tx.commit()
+
+    async def rollback(self) -> None:
+        self._tx.require()
+        self._tx.discard()
+
+
+def _conforms(uow: MemoryUnitOfWork) -> ports.UnitOfWork:
+    """Never called: mypy checks here that the class matches the port structurally."""
+    return uow

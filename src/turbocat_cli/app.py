@@ -1,0 +1,182 @@
+"""The ``turbocat`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from turbocat_adapters.container import Container
+from turbocat_adapters.wire import encode, to_wire
+from turbocat_cli.files import InputError, read_document, read_inputs
+from turbocat_cli.progress import Progress
+from turbocat_core import __version__
+from turbocat_core.domain.access import Actor
+from turbocat_core.domain.common import UserId
+from turbocat_core.domain.execution import Execution, ExecutionStatus
+from turbocat_core.domain.user import UserRole
+from turbocat_core.domain.workflow import WorkflowStatus
+from turbocat_core.errors import CycleDetected, TurbocatError, ValidationFailed
+
+app = typer.Typer(
+    name="turbocat",
+    help="Turbocat: workflows and agents for Python.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(1)
+
+
+def _describe(error: TurbocatError) -> str:
+    """One line: the cycle path, or the first problem and how many more."""
+    if isinstance(error, CycleDetected):
+        return error.message
+    if isinstance(error, ValidationFailed) and error.details:
+        first = error.details[0]
+        more = f" (and {len(error.details) - 1} more)" if len(error.details) > 1 else ""
+        return f"{first.field}: {first.message}{more}"
+    return error.message
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"turbocat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Turbocat: workflows and agents for Python."""
+
+
+FileArg = Annotated[Path, typer.Argument(help="A workflow file, JSON or YAML.", show_default=False)]
+
+
+@app.command()
+def validate(file: FileArg) -> None:
+    """Check a workflow file: exit 0 if it is valid, else 1 naming the problem."""
+    container = Container()
+    try:
+        document = read_document(file)
+        blueprint = container.workflow_files().blueprint(document, UserId(container.ids().new_id()))
+    except InputError as error:
+        raise _fail(str(error)) from None
+    except TurbocatError as error:
+        raise _fail(f"{file}: {_describe(error)}") from None
+    steps, agents = len(blueprint.steps), len(blueprint.agents)
+    typer.echo(f"{file}: valid ({steps} steps, {agents} agents)")
+
+
+@app.command()
+def run(
+    file: FileArg,
+    input_json: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Inputs as a JSON object, or @path to a JSON file.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only the finished execution as one JSON line.")
+    ] = False,
+) -> None:
+    """Run a workflow file in this process (in-memory store) and show its progress.
+
+    Exits 0 when the execution completes, 1 when it fails, times out or is cancelled.
+    """
+    try:
+        document = read_document(file)
+        inputs = read_inputs(input_json)
+    except InputError as error:
+        raise _fail(str(error)) from None
+    try:
+        execution = asyncio.run(_run(document, inputs, quiet=as_json, title=str(file)))
+    except TurbocatError as error:
+        raise _fail(f"{file}: {_describe(error)}") from None
+    if as_json:
+        sys.stdout.buffer.write(encode(execution) + b"\n")
+        sys.stdout.flush()
+    else:
+        _summary(execution)
+    if execution.status is not ExecutionStatus.COMPLETED:
+        raise typer.Exit(1)
+
+
+async def _run(document: Any, inputs: dict[str, Any], *, quiet: bool, title: str) -> Execution:
+    container = Container()
+    actor = Actor(user_id=UserId(container.ids().new_id()), role=UserRole.USER)
+    blueprint = await container.import_workflow()(actor, document, status=WorkflowStatus.ACTIVE)
+    console = Console(stderr=True, quiet=quiet)
+    progress = Progress(blueprint.steps, console, title)
+    unsubscribe = container.logs().subscribe(progress.on_log)
+    execution = await container.start_execution()(actor, blueprint.workflow.id, inputs=inputs)
+    _cancel_on_interrupt(container, execution)
+    queue = container.queue()
+    try:
+        with progress:
+            await queue.drain()
+    finally:
+        unsubscribe()
+    async with container.uow()() as uow:
+        finished: Execution | None = await uow.executions.get(execution.id)
+    assert finished is not None
+    return finished
+
+
+def _cancel_on_interrupt(container: Container, execution: Execution) -> None:
+    """First Ctrl-C cancels the run (steps interrupted, status CANCELLED); a second one quits."""
+    loop = asyncio.get_running_loop()
+    cancel = container.cancellation()
+
+    pending: set[asyncio.Task[None]] = set()
+
+    def interrupted() -> None:
+        err.print("\ncancelling... (Ctrl-C again to quit at once)")
+        loop.remove_signal_handler(signal.SIGINT)
+        task = loop.create_task(cancel.request(execution.id))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    # Not on the main thread, or no signals on this platform: Ctrl-C just stops the process.
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, interrupted)
+
+
+def _summary(execution: Execution) -> None:
+    out = Console()
+    skipped = execution.steps_total - execution.steps_completed - execution.steps_failed
+    style = "green" if execution.status is ExecutionStatus.COMPLETED else "red"
+    out.print(
+        f"[{style}]{execution.status}[/] in {execution.duration_ms or 0:.0f} ms: "
+        f"{execution.steps_completed} completed, {execution.steps_failed} failed, "
+        f"{skipped} skipped or not run (execution {execution.id})"
+    )
+    if execution.error_message:
+        out.print(f"[red]error:[/] {execution.error_message}", highlight=False)
+    if execution.output_data:
+        out.print_json(json.dumps(to_wire(execution.output_data), default=str))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

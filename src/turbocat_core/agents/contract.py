@@ -1,0 +1,78 @@
+"""The agent-executor contract: what the engine hands an agent and what it expects back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from turbocat_core.agents.failures import AgentFailure
+from turbocat_core.domain.agent import Agent, AgentType
+from turbocat_core.domain.common import ExecutionId, JsonObject, UserId, WorkflowId
+from turbocat_core.domain.execution import LogLevel
+
+LogFn = Callable[[LogLevel, str, JsonObject], Awaitable[None]]
+"""Writes one line to the execution's log, attached to the running step."""
+
+
+async def _discard(level: LogLevel, message: str, metadata: JsonObject) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunContext:
+    """Where an agent runs: the execution, the step, the attempt, secrets and a log."""
+
+    execution_id: ExecutionId
+    workflow_id: WorkflowId
+    user_id: UserId
+    step_key: str
+    attempt: int = 1
+    depth: int = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+    log: LogFn = _discard
+
+
+class AgentExecutor(Protocol):
+    """Runs agents of one type.
+
+    ``check_config`` raises ``ValidationFailed`` naming bad fields as ``config.<path>`` (used
+    when agents are saved). ``execute`` gets the agent's config and the step inputs with their
+    references already resolved, must treat both as read-only, returns a JSON value, and
+    reports failures as ``AgentFailure`` (with a kind for ``retryOn``). It may be cancelled
+    at any await (cancellation, timeouts) and must leave nothing running when it is.
+    """
+
+    def check_config(self, config: JsonObject) -> None: ...
+
+    async def execute(
+        self, agent: Agent, config: JsonObject, inputs: JsonObject, ctx: RunContext
+    ) -> Any: ...
+
+
+class AgentExecutors:
+    """The executors available to an engine, by agent type."""
+
+    __slots__ = ("_by_type",)
+
+    def __init__(self, executors: Mapping[AgentType, AgentExecutor]) -> None:
+        self._by_type = dict(executors)
+
+    def get(self, agent_type: AgentType) -> AgentExecutor:
+        """The executor, or a non-retryable ``AgentFailure`` naming what is missing."""
+        try:
+            return self._by_type[agent_type]
+        except KeyError:
+            raise AgentFailure(
+                f"{agent_type} agents cannot run here: no {agent_type} executor is configured",
+                retryable=False,
+            ) from None
+
+    def supports(self, agent_type: AgentType) -> bool:
+        return agent_type in self._by_type
+
+    def check_config(self, agent_type: AgentType, config: JsonObject) -> None:
+        """Validate a config with its type's executor (types with none are accepted as-is)."""
+        executor = self._by_type.get(agent_type)
+        if executor is not None:
+            executor.check_config(config)

@@ -1,0 +1,210 @@
+"""The journal of one run: every transition and log line, committed through the unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from turbocat_core.domain.common import AgentId, JsonObject, LogId
+from turbocat_core.domain.execution import (
+    Execution,
+    ExecutionLog,
+    ExecutionStatus,
+    LogLevel,
+    StepRun,
+    StepStatus,
+)
+from turbocat_core.engine.masking import Masker
+
+if TYPE_CHECKING:
+    from turbocat_core.engine.runner import Engine
+
+
+class Tally:
+    """Agent runs made by one attempt, folded into the agents' counters when it is recorded."""
+
+    __slots__ = ("by_agent",)
+
+    def __init__(self) -> None:
+        self.by_agent: dict[AgentId, list[float]] = {}  # [succeeded, failed, total ms]
+
+    def add(self, agent_id: AgentId, ok: bool, duration_ms: float) -> None:
+        counts = self.by_agent.setdefault(agent_id, [0, 0, 0.0])
+        counts[0 if ok else 1] += 1
+        counts[2] += duration_ms
+
+
+class Journal:
+    """Writes one execution's history; the only writer of that execution while it runs."""
+
+    def __init__(self, engine: Engine, execution: Execution, env: Mapping[str, str]) -> None:
+        self.engine = engine
+        self.execution = execution
+        self.masker = Masker(env.values())
+        self.completed = execution.steps_completed
+        self.failed = execution.steps_failed
+
+    # --- log lines -----------------------------------------------------------------------
+
+    def line(
+        self,
+        level: LogLevel,
+        message: str,
+        *,
+        run: StepRun | None = None,
+        metadata: JsonObject | None = None,
+        attempt: int | None = None,
+        timing: tuple[Any, Any, float | None] | None = None,
+    ) -> ExecutionLog:
+        """A log line with secrets masked (the store numbers it). ``timing`` = (start, end, ms)."""
+        now = self.engine.clock.now()
+        started, completed, duration = timing if timing is not None else (None, None, None)
+        if self.masker:
+            message = self.masker.text(message)
+            metadata = self.masker.json(metadata) if metadata else metadata
+        return ExecutionLog(
+            id=LogId(self.engine.ids.new_id()),
+            created_at=now,
+            updated_at=now,
+            execution_id=self.execution.id,
+            level=level,
+            message=message,
+            workflow_step_id=run.step_id if run is not None else None,
+            step_key=run.step_key if run is not None else None,
+            metadata=metadata or {},
+            step_status=run.status if run is not None else None,
+            step_started_at=started,
+            step_completed_at=completed,
+            step_duration_ms=duration,
+            attempt=attempt if attempt is not None else (run.attempt if run is not None else None),
+        )
+
+    def mask(self, text: str) -> str:
+        return self.masker.text(text) if self.masker else text
+
+    # --- commits -------------------------------------------------------------------------
+
+    async def commit(
+        self, *, runs: Sequence[StepRun] = (), logs: Sequence[ExecutionLog] = ()
+    ) -> None:
+        """Store step states, their log lines and the step counters in one transaction."""
+        completed = failed = 0
+        for run in runs:
+            if run.status is StepStatus.COMPLETED:
+                completed += 1
+            elif run.status is StepStatus.FAILED:
+                failed += 1
+        async with self.engine.uow() as uow:
+            for run in runs:
+                await uow.step_runs.save(run)
+            stored = await uow.logs.append(logs) if logs else []
+            if completed or failed:
+                await uow.executions.add_step_counts(
+                    self.execution.id, completed=completed, failed=failed
+                )
+            await uow.commit()
+        self.completed += completed
+        self.failed += failed
+        self._announce(stored)
+
+    def _announce(self, logs: Sequence[ExecutionLog]) -> None:
+        listener = self.engine.on_log
+        if listener is not None:
+            for log in logs:
+                listener(log)
+
+    async def log(
+        self, level: LogLevel, message: str, *, run: StepRun | None = None, **extra: Any
+    ) -> None:
+        """Commit a single log line."""
+        await self.commit(logs=[self.line(level, message, run=run, **extra)])
+
+    # --- the execution itself ----------------------------------------------------------
+
+    async def start(self) -> Execution | None:
+        """PENDING -> RUNNING (or note a resume); ``None`` if it was cancelled meanwhile."""
+        execution = self.execution
+        now = self.engine.clock.now()
+        if execution.status is ExecutionStatus.PENDING:
+            running = execution.moved_to(ExecutionStatus.RUNNING, now)
+            line = self.line(LogLevel.INFO, f"execution started ({len(execution.steps)} steps)")
+            async with self.engine.uow() as uow:
+                if not await uow.executions.update_if(running, ExecutionStatus.PENDING):
+                    await self._reload()
+                    return None
+                stored = await uow.logs.append([line])
+                await uow.commit()
+            self.execution = running
+            self._announce(stored)
+            return running
+        await self.log(
+            LogLevel.WARN,
+            f"execution resumed after an interruption ({self.completed} steps already done)",
+        )
+        return execution
+
+    async def _reload(self) -> None:
+        async with self.engine.uow() as uow:
+            current = await uow.executions.get(self.execution.id)
+        if current is not None:
+            self.execution = current
+        return None
+
+    def remaining_seconds(self) -> float:
+        """Seconds left of the run's timeout (counted from when it first started)."""
+        started = self.execution.started_at or self.engine.clock.now()
+        spent = (self.engine.clock.now() - started).total_seconds()
+        return self.execution.timeout_seconds - spent
+
+    async def finish(
+        self,
+        status: ExecutionStatus,
+        message: str | None,
+        runs: Mapping[str, StepRun],
+        tally: Tally,
+    ) -> Execution:
+        """Move RUNNING -> ``status`` unless someone else finished it first (e.g. a cancel).
+
+        The agents' counters get this run's agent calls either way (they did run).
+        """
+        now = self.engine.clock.now()
+        outputs = {
+            key: run.output for key, run in runs.items() if run.status is StepStatus.COMPLETED
+        }
+        final = self.execution.moved_to(
+            status,
+            now,
+            output_data=outputs,
+            error_message=self.mask(message) if message else None,
+            steps_completed=self.completed,
+            steps_failed=self.failed,
+        )
+        level = LogLevel.INFO if status is ExecutionStatus.COMPLETED else LogLevel.ERROR
+        if status is ExecutionStatus.CANCELLED:
+            level = LogLevel.WARN
+        text = f"execution {status.lower()} in {final.duration_ms or 0:.0f} ms"
+        line = self.line(level, f"{text}: {message}" if message else text)
+        async with self.engine.uow() as uow:
+            for agent_id, (ok, bad, total_ms) in tally.by_agent.items():
+                await uow.agents.record_runs(
+                    agent_id, succeeded=int(ok), failed=int(bad), total_ms=total_ms, now=now
+                )
+            stored: list[ExecutionLog] = []
+            if not await uow.executions.update_if(final, self.execution.status):
+                finished = None
+            else:
+                stored = await uow.logs.append([line])
+                await uow.workflows.record_run(
+                    final.workflow_id,
+                    succeeded=status is ExecutionStatus.COMPLETED,
+                    duration_ms=final.duration_ms or 0.0,
+                    now=now,
+                )
+                finished = final
+            await uow.commit()
+        if finished is None:
+            await self._reload()
+            return self.execution
+        self.execution = finished
+        self._announce(stored)
+        return finished

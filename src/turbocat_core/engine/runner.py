@@ -1,0 +1,327 @@
+"""The run loop: readiness, concurrency, skips, failure policy, timeouts and cancellation.
+
+One ``Engine`` runs many executions; each run is a ``_Run`` holding that execution's state.
+Every step transition is committed through the unit of work before any step that depends
+on it starts, so a run that dies can be resumed from its stored step states.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from turbocat_core.agents.contract import AgentExecutors
+from turbocat_core.domain.agent import Agent
+from turbocat_core.domain.common import AgentId, ExecutionId
+from turbocat_core.domain.execution import (
+    Execution,
+    ExecutionLog,
+    ExecutionStatus,
+    StepRun,
+    StepStatus,
+)
+from turbocat_core.domain.workflow import OnError, StepType
+from turbocat_core.engine.dag import Graph, branch_keys
+from turbocat_core.engine.journal import Journal
+from turbocat_core.engine.steps import StepWork, agent_ids_of
+from turbocat_core.engine.validation import validate_steps
+from turbocat_core.errors import NotFound, ValidationFailed
+from turbocat_core.ports import (
+    CancellationSignal,
+    Clock,
+    IdGenerator,
+    RandomSource,
+    UnitOfWorkFactory,
+)
+
+EnvProvider = Callable[[Execution], Awaitable[Mapping[str, str]]]
+"""The secrets a run may reference as ``{{env.NAME}}`` (a deployment's variables)."""
+
+_STOPPED_BY = {
+    ExecutionStatus.FAILED: "interrupted: another step failed",
+    ExecutionStatus.CANCELLED: "interrupted: the execution was cancelled",
+    ExecutionStatus.TIMEOUT: "interrupted: the execution timed out",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineSettings:
+    max_step_output_bytes: int = 1024 * 1024
+    retry_jitter: float = 0.2
+    """Retry waits are spread uniformly over ±20% of the nominal backoff."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Engine:
+    """Runs executions with the ports it is given; safe to share between concurrent runs."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+    random: RandomSource
+    executors: AgentExecutors
+    cancellation: CancellationSignal
+    settings: EngineSettings = field(default_factory=EngineSettings)
+    env_for: EnvProvider | None = None
+    on_log: Callable[[ExecutionLog], None] | None = None
+    """Told about every log line once it is committed (live progress displays)."""
+
+    async def run(self, execution_id: ExecutionId) -> Execution:
+        """Run a PENDING execution, or resume a RUNNING one from its stored step states.
+
+        This is the entry point of every runner (in-process queue, RQ worker, CLI). A
+        finished execution is returned unchanged, so running one twice is harmless.
+        Raises ``NotFound`` for an unknown id.
+        """
+        async with self.uow() as uow:
+            execution = await uow.executions.get(execution_id)
+            if execution is None:
+                raise NotFound("execution", execution_id)
+            runs = {run.step_key: run for run in await uow.step_runs.for_execution(execution_id)}
+            workflow = await uow.workflows.get(execution.workflow_id)
+            agents: dict[AgentId, Agent | None] = {}
+            for agent_id in agent_ids_of(execution.steps):
+                agents[agent_id] = await uow.agents.get(agent_id)
+        if execution.status.finished:
+            return execution
+        env = await self.env_for(execution) if self.env_for is not None else {}
+        journal = Journal(self, execution, env)
+        owner = workflow.user_id if workflow is not None else execution.user_id
+        run = _Run(self, journal, execution, runs, agents, owner, env)
+        try:
+            return await run.execute()
+        finally:
+            if journal.execution.status.finished:
+                self.cancellation.forget(execution_id)
+
+
+class _Run:
+    """The state of one execution while this process runs it.
+
+    The loop is the only writer of step transitions: each round commits, in one
+    transaction, the steps that just finished, the skips they cause and the RUNNING state of
+    the steps about to start; only then do those steps start. So every transition is stored
+    before anything that depends on it runs, and a wide fan-out shares its commits.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        journal: Journal,
+        execution: Execution,
+        runs: dict[str, StepRun],
+        agents: Mapping[AgentId, Agent | None],
+        owner: Any,
+        env: Mapping[str, str],
+    ) -> None:
+        self.engine = engine
+        self.journal = journal
+        self.execution = execution
+        self.steps = {step.step_key: step for step in execution.steps}
+        self.runs = runs
+        self.work = StepWork(engine, journal, execution, runs, agents, owner, env, self.steps)
+        self.graph: Graph | None = None
+        self.order: dict[str, int] = {}
+        self.skip_branch: dict[str, str] = {}  # step key -> why it is skipped
+        self.waiting: dict[str, int] = {}
+        self.decided: set[str] = set()  # steps queued, skipped or finished
+        self.replaying = False
+        self.runnable: list[tuple[int, str]] = []
+        self.running: dict[asyncio.Task[Transition], str] = {}
+        self.pending: list[Transition] = []  # transitions for the next commit
+        self.failed_step: tuple[str, str] | None = None
+
+    async def execute(self) -> Execution:
+        if await self.journal.start() is None:
+            return self.journal.execution  # cancelled (or taken) before it could start
+        try:
+            self.graph = validate_steps(self.execution.steps)
+        except ValidationFailed as error:
+            return await self._finish(ExecutionStatus.FAILED, error.message)
+        self.order = {key: i for i, key in enumerate(self.graph.order)}
+        self._restore()
+        cancelled = asyncio.ensure_future(self.engine.cancellation.wait(self.execution.id))
+        try:
+            outcome = await self._loop(cancelled)
+        except BaseException:
+            # The process is shutting down (or a bug): stop the steps, record nothing, so
+            # the execution stays RUNNING and another runner resumes it.
+            await self._stop_all(None)
+            raise
+        finally:
+            cancelled.cancel()
+        if outcome is not ExecutionStatus.COMPLETED:
+            await self._stop_all(outcome)
+        message = None
+        if outcome is ExecutionStatus.FAILED and self.failed_step is not None:
+            key, why = self.failed_step
+            message = f"step {key!r} failed: {why}"
+        elif outcome is ExecutionStatus.TIMEOUT:
+            message = f"execution exceeded its timeout of {self.execution.timeout_seconds:g} s"
+        elif outcome is ExecutionStatus.CANCELLED:
+            message = "execution was cancelled"
+        return await self._finish(outcome, message)
+
+    async def _finish(self, status: ExecutionStatus, message: str | None) -> Execution:
+        return await self.journal.finish(status, message, self.runs, self.work.tally)
+
+    # --- readiness ---------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Count unfinished dependencies; replay stored outcomes (resume, reused outputs)."""
+        assert self.graph is not None
+        self.waiting = {key: len(deps) for key, deps in self.graph.deps.items()}
+        self.replaying = True
+        for key in self.graph.order:
+            run = self.runs.get(key)
+            if run is not None and run.status.finished:
+                self._finished(key, run.status)
+        self.replaying = False
+        for key in self.graph.order:
+            if self.waiting[key] == 0:
+                self._became_ready(key)
+
+    def _finished(self, key: str, status: StepStatus) -> None:
+        """A step is done: decide its CONDITION's branches and wake its dependents."""
+        assert self.graph is not None
+        self.decided.add(key)
+        step = self.steps[key]
+        if step.step_type is StepType.CONDITION:
+            on_true, on_false = branch_keys(step)
+            run = self.runs.get(key)
+            if status is StepStatus.COMPLETED and run is not None:
+                result = isinstance(run.output, dict) and run.output.get("result") is True
+                not_taken = on_false if result else on_true
+                why = f"branch not taken by condition {key!r}"
+            else:
+                not_taken = on_true + on_false
+                why = f"condition {key!r} was {status.lower()}"
+            for branch_key in not_taken:
+                self.skip_branch.setdefault(branch_key, why)
+        for dependent in self.graph.dependents[key]:
+            self.waiting[dependent] -= 1
+            if self.waiting[dependent] == 0 and not self.replaying:
+                self._became_ready(dependent)
+
+    def _became_ready(self, key: str) -> None:
+        """All dependencies are done: queue the step, or skip it (SPEC §2). Idempotent."""
+        assert self.graph is not None
+        if key in self.decided:
+            return
+        self.decided.add(key)
+        deps = self.graph.deps[key]
+        why = self.skip_branch.get(key)
+        if (
+            why is None
+            and deps
+            and all(self.runs[dep].status is StepStatus.SKIPPED for dep in deps)
+        ):
+            why = "all of its dependencies were skipped"
+        if why is None:
+            heapq.heappush(self.runnable, (self.order[key], key))
+            return
+        self.pending.append(self.work.skip(key, why))
+        self._finished(key, StepStatus.SKIPPED)
+
+    # --- the loop ----------------------------------------------------------------------
+
+    async def _loop(self, cancelled: asyncio.Future[None]) -> ExecutionStatus:
+        # Finished tasks, the cancellation watcher and the deadline all report through one
+        # queue, so each wake-up costs O(1) however many steps are running.
+        finished: asyncio.Queue[Any] = asyncio.Queue()
+        cancelled.add_done_callback(finished.put_nowait)
+        loop = asyncio.get_running_loop()
+        deadline = loop.call_later(
+            max(0.0, self.journal.remaining_seconds()), finished.put_nowait, _DEADLINE
+        )
+        limit = max(1, self.execution.max_concurrency)
+
+        async def step_task(key: str) -> Transition:
+            # Report straight from the task (a done-callback would cost one more loop turn).
+            try:
+                return await self.work.run_step(self.steps[key])
+            finally:
+                finished.put_nowait(asyncio.current_task())
+
+        try:
+            while True:
+                starting: list[str] = []
+                while self.runnable and len(self.running) + len(starting) < limit:
+                    _, key = heapq.heappop(self.runnable)
+                    starting.append(key)
+                    self.pending.append(self.work.start(key))
+                await self._commit_pending()
+                for key in starting:
+                    self.running[asyncio.create_task(step_task(key), name=key)] = key
+                if not self.running:
+                    return ExecutionStatus.COMPLETED
+                done = [await finished.get()]
+                while not finished.empty():
+                    done.append(finished.get_nowait())
+                if cancelled in done:
+                    return ExecutionStatus.CANCELLED
+                if _DEADLINE in done:
+                    return ExecutionStatus.TIMEOUT
+                failed = await self._collect(done)
+                if failed is not None:
+                    await self._commit_pending()
+                    self.failed_step = (failed, self.runs[failed].error or "failed")
+                    return ExecutionStatus.FAILED
+        finally:
+            deadline.cancel()
+
+    async def _collect(self, done: list[Any]) -> str | None:
+        """Take the results of finished steps; the first FAIL-policy failure, if any."""
+        failed = None
+        tasks: list[asyncio.Task[Transition]] = done
+        for task in sorted(tasks, key=lambda t: self.order[self.running[t]]):
+            key = self.running.pop(task)
+            run, line = await task  # it reported from its finally: it is returning
+            self.runs[key] = run
+            self.pending.append((run, line))
+            self._finished(key, run.status)
+            if (
+                run.status is StepStatus.FAILED
+                and self.steps[key].on_error is not OnError.CONTINUE
+                and failed is None
+            ):
+                failed = key
+        return failed
+
+    async def _commit_pending(self) -> None:
+        if self.pending:
+            runs = [run for run, _ in self.pending]
+            lines = [line for _, line in self.pending]
+            self.pending = []
+            await self.journal.commit(runs=runs, logs=lines)
+
+    async def _stop_all(self, reason: ExecutionStatus | None) -> None:
+        """Interrupt running steps; with a reason, record them FAILED and the rest SKIPPED."""
+        tasks = list(self.running)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if reason is None:
+            self.running.clear()
+            return
+        why = _STOPPED_BY[reason]
+        for task in sorted(tasks, key=lambda t: self.order[self.running[t]]):
+            key = self.running.pop(task)
+            if not task.cancelled() and task.exception() is None:
+                self.pending.append(task.result())  # it finished just before being stopped
+                self.runs[key] = task.result()[0]
+            else:
+                self.pending.append(self.work.interrupt(key, why))
+        for key in self.graph.order if self.graph else ():
+            run = self.runs.get(key)
+            if run is None or not run.status.finished:
+                self.pending.append(self.work.skip(key, why.replace("interrupted", "not run")))
+        await self._commit_pending()
+
+
+_DEADLINE = object()
+Transition = tuple[StepRun, ExecutionLog]

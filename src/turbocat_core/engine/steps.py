@@ -1,0 +1,463 @@
+"""One step of a run: its attempts and retries, and what each of the five step types does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from turbocat_core.agents.contract import RunContext
+from turbocat_core.agents.failures import AgentFailure
+from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES, Agent
+from turbocat_core.domain.common import AgentId, JsonObject
+from turbocat_core.domain.execution import Execution, ExecutionLog, LogLevel, StepRun, StepStatus
+from turbocat_core.domain.workflow import StepType, WorkflowStep
+from turbocat_core.engine.journal import Journal, Tally
+from turbocat_core.engine.predicates import evaluate
+from turbocat_core.engine.refs import MISSING, references_in, resolve, walk
+from turbocat_core.engine.retry import backoff_ms, classify, should_retry
+from turbocat_core.engine.validation import RESERVED_ROOTS, agent_ref, parse_instant
+
+if TYPE_CHECKING:
+    from turbocat_core.engine.runner import Engine
+
+DEFAULT_MAX_ITERATIONS = 1000
+_VARIABLE_ROOTS = frozenset({"inputs", "metadata", "env", "loop"})
+
+
+def agent_ids_of(steps: Iterable[WorkflowStep]) -> list[AgentId]:
+    """Every agent a set of steps may call (AGENT steps, LOOP and PARALLEL configs)."""
+    found: dict[AgentId | None, None] = {}
+    for step in steps:
+        found.setdefault(step.agent_id, None)
+        if step.step_type is StepType.LOOP:
+            found.setdefault(agent_ref(step.config.get("agentId")), None)
+        elif step.step_type is StepType.PARALLEL:
+            branches = step.config.get("branches")
+            for branch in branches.values() if isinstance(branches, dict) else ():
+                if isinstance(branch, dict):
+                    found.setdefault(agent_ref(branch.get("agentId")), None)
+    return [key for key in found if key is not None]
+
+
+class StepWork:
+    """Runs steps for one execution; the runner owns ordering, this owns a step's attempts."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        journal: Journal,
+        execution: Execution,
+        runs: dict[str, StepRun],
+        agents: Mapping[AgentId, Agent | None],
+        owner: Any,
+        env: Mapping[str, str],
+        steps: Mapping[str, WorkflowStep],
+    ) -> None:
+        self.engine = engine
+        self.journal = journal
+        self.execution = execution
+        self.runs = runs
+        self.agents = agents
+        self.owner = owner
+        self.env = dict(env)
+        self.steps = steps
+        self.tally = Tally()
+        self.templated: dict[AgentId, bool] = {}
+        """Agent runs of this whole run, added to the agents' counters when it finishes."""
+
+    # --- step state ----------------------------------------------------------------------
+
+    def state(
+        self,
+        key: str,
+        status: StepStatus,
+        now: datetime,
+        *,
+        attempt: int,
+        started_at: datetime | None,
+        output: Any = None,
+        error: str | None = None,
+        completed: bool = False,
+    ) -> StepRun:
+        """The step's next stored state (built directly: this is the hottest path)."""
+        previous = self.runs.get(key)
+        duration = None
+        if completed and started_at is not None:
+            duration = (now - started_at).total_seconds() * 1000
+        return StepRun(
+            id=previous.id if previous is not None else self.engine.ids.new_id(),
+            created_at=previous.created_at if previous is not None else now,
+            updated_at=now,
+            execution_id=self.execution.id,
+            step_key=key,
+            step_id=self.steps[key].id,
+            status=status,
+            attempt=attempt,
+            output=output,
+            error=error,
+            started_at=started_at,
+            completed_at=now if completed else None,
+            duration_ms=duration,
+        )
+
+    def start(self, key: str) -> tuple[StepRun, ExecutionLog]:
+        """The next attempt's RUNNING state and its log line (the caller commits them)."""
+        previous = self.runs.get(key)
+        now = self.engine.clock.now()
+        attempt = previous.attempt + 1 if previous is not None else 1
+        started = previous.started_at if previous is not None and previous.started_at else now
+        run = self.state(key, StepStatus.RUNNING, now, attempt=attempt, started_at=started)
+        self.runs[key] = run
+        return run, self.journal.line(LogLevel.INFO, f"step {key!r} started", run=run)
+
+    def skip(self, key: str, why: str) -> tuple[StepRun, ExecutionLog]:
+        previous = self.runs.get(key)
+        run = self.state(
+            key,
+            StepStatus.SKIPPED,
+            self.engine.clock.now(),
+            attempt=previous.attempt if previous is not None else 0,
+            started_at=None,
+            completed=True,
+        )
+        self.runs[key] = run
+        return run, self.journal.line(LogLevel.INFO, f"step {key!r} skipped: {why}", run=run)
+
+    def interrupt(self, key: str, reason: str) -> tuple[StepRun, ExecutionLog]:
+        previous = self.runs[key]
+        run = self.state(
+            key,
+            StepStatus.FAILED,
+            self.engine.clock.now(),
+            attempt=previous.attempt,
+            started_at=previous.started_at,
+            error=reason,
+            completed=True,
+        )
+        self.runs[key] = run
+        return run, self.journal.line(LogLevel.WARN, f"step {key!r} {reason}", run=run)
+
+    async def run_step(self, step: WorkflowStep) -> tuple[StepRun, ExecutionLog]:
+        """Every attempt of a started step: its final state and line, for the caller to commit.
+
+        Retries are recorded here (the failed attempt's WARN line, the next RUNNING state),
+        since the step keeps running meanwhile.
+        """
+        clock = self.engine.clock
+        key = step.step_key
+        run = self.runs[key]
+        while True:
+            began = run.updated_at
+            timeout = self._attempt_timeout(step)
+            try:
+                if timeout is None:
+                    output = await self._perform(step, run)
+                else:
+                    async with asyncio.timeout(timeout):
+                        output = await self._perform(step, run)
+                self._check_output(output)
+            except Exception as error:
+                failure = classify(error, timeout)
+                ended = clock.now()
+                timing = (began, ended, (ended - began).total_seconds() * 1000)
+                message = self.journal.mask(failure.message)
+                meta = {"errorKind": failure.kind.value}
+                if should_retry(step, failure, run.attempt):
+                    delay = backoff_ms(
+                        step,
+                        run.attempt,
+                        self.engine.random.random(),
+                        self.engine.settings.retry_jitter,
+                    )
+                    line = self.journal.line(
+                        LogLevel.WARN,
+                        f"step {key!r} attempt {run.attempt} failed: {message}; "
+                        f"retrying in {delay:.0f} ms",
+                        run=run,
+                        metadata={**meta, "retryInMs": round(delay)},
+                        timing=timing,
+                    )
+                    await self.journal.commit(logs=[line])
+                    await clock.sleep(delay / 1000)
+                    run, started = self.start(key)
+                    await self.journal.commit(runs=[run], logs=[started])
+                    continue
+                final = self.state(
+                    key,
+                    StepStatus.FAILED,
+                    ended,
+                    attempt=run.attempt,
+                    started_at=run.started_at,
+                    error=message,
+                    completed=True,
+                )
+                line = self.journal.line(
+                    LogLevel.ERROR,
+                    f"step {key!r} failed after {run.attempt} attempt(s): {message}",
+                    run=final,
+                    metadata=meta,
+                    timing=timing,
+                )
+                return final, line
+            ended = clock.now()
+            ms = (ended - began).total_seconds() * 1000
+            final = self.state(
+                key,
+                StepStatus.COMPLETED,
+                ended,
+                attempt=run.attempt,
+                started_at=run.started_at,
+                output=output,
+                completed=True,
+            )
+            line = self.journal.line(
+                LogLevel.INFO,
+                f"step {key!r} completed in {ms:.0f} ms",
+                run=final,
+                timing=(began, ended, ms),
+            )
+            return final, line
+
+    def _attempt_timeout(self, step: WorkflowStep) -> float | None:
+        if step.timeout_seconds is not None:
+            return step.timeout_seconds
+        if step.step_type is StepType.AGENT and step.agent_id is not None:
+            agent = self.agents.get(step.agent_id)
+            if agent is not None:
+                return float(agent.max_execution_time)
+        return None
+
+    def _check_output(self, output: Any) -> None:
+        try:
+            encoded = json.dumps(output, separators=(",", ":"))
+        except (TypeError, ValueError) as error:
+            raise AgentFailure(f"step output is not JSON: {error}", retryable=False) from None
+        limit = self.engine.settings.max_step_output_bytes
+        if len(encoded) > limit:  # ensure_ascii: one character is one byte
+            raise AgentFailure(
+                f"step output is {len(encoded)} bytes, over the limit of {limit} bytes "
+                "(TURBOCAT_MAX_STEP_OUTPUT_BYTES)",
+                retryable=False,
+            )
+
+    # --- references ----------------------------------------------------------------------
+
+    def _lookup(self, loop: JsonObject | None) -> Any:
+        execution = self.execution
+
+        def lookup(path: str) -> Any:
+            head, _, rest = path.partition(".")
+            if head == "inputs":
+                root: Any = execution.input_data
+            elif head == "metadata":
+                root = execution.metadata
+            elif head == "env":
+                root = self.env
+            elif head == "loop":
+                if loop is None:
+                    return MISSING
+                root = loop
+            else:
+                run = self.runs.get(head)
+                if run is None or not run.status.finished:
+                    return MISSING
+                root = {"output": run.output, "error": run.error, "status": run.status.value}
+            return walk(root, rest.split(".")) if rest else root
+
+        return lookup
+
+    def _handles(self, path: str) -> bool:
+        root = path.partition(".")[0]
+        return root in _VARIABLE_ROOTS or (root in self.steps and root not in RESERVED_ROOTS)
+
+    def _resolve(
+        self,
+        value: Any,
+        run: StepRun,
+        warnings: list[str],
+        loop: JsonObject | None = None,
+        *,
+        agent_config: bool = False,
+    ) -> Any:
+        return resolve(
+            value,
+            self._lookup(loop),
+            warnings.append,
+            handles=self._handles if agent_config else None,
+        )
+
+    async def _warn_unresolved(self, run: StepRun, warnings: list[str]) -> None:
+        unique = list(dict.fromkeys(warnings))
+        await self.journal.log(
+            LogLevel.WARN,
+            "unresolved reference(s) left as written: "
+            + ", ".join("{{" + path + "}}" for path in unique),
+            run=run,
+            metadata={"references": unique},
+        )
+
+    # --- the step types ----------------------------------------------------------------
+
+    async def _perform(self, step: WorkflowStep, run: StepRun) -> Any:
+        warnings: list[str] = []
+        try:
+            if step.step_type is StepType.AGENT:
+                return await self._call(step.agent_id, step.inputs, run, warnings, None)
+            if step.step_type is StepType.CONDITION:
+                condition = self._resolve(step.config.get("condition"), run, warnings)
+                return {"result": evaluate(condition)}
+            if step.step_type is StepType.LOOP:
+                return await self._loop(step, run, warnings)
+            if step.step_type is StepType.PARALLEL:
+                return await self._parallel(step, run, warnings)
+            return await self._wait(step, run, warnings)
+        finally:
+            if warnings:  # rare; written even when the attempt failed or was interrupted
+                await self._warn_unresolved(run, warnings)
+
+    def _agent(self, reference: Any) -> Agent:
+        agent_id = agent_ref(reference)
+        agent = self.agents.get(agent_id) if agent_id is not None else None
+        if agent is None:
+            raise AgentFailure(
+                f"agent {reference} does not exist (or was deleted)", retryable=False
+            )
+        if agent.user_id != self.owner and not agent.is_public:
+            raise AgentFailure(f"agent {agent_id} does not exist (or was deleted)", retryable=False)
+        if agent.status not in RUNNABLE_AGENT_STATUSES:
+            raise AgentFailure(
+                f"agent {agent.name!r} is {agent.status} and cannot run", retryable=False
+            )
+        return agent
+
+    async def _call(
+        self,
+        agent_id: Any,
+        inputs: Any,
+        run: StepRun,
+        warnings: list[str],
+        loop: JsonObject | None,
+    ) -> Any:
+        agent = self._agent(agent_id)
+        executor = self.engine.executors.get(agent.type)
+        config = agent.config
+        templated = self.templated.get(agent.id)
+        if (
+            templated is None
+        ):  # most configs hold no reference: walk them once per run, not per call
+            templated = self.templated[agent.id] = next(references_in(config), None) is not None
+        if templated:
+            config = self._resolve(config, run, warnings, loop, agent_config=True)
+        resolved = self._resolve(inputs or {}, run, warnings, loop)
+        if not isinstance(resolved, dict):
+            raise AgentFailure("step inputs must be an object", retryable=False)
+        ctx = RunContext(
+            execution_id=self.execution.id,
+            workflow_id=self.execution.workflow_id,
+            user_id=self.execution.user_id,
+            step_key=run.step_key,
+            attempt=run.attempt,
+            depth=self.execution.depth,
+            env=self.env,
+            log=lambda level, message, metadata: self.journal.log(
+                level, message, run=run, metadata=metadata
+            ),
+        )
+        clock = self.engine.clock
+        began = clock.monotonic()
+        try:
+            output = await executor.execute(agent, config, resolved, ctx)
+        except Exception:
+            self.tally.add(agent.id, False, (clock.monotonic() - began) * 1000)
+            raise
+        self.tally.add(agent.id, True, (clock.monotonic() - began) * 1000)
+        return output
+
+    async def _loop(self, step: WorkflowStep, run: StepRun, warnings: list[str]) -> Any:
+        config = step.config
+        items = self._resolve(config.get("items"), run, warnings)
+        if not isinstance(items, list):
+            raise AgentFailure(
+                f"LOOP items must be a list, got {type(items).__name__}", retryable=False
+            )
+        limit = config.get("maxIterations", DEFAULT_MAX_ITERATIONS)
+        if len(items) > limit:
+            raise AgentFailure(
+                f"LOOP has {len(items)} items, over its maxIterations of {limit}", retryable=False
+            )
+        gate = asyncio.Semaphore(config.get("concurrency", 1))
+        results: list[Any] = [None] * len(items)
+
+        async def one(index: int, item: Any) -> None:
+            async with gate:
+                loop = {"item": item, "index": index}
+                try:
+                    results[index] = await self._call(
+                        config.get("agentId"), config.get("inputs", {}), run, warnings, loop
+                    )
+                except AgentFailure as error:
+                    raise AgentFailure(
+                        f"iteration {index} failed: {error.message}",
+                        kind=error.kind,
+                        retryable=error.retryable,
+                    ) from None
+
+        await _all_or_nothing(one(i, item) for i, item in enumerate(items))
+        return results
+
+    async def _parallel(self, step: WorkflowStep, run: StepRun, warnings: list[str]) -> Any:
+        branches: dict[str, Any] = step.config.get("branches", {})
+        results: dict[str, Any] = {}
+
+        async def one(name: str, branch: dict[str, Any]) -> None:
+            try:
+                results[name] = await self._call(
+                    branch.get("agentId"), branch.get("inputs", {}), run, warnings, None
+                )
+            except AgentFailure as error:
+                raise AgentFailure(
+                    f"branch {name!r} failed: {error.message}",
+                    kind=error.kind,
+                    retryable=error.retryable,
+                ) from None
+
+        await _all_or_nothing(one(name, branch) for name, branch in branches.items())
+        return {name: results[name] for name in branches}
+
+    async def _wait(self, step: WorkflowStep, run: StepRun, warnings: list[str]) -> Any:
+        clock = self.engine.clock
+        config = self._resolve(step.config, run, warnings)
+        first = run.started_at or clock.now()
+        if "until" in config:
+            due = parse_instant(str(config["until"])) if isinstance(config["until"], str) else None
+            if due is None:
+                raise AgentFailure(
+                    f"WAIT until {config['until']!r} is not an ISO 8601 time", retryable=False
+                )
+        else:
+            duration = config.get("durationMs")
+            if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
+                raise AgentFailure(
+                    f"WAIT durationMs {duration!r} is not a number >= 0", retryable=False
+                )
+            due = first + timedelta(milliseconds=duration)
+        remaining = (due - clock.now()).total_seconds()
+        if remaining > 0:
+            await clock.sleep(remaining)
+        return {"waitedMs": round(max(0.0, (clock.now() - first).total_seconds() * 1000))}
+
+
+async def _all_or_nothing(jobs: Iterable[Any]) -> None:
+    """Run coroutines together; on the first failure cancel the rest and raise that failure."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for job in jobs:
+                group.create_task(job)
+    except BaseExceptionGroup as errors:
+        first = errors.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None

@@ -1,0 +1,99 @@
+"""The error family every layer speaks: the core raises these, the front ends map them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one input field: ``field`` is a dotted path, e.g. ``steps.2.dependsOn``."""
+
+    field: str
+    message: str
+
+
+class TurbocatError(Exception):
+    """Base of every error the core raises on purpose; ``message`` is safe to show a user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(TurbocatError):
+    """The resource does not exist, is soft-deleted, or is not visible to the caller."""
+
+    def __init__(self, resource: str, resource_id: object | None = None) -> None:
+        what = f"{resource} {resource_id}" if resource_id is not None else resource
+        super().__init__(f"{what} not found")
+        self.resource = resource
+        self.resource_id = resource_id
+
+
+class ValidationFailed(TurbocatError):
+    """Input broke a rule; ``details`` names each offending field."""
+
+    def __init__(self, message: str, details: Sequence[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.details: tuple[FieldError, ...] = tuple(details)
+
+    @classmethod
+    def field(cls, field: str, message: str) -> ValidationFailed:
+        """One field, one message: the message doubles as the summary."""
+        return cls(f"{field}: {message}", [FieldError(field, message)])
+
+
+class CycleDetected(ValidationFailed):
+    """The workflow's steps depend on each other in a loop; ``path`` is one such loop."""
+
+    def __init__(self, path: Sequence[str]) -> None:
+        self.path: tuple[str, ...] = tuple(path)
+        rendered = " -> ".join(self.path)
+        super().__init__(
+            f"steps form a cycle: {rendered}", [FieldError("steps", f"cycle: {rendered}")]
+        )
+
+
+class Conflict(TurbocatError):
+    """The write would break a uniqueness rule (HTTP: ALREADY_EXISTS / CONFLICT)."""
+
+
+class InvalidState(TurbocatError):
+    """The resource is in a state that does not allow the operation (e.g. cancel a finished run)."""
+
+
+class Unauthenticated(TurbocatError):
+    """No valid credentials; ``code`` refines it (INVALID_CREDENTIALS, TOKEN_EXPIRED...)."""
+
+    def __init__(
+        self, message: str = "authentication required", code: str = "UNAUTHORIZED"
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class PermissionDenied(TurbocatError):
+    """The caller is known but may not do this."""
+
+
+class RateLimited(TurbocatError):
+    """Too many requests; retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: float, message: str = "rate limit exceeded") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ExternalServiceError(TurbocatError):
+    """A dependency (database, queue, remote API) failed; ``retriable``: may a retry help."""
+
+    def __init__(self, message: str, *, service: str = "", retriable: bool = True) -> None:
+        super().__init__(message)
+        self.service = service
+        self.retriable = retriable
+
+
+class NotConfigured(TurbocatError):
+    """A capability this deployment does not provide was asked for (e.g. no ``node``)."""

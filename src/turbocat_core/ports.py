@@ -1,0 +1,416 @@
+"""The ports: what the core needs from the outside world, as small typing.Protocols.
+
+Adapters implement them without inheriting. Every I/O port is async. Storage ports come
+with one contract suite in ``tests/contracts/`` that every adapter passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar
+from uuid import UUID
+
+from turbocat_core.domain.agent import Agent
+from turbocat_core.domain.api_key import ApiKey
+from turbocat_core.domain.audit import AuditLog
+from turbocat_core.domain.common import (
+    AgentId,
+    ApiKeyId,
+    DeploymentId,
+    ExecutionId,
+    ListQuery,
+    Page,
+    StepId,
+    TemplateId,
+    UserId,
+    WorkflowId,
+)
+from turbocat_core.domain.deployment import Deployment
+from turbocat_core.domain.execution import (
+    Execution,
+    ExecutionLog,
+    ExecutionStatus,
+    LogQuery,
+    StepRun,
+)
+from turbocat_core.domain.session import Session
+from turbocat_core.domain.template import Template
+from turbocat_core.domain.user import User
+from turbocat_core.domain.workflow import Workflow, WorkflowStep
+
+T = TypeVar("T")
+IdT = TypeVar("IdT", contravariant=True)
+
+# --- time, ids, randomness -------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """Wall time (UTC, aware), a monotonic reading for durations, and waiting."""
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class IdGenerator(Protocol):
+    """New unique ids (time-ordered where the adapter can, for index locality)."""
+
+    def new_id(self) -> UUID: ...
+
+
+class RandomSource(Protocol):
+    """Randomness: ``random()`` in [0, 1) for jitter, ``token()`` for secrets (CSPRNG)."""
+
+    def random(self) -> float: ...
+
+    def token(self, nbytes: int) -> str:
+        """``nbytes`` random bytes as URL-safe base64 without padding."""
+        ...
+
+
+# --- repositories and the unit of work ------------------------------------------------
+
+
+class Repository(Protocol[T, IdT]):
+    """Rows of one aggregate. Soft-deleted rows read as absent; writes copy, reads copy.
+
+    ``add`` raises ``Conflict`` on a duplicate id or unique field; ``update`` raises
+    ``NotFound`` for a missing (or soft-deleted) row; ``list`` raises ``ValidationFailed``
+    for a query its resource does not allow.
+    """
+
+    async def add(self, entity: T) -> None: ...
+
+    async def get(self, entity_id: IdT) -> T | None: ...
+
+    async def update(self, entity: T) -> None: ...
+
+    async def list(self, query: ListQuery) -> Page[T]: ...
+
+
+class UserRepository(Repository[User, UserId], Protocol):
+    async def get_by_email(self, email: str) -> User | None:
+        """By normalised email (emails are unique case-insensitively)."""
+        ...
+
+
+class AgentRepository(Repository[Agent, AgentId], Protocol):
+    async def versions(self, root_id: AgentId) -> list[Agent]:
+        """Every live agent of a version tree, newest version first."""
+        ...
+
+    async def record_runs(
+        self, agent_id: AgentId, *, succeeded: int, failed: int, total_ms: float, now: datetime
+    ) -> None:
+        """Add finished runs to the counters atomically (no lost updates between runs)."""
+        ...
+
+
+class WorkflowRepository(Repository[Workflow, WorkflowId], Protocol):
+    async def versions(self, root_id: WorkflowId) -> list[Workflow]: ...
+
+    async def record_run(
+        self, workflow_id: WorkflowId, *, succeeded: bool, duration_ms: float, now: datetime
+    ) -> None:
+        """Add one finished execution to the counters atomically."""
+        ...
+
+
+class StepRepository(Protocol):
+    """A workflow's steps; ``(workflow_id, step_key)`` is unique (``Conflict`` otherwise)."""
+
+    async def add(self, step: WorkflowStep) -> None: ...
+
+    async def update(self, step: WorkflowStep) -> None: ...
+
+    async def delete(self, step_id: StepId) -> None: ...
+
+    async def for_workflow(self, workflow_id: WorkflowId) -> list[WorkflowStep]:
+        """The steps ordered by position, then step key."""
+        ...
+
+
+class ExecutionRepository(Repository[Execution, ExecutionId], Protocol):
+    async def update_if(self, execution: Execution, expect: ExecutionStatus) -> bool:
+        """Write only if the stored status is still ``expect``; ``False`` (no write) otherwise."""
+        ...
+
+    async def add_step_counts(
+        self, execution_id: ExecutionId, *, completed: int = 0, failed: int = 0
+    ) -> None:
+        """Increment the step counters atomically."""
+        ...
+
+    async def status_of(self, execution_id: ExecutionId) -> ExecutionStatus | None:
+        """The stored status alone (cheap: what cancellation polls)."""
+        ...
+
+
+class StepRunRepository(Protocol):
+    """The durable per-step state of executions, one row per (execution, step key)."""
+
+    async def save(self, step_run: StepRun) -> None:
+        """Insert or replace the row of ``(execution_id, step_key)``."""
+        ...
+
+    async def for_execution(self, execution_id: ExecutionId) -> list[StepRun]: ...
+
+
+class ExecutionLogRepository(Protocol):
+    async def append(self, logs: Sequence[ExecutionLog]) -> list[ExecutionLog]:
+        """Add lines, giving each the next ``seq`` of its execution, in order; the lines as stored.
+
+        ``seq`` is assigned by the store when the transaction writes, so lines from several
+        writers (a runner, a cancel request) never share a number, and within one execution
+        a higher ``seq`` is never committed before a lower one (streams can use it as a cursor).
+        """
+        ...
+
+    async def list(self, execution_id: ExecutionId, query: LogQuery) -> Page[ExecutionLog]:
+        """Lines in ``seq`` order, filtered and paged."""
+        ...
+
+    async def last_seq(self, execution_id: ExecutionId) -> int:
+        """The highest ``seq`` written so far (0 when none)."""
+        ...
+
+
+class TemplateRepository(Repository[Template, TemplateId], Protocol):
+    async def increment_usage(self, template_id: TemplateId) -> None:
+        """``usage_count += 1`` atomically."""
+        ...
+
+    async def categories(self) -> list[tuple[str, int]]:
+        """Each category of public templates with how many it holds, by name."""
+        ...
+
+
+class DeploymentRepository(Repository[Deployment, DeploymentId], Protocol): ...
+
+
+class ApiKeyRepository(Repository[ApiKey, ApiKeyId], Protocol):
+    async def get_by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+
+class AuditLogRepository(Protocol):
+    async def append(self, entry: AuditLog) -> None: ...
+
+    async def list(self, query: ListQuery) -> Page[AuditLog]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository.
+
+    ``async with uow:`` opens it; ``await uow.commit()`` makes the writes durable and
+    visible; leaving the block without a commit (or by an exception) rolls them back.
+    """
+
+    users: UserRepository
+    agents: AgentRepository
+    workflows: WorkflowRepository
+    steps: StepRepository
+    executions: ExecutionRepository
+    step_runs: StepRunRepository
+    logs: ExecutionLogRepository
+    templates: TemplateRepository
+    deployments: DeploymentRepository
+    api_keys: ApiKeyRepository
+    audit_logs: AuditLogRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# --- security --------------------------------------------------------------------------
+
+
+class PasswordHasher(Protocol):
+    """Slow, salted password hashing (bcrypt); runs off the event loop."""
+
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password: str, password_hash: str) -> bool:
+        """``False`` for a wrong password or an unusable hash; never raises for bad input."""
+        ...
+
+
+class TokenIssuer(Protocol):
+    """Signed tokens (JWT) with a pinned algorithm."""
+
+    def issue(self, claims: Mapping[str, Any], ttl_seconds: int) -> str: ...
+
+    def verify(self, token: str, expected_type: str) -> dict[str, Any]:
+        """The claims, or ``Unauthenticated`` (code TOKEN_EXPIRED or INVALID_TOKEN)."""
+        ...
+
+
+class SessionStore(Protocol):
+    """Login sessions and their refresh-token family."""
+
+    async def put(self, session: Session) -> None: ...
+
+    async def get(self, session_id: UUID) -> Session | None: ...
+
+    async def revoke(self, session_id: UUID) -> None: ...
+
+    async def revoke_all(self, user_id: UserId) -> int:
+        """Revoke every session of a user; how many there were."""
+        ...
+
+
+class OneTimeTokens(Protocol):
+    """Single-use tokens with a time to live (password reset)."""
+
+    async def put(self, token_hash: str, subject: str, ttl_seconds: int) -> None: ...
+
+    async def take(self, token_hash: str) -> str | None:
+        """The subject, once: the token is gone afterwards (also when expired: ``None``)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: float
+    """Seconds until the window has room again (Retry-After when refused)."""
+
+
+class RateLimiter(Protocol):
+    """A sliding-window limit, atomic across processes sharing the store."""
+
+    async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision: ...
+
+
+class SecretBox(Protocol):
+    """Authenticated encryption of small secrets (AES-256-GCM), with key ids for rotation."""
+
+    def encrypt(self, plaintext: str) -> str: ...
+
+    def decrypt(self, token: str) -> str:
+        """The plaintext; ``ValidationFailed`` for a token that was tampered with."""
+        ...
+
+
+# --- running work ---------------------------------------------------------------------
+
+
+class JobQueue(Protocol):
+    """Hands executions to whatever runs them (in-process tasks, RQ workers)."""
+
+    async def enqueue_execution(
+        self, execution_id: ExecutionId, *, at: datetime | None = None
+    ) -> None:
+        """Run (or resume) the execution, now or at ``at``."""
+        ...
+
+
+class CancellationSignal(Protocol):
+    """Tells whoever runs an execution to stop it (same process or another one)."""
+
+    async def request(self, execution_id: ExecutionId) -> None: ...
+
+    async def wait(self, execution_id: ExecutionId) -> None:
+        """Return once cancellation of the execution is requested (also if it already was)."""
+        ...
+
+    def forget(self, execution_id: ExecutionId) -> None:
+        """The execution ended: drop what was kept for it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    timeout_seconds: float = 30.0
+    max_response_bytes: int = 10 * 1024 * 1024
+    follow_redirects: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    duration_ms: float
+
+
+class HttpClient(Protocol):
+    """Outbound HTTP, with the SSRF guard; failures raise ``AgentFailure`` with a kind."""
+
+    async def send(self, request: HttpRequest) -> HttpResponse: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LlmRequest:
+    provider: str
+    model: str
+    prompt: str
+    system_prompt: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    json_response: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LlmResponse:
+    text: str
+    model: str
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class LlmClient(Protocol):
+    """One chat completion in a provider's own wire format."""
+
+    async def complete(self, request: LlmRequest) -> LlmResponse: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeRequest:
+    runtime: str
+    code: str
+    stdin: bytes
+    timeout_seconds: float
+    memory_mb: int
+    max_output_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodeResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    duration_ms: float
+    timed_out: bool = False
+
+
+class CodeRunner(Protocol):
+    """Runs untrusted code in a constrained child process."""
+
+    async def run(self, request: CodeRequest) -> CodeResult: ...

@@ -1,0 +1,1 @@
+"""Tests of adapter specifics (in-memory store internals, clocks, ids, in-process tasks)."""

@@ -1,0 +1,68 @@
+"""Fixtures giving each contract suite every adapter of its port (add new adapters here)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.contracts.factories import T0
+from turbocat_adapters.memory import (
+    ManualClock,
+    MemoryOneTimeTokens,
+    MemoryRateLimiter,
+    MemorySessionStore,
+    MemoryStore,
+)
+from turbocat_core import ports
+
+# One entry per adapter of a port. A SQL store joins STORES (e.g. "sqlite", and "postgres"
+# behind a marker that needs a server); Redis joins the three service lists.
+STORES = ["memory"]
+SESSION_STORES = ["memory"]
+TOKEN_STORES = ["memory"]
+RATE_LIMITERS = ["memory"]
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture(params=STORES)
+async def uow_factory(request: pytest.FixtureRequest) -> AsyncIterator[ports.UnitOfWorkFactory]:
+    """A factory of units of work over a fresh, empty store."""
+    if request.param == "memory":
+        yield MemoryStore(lock_timeout=2.0).unit_of_work
+    else:  # pragma: no cover - every name in STORES has a branch
+        raise AssertionError(request.param)
+
+
+@pytest.fixture(params=SESSION_STORES)
+async def session_store(
+    request: pytest.FixtureRequest, clock: ManualClock
+) -> AsyncIterator[ports.SessionStore]:
+    if request.param == "memory":
+        yield MemorySessionStore(clock)
+    else:  # pragma: no cover
+        raise AssertionError(request.param)
+
+
+@pytest.fixture(params=TOKEN_STORES)
+async def one_time_tokens(
+    request: pytest.FixtureRequest, clock: ManualClock
+) -> AsyncIterator[ports.OneTimeTokens]:
+    if request.param == "memory":
+        yield MemoryOneTimeTokens(clock)
+    else:  # pragma: no cover
+        raise AssertionError(request.param)
+
+
+@pytest.fixture(params=RATE_LIMITERS)
+async def rate_limiter(
+    request: pytest.FixtureRequest, clock: ManualClock
+) -> AsyncIterator[ports.RateLimiter]:
+    if request.param == "memory":
+        yield MemoryRateLimiter(clock)
+    else:  # pragma: no cover
+        raise AssertionError(request.param)

@@ -1,0 +1,59 @@
+"""Rate-limiter contract: a sliding window per key; refused hits do not count."""
+
+from __future__ import annotations
+
+import pytest
+
+
+async def test_hits_within_the_limit_are_allowed_with_what_remains(rate_limiter, clock):
+    decisions = []
+    for _ in range(3):
+        decisions.append(await rate_limiter.hit("key", 3, 60))
+        clock.advance(10)
+    assert [d.allowed for d in decisions] == [True, True, True]
+    assert [d.remaining for d in decisions] == [2, 1, 0]
+    assert all(d.limit == 3 for d in decisions)
+    assert decisions[0].reset_after == pytest.approx(60)
+    assert decisions[2].reset_after == pytest.approx(40)  # the first hit leaves in 40 s
+
+
+async def test_a_hit_over_the_limit_is_refused_until_the_oldest_leaves(rate_limiter, clock):
+    for _ in range(2):
+        await rate_limiter.hit("key", 2, 60)
+        clock.advance(15)
+    refused = await rate_limiter.hit("key", 2, 60)  # at 30 s
+    assert not refused.allowed
+    assert refused.remaining == 0
+    assert refused.reset_after == pytest.approx(30)
+    clock.advance(refused.reset_after + 0.001)
+    allowed = await rate_limiter.hit("key", 2, 60)
+    assert allowed.allowed
+    assert allowed.remaining == 0  # the second hit (at 15 s) is still in the window
+
+
+async def test_the_window_slides(rate_limiter, clock):
+    limit, window = 3, 10.0
+    for gap in (0, 4, 4):  # hits at t = 0, 4 and 8
+        clock.advance(gap)
+        assert (await rate_limiter.hit("k", limit, window)).allowed
+    clock.advance(1)  # t = 9: all three are within the last 10 s
+    assert not (await rate_limiter.hit("k", limit, window)).allowed
+    clock.advance(1.5)  # t = 10.5: the hit at 0 has left the window
+    decision = await rate_limiter.hit("k", limit, window)
+    assert decision.allowed
+    assert decision.reset_after == pytest.approx(3.5)  # the hit at 4 leaves at 14
+
+
+async def test_refused_hits_are_not_counted(rate_limiter, clock):
+    await rate_limiter.hit("key", 1, 10)
+    for _ in range(5):
+        clock.advance(1)
+        assert not (await rate_limiter.hit("key", 1, 10)).allowed
+    clock.advance(5.5)  # 10.5 s after the only counted hit
+    assert (await rate_limiter.hit("key", 1, 10)).allowed
+
+
+async def test_keys_are_independent(rate_limiter):
+    assert (await rate_limiter.hit("a", 1, 60)).allowed
+    assert not (await rate_limiter.hit("a", 1, 60)).allowed
+    assert (await rate_limiter.hit("b", 1, 60)).allowed

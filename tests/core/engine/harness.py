@@ -1,0 +1,214 @@
+"""An engine over the in-memory store and a manual clock, with agents that tests script."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from turbocat_adapters.memory import InProcessCancellation, InProcessQueue, ManualClock, MemoryStore
+from turbocat_adapters.system import UuidV7Generator
+from turbocat_core.agents.contract import AgentExecutors, RunContext
+from turbocat_core.agents.data_agent import DataAgent
+from turbocat_core.domain.access import Actor
+from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
+from turbocat_core.domain.common import AgentId, ExecutionId, UserId, WorkflowId
+from turbocat_core.domain.execution import Execution, ExecutionLog, LogQuery, StepRun
+from turbocat_core.domain.user import UserRole
+from turbocat_core.domain.workflow import Workflow, WorkflowStatus, WorkflowStep
+from turbocat_core.engine.runner import Engine, EngineSettings
+from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+Behaviour = Callable[[dict[str, Any], dict[str, Any], RunContext], Awaitable[Any]]
+
+
+class FixedRandom:
+    """A RandomSource whose ``random()`` is set by the test (jitter bounds)."""
+
+    def __init__(self, value: float = 0.5) -> None:
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+    def token(self, nbytes: int) -> str:
+        return "x" * nbytes
+
+
+class ScriptedAgents:
+    """Runs CODE agents by their name: each test registers what a named agent does.
+
+    Records every call (agent name, inputs, attempt) so tests can count real work.
+    """
+
+    def __init__(self) -> None:
+        self.behaviours: dict[str, Behaviour] = {}
+        self.calls: list[tuple[str, dict[str, Any], int]] = []
+        self.running = 0
+        self.max_running = 0
+
+    def on(self, name: str, behaviour: Behaviour) -> None:
+        self.behaviours[name] = behaviour
+
+    def check_config(self, config: dict[str, Any]) -> None:
+        return None
+
+    async def execute(
+        self, agent: Agent, config: dict[str, Any], inputs: dict[str, Any], ctx: RunContext
+    ) -> Any:
+        self.calls.append((agent.name, inputs, ctx.attempt))
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            return await self.behaviours[agent.name](config, inputs, ctx)
+        finally:
+            self.running -= 1
+
+    def count(self, name: str) -> int:
+        return sum(1 for called, _, _ in self.calls if called == name)
+
+
+async def echo(config: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -> Any:
+    return inputs
+
+
+def sleeper(seconds: float, result: Any = "slept") -> Behaviour:
+    async def behaviour(config: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -> Any:
+        await asyncio.sleep(seconds)  # real time: the work this step stands for
+        return result
+
+    return behaviour
+
+
+@dataclass
+class Harness:
+    store: MemoryStore = field(default_factory=MemoryStore)
+    clock: ManualClock = field(default_factory=lambda: ManualClock(T0))
+    random: FixedRandom = field(default_factory=FixedRandom)
+    scripted: ScriptedAgents = field(default_factory=ScriptedAgents)
+    cancellation: InProcessCancellation = field(default_factory=InProcessCancellation)
+    settings: EngineSettings = field(default_factory=EngineSettings)
+    env: Mapping[str, str] = field(default_factory=dict)
+    owner: UserId = field(default_factory=lambda: UserId(uuid4()))
+    lines: list[ExecutionLog] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ids = UuidV7Generator()
+        self.actor = Actor(user_id=self.owner, role=UserRole.USER)
+        self.engine = self.make_engine()
+        self.queue = InProcessQueue(runner=self.engine.run, clock=self.clock)
+
+    def make_engine(self) -> Engine:
+        async def env_for(execution: Execution) -> Mapping[str, str]:
+            return self.env
+
+        return Engine(
+            uow=self.store.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            random=self.random,
+            executors=AgentExecutors({AgentType.CODE: self.scripted, AgentType.DATA: DataAgent()}),
+            cancellation=self.cancellation,
+            settings=self.settings,
+            env_for=env_for,
+            on_log=self.lines.append,
+        )
+
+    @property
+    def start(self) -> StartExecution:
+        return StartExecution(
+            uow=self.store.unit_of_work, clock=self.clock, ids=self.ids, queue=self.queue
+        )
+
+    @property
+    def cancel(self) -> CancelExecution:
+        return CancelExecution(
+            uow=self.store.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            cancellation=self.cancellation,
+        )
+
+    @property
+    def retry(self) -> RetryExecution:
+        return RetryExecution(
+            uow=self.store.unit_of_work, clock=self.clock, ids=self.ids, queue=self.queue
+        )
+
+    async def agent(
+        self,
+        name: str,
+        behaviour: Behaviour | None = None,
+        *,
+        agent_type: AgentType = AgentType.CODE,
+        config: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Agent:
+        agent = Agent(
+            id=AgentId(uuid4()),
+            created_at=T0,
+            updated_at=T0,
+            user_id=self.owner,
+            name=name,
+            type=agent_type,
+            status=AgentStatus.ACTIVE,
+            config=config or {},
+            **fields,
+        )
+        if behaviour is not None:
+            self.scripted.on(name, behaviour)
+        async with self.store.unit_of_work() as uow:
+            await uow.agents.add(agent)
+            await uow.commit()
+        return agent
+
+    async def workflow(self, steps: Sequence[WorkflowStep], **fields: Any) -> Workflow:
+        workflow = Workflow(
+            id=WorkflowId(uuid4()),
+            created_at=T0,
+            updated_at=T0,
+            user_id=self.owner,
+            name="test workflow",
+            status=WorkflowStatus.ACTIVE,
+            **fields,
+        )
+        async with self.store.unit_of_work() as uow:
+            await uow.workflows.add(workflow)
+            for position, step in enumerate(steps):
+                await uow.steps.add(
+                    replace(step, workflow_id=workflow.id, position=step.position or position)
+                )
+            await uow.commit()
+        return workflow
+
+    async def run(
+        self, workflow: Workflow, inputs: dict[str, Any] | None = None, **kw: Any
+    ) -> Execution:
+        execution = await self.start(self.actor, workflow.id, inputs=inputs, **kw)
+        await self.queue.drain()
+        return await self.execution(execution.id)
+
+    async def execution(self, execution_id: ExecutionId) -> Execution:
+        async with self.store.unit_of_work() as uow:
+            found = await uow.executions.get(execution_id)
+        assert found is not None
+        return found
+
+    async def runs(self, execution_id: ExecutionId) -> dict[str, StepRun]:
+        async with self.store.unit_of_work() as uow:
+            return {run.step_key: run for run in await uow.step_runs.for_execution(execution_id)}
+
+    async def logs(self, execution_id: ExecutionId) -> list[ExecutionLog]:
+        async with self.store.unit_of_work() as uow:
+            page = await uow.logs.list(execution_id, LogQuery(page_size=1000))
+        return page.items
+
+    async def reload_workflow(self, workflow_id: WorkflowId) -> Workflow:
+        async with self.store.unit_of_work() as uow:
+            found = await uow.workflows.get(workflow_id)
+        assert found is not None
+        return found

@@ -32,7 +32,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -163,7 +163,7 @@ def _cancel_on_interrupt(container: Container, execution: Execution) -> None:
 
 
 def _summary(execution: Execution) -> None:
-    out = Console()
+    out = Console(soft_wrap=True)
     skipped = execution.steps_total - execution.steps_completed - execution.steps_failed
     style = "green" if execution.status is ExecutionStatus.COMPLETED else "red"
     out.print(

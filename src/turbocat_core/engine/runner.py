@@ -132,6 +132,7 @@ class _Run:
         self.runnable: list[tuple[int, str]] = []
         self.running: dict[asyncio.Task[Transition], str] = {}
         self.pending: list[Transition] = []  # transitions for the next commit
+        self.inline: str | None = None  # the step running without a task of its own
         self.failed_step: tuple[str, str] | None = None
 
     async def execute(self) -> Execution:
@@ -230,14 +231,28 @@ class _Run:
 
     async def _loop(self, cancelled: asyncio.Future[None]) -> ExecutionStatus:
         # Finished tasks, the cancellation watcher and the deadline all report through one
-        # queue, so each wake-up costs O(1) however many steps are running.
+        # queue, so each wake-up costs O(1) however many steps are running. When exactly one
+        # step can run and none is running (a chain), it runs inline, without a task; then
+        # cancellation and the deadline interrupt it by cancelling this task instead.
         finished: asyncio.Queue[Any] = asyncio.Queue()
-        cancelled.add_done_callback(finished.put_nowait)
-        loop = asyncio.get_running_loop()
-        deadline = loop.call_later(
-            max(0.0, self.journal.remaining_seconds()), finished.put_nowait, _DEADLINE
-        )
+        me = asyncio.current_task()
+        assert me is not None
+        stops: list[Any] = []
+
+        def stop(reason: Any) -> None:
+            if self.inline is None:
+                finished.put_nowait(reason)
+                return
+            if not stops:  # cancel once: a second cancel would read as the process stopping
+                me.cancel()
+            stops.append(reason)
+
+        cancelled.add_done_callback(stop)
+        remaining = max(0.0, self.journal.remaining_seconds())
+        deadline = asyncio.get_running_loop().call_later(remaining, stop, _DEADLINE)
         limit = max(1, self.execution.max_concurrency)
+        clock = asyncio.get_running_loop().time
+        yielded = clock()
 
         async def step_task(key: str) -> Transition:
             # Report straight from the task (a done-callback would cost one more loop turn).
@@ -254,18 +269,37 @@ class _Run:
                     starting.append(key)
                     self.pending.append(self.work.start(key))
                 await self._commit_pending()
-                for key in starting:
-                    self.running[asyncio.create_task(step_task(key), name=key)] = key
-                if not self.running:
-                    return ExecutionStatus.COMPLETED
-                done = [await finished.get()]
-                while not finished.empty():
-                    done.append(finished.get_nowait())
-                if cancelled in done:
-                    return ExecutionStatus.CANCELLED
-                if _DEADLINE in done:
-                    return ExecutionStatus.TIMEOUT
-                failed = await self._collect(done)
+                if clock() - yielded > _FAIR_SLICE:
+                    # Steps that never wait (DATA) would otherwise hold the event loop for the
+                    # whole chain: let other work (a cancel, other runs, requests) in.
+                    await asyncio.sleep(0)
+                    yielded = clock()
+                alone = len(starting) == 1 and not self.running and not self.runnable
+                if alone and finished.empty():  # (a stop may have come during the commit)
+                    self.inline = starting[0]
+                    try:
+                        transition = await self.work.run_step(self.steps[self.inline])
+                    except asyncio.CancelledError:
+                        if not stops or me.uncancel() > 0:
+                            raise  # not ours: the process is stopping
+                        if stops[0] is _DEADLINE:
+                            return ExecutionStatus.TIMEOUT
+                        return ExecutionStatus.CANCELLED
+                    self.inline = None
+                    failed = self._take(transition)
+                else:
+                    for key in starting:
+                        self.running[asyncio.create_task(step_task(key), name=key)] = key
+                    if not self.running:
+                        return ExecutionStatus.COMPLETED
+                    done = [await finished.get()]
+                    while not finished.empty():
+                        done.append(finished.get_nowait())
+                    if cancelled in done:
+                        return ExecutionStatus.CANCELLED
+                    if _DEADLINE in done:
+                        return ExecutionStatus.TIMEOUT
+                    failed = await self._collect(done)
                 if failed is not None:
                     await self._commit_pending()
                     self.failed_step = (failed, self.runs[failed].error or "failed")
@@ -278,18 +312,20 @@ class _Run:
         failed = None
         tasks: list[asyncio.Task[Transition]] = done
         for task in sorted(tasks, key=lambda t: self.order[self.running[t]]):
-            key = self.running.pop(task)
-            run, line = await task  # it reported from its finally: it is returning
-            self.runs[key] = run
-            self.pending.append((run, line))
-            self._finished(key, run.status)
-            if (
-                run.status is StepStatus.FAILED
-                and self.steps[key].on_error is not OnError.CONTINUE
-                and failed is None
-            ):
-                failed = key
+            del self.running[task]
+            failed = self._take(await task) or failed  # it reported from its finally
         return failed
+
+    def _take(self, transition: Transition) -> str | None:
+        """Record a finished step; its key if it fails the execution."""
+        run, _ = transition
+        key = run.step_key
+        self.runs[key] = run
+        self.pending.append(transition)
+        self._finished(key, run.status)
+        if run.status is StepStatus.FAILED and self.steps[key].on_error is not OnError.CONTINUE:
+            return key
+        return None
 
     async def _commit_pending(self) -> None:
         if self.pending:
@@ -307,8 +343,12 @@ class _Run:
             await asyncio.gather(*tasks, return_exceptions=True)
         if reason is None:
             self.running.clear()
+            self.inline = None
             return
         why = _STOPPED_BY[reason]
+        if self.inline is not None:
+            self.pending.append(self.work.interrupt(self.inline, why))
+            self.inline = None
         for task in sorted(tasks, key=lambda t: self.order[self.running[t]]):
             key = self.running.pop(task)
             if not task.cancelled() and task.exception() is None:
@@ -324,4 +364,5 @@ class _Run:
 
 
 _DEADLINE = object()
+_FAIR_SLICE = 0.002  # seconds a run may hold the event loop before it yields
 Transition = tuple[StepRun, ExecutionLog]

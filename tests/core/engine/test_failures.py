@@ -276,3 +276,34 @@ async def test_a_run_whose_process_died_resumes_from_its_completed_steps(h: Harn
     assert any("resumed" in log.message for log in logs)
     assert [log.seq for log in logs] == list(range(1, len(logs) + 1))
     assert (finished.steps_completed, finished.steps_failed) == (3, 0)
+
+
+async def test_a_chain_of_steps_that_never_wait_still_lets_others_run_and_cancel_it(h: Harness):
+    async def busy(config, inputs, ctx):
+        until = time.perf_counter() + 0.001
+        while time.perf_counter() < until:  # CPU work, never awaits
+            pass
+        return ctx.step_key
+
+    agent = await h.agent("busy", busy)
+    chain = [step(f"s{i}", [f"s{i - 1}"] if i else [], agent_id=agent.id) for i in range(200)]
+    wf = await h.workflow(chain)
+    execution = await h.start(h.actor, wf.id)
+    await asyncio.sleep(0.02)  # only returns if the run yields the event loop
+    await h.cancel(h.actor, execution.id)
+    await h.queue.drain()
+    assert (await h.execution(execution.id)).status is ExecutionStatus.CANCELLED
+    assert 5 < h.scripted.count("busy") < 100
+
+
+@pytest.mark.slow
+async def test_cancel_and_deadline_together_end_the_run_once(h: Harness):
+    agent = await h.agent("slow", sleeper(30))
+    wf = await h.workflow([step("a", agent_id=agent.id)], timeout_seconds=0.3)
+    execution = await h.start(h.actor, wf.id)
+    await asyncio.sleep(0.29)
+    await h.cancel(h.actor, execution.id)
+    await h.queue.drain()
+    final = await h.execution(execution.id)
+    assert final.status is ExecutionStatus.CANCELLED
+    assert (await h.runs(execution.id))["a"].status is StepStatus.FAILED

@@ -1,0 +1,5 @@
+"""``python -m turbocat_cli``: the same as the ``turbocat`` command."""
+
+from turbocat_cli.app import main
+
+main()

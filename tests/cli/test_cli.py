@@ -1,0 +1,191 @@
+"""The `turbocat` command as a user runs it: a real process, its output and exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def turbocat(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "turbocat_cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd or ROOT,
+    )
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_every_example_validates_and_runs(example):
+    checked = turbocat("validate", f"examples/{example}")
+    assert checked.returncode == 0, checked.stderr
+    assert "valid" in checked.stdout
+    ran = turbocat("run", f"examples/{example}", "--json")
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stdout.splitlines()
+    assert len(lines) == 1
+    execution = json.loads(lines[0])
+    assert execution["status"] == "COMPLETED"
+    assert execution["stepsCompleted"] > 0 and execution["durationMs"] >= 0
+
+
+def test_run_prints_outputs_and_progress():
+    ran = turbocat("run", "examples/etl-diamond.yaml")
+    assert ran.returncode == 0
+    assert ran.stdout.startswith("COMPLETED")
+    assert '"north": 162.5' in ran.stdout
+    assert "✔ report completed" in ran.stderr  # progress, one line per step when not a terminal
+
+
+def test_run_takes_inputs_inline_or_from_a_file(tmp_path):
+    refund = {"refund": {"id": "R-9", "amount": 900, "customer": {"tier": "silver"}}}
+    inline = turbocat("run", "examples/branch-join.yaml", "--json", "--input", json.dumps(refund))
+    from_file = turbocat(
+        "run",
+        "examples/branch-join.yaml",
+        "--json",
+        "--input",
+        f"@{write(tmp_path, 'i.json', json.dumps(refund))}",
+    )
+    for ran in (inline, from_file):
+        out = json.loads(ran.stdout)["outputData"]
+        assert out["reply"] == {"refund": "R-9", "decision": "needs review", "queue": "finance"}
+        assert "auto_approve" not in out
+
+
+def test_a_cycle_is_named(tmp_path):
+    path = write(
+        tmp_path,
+        "cycle.json",
+        json.dumps(
+            {
+                "name": "loop",
+                "agents": {"a": {"type": "DATA", "config": {"operation": "unique"}}},
+                "steps": [
+                    {"stepKey": "a", "agent": "a", "dependsOn": ["c"]},
+                    {"stepKey": "b", "agent": "a", "dependsOn": ["a"]},
+                    {"stepKey": "c", "agent": "a", "dependsOn": ["b"]},
+                ],
+            }
+        ),
+    )
+    result = turbocat("validate", str(path))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {path}: steps form a cycle: a -> b -> c -> a"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: x\nsteps: [\n", "invalid YAML"),
+        (
+            "name: x\nagents: {a: {type: DATA, config: {operation: nope}}}\n"
+            "steps: [{stepKey: s, agent: a}]\n",
+            "agents.a.config.operation: unknown operation 'nope'",
+        ),
+        (
+            "name: x\nsteps: [{stepKey: s, agent: ghost}]\n",
+            "steps.0.agent: names no agent of this file: 'ghost'",
+        ),
+        (
+            "name: x\nagents: {}\nsteps: [{stepKey: s, stepType: WAIT, config: {}, colour: red}]\n",
+            "steps.0.colour: unknown field",
+        ),
+    ],
+)
+def test_bad_files_get_one_line_naming_the_problem(tmp_path, text, expected):
+    result = turbocat("validate", str(write(tmp_path, "bad.yaml", text)))
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert expected in result.stderr
+
+
+def test_bad_command_line_input_is_one_line(tmp_path):
+    missing = turbocat("run", "nowhere.yaml")
+    assert (missing.returncode, missing.stderr.strip()) == (1, "error: nowhere.yaml: no such file")
+    bad_input = turbocat("run", "examples/etl-diamond.yaml", "--input", "[1, 2]")
+    assert bad_input.returncode == 1 and "must be a JSON object" in bad_input.stderr
+
+
+def test_a_failed_run_exits_1_with_the_reason(tmp_path):
+    path = write(
+        tmp_path,
+        "fails.yaml",
+        (
+            "name: fails\n"
+            "agents: {pick: {type: DATA, config: "
+            "{operation: filter, field: a, operator: eq, value: 1}}}\n"
+            "steps: [{stepKey: s, agent: pick, inputs: {data: not-a-list}}]\n"
+        ),
+    )
+    result = turbocat("run", str(path))
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAILED")
+    assert "step 's' failed" in result.stdout
+
+
+def test_agent_types_without_an_executor_fail_their_step_clearly(tmp_path):
+    path = write(
+        tmp_path,
+        "api.yaml",
+        (
+            "name: api\nagents: {call: {type: API, config: {url: 'https://example.com'}}}\n"
+            "steps: [{stepKey: s, agent: call}]\n"
+        ),
+    )
+    result = turbocat("run", str(path), "--json")
+    assert result.returncode == 1
+    assert "no API executor is configured" in json.loads(result.stdout)["errorMessage"]
+
+
+def test_ctrl_c_cancels_the_run(tmp_path):
+    path = write(
+        tmp_path,
+        "slow.yaml",
+        (
+            "name: slow\nagents: {}\nsteps:\n"
+            "  - {stepKey: first, stepType: WAIT, config: {durationMs: 30000}}\n"
+            "  - {stepKey: second, stepType: WAIT, dependsOn: [first], config: {durationMs: 1}}\n"
+        ),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "turbocat_cli", "run", str(path), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    time.sleep(2)  # let it start the wait
+    began = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=10)
+    assert time.monotonic() - began < 2
+    assert process.returncode == 1, err
+    execution = json.loads(out)
+    assert execution["status"] == "CANCELLED"
+    assert "cancelling" in err
+
+
+def test_help_and_version():
+    assert "validate" in turbocat("--help").stdout
+    for command in ("run", "validate"):
+        assert turbocat(command, "--help").returncode == 0
+    assert turbocat("--version").stdout.startswith("turbocat 0.1.0")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tests.core.builders import T0
 from turbocat_core.domain.access import Actor, require_owner, require_scope, require_visible
-from turbocat_core.domain.agent import AGENT_QUERY, Agent, AgentType, next_version
+from turbocat_core.domain.agent import AGENT_QUERY, Agent, AgentType
 from turbocat_core.domain.api_key import (
     check_scopes,
     display_prefix,
@@ -19,7 +19,7 @@ from turbocat_core.domain.api_key import (
     make_key,
     scope_allows,
 )
-from turbocat_core.domain.common import ListQuery, Page
+from turbocat_core.domain.common import ListQuery, Page, next_version
 from turbocat_core.domain.deployment import Deployment, DeploymentStatus
 from turbocat_core.domain.execution import EXECUTION_TRANSITIONS, Execution, ExecutionStatus
 from turbocat_core.domain.user import (
@@ -28,6 +28,7 @@ from turbocat_core.domain.user import (
     normalize_email,
     password_fits_hasher,
 )
+from turbocat_core.domain.workflow import Workflow
 from turbocat_core.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 
 
@@ -168,6 +169,9 @@ def test_versions_and_counters():
         )
 
     assert next_version([agent(1), agent(4), agent(2)]) == 5
+    assert next_version([]) == 1
+    workflow = Workflow(id=uuid4(), created_at=T0, updated_at=T0, user_id=uuid4(), name="w")
+    assert workflow.revised(T0).version == 2
     counted = agent(1).with_runs(2, 1, 300.0, T0).with_runs(1, 0, 100.0, T0)
     assert (counted.total_executions, counted.successful_executions, counted.failed_executions) == (
         4,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -90,8 +89,3 @@ def add_runs(count: int, average: float, more: int, more_total_ms: float) -> tup
     if total == 0:
         return 0, 0.0
     return total, (average * count + more_total_ms) / total
-
-
-def next_version(tree: Iterable[Agent]) -> int:
-    """The version a duplicate gets: one more than the highest in its tree."""
-    return max((agent.version for agent in tree), default=0) + 1

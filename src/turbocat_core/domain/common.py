@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, NewType, TypeAlias, TypeVar
+from typing import Any, Generic, NewType, Protocol, TypeAlias, TypeVar
 from uuid import UUID
 
 from turbocat_core.errors import FieldError, ValidationFailed
@@ -171,3 +171,13 @@ def clean_tags(tags: Sequence[str]) -> tuple[str, ...]:
             raise ValidationFailed.field("tags", "a tag is at most 64 characters")
         seen.setdefault(text, None)
     return tuple(seen)
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+def next_version(tree: Iterable[Versioned]) -> int:
+    """The version a duplicate gets: one more than the highest in its version tree."""
+    return max((item.version for item in tree), default=0) + 1

@@ -120,6 +120,13 @@ class Workflow(Entity):
     def root_id(self) -> WorkflowId:
         return self.parent_id or self.id
 
+    def revised(self, now: datetime) -> Workflow:
+        """The workflow after its steps or settings changed: one version more.
+
+        Executions record the version they were created from (and pin its steps).
+        """
+        return replace(self, version=self.version + 1, updated_at=now)
+
     def with_run(self, succeeded: bool, duration_ms: float, now: datetime) -> Workflow:
         """Counters after one more finished execution."""
         total, avg = add_runs(self.total_executions, self.avg_execution_time_ms, 1, duration_ms)

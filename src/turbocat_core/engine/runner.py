@@ -90,7 +90,7 @@ class Engine:
         env = await self.env_for(execution) if self.env_for is not None else {}
         journal = Journal(self, execution, env)
         owner = workflow.user_id if workflow is not None else execution.user_id
-        run = _Run(self, journal, execution, runs, agents, owner, env)
+        run = _Run(self, StepWork(self, journal, runs, agents, owner, env))
         try:
             return await run.execute()
         finally:
@@ -107,22 +107,13 @@ class _Run:
     before anything that depends on it runs, and a wide fan-out shares its commits.
     """
 
-    def __init__(
-        self,
-        engine: Engine,
-        journal: Journal,
-        execution: Execution,
-        runs: dict[str, StepRun],
-        agents: Mapping[AgentId, Agent | None],
-        owner: Any,
-        env: Mapping[str, str],
-    ) -> None:
+    def __init__(self, engine: Engine, work: StepWork) -> None:
         self.engine = engine
-        self.journal = journal
-        self.execution = execution
-        self.steps = {step.step_key: step for step in execution.steps}
-        self.runs = runs
-        self.work = StepWork(engine, journal, execution, runs, agents, owner, env, self.steps)
+        self.work = work
+        self.journal = work.journal
+        self.execution = work.execution
+        self.steps = work.steps
+        self.runs = work.runs
         self.graph: Graph | None = None
         self.order: dict[str, int] = {}
         self.skip_branch: dict[str, str] = {}  # step key -> why it is skipped

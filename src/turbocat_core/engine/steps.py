@@ -12,7 +12,7 @@ from turbocat_core.agents.contract import RunContext
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES, Agent
 from turbocat_core.domain.common import AgentId, JsonObject
-from turbocat_core.domain.execution import Execution, ExecutionLog, LogLevel, StepRun, StepStatus
+from turbocat_core.domain.execution import ExecutionLog, LogLevel, StepRun, StepStatus
 from turbocat_core.domain.workflow import StepType, WorkflowStep
 from turbocat_core.engine.journal import Journal, Tally
 from turbocat_core.engine.predicates import evaluate
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from turbocat_core.engine.runner import Engine
 
 DEFAULT_MAX_ITERATIONS = 1000
+_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one per call
 _VARIABLE_ROOTS = frozenset({"inputs", "metadata", "env", "loop"})
 
 
@@ -49,21 +50,19 @@ class StepWork:
         self,
         engine: Engine,
         journal: Journal,
-        execution: Execution,
         runs: dict[str, StepRun],
         agents: Mapping[AgentId, Agent | None],
         owner: Any,
         env: Mapping[str, str],
-        steps: Mapping[str, WorkflowStep],
     ) -> None:
         self.engine = engine
         self.journal = journal
-        self.execution = execution
+        self.execution = journal.execution
         self.runs = runs
         self.agents = agents
         self.owner = owner
         self.env = dict(env)
-        self.steps = steps
+        self.steps = {step.step_key: step for step in self.execution.steps}
         self.tally = Tally()
         self.templated: dict[AgentId, bool] = {}
         """Agent runs of this whole run, added to the agents' counters when it finishes."""
@@ -162,7 +161,6 @@ class StepWork:
             except Exception as error:
                 failure = classify(error, timeout)
                 ended = clock.now()
-                timing = (began, ended, (ended - began).total_seconds() * 1000)
                 message = self.journal.mask(failure.message)
                 meta = {"errorKind": failure.kind.value}
                 if should_retry(step, failure, run.attempt):
@@ -178,48 +176,61 @@ class StepWork:
                         f"retrying in {delay:.0f} ms",
                         run=run,
                         metadata={**meta, "retryInMs": round(delay)},
-                        timing=timing,
+                        timing=(began, ended, (ended - began).total_seconds() * 1000),
                     )
                     await self.journal.commit(logs=[line])
                     await clock.sleep(delay / 1000)
                     run, started = self.start(key)
                     await self.journal.commit(runs=[run], logs=[started])
                     continue
-                final = self.state(
-                    key,
+                return self._ended(
+                    run,
                     StepStatus.FAILED,
+                    began,
                     ended,
-                    attempt=run.attempt,
-                    started_at=run.started_at,
-                    error=message,
-                    completed=True,
-                )
-                line = self.journal.line(
                     LogLevel.ERROR,
                     f"step {key!r} failed after {run.attempt} attempt(s): {message}",
-                    run=final,
+                    error=message,
                     metadata=meta,
-                    timing=timing,
                 )
-                return final, line
             ended = clock.now()
             ms = (ended - began).total_seconds() * 1000
-            final = self.state(
-                key,
+            return self._ended(
+                run,
                 StepStatus.COMPLETED,
+                began,
                 ended,
-                attempt=run.attempt,
-                started_at=run.started_at,
-                output=output,
-                completed=True,
-            )
-            line = self.journal.line(
                 LogLevel.INFO,
                 f"step {key!r} completed in {ms:.0f} ms",
-                run=final,
-                timing=(began, ended, ms),
+                output=output,
             )
-            return final, line
+
+    def _ended(
+        self,
+        run: StepRun,
+        status: StepStatus,
+        began: datetime,
+        ended: datetime,
+        level: LogLevel,
+        message: str,
+        *,
+        output: Any = None,
+        error: str | None = None,
+        metadata: JsonObject | None = None,
+    ) -> tuple[StepRun, ExecutionLog]:
+        """The final state of an attempt that ended, and its log line with the attempt's timing."""
+        final = self.state(
+            run.step_key,
+            status,
+            ended,
+            attempt=run.attempt,
+            started_at=run.started_at,
+            output=output,
+            error=error,
+            completed=True,
+        )
+        timing = (began, ended, (ended - began).total_seconds() * 1000)
+        return final, self.journal.line(level, message, run=final, metadata=metadata, timing=timing)
 
     def _attempt_timeout(self, step: WorkflowStep) -> float | None:
         if step.timeout_seconds is not None:
@@ -232,7 +243,7 @@ class StepWork:
 
     def _check_output(self, output: Any) -> None:
         try:
-            encoded = json.dumps(output, separators=(",", ":"))
+            encoded = _COMPACT.encode(output)
         except (TypeError, ValueError) as error:
             raise AgentFailure(f"step output is not JSON: {error}", retryable=False) from None
         limit = self.engine.settings.max_step_output_bytes

@@ -13,7 +13,8 @@ from turbocat_core.domain.execution import ExecutionStatus
 from turbocat_core.errors import InvalidState
 
 
-async def failing_once_workflow(h: Harness):
+def gate_agent():
+    """An agent that fails until ``state["fail"]`` is set to False."""
     state = {"fail": True}
 
     async def gate(config, inputs, ctx):
@@ -21,6 +22,11 @@ async def failing_once_workflow(h: Harness):
             raise AgentFailure("not yet", retryable=False)
         return "open"
 
+    return state, gate
+
+
+async def failing_once_workflow(h: Harness):
+    state, gate = gate_agent()
     ok = await h.agent("echo", echo)
     gated = await h.agent("gate", gate)
     wf = await h.workflow(
@@ -83,13 +89,7 @@ async def test_only_finished_unsuccessful_executions_can_be_retried(h: Harness):
 
 
 async def test_a_retry_of_a_retry_still_reuses_the_original_outputs(h: Harness):
-    state = {"fail": True}
-
-    async def gate(config, inputs, ctx):
-        if state["fail"]:
-            raise AgentFailure("not yet", retryable=False)
-        return "open"
-
+    state, gate = gate_agent()
     ok = await h.agent("echo", echo)
     gated = await h.agent("gate", gate)
     wf = await h.workflow([step("a", agent_id=ok.id), step("c", ["a"], agent_id=gated.id)])

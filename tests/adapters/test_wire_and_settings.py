@@ -1,0 +1,74 @@
+"""Wire encoding (camelCase, secrets left out, user data untouched) and settings parsing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from tests.core.builders import T0
+from turbocat_adapters.settings import Settings
+from turbocat_adapters.wire import camel, encode
+from turbocat_core.domain.agent import Agent, AgentType
+from turbocat_core.domain.user import User
+from turbocat_core.errors import ValidationFailed
+
+
+def test_domain_objects_go_out_in_camel_case_with_user_data_as_it_is():
+    agent = Agent(
+        id=uuid4(),
+        created_at=T0,
+        updated_at=T0,
+        user_id=uuid4(),
+        name="a",
+        type=AgentType.DATA,
+        config={"snake_key": 1, "nested": {"max_items": 2}},
+        tags=("x",),
+    )
+    wire = json.loads(encode(agent))
+    assert wire["maxExecutionTime"] == 300 and wire["avgExecutionTimeMs"] == 0.0
+    assert wire["config"] == {"snake_key": 1, "nested": {"max_items": 2}}
+    assert wire["createdAt"] == "2026-01-01T00:00:00Z" and wire["type"] == "DATA"
+    assert wire["tags"] == ["x"] and wire["parentId"] is None
+
+
+def test_secret_fields_never_reach_the_wire():
+    user = User(
+        id=uuid4(), created_at=T0, updated_at=T0, email="a@b.co", password_hash="$2b$12$secret"
+    )
+    text = encode(user).decode()
+    assert "passwordHash" not in text and "secret" not in text
+    assert json.loads(text)["email"] == "a@b.co"
+
+
+def test_camel():
+    assert camel("avg_execution_time_ms") == "avgExecutionTimeMs" and camel("id") == "id"
+
+
+def test_settings_from_the_environment_over_a_dotenv_file(tmp_path: Path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "# comment\nexport TURBOCAT_RETENTION_DAYS=7\nTURBOCAT_DATA_DIR='/var/lib/tc'\n"
+        "TURBOCAT_MAX_STEP_OUTPUT_BYTES=100\n"
+    )
+    settings = Settings.load({"TURBOCAT_MAX_STEP_OUTPUT_BYTES": "2048"}, dotenv)
+    assert settings.retention_days == 7
+    assert settings.data_dir == Path("/var/lib/tc")
+    assert settings.max_step_output_bytes == 2048  # a real variable wins over .env
+    assert Settings.load({}, tmp_path / "absent").env == "development"
+
+
+@pytest.mark.parametrize(
+    ("environ", "field"),
+    [
+        ({"TURBOCAT_RETENTION_DAYS": "soon"}, "TURBOCAT_RETENTION_DAYS"),
+        ({"TURBOCAT_MAX_STEP_OUTPUT_BYTES": "0"}, "TURBOCAT_MAX_STEP_OUTPUT_BYTES"),
+        ({"TURBOCAT_ENV": "staging"}, "TURBOCAT_ENV"),
+    ],
+)
+def test_bad_settings_name_the_variable(tmp_path: Path, environ, field):
+    with pytest.raises(ValidationFailed) as caught:
+        Settings.load(environ, tmp_path / "absent")
+    assert caught.value.details[0].field == field

@@ -304,7 +304,9 @@ class _Run:
         tasks: list[asyncio.Task[Transition]] = done
         for task in sorted(tasks, key=lambda t: self.order[self.running[t]]):
             del self.running[task]
-            failed = self._take(await task) or failed  # it reported from its finally
+            failing = self._take(await task)  # it reported from its finally: it is returning
+            if failed is None:
+                failed = failing
         return failed
 
     def _take(self, transition: Transition) -> str | None:

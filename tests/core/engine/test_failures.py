@@ -307,3 +307,20 @@ async def test_cancel_and_deadline_together_end_the_run_once(h: Harness):
     final = await h.execution(execution.id)
     assert final.status is ExecutionStatus.CANCELLED
     assert (await h.runs(execution.id))["a"].status is StepStatus.FAILED
+
+
+async def test_when_steps_fail_together_the_first_in_order_is_the_cause(h: Harness):
+    async def broken(config, inputs, ctx):
+        raise AgentFailure(f"{ctx.step_key} broke", retryable=False)
+
+    agent = await h.agent("broken", broken)
+    wf = await h.workflow(
+        [
+            step("z_first", agent_id=agent.id, position=1),
+            step("a_second", agent_id=agent.id, position=2),
+        ]
+    )
+    execution = await h.run(wf)
+    assert execution.error_message == "step 'z_first' failed: z_first broke"
+    runs = await h.runs(execution.id)
+    assert runs["a_second"].error == "a_second broke"  # it finished too: its own outcome is kept

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from turbocat_adapters.memory import InProcessCancellation, InProcessQueue, MemoryStore
+from turbocat_adapters.memory import InProcessCancellation, InProcessQueue
+from turbocat_adapters.security import BcryptHasher
 from turbocat_adapters.settings import Settings
+from turbocat_adapters.stores import Store, build_store
 from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
 from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.agents.data_agent import DataAgent
@@ -13,11 +15,16 @@ from turbocat_core.domain.agent import AgentType
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.engine.runner import Engine, EngineSettings
 from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
+from turbocat_core.usecases.seed import Seed
 from turbocat_core.usecases.workflow_files import ImportWorkflow, WorkflowFiles
 
 
 def _engine_settings(settings: Settings) -> EngineSettings:
     return EngineSettings(max_step_output_bytes=settings.max_step_output_bytes)
+
+
+def _store(settings: Settings) -> Store:
+    return build_store(settings.database_url, settings.data_dir)
 
 
 def _executors() -> AgentExecutors:
@@ -34,8 +41,12 @@ class Container(containers.DeclarativeContainer):
     ids = providers.Singleton(UuidV7Generator)
     random = providers.Singleton(SystemRandom)
 
-    store = providers.Singleton(MemoryStore)
+    store = providers.Singleton(_store, settings)
+    """Not opened: whoever uses the container opens and closes it (``Store.open``)."""
     uow = store.provided.unit_of_work
+    hasher = providers.Singleton(
+        BcryptHasher, rounds=providers.Callable(lambda s: s.bcrypt_rounds, settings)
+    )
 
     cancellation = providers.Singleton(InProcessCancellation)
     executors = providers.Singleton(_executors)
@@ -60,3 +71,6 @@ class Container(containers.DeclarativeContainer):
         CancelExecution, uow=uow, clock=clock, ids=ids, cancellation=cancellation
     )
     retry_execution = providers.Factory(RetryExecution, uow=uow, clock=clock, ids=ids, queue=queue)
+    seed = providers.Factory(
+        Seed, uow=uow, clock=clock, ids=ids, random=random, hasher=hasher, files=workflow_files
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from turbocat_core.errors import ValidationFailed
@@ -51,6 +51,9 @@ class Settings:
     database_url: str | None = None
     max_step_output_bytes: int = DEFAULT_MAX_STEP_OUTPUT_BYTES
     retention_days: int = 30
+    bcrypt_rounds: int = 12
+    seed_admin_password: str | None = field(default=None, repr=False)
+    seed_demo_password: str | None = field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -72,4 +75,7 @@ class Settings:
                 source, "TURBOCAT_MAX_STEP_OUTPUT_BYTES", DEFAULT_MAX_STEP_OUTPUT_BYTES, minimum=1
             ),
             retention_days=_int(source, "TURBOCAT_RETENTION_DAYS", 30, minimum=1),
+            bcrypt_rounds=_int(source, "TURBOCAT_BCRYPT_ROUNDS", 12, minimum=4),
+            seed_admin_password=source.get("TURBOCAT_SEED_ADMIN_PASSWORD") or None,
+            seed_demo_password=source.get("TURBOCAT_SEED_DEMO_PASSWORD") or None,
         )

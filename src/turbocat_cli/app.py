@@ -7,6 +7,7 @@ import contextlib
 import json
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from rich.console import Console
 
 from turbocat_adapters.container import Container
 from turbocat_adapters.wire import encode, to_wire
+from turbocat_cli import data
 from turbocat_cli.files import InputError, read_document, read_inputs
 from turbocat_cli.progress import Progress
 from turbocat_core import __version__
@@ -32,6 +34,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(data.db, name="db")
+app.command()(data.seed)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -72,7 +76,7 @@ FileArg = Annotated[Path, typer.Argument(help="A workflow file, JSON or YAML.", 
 @app.command()
 def validate(file: FileArg) -> None:
     """Check a workflow file: exit 0 if it is valid, else 1 naming the problem."""
-    container = Container()
+    container = data.load_container()
     try:
         document = read_document(file)
         blueprint = container.workflow_files().blueprint(document, UserId(container.ids().new_id()))
@@ -123,7 +127,9 @@ def run(
 
 
 async def _run(document: Any, inputs: dict[str, Any], *, quiet: bool, title: str) -> Execution:
-    container = Container()
+    container = data.load_container()
+    # `run` is local and throwaway: the in-memory store, whatever the configured one is.
+    container.settings.override(replace(container.settings(), database_url="memory://"))
     actor = Actor(user_id=UserId(container.ids().new_id()), role=UserRole.USER)
     blueprint = await container.import_workflow()(actor, document, status=WorkflowStatus.ACTIVE)
     console = Console(stderr=True, quiet=quiet)

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from tests.contracts.factories import T0
+from tests.databases import STORE_KINDS, empty_store
 from turbocat_adapters.memory import (
     ManualClock,
     MemoryOneTimeTokens,
     MemoryRateLimiter,
     MemorySessionStore,
-    MemoryStore,
 )
 from turbocat_core import ports
 
-# One entry per adapter of a port. A SQL store joins STORES (e.g. "sqlite", and "postgres"
-# behind a marker that needs a server); Redis joins the three service lists.
-STORES = ["memory"]
+# One entry per adapter of a port; Redis joins the three service lists.
+STORES = STORE_KINDS
 SESSION_STORES = ["memory"]
 TOKEN_STORES = ["memory"]
 RATE_LIMITERS = ["memory"]
@@ -30,12 +30,13 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture(params=STORES)
-async def uow_factory(request: pytest.FixtureRequest) -> AsyncIterator[ports.UnitOfWorkFactory]:
-    """A factory of units of work over a fresh, empty store."""
-    if request.param == "memory":
-        yield MemoryStore(lock_timeout=2.0).unit_of_work
-    else:  # pragma: no cover - every name in STORES has a branch
-        raise AssertionError(request.param)
+async def uow_factory(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[ports.UnitOfWorkFactory]:
+    """A factory of units of work over a fresh, empty store of each kind."""
+    dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
+    async with empty_store(request.param, tmp_path, dsn) as store:
+        yield store.unit_of_work
 
 
 @pytest.fixture(params=SESSION_STORES)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from turbocat_adapters.memory.tables import TABLES, LogLocks, RowKey, Table
 from turbocat_adapters.memory.uow import MemoryUnitOfWork
+from turbocat_adapters.stores import MigrationState, Store
 from turbocat_core import ports
 from turbocat_core.domain.execution import ExecutionLog, StepRun
 
@@ -46,6 +47,23 @@ class MemoryStore:
         self.log_ids: set[RowKey] = set()
         self.log_locks = LogLocks(lock_timeout)
 
+    kind = "memory"
+
+    async def open(self) -> None:
+        """Nothing to connect to."""
+
+    async def close(self) -> None:
+        """Nothing to release (the data goes with the process)."""
+
+    async def migrate(self) -> list[MigrationState]:
+        return []  # no schema to migrate
+
+    async def migration_status(self) -> list[MigrationState]:
+        return []
+
+    async def ping(self) -> None:
+        """Always reachable."""
+
     def unit_of_work(self) -> MemoryUnitOfWork:
         """A fresh unit of work over this store (``UnitOfWorkFactory``)."""
         return MemoryUnitOfWork(self)
@@ -62,3 +80,8 @@ class MemoryStore:
 def _conforms(store: MemoryStore) -> ports.UnitOfWorkFactory:
     """Never called: mypy checks here that ``store.unit_of_work`` is a factory of the port."""
     return store.unit_of_work
+
+
+def _is_store(store: MemoryStore) -> Store:
+    """Never called: mypy checks here that the memory store is a ``Store``."""
+    return store

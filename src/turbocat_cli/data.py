@@ -1,0 +1,129 @@
+"""`turbocat db migrate|status` and `turbocat seed`: the configured store's schema and seed data."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from turbocat_adapters.container import Container
+from turbocat_adapters.settings import Settings
+from turbocat_adapters.stores import MigrationError, MigrationState, Store, redact
+from turbocat_core.errors import TurbocatError
+from turbocat_core.usecases.seed import SeedReport
+
+db = typer.Typer(help="The database: apply migrations, show their state.", no_args_is_help=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
+
+
+def fail(message: str) -> typer.Exit:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(1)
+
+
+def load_container() -> Container:
+    """The container over the configured settings; bad settings end the command in one line."""
+    try:
+        settings = Settings.load()
+    except TurbocatError as error:
+        raise fail(error.message) from None
+    container = Container()
+    container.settings.override(settings)
+    return container
+
+
+@asynccontextmanager
+async def opened(store: Store) -> AsyncIterator[Store]:
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def run_with_store(container: Container, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the configured store, run ``work``, close it; failures end in one line."""
+
+    async def main() -> T:
+        async with opened(container.store()) as store:
+            return await work(store)
+
+    try:
+        return asyncio.run(main())
+    except MigrationError as error:
+        raise fail(str(error)) from None
+    except TurbocatError as error:
+        raise fail(error.message) from None
+
+
+def _where(container: Container) -> str:
+    settings = container.settings()
+    if settings.database_url is None:
+        return f"SQLite {settings.data_dir / 'turbocat.db'}"
+    return redact(settings.database_url)
+
+
+@db.command()
+def migrate() -> None:
+    """Apply every pending migration (safe to run from several processes at once)."""
+    container = load_container()
+    with err.status(f"migrating {_where(container)}..."):
+        applied = run_with_store(container, lambda store: store.migrate())
+    for state in applied:
+        out.print(f"applied {state.version:04d}_{state.name}")
+    out.print(f"{_where(container)}: up to date" + ("" if applied else " (nothing to apply)"))
+
+
+@db.command()
+def status() -> None:
+    """List the migrations and whether each is applied; exit 1 if an applied one changed."""
+    container = load_container()
+    states: list[MigrationState] = run_with_store(container, lambda s: s.migration_status())
+    table = Table(title=_where(container), title_justify="left")
+    for column in ("version", "name", "applied"):
+        table.add_column(column)
+    for state in states:
+        applied = state.applied_at.isoformat(timespec="seconds") if state.applied_at else "pending"
+        if not state.checksum_ok:
+            applied += " (file changed since!)"
+        table.add_row(f"{state.version:04d}", state.name, applied)
+    out.print(table if states else f"{_where(container)}: no migrations (nothing to store)")
+    if any(not state.checksum_ok for state in states):
+        raise typer.Exit(1)
+
+
+def seed() -> None:
+    """Create the admin, a demo user, example agents and workflows, and official templates.
+
+    Running it again changes nothing. Passwords come from TURBOCAT_SEED_ADMIN_PASSWORD and
+    TURBOCAT_SEED_DEMO_PASSWORD, or are generated and printed once.
+    """
+    container = load_container()
+    settings = container.settings()
+
+    async def work(store: Store) -> SeedReport:
+        pending = [s for s in await store.migration_status() if s.applied_at is None]
+        if pending:
+            raise MigrationError(
+                f"{len(pending)} migration(s) pending: run `turbocat db migrate` first"
+            )
+        return await container.seed()(
+            admin_password=settings.seed_admin_password,
+            demo_password=settings.seed_demo_password,
+        )
+
+    with err.status(f"seeding {_where(container)}..."):
+        report = run_with_store(container, work)
+    for line in report.created:
+        out.print(f"created {line}")
+    if report.existing:
+        out.print(f"{len(report.existing)} item(s) already there, left as they were")
+    for email, password in report.passwords.items():
+        out.print(f"password for {email}: {password}  (shown once: keep it)", highlight=False)

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import uuid4
 
 from turbocat_adapters.memory import InProcessCancellation, InProcessQueue, ManualClock, MemoryStore
+from turbocat_adapters.stores import Store
 from turbocat_adapters.system import UuidV7Generator
 from turbocat_core.agents.contract import AgentExecutors, RunContext
 from turbocat_core.agents.data_agent import DataAgent
@@ -86,7 +87,7 @@ def sleeper(seconds: float, result: Any = "slept") -> Behaviour:
 
 @dataclass
 class Harness:
-    store: MemoryStore = field(default_factory=MemoryStore)
+    store: Store = field(default_factory=MemoryStore)
     clock: ManualClock = field(default_factory=lambda: ManualClock(T0))
     random: FixedRandom = field(default_factory=FixedRandom)
     scripted: ScriptedAgents = field(default_factory=ScriptedAgents)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import os
 from collections.abc import Iterator
 
@@ -38,5 +39,7 @@ def postgres_dsn() -> Iterator[str]:
             finally:
                 await store.close()
 
-        asyncio.run(migrate())
+        # A thread of its own: async tests ask for this fixture while their loop is running.
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, migrate()).result()
         yield dsn

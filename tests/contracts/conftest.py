@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.contracts.factories import T0
+from tests.contracts.parents import with_parents
 from tests.databases import STORE_KINDS, empty_store
 from turbocat_adapters.memory import (
     ManualClock,
@@ -36,7 +37,7 @@ async def uow_factory(
     """A factory of units of work over a fresh, empty store of each kind."""
     dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
     async with empty_store(request.param, tmp_path, dsn) as store:
-        yield store.unit_of_work
+        yield with_parents(store.unit_of_work)
 
 
 @pytest.fixture(params=SESSION_STORES)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.contracts import factories as make
 from tests.contracts.factories import at
+from tests.contracts.helpers import put
 from turbocat_core.domain.execution import LogLevel, LogQuery
 from turbocat_core.errors import Conflict
 
@@ -145,7 +146,9 @@ async def test_a_line_id_is_unique(uow_factory):
 
 
 async def test_concurrent_writers_never_share_a_number_nor_commit_out_of_order(uow_factory):
-    execution = uuid4()
+    execution = make.execution()
+    await put(uow_factory, "executions", execution)  # both writers name an existing execution
+    execution = execution.id
     first_appended = asyncio.Event()
     release_first = asyncio.Event()
 

@@ -1,0 +1,1 @@
+"""The numbered SQL migrations of the PostgreSQL store (``NNNN_name.sql``)."""

@@ -1,0 +1,1 @@
+"""The PostgreSQL repositories, one module per group of aggregates."""

@@ -1,0 +1,126 @@
+"""The connection of one open unit of work: every statement of the repositories runs here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, Final, LiteralString, TypeAlias
+
+import psycopg
+from psycopg import AsyncConnection, AsyncCursor, sql
+from psycopg.pq import TransactionStatus
+from psycopg.rows import DictRow
+
+from turbocat_adapters.postgres.errors import SERVICE, translate, translated
+from turbocat_core.errors import ExternalServiceError
+
+Connection: TypeAlias = AsyncConnection[DictRow]
+Cursor: TypeAlias = AsyncCursor[DictRow]
+Query: TypeAlias = LiteralString | sql.Composed
+Params: TypeAlias = dict[str, Any]
+
+_SAVEPOINT: Final = b"SAVEPOINT turbocat"
+_RELEASE: Final = b"RELEASE SAVEPOINT turbocat"
+_UNDO: Final = b"ROLLBACK TO SAVEPOINT turbocat; RELEASE SAVEPOINT turbocat"
+_IDLE: Final = TransactionStatus.IDLE
+_INERROR: Final = TransactionStatus.INERROR
+COMMIT: Final = b"COMMIT"
+ROLLBACK: Final = b"ROLLBACK"
+
+
+class Session:
+    """One unit of work's connection while it is open, and the one way statements run.
+
+    Writes run inside a savepoint sent in one pipeline with the statement, so a refused
+    write (``Conflict``, ``ValidationFailed``) leaves the transaction as it was before and
+    usable, as the in-memory store does. Reads run as they are (a read that fails, e.g. on
+    a timeout, leaves the transaction aborted: later statements raise
+    ``ExternalServiceError`` and ``commit()`` refuses).
+    Statements of one unit of work never interleave (a lock), even from several tasks.
+    """
+
+    __slots__ = ("conn", "lock")
+
+    def __init__(self) -> None:
+        self.conn: Connection | None = None
+        self.lock = asyncio.Lock()
+
+    def require(self) -> Connection:
+        conn = self.conn
+        if conn is None:
+            raise RuntimeError("use the unit of work inside 'async with'")
+        return conn
+
+    async def one(self, query: Query, params: Params) -> DictRow | None:
+        """The first row of a read (``None`` when there is none)."""
+        rows = await self.all(query, params)
+        return rows[0] if rows else None
+
+    async def all(self, query: Query, params: Params) -> list[DictRow]:
+        conn = self.require()
+        async with self.lock:
+            with translated():
+                if conn.info.transaction_status != _IDLE:
+                    cursor = await conn.execute(query, params)
+                    return await cursor.fetchall()
+                # The first statement of a transaction: its BEGIN goes in the same round trip.
+                async with conn.pipeline():
+                    cursor = await conn.execute(query, params)
+                return await cursor.fetchall()
+
+    async def write(self, query: Query, params: Params) -> Cursor:
+        """One statement in a savepoint; its cursor (``rowcount``, rows it returned)."""
+        async with self.savepoint() as conn:
+            cursor = await conn.execute(query, params)
+        return cursor
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[Connection]:
+        """Statements sent in one pipeline inside a savepoint: all of them or none.
+
+        The block may fetch results midway (that syncs the pipeline). Any error undoes
+        everything the block did and leaves the transaction usable.
+        """
+        conn = self.require()
+        async with self.lock:
+            try:
+                async with conn.pipeline():
+                    await conn.execute(_SAVEPOINT, prepare=False)
+                    yield conn
+                    await conn.execute(_RELEASE, prepare=False)
+            except psycopg.Error as error:
+                await _undo(conn)
+                raise translate(error) from None
+            except BaseException:
+                await _undo(conn)
+                raise
+
+    async def finish(self, command: bytes) -> None:
+        """``COMMIT`` or ``ROLLBACK`` (``ROLLBACK`` by query keeps prepared statements,
+        which ``connection.rollback()`` would drop)."""
+        conn = self.require()
+        async with self.lock:
+            if conn.broken or conn.closed:
+                if command == COMMIT:
+                    raise ExternalServiceError("the database connection was lost", service=SERVICE)
+                return  # the server rolled back what the connection had
+            status = conn.info.transaction_status
+            if status == _IDLE:
+                return
+            with translated():
+                await conn.execute(command, prepare=False)
+            if status == _INERROR and command == COMMIT:
+                # PostgreSQL answers COMMIT of an aborted transaction with a rollback.
+                raise ExternalServiceError(
+                    "the transaction was aborted by an earlier error and rolled back",
+                    service=SERVICE,
+                )
+
+
+async def _undo(conn: Connection) -> None:
+    """Back to the savepoint, if the connection is still in the transaction and usable."""
+    if conn.closed or conn.info.transaction_status == _IDLE:
+        return
+    with contextlib.suppress(psycopg.Error):
+        await conn.execute(_UNDO, prepare=False)

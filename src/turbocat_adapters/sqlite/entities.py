@@ -1,0 +1,302 @@
+"""Repositories of the aggregates stored as whole rows: the catalog, accounts and audit."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Final
+
+from turbocat_adapters.sqlite.codec import ts
+from turbocat_adapters.sqlite.mapping import (
+    AGENT_COLUMNS,
+    USER_COLUMNS,
+    WORKFLOW_COLUMNS,
+    agent_from_row,
+    agent_params,
+    normalize_email,
+    user_from_row,
+    user_params,
+    workflow_from_row,
+    workflow_params,
+)
+from turbocat_adapters.sqlite.mapping_resources import (
+    API_KEY_COLUMNS,
+    AUDIT_COLUMNS,
+    DEPLOYMENT_COLUMNS,
+    TEMPLATE_COLUMNS,
+    api_key_from_row,
+    api_key_params,
+    audit_from_row,
+    audit_params,
+    deployment_from_row,
+    deployment_params,
+    template_from_row,
+    template_params,
+)
+from turbocat_adapters.sqlite.querying import Listing, select_sql
+from turbocat_adapters.sqlite.rows import Rows, Table
+from turbocat_adapters.sqlite.transaction import Transaction
+from turbocat_core.domain.agent import AGENT_QUERY, Agent
+from turbocat_core.domain.api_key import API_KEY_QUERY, ApiKey
+from turbocat_core.domain.audit import AUDIT_QUERY, AuditLog
+from turbocat_core.domain.common import (
+    AgentId,
+    ApiKeyId,
+    AuditLogId,
+    DeploymentId,
+    ListQuery,
+    Page,
+    TemplateId,
+    UserId,
+    WorkflowId,
+)
+from turbocat_core.domain.deployment import DEPLOYMENT_QUERY, Deployment
+from turbocat_core.domain.template import TEMPLATE_QUERY, Template
+from turbocat_core.domain.user import USER_QUERY, User
+from turbocat_core.domain.workflow import WORKFLOW_QUERY, Workflow
+
+USERS: Final = Table.of(
+    "user",
+    Listing(
+        "users",
+        USER_COLUMNS,
+        USER_QUERY,
+        {"role": "text", "is_active": "bool", "email_verified": "bool"},
+        owner="id",
+    ),
+    user_params,
+    user_from_row,
+)
+AGENTS: Final = Table.of(
+    "agent",
+    Listing(
+        "agents",
+        AGENT_COLUMNS,
+        AGENT_QUERY,
+        {"type": "text", "status": "text", "is_public": "bool", "user_id": "uuid"},
+        public=True,
+    ),
+    agent_params,
+    agent_from_row,
+)
+WORKFLOWS: Final = Table.of(
+    "workflow",
+    Listing(
+        "workflows",
+        WORKFLOW_COLUMNS,
+        WORKFLOW_QUERY,
+        {"status": "text", "is_public": "bool", "user_id": "uuid", "schedule_enabled": "bool"},
+        public=True,
+    ),
+    workflow_params,
+    workflow_from_row,
+)
+TEMPLATES: Final = Table.of(
+    "template",
+    Listing(
+        "templates",
+        TEMPLATE_COLUMNS,
+        TEMPLATE_QUERY,
+        {
+            "category": "text",
+            "type": "text",
+            "is_official": "bool",
+            "is_public": "bool",
+            "user_id": "uuid",
+        },
+        public=True,
+    ),
+    template_params,
+    template_from_row,
+)
+DEPLOYMENTS: Final = Table.of(
+    "deployment",
+    Listing(
+        "deployments",
+        DEPLOYMENT_COLUMNS,
+        DEPLOYMENT_QUERY,
+        {
+            "status": "text",
+            "environment": "text",
+            "workflow_id": "uuid",
+            "agent_id": "uuid",
+            "health_status": "text",
+            "user_id": "uuid",
+        },
+    ),
+    deployment_params,
+    deployment_from_row,
+)
+API_KEYS: Final = Table.of(
+    "API key",
+    Listing("api_keys", API_KEY_COLUMNS, API_KEY_QUERY, {"is_active": "bool"}),
+    api_key_params,
+    api_key_from_row,
+)
+AUDIT_LOGS: Final = Table.of(
+    "audit entry",
+    Listing(
+        "audit_logs",
+        AUDIT_COLUMNS,
+        AUDIT_QUERY,
+        {"user_id": "uuid", "action": "text", "resource_type": "text", "resource_id": "text"},
+        soft=False,
+    ),
+    audit_params,
+    audit_from_row,
+)
+
+USER_BY_EMAIL: Final = select_sql("users", USER_COLUMNS, "email = :email AND deleted_at IS NULL")
+API_KEY_BY_HASH: Final = select_sql(
+    "api_keys", API_KEY_COLUMNS, "key_hash = :key_hash AND deleted_at IS NULL"
+)
+AGENT_VERSIONS: Final = (
+    select_sql("agents", AGENT_COLUMNS, "(id = :root OR parent_id = :root) AND deleted_at IS NULL")
+    + " ORDER BY version DESC, id ASC"
+)
+WORKFLOW_VERSIONS: Final = (
+    select_sql(
+        "workflows", WORKFLOW_COLUMNS, "(id = :root OR parent_id = :root) AND deleted_at IS NULL"
+    )
+    + " ORDER BY version DESC, id ASC"
+)
+# Counters in one statement each: every right-hand side reads the row as it was before the
+# update, so concurrent transactions all count (the running mean is ``agent.add_runs``).
+RECORD_AGENT_RUNS: Final = """
+UPDATE agents SET
+    avg_execution_time_ms = CASE WHEN total_executions + :runs = 0 THEN 0.0
+        ELSE (avg_execution_time_ms * total_executions + :total_ms) / (total_executions + :runs)
+    END,
+    total_executions = total_executions + :runs,
+    successful_executions = successful_executions + :succeeded,
+    failed_executions = failed_executions + :failed,
+    updated_at = :now
+WHERE id = :id AND deleted_at IS NULL
+"""
+RECORD_WORKFLOW_RUN: Final = """
+UPDATE workflows SET
+    avg_execution_time_ms =
+        (avg_execution_time_ms * total_executions + :duration_ms) / (total_executions + 1),
+    total_executions = total_executions + 1,
+    successful_executions = successful_executions + :succeeded,
+    failed_executions = failed_executions + :failed,
+    last_execution_at = :now,
+    updated_at = :now
+WHERE id = :id AND deleted_at IS NULL
+"""
+INCREMENT_TEMPLATE_USAGE: Final = (
+    "UPDATE templates SET usage_count = usage_count + 1 WHERE id = :id AND deleted_at IS NULL"
+)
+TEMPLATE_CATEGORIES: Final = """
+SELECT category, count(*) FROM templates
+WHERE is_public = 1 AND deleted_at IS NULL
+GROUP BY category ORDER BY category
+"""
+
+
+class SqliteUserRepository(Rows[User, UserId]):
+    __slots__ = ()
+    table = USERS
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self._one(USER_BY_EMAIL, {"email": normalize_email(email)})
+
+
+class SqliteAgentRepository(Rows[Agent, AgentId]):
+    __slots__ = ()
+    table = AGENTS
+
+    async def versions(self, root_id: AgentId) -> list[Agent]:
+        return await self._all(AGENT_VERSIONS, {"root": str(root_id)})
+
+    async def record_runs(
+        self, agent_id: AgentId, *, succeeded: int, failed: int, total_ms: float, now: datetime
+    ) -> None:
+        """One atomic ``UPDATE`` (no lost updates); nothing for no runs or a missing agent."""
+        self._tx.require()
+        if not succeeded and not failed:
+            return
+        await self._change(
+            RECORD_AGENT_RUNS,
+            {
+                "id": str(agent_id),
+                "runs": succeeded + failed,
+                "succeeded": succeeded,
+                "failed": failed,
+                "total_ms": total_ms,
+                "now": ts(now),
+            },
+        )
+
+
+class SqliteWorkflowRepository(Rows[Workflow, WorkflowId]):
+    __slots__ = ()
+    table = WORKFLOWS
+
+    async def versions(self, root_id: WorkflowId) -> list[Workflow]:
+        return await self._all(WORKFLOW_VERSIONS, {"root": str(root_id)})
+
+    async def record_run(
+        self, workflow_id: WorkflowId, *, succeeded: bool, duration_ms: float, now: datetime
+    ) -> None:
+        """One atomic ``UPDATE``; nothing for a missing workflow."""
+        await self._change(
+            RECORD_WORKFLOW_RUN,
+            {
+                "id": str(workflow_id),
+                "succeeded": int(succeeded),
+                "failed": int(not succeeded),
+                "duration_ms": duration_ms,
+                "now": ts(now),
+            },
+        )
+
+
+class SqliteTemplateRepository(Rows[Template, TemplateId]):
+    __slots__ = ()
+    table = TEMPLATES
+
+    async def increment_usage(self, template_id: TemplateId) -> None:
+        await self._change(INCREMENT_TEMPLATE_USAGE, {"id": str(template_id)})
+
+    async def categories(self) -> list[tuple[str, int]]:
+        tx = self._tx
+        tx.require()
+
+        def work(connection: sqlite3.Connection) -> list[tuple[str, int]]:
+            return [(name, count) for name, count in connection.execute(TEMPLATE_CATEGORIES)]
+
+        return await tx.read(work)
+
+
+class SqliteDeploymentRepository(Rows[Deployment, DeploymentId]):
+    __slots__ = ()
+    table = DEPLOYMENTS
+
+
+class SqliteApiKeyRepository(Rows[ApiKey, ApiKeyId]):
+    __slots__ = ()
+    table = API_KEYS
+
+    async def get_by_hash(self, key_hash: str) -> ApiKey | None:
+        return await self._one(API_KEY_BY_HASH, {"key_hash": key_hash})
+
+
+class SqliteAuditLogRepository:
+    """Audit entries: append-only."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, tx: Transaction) -> None:
+        self._rows = _AuditRows(tx)
+
+    async def append(self, entry: AuditLog) -> None:
+        await self._rows.add(entry)
+
+    async def list(self, query: ListQuery) -> Page[AuditLog]:
+        return await self._rows.list(query)
+
+
+class _AuditRows(Rows[AuditLog, AuditLogId]):
+    __slots__ = ()
+    table = AUDIT_LOGS

@@ -1,0 +1,1 @@
+"""The SQLite store's numbered migration files (package data)."""

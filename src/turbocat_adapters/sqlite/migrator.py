@@ -1,0 +1,128 @@
+"""Applying the numbered migration files to a SQLite file: once each, under its write lock."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Final
+
+from turbocat_adapters.migrations import Applied, Migration, plan, status
+from turbocat_adapters.sqlite.codec import parse_ts, ts
+from turbocat_adapters.stores import MigrationError, MigrationState
+
+PACKAGE: Final = "turbocat_adapters.sqlite.migrations"
+
+# The bookkeeping table exists before any migration runs, so the runner creates it.
+CREATE_BOOKKEEPING: Final = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)
+"""
+HAS_BOOKKEEPING: Final = (
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+)
+APPLIED: Final = (
+    "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"
+)
+RECORD: Final = (
+    "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
+    "VALUES (:version, :name, :checksum, :applied_at)"
+)
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a SQL script, split where SQLite's own tokenizer says one ends
+    (so semicolons in strings, comments and trigger bodies are no trouble)."""
+    found: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if _has_code(pending):
+                found.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise MigrationError("a migration ends with an incomplete statement")
+    return found
+
+
+def _has_code(text: str) -> bool:
+    """Whether ``text`` holds more than comments, blanks and semicolons."""
+    index, end = 0, len(text)
+    while index < end:
+        char = text[index]
+        if text.startswith("--", index):
+            newline = text.find("\n", index)
+            index = end if newline < 0 else newline + 1
+        elif text.startswith("/*", index):
+            close = text.find("*/", index + 2)
+            index = end if close < 0 else close + 2
+        elif char.isspace() or char == ";":
+            index += 1
+        else:
+            return True
+    return False
+
+
+def applied(connection: sqlite3.Connection) -> list[Applied]:
+    """What ``schema_migrations`` records (nothing if the file was never migrated)."""
+    if connection.execute(HAS_BOOKKEEPING).fetchone() is None:
+        return []
+    return [
+        Applied(version, name, checksum, parse_ts(applied_at))
+        for version, name, checksum, applied_at in connection.execute(APPLIED)
+    ]
+
+
+def migrate(connection: sqlite3.Connection, migrations: list[Migration]) -> list[MigrationState]:
+    """Apply every pending migration, each in its own ``BEGIN IMMEDIATE`` transaction.
+
+    What is pending is decided again under the write lock before each file, so processes
+    opening one new file at once apply every migration exactly once. A file that fails
+    leaves nothing of itself behind (``MigrationError``); files applied before it stay.
+    """
+    done: list[MigrationState] = []
+    while True:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute(CREATE_BOOKKEEPING)
+            pending = plan(migrations, applied(connection))
+            if not pending:
+                connection.execute("COMMIT")
+                return done
+            migration = pending[0]
+            _apply(connection, migration)
+            now = datetime.now(UTC)
+            connection.execute(
+                RECORD,
+                {
+                    "version": migration.version,
+                    "name": migration.name,
+                    "checksum": migration.checksum,
+                    "applied_at": ts(now),
+                },
+            )
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.rollback()
+            raise
+        done.append(MigrationState(migration.version, migration.name, now))
+
+
+def _apply(connection: sqlite3.Connection, migration: Migration) -> None:
+    for statement in statements(migration.sql):
+        try:
+            connection.execute(statement)
+        except sqlite3.Error as error:
+            raise MigrationError(
+                f"migration {migration.version:04d}_{migration.name} failed: {error}"
+            ) from None
+
+
+def state(connection: sqlite3.Connection, migrations: list[Migration]) -> list[MigrationState]:
+    """Every known migration, whether it was applied, and whether it is unchanged since."""
+    return status(migrations, applied(connection))

@@ -1,0 +1,134 @@
+"""The embedded store: one SQLite file that a server and CLI commands share."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from turbocat_adapters.migrations import discover
+from turbocat_adapters.sqlite import migrator
+from turbocat_adapters.sqlite.errors import SERVICE
+from turbocat_adapters.sqlite.uow import SqliteUnitOfWork
+from turbocat_adapters.sqlite.worker import Worker
+from turbocat_adapters.stores import MigrationState, Store
+from turbocat_core import ports
+from turbocat_core.errors import ExternalServiceError
+
+
+class SqliteStore:
+    """Every repository over one SQLite file (``TURBOCAT_DATA_DIR/turbocat.db`` by default).
+
+    ``open()`` creates the file's directory, starts one worker thread owning a writer and a
+    reader connection (WAL journal, ``synchronous=NORMAL``, a busy timeout) and applies
+    pending migrations (``MigrationError`` if an applied file changed); every
+    statement then runs on that thread, so the event loop never blocks on SQLite.
+    ``unit_of_work`` is the core's ``UnitOfWorkFactory`` (see ``SqliteUnitOfWork`` for the
+    transactions: one writer at a time per process, waiting at most ``lock_timeout``
+    seconds; other processes' writers wait at most ``busy_timeout_ms``; both end in
+    ``Conflict``). Several processes may open the same file: each commit is visible to the
+    others' next read.
+
+    ``foreign_keys=True`` enforces the schema's foreign keys (``PRAGMA foreign_keys``): a
+    row naming a missing parent is then ``ValidationFailed``, and deleting an execution
+    takes its step runs and log lines with it. It is off by default because the ports'
+    contract, like the in-memory reference store, lets a row name a parent that is not
+    stored (log lines of an unknown execution, an agent of an unknown user...).
+    """
+
+    kind = "sqlite"
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock_timeout: float = 10.0,
+        busy_timeout_ms: int = 5000,
+        foreign_keys: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self.busy_timeout_ms = busy_timeout_ms
+        self.foreign_keys = foreign_keys
+        self._worker: Worker | None = None
+        self._write_lock: asyncio.Lock | None = None
+
+    @property
+    def worker(self) -> Worker:
+        """The open store's worker (``ExternalServiceError`` when the store is not open)."""
+        if self._worker is None:
+            raise ExternalServiceError("the SQLite store is not open", service=SERVICE)
+        return self._worker
+
+    @property
+    def write_lock(self) -> asyncio.Lock:
+        """Held by the unit of work whose write transaction is open (one at a time)."""
+        if self._write_lock is None:
+            raise ExternalServiceError("the SQLite store is not open", service=SERVICE)
+        return self._write_lock
+
+    async def open(self) -> None:
+        """Connect and migrate; a no-op if already open."""
+        if self._worker is not None:
+            return
+        worker = Worker(
+            self.path, busy_timeout_ms=self.busy_timeout_ms, foreign_keys=self.foreign_keys
+        )
+        worker.start()
+        self._worker = worker
+        self._write_lock = asyncio.Lock()
+        try:
+            await worker.run(worker.connect)
+            await self.migrate()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the connections and stop the worker thread (idempotent)."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await worker.stop()
+
+    def unit_of_work(self) -> SqliteUnitOfWork:
+        """A fresh unit of work over this store (``UnitOfWorkFactory``)."""
+        return SqliteUnitOfWork(self)
+
+    async def migrate(self) -> list[MigrationState]:
+        """Apply pending migrations (open does it too); the ones this call applied."""
+        worker = self.worker
+        async with self.write_lock:  # the writer connection is this process's only writer
+
+            def call() -> list[MigrationState]:
+                return migrator.migrate(worker.writer, discover(migrator.PACKAGE))
+
+            return await worker.run(call)
+
+    async def migration_status(self) -> list[MigrationState]:
+        worker = self.worker
+
+        def call() -> list[MigrationState]:
+            return migrator.state(worker.reader, discover(migrator.PACKAGE))
+
+        return await worker.run(call)
+
+    async def ping(self) -> None:
+        """``ExternalServiceError`` unless the file is there and answers a query."""
+        worker = self.worker
+        path = self.path
+
+        def call() -> None:
+            if not path.exists():
+                raise ExternalServiceError(f"the SQLite file {path} is gone", service=SERVICE)
+            worker.reader.execute("SELECT count(*) FROM schema_migrations").fetchone()
+
+        await worker.run(call)
+
+
+def _conforms(store: SqliteStore) -> ports.UnitOfWorkFactory:
+    """Never called: mypy checks here that ``store.unit_of_work`` is a factory of the port."""
+    return store.unit_of_work
+
+
+def _is_store(store: SqliteStore) -> Store:
+    """Never called: mypy checks here that the SQLite store is a ``Store``."""
+    return store

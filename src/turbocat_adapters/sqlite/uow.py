@@ -1,0 +1,111 @@
+"""The SQLite unit of work: every repository over one transaction of a ``SqliteStore``."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from turbocat_adapters.sqlite.entities import (
+    SqliteAgentRepository,
+    SqliteApiKeyRepository,
+    SqliteAuditLogRepository,
+    SqliteDeploymentRepository,
+    SqliteTemplateRepository,
+    SqliteUserRepository,
+    SqliteWorkflowRepository,
+)
+from turbocat_adapters.sqlite.runs import (
+    SqliteExecutionLogRepository,
+    SqliteExecutionRepository,
+    SqliteStepRepository,
+    SqliteStepRunRepository,
+)
+from turbocat_adapters.sqlite.transaction import Transaction
+from turbocat_core import ports
+from turbocat_core.errors import TurbocatError
+
+if TYPE_CHECKING:
+    from turbocat_adapters.sqlite.store import SqliteStore
+
+
+class SqliteUnitOfWork:
+    """One SQLite transaction over every repository.
+
+    The transaction begins with the first write (reads before it see committed data and
+    take no lock); from then on this unit of work holds the store's write lock, so other
+    units of work of this process that write wait for it (``Conflict`` after the store's
+    ``lock_timeout``), and so do other processes' writers (``Conflict`` after the busy
+    timeout). ``commit()`` makes the writes durable and releases the lock; the unit of
+    work stays usable and later writes begin a new transaction that needs its own commit.
+    ``rollback()``, or leaving ``async with`` without a commit (or by an exception), undoes
+    what was not committed. Repositories may only be used inside ``async with``
+    (``RuntimeError`` otherwise).
+
+    A coroutine that holds a write transaction must not write through a second unit of
+    work of the same store: that one would wait for the lock the first one holds, i.e. for
+    itself, and fail with ``Conflict`` after ``lock_timeout``. Reading through a second
+    unit of work is fine (it sees committed data only).
+    """
+
+    __slots__ = (
+        "_tx",
+        "agents",
+        "api_keys",
+        "audit_logs",
+        "deployments",
+        "executions",
+        "logs",
+        "step_runs",
+        "steps",
+        "templates",
+        "users",
+        "workflows",
+    )
+
+    def __init__(self, store: SqliteStore) -> None:
+        # Typed as the ports: protocol attributes are settable, hence compared invariantly.
+        tx = self._tx = Transaction(store)
+        self.users: ports.UserRepository = SqliteUserRepository(tx)
+        self.agents: ports.AgentRepository = SqliteAgentRepository(tx)
+        self.workflows: ports.WorkflowRepository = SqliteWorkflowRepository(tx)
+        self.steps: ports.StepRepository = SqliteStepRepository(tx)
+        self.executions: ports.ExecutionRepository = SqliteExecutionRepository(tx)
+        self.step_runs: ports.StepRunRepository = SqliteStepRunRepository(tx)
+        self.logs: ports.ExecutionLogRepository = SqliteExecutionLogRepository(tx)
+        self.templates: ports.TemplateRepository = SqliteTemplateRepository(tx)
+        self.deployments: ports.DeploymentRepository = SqliteDeploymentRepository(tx)
+        self.api_keys: ports.ApiKeyRepository = SqliteApiKeyRepository(tx)
+        self.audit_logs: ports.AuditLogRepository = SqliteAuditLogRepository(tx)
+
+    async def __aenter__(self) -> Self:
+        if self._tx.active:
+            raise RuntimeError("this unit of work is already open")
+        self._tx.active = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._tx.rollback()
+        except TurbocatError:
+            if exc is None:  # the store broke: say so, unless an error is on its way already
+                raise
+        finally:
+            self._tx.active = False
+
+    async def commit(self) -> None:
+        self._tx.require()
+        await self._tx.commit()
+
+    async def rollback(self) -> None:
+        self._tx.require()
+        await self._tx.rollback()
+
+
+def _conforms(uow: SqliteUnitOfWork) -> ports.UnitOfWork:
+    """Never called: mypy checks here that the class matches the port structurally."""
+    return uow

@@ -19,8 +19,8 @@ class SqliteStore:
     """Every repository over one SQLite file (``TURBOCAT_DATA_DIR/turbocat.db`` by default).
 
     ``open()`` creates the file's directory, starts one worker thread owning a writer and a
-    reader connection (WAL journal, ``synchronous=NORMAL``, a busy timeout) and applies
-    pending migrations (``MigrationError`` if an applied file changed); every
+    reader connection (WAL journal, ``synchronous=NORMAL``, foreign keys on, a busy timeout)
+    and applies pending migrations (``MigrationError`` if an applied file changed); every
     statement then runs on that thread, so the event loop never blocks on SQLite.
     ``unit_of_work`` is the core's ``UnitOfWorkFactory`` (see ``SqliteUnitOfWork`` for the
     transactions: one writer at a time per process, waiting at most ``lock_timeout``
@@ -28,11 +28,10 @@ class SqliteStore:
     ``Conflict``). Several processes may open the same file: each commit is visible to the
     others' next read.
 
-    ``foreign_keys=True`` enforces the schema's foreign keys (``PRAGMA foreign_keys``): a
-    row naming a missing parent is then ``ValidationFailed``, and deleting an execution
-    takes its step runs and log lines with it. It is off by default because the ports'
-    contract, like the in-memory reference store, lets a row name a parent that is not
-    stored (log lines of an unknown execution, an agent of an unknown user...).
+    The schema's foreign keys are enforced (``PRAGMA foreign_keys``): a row naming a missing
+    parent is ``ValidationFailed``, and deleting an execution takes its step runs and log
+    lines with it. ``foreign_keys=False`` turns enforcement off, for tools that load rows
+    whose parents come later.
     """
 
     kind = "sqlite"
@@ -43,7 +42,7 @@ class SqliteStore:
         *,
         lock_timeout: float = 10.0,
         busy_timeout_ms: int = 5000,
-        foreign_keys: bool = False,
+        foreign_keys: bool = True,
     ) -> None:
         self.path = Path(path)
         self.lock_timeout = lock_timeout

@@ -16,6 +16,9 @@ from turbocat_core.errors import ExternalServiceError
 
 T = TypeVar("T")
 
+BEGIN_WRITE: Final = "BEGIN IMMEDIATE"
+"""Take the write lock up front: a read-then-write transaction never fails to upgrade."""
+
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
 
 
@@ -158,7 +161,3 @@ def _settle(future: asyncio.Future[Any], ok: bool, outcome: Any) -> None:
         future.set_result(outcome)
     else:
         future.set_exception(outcome)
-
-
-BEGIN_WRITE: Final = "BEGIN IMMEDIATE"
-"""Take the write lock up front: a read-then-write transaction never fails to upgrade."""

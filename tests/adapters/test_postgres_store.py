@@ -166,12 +166,9 @@ async def test_a_lost_connection_is_a_retriable_external_service_error(store, ds
     flow = await _workflow(store)
     async with store.unit_of_work() as uow:
         assert await uow.workflows.get(flow.id) is not None
+        pid = uow._session.require().info.backend_pid  # this unit of work's own connection
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as admin:
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'turbocat' AND datname = current_database() "
-                "AND state LIKE 'idle in transaction%%'"
-            )
+            await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
         with pytest.raises(ExternalServiceError) as lost:
             await uow.workflows.get(flow.id)
         assert lost.value.retriable

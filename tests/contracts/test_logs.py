@@ -154,8 +154,10 @@ async def test_concurrent_writers_never_share_a_number_nor_commit_out_of_order(u
 
     async def first():
         async with uow_factory() as uow:
-            stored = await uow.logs.append([make.log_line(execution, "first")])
-            first_appended.set()
+            try:  # set it even if append fails, so a broken store fails fast, not hangs
+                stored = await uow.logs.append([make.log_line(execution, "first")])
+            finally:
+                first_appended.set()
             await release_first.wait()
             await uow.commit()
             return stored[0].seq
@@ -187,8 +189,10 @@ async def test_a_waiting_writer_takes_the_numbers_a_rolled_back_one_gave_up(uow_
 
     async def abandoned():
         async with uow_factory() as uow:
-            await uow.logs.append([make.log_line(execution, "abandoned")])
-            appended.set()
+            try:
+                await uow.logs.append([make.log_line(execution, "abandoned")])
+            finally:
+                appended.set()
             await release.wait()
 
     async def kept():

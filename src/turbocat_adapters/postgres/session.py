@@ -20,6 +20,7 @@ Cursor: TypeAlias = AsyncCursor[DictRow]
 Query: TypeAlias = LiteralString | sql.Composed
 Params: TypeAlias = dict[str, Any]
 
+_BEGIN: Final = b"BEGIN"
 _SAVEPOINT: Final = b"SAVEPOINT turbocat"
 _RELEASE: Final = b"RELEASE SAVEPOINT turbocat"
 _UNDO: Final = b"ROLLBACK TO SAVEPOINT turbocat; RELEASE SAVEPOINT turbocat"
@@ -32,7 +33,12 @@ ROLLBACK: Final = b"ROLLBACK"
 class Session:
     """One unit of work's connection while it is open, and the one way statements run.
 
-    Writes run inside a savepoint sent in one pipeline with the statement, so a refused
+    The connection is in autocommit mode and the transaction begins lazily, with the first
+    write (its ``BEGIN`` in the same round trip). Reads before that run on their own: under
+    READ COMMITTED every statement takes its own snapshot inside a transaction too, so this
+    changes nothing a caller can see, and a unit of work that only reads costs one round
+    trip per read and none to end. Writes run inside a savepoint sent in one pipeline with
+    the statement, so a refused
     write (``Conflict``, ``ValidationFailed``) leaves the transaction as it was before and
     usable, as the in-memory store does. Reads run as they are (a read that fails, e.g. on
     a timeout, leaves the transaction aborted: later statements raise
@@ -61,12 +67,7 @@ class Session:
         conn = self.require()
         async with self.lock:
             with translated():
-                if conn.info.transaction_status != _IDLE:
-                    cursor = await conn.execute(query, params)
-                    return await cursor.fetchall()
-                # The first statement of a transaction: its BEGIN goes in the same round trip.
-                async with conn.pipeline():
-                    cursor = await conn.execute(query, params)
+                cursor = await conn.execute(query, params)
                 return await cursor.fetchall()
 
     async def write(self, query: Query, params: Params) -> Cursor:
@@ -76,16 +77,25 @@ class Session:
         return cursor
 
     @contextlib.asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[Connection]:
+    async def savepoint(self, *, reads: bool = False) -> AsyncIterator[Connection]:
         """Statements sent in one pipeline inside a savepoint: all of them or none.
 
-        The block may fetch results midway (that syncs the pipeline). Any error undoes
-        everything the block did and leaves the transaction usable.
+        Begins the transaction if none is open, unless the block only ``reads`` (then,
+        outside a transaction, there is nothing to protect). The block may fetch results
+        midway (that syncs the pipeline). Any error undoes everything the block did and
+        leaves the transaction usable.
         """
         conn = self.require()
         async with self.lock:
+            if reads and conn.info.transaction_status == _IDLE:
+                with translated():
+                    async with conn.pipeline():
+                        yield conn
+                return
             try:
                 async with conn.pipeline():
+                    if conn.info.transaction_status == _IDLE:
+                        await conn.execute(_BEGIN, prepare=False)
                     await conn.execute(_SAVEPOINT, prepare=False)
                     yield conn
                     await conn.execute(_RELEASE, prepare=False)

@@ -93,7 +93,7 @@ class PostgresStore:
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             self._conninfo,
             connection_class=AsyncConnection[DictRow],
-            kwargs={"row_factory": dict_row, "autocommit": False},
+            kwargs={"row_factory": dict_row, "autocommit": True},  # units of work BEGIN lazily
             min_size=self._min_size,
             max_size=self._max_size,
             timeout=POOL_TIMEOUT,
@@ -125,13 +125,8 @@ class PostgresStore:
             async with asyncio.timeout(PING_TIMEOUT):
                 conn = await pool.getconn(timeout=PING_TIMEOUT)
                 try:
-                    await conn.set_autocommit(True)  # no transaction to end afterwards
                     await conn.execute(b"SELECT 1", prepare=False)
                 finally:
-                    try:
-                        await conn.set_autocommit(False)
-                    except psycopg.Error:  # mid-query or broken: not for anyone else
-                        await conn.close()
                     await pool.putconn(conn)
         except TimeoutError:
             raise ExternalServiceError(

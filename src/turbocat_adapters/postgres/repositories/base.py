@@ -76,7 +76,7 @@ async def list_page(
 ) -> Page[E]:
     """One page of a listing, counted and paged by the database."""
     page_sql, count_sql, params = list_statements(listing, query)
-    async with session.savepoint() as conn:  # a bad filter value must not abort the transaction
+    async with session.savepoint(reads=True) as conn:  # a bad filter must not abort a transaction
         cursor = await conn.execute(page_sql, params)
         rows = await cursor.fetchall()
         if rows:

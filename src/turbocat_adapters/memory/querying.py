@@ -8,33 +8,9 @@ from operator import attrgetter
 from typing import Any, TypeVar
 from uuid import UUID
 
-from turbocat_core.domain.common import MAX_PAGE_SIZE, ListQuery, Page, QuerySpec, SortOrder
-from turbocat_core.errors import FieldError, ValidationFailed
+from turbocat_core.domain.common import ListQuery, Page, QuerySpec, SortOrder, check_query
 
 E = TypeVar("E")
-
-
-def check_query(query: ListQuery, spec: QuerySpec) -> None:
-    """Refuse what the listing does not allow, even for a ``ListQuery`` built by hand."""
-    problems: list[FieldError] = []
-    if query.page < 1:
-        problems.append(FieldError("page", "must be 1 or more"))
-    if not 1 <= query.page_size <= MAX_PAGE_SIZE:
-        problems.append(FieldError("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}"))
-    if query.sort_by not in spec.sortable:
-        allowed = ", ".join(sorted(spec.sortable))
-        problems.append(FieldError("sortBy", f"unknown field {query.sort_by!r}; one of {allowed}"))
-    if query.tags and not spec.has_tags:
-        problems.append(FieldError("tags", "this listing has no tags"))
-    if query.search and not spec.searchable:
-        problems.append(FieldError("search", "this listing cannot be searched"))
-    problems.extend(
-        FieldError(name, "is not a filter of this listing")
-        for name in query.filters
-        if name not in spec.filterable
-    )
-    if problems:
-        raise ValidationFailed("invalid list query", problems)
 
 
 def _equals(name: str, wanted: Any) -> Callable[[Any], bool]:

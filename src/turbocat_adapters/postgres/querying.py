@@ -9,8 +9,7 @@ from uuid import UUID
 
 from psycopg import sql
 
-from turbocat_core.domain.common import MAX_PAGE_SIZE, ListQuery, QuerySpec, SortOrder
-from turbocat_core.errors import FieldError, ValidationFailed
+from turbocat_core.domain.common import ListQuery, QuerySpec, SortOrder, check_query
 
 TOTAL: Final = "total_count"
 """The column every listing adds: how many rows matched in all (``count(*) OVER ()``)."""
@@ -27,29 +26,6 @@ class Listing:
     uuid_columns: frozenset[str] = frozenset({"user_id"})
     text_columns: frozenset[str] = frozenset({"name"})
     """Sortable text columns: compared with ``COLLATE "C"`` (by code point, like Python)."""
-
-
-def check_query(query: ListQuery, spec: QuerySpec) -> None:
-    """Refuse what the listing does not allow, even for a ``ListQuery`` built by hand."""
-    problems: list[FieldError] = []
-    if query.page < 1:
-        problems.append(FieldError("page", "must be 1 or more"))
-    if not 1 <= query.page_size <= MAX_PAGE_SIZE:
-        problems.append(FieldError("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}"))
-    if query.sort_by not in spec.sortable:
-        allowed = ", ".join(sorted(spec.sortable))
-        problems.append(FieldError("sortBy", f"unknown field {query.sort_by!r}; one of {allowed}"))
-    if query.tags and not spec.has_tags:
-        problems.append(FieldError("tags", "this listing has no tags"))
-    if query.search and not spec.searchable:
-        problems.append(FieldError("search", "this listing cannot be searched"))
-    problems.extend(
-        FieldError(name, "is not a filter of this listing")
-        for name in query.filters
-        if name not in spec.filterable
-    )
-    if problems:
-        raise ValidationFailed("invalid list query", problems)
 
 
 def escape_like(text: str) -> str:

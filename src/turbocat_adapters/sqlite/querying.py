@@ -9,9 +9,8 @@ from enum import Enum
 from typing import Any, Literal
 from uuid import UUID
 
-from turbocat_adapters.memory.querying import check_query
 from turbocat_adapters.sqlite.codec import ts
-from turbocat_core.domain.common import ListQuery, QuerySpec, SortOrder
+from turbocat_core.domain.common import ListQuery, QuerySpec, SortOrder, check_query
 from turbocat_core.errors import ValidationFailed
 
 Kind = Literal["uuid", "text", "bool", "int", "time"]

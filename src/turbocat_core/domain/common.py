@@ -93,39 +93,54 @@ class ListQuery:
         include_public: bool = False,
     ) -> ListQuery:
         """Check every parameter against ``spec``; ``ValidationFailed`` names each bad one."""
-        problems: list[FieldError] = []
-        if page < 1:
-            problems.append(FieldError("page", "must be 1 or more"))
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            problems.append(FieldError("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}"))
-        sort = sort_by or spec.default_sort
-        if sort not in spec.sortable:
-            allowed = ", ".join(sorted(spec.sortable))
-            problems.append(FieldError("sortBy", f"unknown field {sort!r}; one of {allowed}"))
+        problems = []
         if sort_order not in ("asc", "desc"):
             problems.append(FieldError("sortOrder", "must be asc or desc"))
-        if tags and not spec.has_tags:
-            problems.append(FieldError("tags", "this listing has no tags"))
-        for name in filters or {}:
-            if name not in spec.filterable:
-                problems.append(FieldError(name, "is not a filter of this listing"))
-        if problems:
-            raise ValidationFailed("invalid list query", problems)
-        return cls(
+        query = cls(
             page=page,
             page_size=page_size,
-            sort_by=sort,
-            sort_order=SortOrder(sort_order),
+            sort_by=sort_by or spec.default_sort,
+            sort_order=SortOrder.ASC if sort_order == "asc" else SortOrder.DESC,
             search=search.strip() or None if search else None,
             tags=tuple(t for t in (tag.strip() for tag in tags) if t),
             filters=dict(filters or {}),
             owner_id=owner_id,
             include_public=include_public,
         )
+        try:
+            check_query(query, spec)
+        except ValidationFailed as error:
+            problems.extend(error.details)
+        if problems:
+            raise ValidationFailed("invalid list query", problems)
+        return query
 
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+
+def check_query(query: ListQuery, spec: QuerySpec) -> None:
+    """Refuse what the listing does not allow (stores call it too, for hand-built queries)."""
+    problems: list[FieldError] = []
+    if query.page < 1:
+        problems.append(FieldError("page", "must be 1 or more"))
+    if not 1 <= query.page_size <= MAX_PAGE_SIZE:
+        problems.append(FieldError("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}"))
+    if query.sort_by not in spec.sortable:
+        allowed = ", ".join(sorted(spec.sortable))
+        problems.append(FieldError("sortBy", f"unknown field {query.sort_by!r}; one of {allowed}"))
+    if query.tags and not spec.has_tags:
+        problems.append(FieldError("tags", "this listing has no tags"))
+    if query.search and not spec.searchable:
+        problems.append(FieldError("search", "this listing cannot be searched"))
+    problems.extend(
+        FieldError(name, "is not a filter of this listing")
+        for name in query.filters
+        if name not in spec.filterable
+    )
+    if problems:
+        raise ValidationFailed("invalid list query", problems)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,18 +4,39 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
-from turbocat_adapters.memory import InProcessCancellation, InProcessQueue
+from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
+from turbocat_adapters.memory import InProcessCancellation, InProcessQueue, MemoryRateLimiter
 from turbocat_adapters.security import BcryptHasher
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.stores import Store, build_store
 from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
+from turbocat_adapters.tokens import JwtTokens
 from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.agents.data_agent import DataAgent
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.engine.runner import Engine, EngineSettings
+from turbocat_core.ports import Clock, Mailer, OneTimeTokens, SessionStore
+from turbocat_core.usecases.accounts import (
+    AccountPorts,
+    Authenticate,
+    CreateUser,
+    ForgotPassword,
+    Login,
+    Logout,
+    Refresh,
+    Register,
+    ResetPassword,
+)
+from turbocat_core.usecases.api_keys import (
+    AuthenticateApiKey,
+    CreateApiKey,
+    ListApiKeys,
+    RevokeApiKey,
+)
 from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
 from turbocat_core.usecases.seed import Seed
+from turbocat_core.usecases.users import GetMe, GetUser, UpdateMe
 from turbocat_core.usecases.workflow_files import ImportWorkflow, WorkflowFiles
 
 
@@ -25,6 +46,26 @@ def _engine_settings(settings: Settings) -> EngineSettings:
 
 def _store(settings: Settings) -> Store:
     return build_store(settings.database_url, settings.data_dir)
+
+
+def _mailer(settings: Settings) -> Mailer:
+    if settings.smtp_url:
+        return SmtpMailer(settings.smtp_url, settings.mail_from)
+    return NoMailer() if settings.production else ConsoleMailer()
+
+
+def _jwt(settings: Settings, clock: Clock) -> JwtTokens:
+    if settings.jwt_secret is None:
+        raise RuntimeError("no JWT secret: build the settings with secrets_file.with_secrets()")
+    return JwtTokens(settings.jwt_secret, clock)
+
+
+def _sessions(store: Store, clock: Clock) -> SessionStore:
+    return store.session_store(clock)
+
+
+def _reset_tokens(store: Store, clock: Clock) -> OneTimeTokens:
+    return store.one_time_tokens(clock)
 
 
 def _executors() -> AgentExecutors:
@@ -74,3 +115,41 @@ class Container(containers.DeclarativeContainer):
     seed = providers.Factory(
         Seed, uow=uow, clock=clock, ids=ids, random=random, hasher=hasher, files=workflow_files
     )
+
+    # Accounts
+    tokens = providers.Singleton(_jwt, settings, clock)
+    sessions = providers.Singleton(_sessions, store, clock)
+    reset_tokens = providers.Singleton(_reset_tokens, store, clock)
+    limiter = providers.Singleton(MemoryRateLimiter, clock)
+    mailer = providers.Singleton(_mailer, settings)
+    account_ports = providers.Singleton(
+        AccountPorts,
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        random=random,
+        hasher=hasher,
+        tokens=tokens,
+        sessions=sessions,
+        reset_tokens=reset_tokens,
+        limiter=limiter,
+        mailer=mailer,
+        access_ttl=providers.Callable(lambda s: s.access_token_ttl, settings),
+        refresh_ttl=providers.Callable(lambda s: s.refresh_token_ttl, settings),
+        public_url=providers.Callable(lambda s: s.public_url, settings),
+    )
+    register = providers.Singleton(Register, account_ports)
+    login = providers.Singleton(Login, account_ports)
+    refresh = providers.Singleton(Refresh, account_ports)
+    logout = providers.Singleton(Logout, account_ports)
+    forgot_password = providers.Singleton(ForgotPassword, account_ports)
+    reset_password = providers.Singleton(ResetPassword, account_ports)
+    authenticate = providers.Singleton(Authenticate, account_ports)
+    authenticate_api_key = providers.Singleton(AuthenticateApiKey, account_ports)
+    create_user = providers.Singleton(CreateUser, account_ports)
+    get_me = providers.Singleton(GetMe, account_ports)
+    get_user = providers.Singleton(GetUser, account_ports)
+    update_me = providers.Singleton(UpdateMe, account_ports)
+    create_api_key = providers.Singleton(CreateApiKey, account_ports)
+    list_api_keys = providers.Singleton(ListApiKeys, account_ports)
+    revoke_api_key = providers.Singleton(RevokeApiKey, account_ports)

@@ -10,6 +10,7 @@ from pathlib import Path
 from turbocat_core.errors import ValidationFailed
 
 DEFAULT_MAX_STEP_OUTPUT_BYTES = 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -42,6 +43,15 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValidationFailed.field(name, f"must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """What a Turbocat process is configured with. Build it with :meth:`load`."""
@@ -54,6 +64,23 @@ class Settings:
     bcrypt_rounds: int = 12
     seed_admin_password: str | None = field(default=None, repr=False)
     seed_demo_password: str | None = field(default=None, repr=False)
+    # The HTTP server
+    host: str = "127.0.0.1"
+    port: int = 3001
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    trust_proxy_headers: bool = False
+    public_url: str = "http://localhost:3001"
+    log_level: str = "info"
+    # Accounts
+    jwt_secret: str | None = field(default=None, repr=False)
+    encryption_key: str | None = field(default=None, repr=False)
+    access_token_ttl: int = 15 * 60
+    refresh_token_ttl: int = 7 * 24 * 3600
+    smtp_url: str | None = field(default=None, repr=False)
+    mail_from: str = "Turbocat <no-reply@turbocat.local>"
+    bootstrap_admin_email: str | None = None
+    bootstrap_admin_password: str | None = field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -78,4 +105,25 @@ class Settings:
             bcrypt_rounds=_int(source, "TURBOCAT_BCRYPT_ROUNDS", 12, minimum=4),
             seed_admin_password=source.get("TURBOCAT_SEED_ADMIN_PASSWORD") or None,
             seed_demo_password=source.get("TURBOCAT_SEED_DEMO_PASSWORD") or None,
+            host=source.get("TURBOCAT_HOST") or "127.0.0.1",
+            port=_int(source, "TURBOCAT_PORT", 3001, minimum=1),
+            cors_origins=tuple(
+                origin.strip()
+                for origin in (source.get("TURBOCAT_CORS_ORIGINS") or "").split(",")
+                if origin.strip()
+            ),
+            max_body_bytes=_int(
+                source, "TURBOCAT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
+            ),
+            trust_proxy_headers=_bool(source, "TURBOCAT_TRUST_PROXY_HEADERS"),
+            public_url=(source.get("TURBOCAT_PUBLIC_URL") or "http://localhost:3001").rstrip("/"),
+            log_level=(source.get("TURBOCAT_LOG_LEVEL") or "info").lower(),
+            jwt_secret=source.get("TURBOCAT_JWT_SECRET") or None,
+            encryption_key=source.get("TURBOCAT_ENCRYPTION_KEY") or None,
+            access_token_ttl=_int(source, "TURBOCAT_ACCESS_TOKEN_TTL", 15 * 60, minimum=30),
+            refresh_token_ttl=_int(source, "TURBOCAT_REFRESH_TOKEN_TTL", 7 * 24 * 3600, minimum=60),
+            smtp_url=source.get("TURBOCAT_SMTP_URL") or None,
+            mail_from=source.get("TURBOCAT_MAIL_FROM") or "Turbocat <no-reply@turbocat.local>",
+            bootstrap_admin_email=source.get("TURBOCAT_BOOTSTRAP_ADMIN_EMAIL") or None,
+            bootstrap_admin_password=source.get("TURBOCAT_BOOTSTRAP_ADMIN_PASSWORD") or None,
         )

@@ -47,6 +47,14 @@ class Store(Protocol):
 
     async def ping(self) -> None: ...
 
+    def session_store(self, clock: ports.Clock) -> ports.SessionStore:
+        """Login sessions kept in this store (so they survive restarts where it does)."""
+        ...
+
+    def one_time_tokens(self, clock: ports.Clock) -> ports.OneTimeTokens:
+        """Single-use tokens (password resets) kept in this store."""
+        ...
+
 
 class MigrationError(Exception):
     """The migrations cannot be applied as they are (e.g. an applied file was edited)."""

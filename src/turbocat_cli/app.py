@@ -16,7 +16,7 @@ from rich.console import Console
 
 from turbocat_adapters.container import Container
 from turbocat_adapters.wire import encode, to_wire
-from turbocat_cli import data
+from turbocat_cli import accounts, data, serve
 from turbocat_cli.files import InputError, read_document, read_inputs
 from turbocat_cli.progress import Progress
 from turbocat_core import __version__
@@ -36,6 +36,9 @@ app = typer.Typer(
 )
 app.add_typer(data.db, name="db")
 app.command()(data.seed)
+app.add_typer(accounts.user, name="user")
+app.add_typer(accounts.apikey, name="apikey")
+app.command()(serve.serve)
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from turbocat_adapters.container import Container
+from turbocat_adapters.secrets_file import with_secrets
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.stores import MigrationError, MigrationState, Store, redact
 from turbocat_core.errors import TurbocatError
@@ -28,10 +29,16 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def load_container() -> Container:
-    """The container over the configured settings; bad settings end the command in one line."""
+def load_container(*, secrets: bool = False) -> Container:
+    """The container over the configured settings; bad settings end the command in one line.
+
+    With ``secrets``, the JWT secret and encryption key are resolved too (in development,
+    read from or written to the data dir), for commands that use the account use cases.
+    """
     try:
         settings = Settings.load()
+        if secrets:
+            settings = with_secrets(settings)
     except TurbocatError as error:
         raise fail(error.message) from None
     container = Container()

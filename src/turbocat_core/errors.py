@@ -81,9 +81,12 @@ class PermissionDenied(TurbocatError):
 class RateLimited(TurbocatError):
     """Too many requests; retry after ``retry_after`` seconds."""
 
-    def __init__(self, retry_after: float, message: str = "rate limit exceeded") -> None:
+    def __init__(
+        self, retry_after: float, message: str = "rate limit exceeded", limit: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.limit = limit
 
 
 class ExternalServiceError(TurbocatError):

@@ -196,6 +196,10 @@ class DeploymentRepository(Repository[Deployment, DeploymentId], Protocol): ...
 class ApiKeyRepository(Repository[ApiKey, ApiKeyId], Protocol):
     async def get_by_hash(self, key_hash: str) -> ApiKey | None: ...
 
+    async def record_use(self, key_id: ApiKeyId, at: datetime) -> None:
+        """``usage_count += 1`` and ``last_used_at = at``, atomically (no-op when missing)."""
+        ...
+
 
 class AuditLogRepository(Protocol):
     async def append(self, entry: AuditLog) -> None: ...
@@ -269,6 +273,20 @@ class SessionStore(Protocol):
 
     async def get(self, session_id: UUID) -> Session | None: ...
 
+    async def rotate(
+        self,
+        session_id: UUID,
+        expected_hash: str,
+        new_hash: str,
+        expires_at: datetime,
+        now: datetime,
+    ) -> bool:
+        """Swap the refresh hash, only if the session is not revoked and still holds
+        ``expected_hash`` (a compare-and-set: of two refreshes with one token, one wins,
+        and a refresh racing a logout never brings the session back). ``False``: nothing
+        was written."""
+        ...
+
     async def revoke(self, session_id: UUID) -> None: ...
 
     async def revoke_all(self, user_id: UserId) -> int:
@@ -298,7 +316,17 @@ class RateDecision:
 class RateLimiter(Protocol):
     """A sliding-window limit, atomic across processes sharing the store."""
 
-    async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision: ...
+    async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
+        """Count one hit if the window has room (a refused hit is not counted)."""
+        ...
+
+    async def peek(self, key: str, limit: int, window_seconds: float) -> RateDecision:
+        """What ``hit`` would answer, without counting anything."""
+        ...
+
+    async def reset(self, key: str) -> None:
+        """Forget every hit of ``key`` (e.g. failed logins, after a successful one)."""
+        ...
 
 
 class SecretBox(Protocol):
@@ -309,6 +337,20 @@ class SecretBox(Protocol):
     def decrypt(self, token: str) -> str:
         """The plaintext; ``ValidationFailed`` for a token that was tampered with."""
         ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Email:
+    to: str
+    subject: str
+    body: str
+
+
+class Mailer(Protocol):
+    """Sends email. ``send`` hands the message over and returns without waiting for the
+    mail server, so a caller's response time does not reveal whether a message was sent."""
+
+    async def send(self, email: Email) -> None: ...
 
 
 # --- running work ---------------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""The Litestar HTTP front (issue 4 builds it; nothing here yet)."""
+"""The Litestar HTTP front: ``create_app(container)`` builds the app (see ``app.py``)."""

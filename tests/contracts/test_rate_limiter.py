@@ -57,3 +57,64 @@ async def test_keys_are_independent(rate_limiter):
     assert (await rate_limiter.hit("a", 1, 60)).allowed
     assert not (await rate_limiter.hit("a", 1, 60)).allowed
     assert (await rate_limiter.hit("b", 1, 60)).allowed
+
+
+async def test_peek_counts_nothing(rate_limiter, clock):
+    for _ in range(10):
+        peeked = await rate_limiter.peek("key", 1, 60)
+        assert peeked.allowed
+        assert peeked.remaining == 1  # the room there is now: nothing was counted
+        assert peeked.reset_after == pytest.approx(60)
+        clock.advance(1)
+    hit = await rate_limiter.hit("key", 1, 60)
+    assert hit.allowed
+    assert hit.remaining == 0
+
+
+async def test_peek_answers_what_the_next_hit_would(rate_limiter, clock):
+    for _ in range(3):
+        peeked = await rate_limiter.peek("key", 3, 60)
+        hit = await rate_limiter.hit("key", 3, 60)
+        assert peeked.allowed and hit.allowed
+        assert peeked.limit == hit.limit == 3
+        assert peeked.remaining == hit.remaining + 1  # the hit took one place
+        assert peeked.reset_after == pytest.approx(hit.reset_after)
+        clock.advance(10)
+    peeked = await rate_limiter.peek("key", 3, 60)  # at 30 s: full until the first hit leaves
+    assert peeked == await rate_limiter.hit("key", 3, 60)  # a refused hit counts nothing either
+    assert not peeked.allowed
+    assert peeked.remaining == 0
+    assert peeked.reset_after == pytest.approx(30)
+    clock.advance(30.5)
+    peeked = await rate_limiter.peek("key", 3, 60)
+    assert peeked.allowed
+    assert peeked.remaining == 1
+    assert peeked.reset_after == pytest.approx(9.5)  # at 60.5 s; the hit at 10 s leaves at 70 s
+    assert (await rate_limiter.hit("key", 3, 60)).allowed
+
+
+async def test_peek_of_an_unknown_key_has_all_the_room(rate_limiter):
+    peeked = await rate_limiter.peek("nobody", 5, 30)
+    assert (peeked.allowed, peeked.limit, peeked.remaining) == (True, 5, 5)
+    assert peeked.reset_after == pytest.approx(30)
+
+
+async def test_reset_forgets_every_hit_of_a_key(rate_limiter, clock):
+    for _ in range(2):
+        await rate_limiter.hit("key", 2, 60)
+        clock.advance(1)
+    await rate_limiter.hit("other", 1, 60)
+    assert not (await rate_limiter.hit("key", 2, 60)).allowed
+    await rate_limiter.reset("key")
+    peeked = await rate_limiter.peek("key", 2, 60)
+    assert (peeked.allowed, peeked.remaining) == (True, 2)
+    assert peeked.reset_after == pytest.approx(60)
+    hit = await rate_limiter.hit("key", 2, 60)
+    assert (hit.allowed, hit.remaining) == (True, 1)
+    assert not (await rate_limiter.hit("other", 1, 60)).allowed  # other keys keep theirs
+
+
+async def test_resetting_an_unknown_key_is_harmless(rate_limiter):
+    await rate_limiter.reset("nobody")
+    await rate_limiter.reset("nobody")
+    assert (await rate_limiter.hit("nobody", 1, 60)).allowed

@@ -248,6 +248,24 @@ async def test_api_key_hashes_are_unique(uow_factory):
             await uow.api_keys.add(make.api_key(key_hash=key.key_hash))
 
 
+async def test_api_key_use_is_counted_atomically(uow_factory):
+    key = make.api_key()
+    await put(uow_factory, "api_keys", key)
+
+    async def use(when):
+        async with uow_factory() as uow:
+            await uow.api_keys.record_use(key.id, when)
+            await uow.commit()
+
+    await use(at(5))
+    await use(at(9))
+    async with uow_factory() as uow:
+        await uow.api_keys.record_use(key.id, at(99))  # not committed: not counted
+        await uow.api_keys.record_use(uuid4(), at(99))  # unknown: nothing happens
+    stored = await fetch(uow_factory, "api_keys", key.id)
+    assert (stored.usage_count, stored.last_used_at) == (2, at(9))
+
+
 async def test_timestamps_come_back_aware_and_equal(uow_factory):
     person = make.user(last_login_at=at(30))
     await put(uow_factory, "users", person)

@@ -242,6 +242,15 @@ class MemoryApiKeyRepository(EntityRepository[ApiKey, ApiKeyId]):
     async def get_by_hash(self, key_hash: str) -> ApiKey | None:
         return self._find("key_hash", key_hash)
 
+    async def record_use(self, key_id: ApiKeyId, at: datetime) -> None:
+        self._tx.require()
+        key = key_id.int
+
+        def used(row: ApiKey) -> dict[str, Any]:
+            return {"usage_count": row.usage_count + 1, "last_used_at": at}
+
+        self._tx.write(self.table, key, Patch(key, used))
+
 
 class MemoryAuditLogRepository:
     """Audit entries: append-only."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from datetime import datetime
 from uuid import UUID
 
 from turbocat_adapters.memory.copying import shallow_with
@@ -36,6 +37,26 @@ class MemorySessionStore:
 
     async def get(self, session_id: UUID) -> Session | None:
         return self._sessions.get(session_id)
+
+    async def rotate(
+        self,
+        session_id: UUID,
+        expected_hash: str,
+        new_hash: str,
+        expires_at: datetime,
+        now: datetime,
+    ) -> bool:
+        session = self._sessions.get(session_id)
+        if (
+            session is None
+            or session.revoked_at is not None
+            or session.refresh_hash != expected_hash
+        ):
+            return False
+        self._sessions[session_id] = shallow_with(
+            session, refresh_hash=new_hash, expires_at=expires_at, last_used_at=now
+        )
+        return True
 
     async def revoke(self, session_id: UUID) -> None:
         session = self._sessions.get(session_id)
@@ -93,6 +114,15 @@ class MemoryRateLimiter:
         self._hits: dict[str, deque[float]] = {}
 
     async def hit(self, key: str, limit: int, window_seconds: float) -> RateDecision:
+        return self._decide(key, limit, window_seconds, count=True)
+
+    async def peek(self, key: str, limit: int, window_seconds: float) -> RateDecision:
+        return self._decide(key, limit, window_seconds, count=False)
+
+    async def reset(self, key: str) -> None:
+        self._hits.pop(key, None)
+
+    def _decide(self, key: str, limit: int, window_seconds: float, *, count: bool) -> RateDecision:
         now = self._clock.monotonic()
         hits = self._hits.get(key)
         if hits is None:
@@ -101,7 +131,7 @@ class MemoryRateLimiter:
         while hits and hits[0] <= horizon:
             hits.popleft()
         allowed = len(hits) < limit
-        if allowed:
+        if allowed and count:
             hits.append(now)
         remaining = max(limit - len(hits), 0)
         reset_after = hits[0] + window_seconds - now if hits else window_seconds

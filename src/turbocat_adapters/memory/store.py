@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from turbocat_adapters.memory.services import MemoryOneTimeTokens, MemorySessionStore
 from turbocat_adapters.memory.tables import TABLES, LogLocks, RowKey, Table
 from turbocat_adapters.memory.uow import MemoryUnitOfWork
 from turbocat_adapters.stores import MigrationState, Store
@@ -63,6 +64,12 @@ class MemoryStore:
 
     async def ping(self) -> None:
         """Always reachable."""
+
+    def session_store(self, clock: ports.Clock) -> MemorySessionStore:
+        return MemorySessionStore(clock)
+
+    def one_time_tokens(self, clock: ports.Clock) -> MemoryOneTimeTokens:
+        return MemoryOneTimeTokens(clock)
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         """A fresh unit of work over this store (``UnitOfWorkFactory``)."""

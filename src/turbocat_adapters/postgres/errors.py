@@ -37,6 +37,8 @@ _UNIQUE: Final[dict[str, str]] = {
     "api_keys_pkey": "an API key with this id already exists",
     "api_keys_key_hash_key": "an API key with this key hash already exists",
     "audit_logs_pkey": "an audit entry with this id already exists",
+    "sessions_pkey": "a session with this id already exists",
+    "one_time_tokens_pkey": "a one-time token with this hash already exists",
 }
 
 # Named checks whose field is not in their name.

@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from turbocat_adapters.postgres import migrator
 from turbocat_adapters.postgres.errors import SERVICE, translate
 from turbocat_adapters.postgres.session import Connection
+from turbocat_adapters.postgres.session_store import PostgresOneTimeTokens, PostgresSessionStore
 from turbocat_adapters.postgres.uow import PostgresUnitOfWork
 from turbocat_adapters.stores import MigrationState, Store
 from turbocat_core import ports
@@ -111,6 +112,14 @@ class PostgresStore:
     def unit_of_work(self) -> PostgresUnitOfWork:
         """A fresh unit of work (``UnitOfWorkFactory``)."""
         return PostgresUnitOfWork(self)
+
+    def session_store(self, clock: ports.Clock) -> PostgresSessionStore:
+        """Login sessions in this database (``SessionStore``; each call one statement)."""
+        return PostgresSessionStore(self, clock)
+
+    def one_time_tokens(self, clock: ports.Clock) -> PostgresOneTimeTokens:
+        """Single-use tokens in this database (``OneTimeTokens``; each call one statement)."""
+        return PostgresOneTimeTokens(self, clock)
 
     async def migrate(self) -> list[MigrationState]:
         return await migrator.migrate(self._migration_conninfo, _milliseconds(self._lock_timeout))

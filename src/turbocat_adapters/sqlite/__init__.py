@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from turbocat_adapters.sqlite.session_store import SqliteOneTimeTokens, SqliteSessionStore
 from turbocat_adapters.sqlite.store import SqliteStore
 from turbocat_adapters.sqlite.uow import SqliteUnitOfWork
 
-__all__ = ["SqliteStore", "SqliteUnitOfWork"]
+__all__ = ["SqliteOneTimeTokens", "SqliteSessionStore", "SqliteStore", "SqliteUnitOfWork"]

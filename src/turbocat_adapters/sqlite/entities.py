@@ -187,6 +187,10 @@ WHERE id = :id AND deleted_at IS NULL
 INCREMENT_TEMPLATE_USAGE: Final = (
     "UPDATE templates SET usage_count = usage_count + 1 WHERE id = :id AND deleted_at IS NULL"
 )
+RECORD_API_KEY_USE: Final = (
+    "UPDATE api_keys SET usage_count = usage_count + 1, last_used_at = :at "
+    "WHERE id = :id AND deleted_at IS NULL"
+)
 TEMPLATE_CATEGORIES: Final = """
 SELECT category, count(*) FROM templates
 WHERE is_public = 1 AND deleted_at IS NULL
@@ -280,6 +284,9 @@ class SqliteApiKeyRepository(Rows[ApiKey, ApiKeyId]):
 
     async def get_by_hash(self, key_hash: str) -> ApiKey | None:
         return await self._one(API_KEY_BY_HASH, {"key_hash": key_hash})
+
+    async def record_use(self, key_id: ApiKeyId, at: datetime) -> None:
+        await self._change(RECORD_API_KEY_USE, {"id": str(key_id), "at": ts(at)})
 
 
 class SqliteAuditLogRepository:

@@ -27,6 +27,8 @@ LABELS: Final = {
     "deployments": "deployment",
     "api_keys": "API key",
     "audit_logs": "audit entry",
+    "sessions": "session",
+    "one_time_tokens": "one-time token",
     "schema_migrations": "migration",
 }
 # Longest first, so "workflow_steps" wins over "workflows" when parsing constraint names.

@@ -8,6 +8,7 @@ from pathlib import Path
 from turbocat_adapters.migrations import discover
 from turbocat_adapters.sqlite import migrator
 from turbocat_adapters.sqlite.errors import SERVICE
+from turbocat_adapters.sqlite.session_store import SqliteOneTimeTokens, SqliteSessionStore
 from turbocat_adapters.sqlite.uow import SqliteUnitOfWork
 from turbocat_adapters.sqlite.worker import Worker
 from turbocat_adapters.stores import MigrationState, Store
@@ -91,6 +92,14 @@ class SqliteStore:
     def unit_of_work(self) -> SqliteUnitOfWork:
         """A fresh unit of work over this store (``UnitOfWorkFactory``)."""
         return SqliteUnitOfWork(self)
+
+    def session_store(self, clock: ports.Clock) -> SqliteSessionStore:
+        """Login sessions in this file (``SessionStore``; each call its own transaction)."""
+        return SqliteSessionStore(self, clock)
+
+    def one_time_tokens(self, clock: ports.Clock) -> SqliteOneTimeTokens:
+        """Single-use tokens in this file (``OneTimeTokens``; each call its own transaction)."""
+        return SqliteOneTimeTokens(self, clock)
 
     async def migrate(self) -> list[MigrationState]:
         """Apply pending migrations (open does it too); the ones this call applied."""

@@ -19,6 +19,8 @@ class Actor:
     role: UserRole
     scopes: frozenset[str] | None = None
     api_key_id: ApiKeyId | None = None
+    session_id: UUID | None = None
+    """The login session of a token-authenticated caller (``None`` for API keys)."""
 
     @property
     def is_admin(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
@@ -25,6 +25,3 @@ class Session:
 
     def active_at(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
-
-    def rotated(self, refresh_hash: str, now: datetime) -> Session:
-        return replace(self, refresh_hash=refresh_hash, last_used_at=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
 from psycopg.rows import DictRow
@@ -176,6 +177,13 @@ class PostgresApiKeyRepository(EntityRepository[ApiKey, ApiKeyId]):
         row = await self._session.one(GET_API_KEY_BY_HASH, {"key_hash": key_hash})
         return None if row is None else api_key_from_row(row)
 
+    async def record_use(self, key_id: ApiKeyId, at: datetime) -> None:
+        await self._session.write(RECORD_API_KEY_USE, {"id": key_id, "at": at})
+
+
+RECORD_API_KEY_USE: Final = """
+UPDATE api_keys SET usage_count = usage_count + 1, last_used_at = %(at)s
+WHERE id = %(id)s AND deleted_at IS NULL"""
 
 # --- audit entries ------------------------------------------------------------------------
 

@@ -1,0 +1,69 @@
+"""`turbocat serve`: the HTTP API under uvicorn, on the configured store (SQLite by default)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Annotated
+
+import typer
+
+from turbocat_adapters.container import Container
+from turbocat_adapters.stores import MigrationError, Store, redact
+from turbocat_cli.data import fail, load_container, run_with_store
+from turbocat_core.domain.user import UserRole
+
+# The app itself is named, not imported: the CLI and the HTTP front are separate layers.
+APP_FACTORY = "turbocat_http.server:app_from_environment"
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [TURBOCAT_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [TURBOCAT_PORT, 3001].")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (docs at /api/v1/docs) until Ctrl-C."""
+    import uvicorn
+
+    container = load_container(secrets=True)  # refuses weak secrets in production
+    settings = container.settings()
+    run_with_store(container, lambda store: _prepare(container, store))
+    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    where = (
+        redact(settings.database_url)
+        if settings.database_url
+        else (f"SQLite {settings.data_dir / 'turbocat.db'}")
+    )
+    bind_host, bind_port = host or settings.host, port or settings.port
+    typer.echo(
+        f"turbocat on http://{bind_host}:{bind_port} ({where}, {workers} worker(s))", err=True
+    )
+    os.environ.setdefault("TURBOCAT_DATA_DIR", str(settings.data_dir))
+    uvicorn.run(
+        APP_FACTORY,  # by name: uvicorn imports it in each worker process
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        access_log=False,  # the app writes one JSON line per request itself
+        server_header=False,
+        proxy_headers=settings.trust_proxy_headers,
+        log_level=settings.log_level,
+    )
+
+
+async def _prepare(container: Container, store: Store) -> None:
+    """Before any worker starts: the schema is current, and the bootstrap admin exists."""
+    pending = [s for s in await store.migration_status() if s.applied_at is None]
+    if pending:
+        raise MigrationError(
+            f"{len(pending)} migration(s) pending: run `turbocat db migrate` first"
+        )
+    settings = container.settings()
+    email, password = settings.bootstrap_admin_email, settings.bootstrap_admin_password
+    if email:
+        if not password:
+            raise fail("TURBOCAT_BOOTSTRAP_ADMIN_EMAIL needs TURBOCAT_BOOTSTRAP_ADMIN_PASSWORD")
+        created = await container.create_user()(email, password, role=UserRole.ADMIN, exist_ok=True)
+        if created is not None:
+            typer.echo(f"created ADMIN {created.email}", err=True)

@@ -1,0 +1,1 @@
+"""``/api-keys``: create (shown once), list, revoke."""

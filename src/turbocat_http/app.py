@@ -1,0 +1,127 @@
+"""The Litestar app factory: the only place an HTTP app is built (nothing happens at import)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Final, TypeAlias
+from urllib.parse import urlsplit
+
+from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+
+from turbocat_http.context import REQUEST_ID_HEADER
+from turbocat_http.dependencies import CONTAINER_STATE_KEY
+from turbocat_http.envelope import LIST_PARAMS_DEPENDENCY, provide_list_params
+from turbocat_http.errors import handle_exception
+from turbocat_http.health import health_router
+from turbocat_http.health.routes import STARTED_AT_STATE_KEY
+from turbocat_http.middleware import EdgeConfig, EdgeMiddleware
+from turbocat_http.openapi import WireSchemaPlugin, document_errors, openapi_config
+from turbocat_http.requests import TurbocatRequest
+from turbocat_http.routes import API_PREFIX, API_ROUTERS
+
+if TYPE_CHECKING:
+    from litestar.types import ControllerRouterHandler
+
+    from turbocat_adapters.container import Container
+    from turbocat_adapters.settings import Settings
+
+Lifespan: TypeAlias = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+CORS_HEADERS: Final = ["Authorization", "Content-Type", "X-API-Key", REQUEST_ID_HEADER]
+EXPOSED_HEADERS: Final = [
+    REQUEST_ID_HEADER,
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+
+
+def create_app(
+    container: Container,
+    *,
+    routers: Sequence[ControllerRouterHandler] = (),
+    lifespan: Sequence[Lifespan] = (),
+) -> Litestar:
+    """The HTTP app over ``container``.
+
+    Mounts ``routes.API_ROUTERS`` and ``routers`` under ``/api/v1`` and the health probes at
+    ``/health``. On startup it opens the container's store (closing it on shutdown), then
+    enters each ``lifespan`` context (e.g. an in-process worker), in order. Handlers get use
+    cases through ``dependencies.provide`` (the container is ``app.state.container``).
+    """
+    settings: Settings = container.settings()
+    if settings.jwt_secret is None:
+        raise RuntimeError(
+            "the settings have no JWT secret: build them with "
+            "turbocat_adapters.secrets_file.with_secrets() (or set TURBOCAT_JWT_SECRET)"
+        )
+    _set_log_level(settings.log_level)
+    api = Router(API_PREFIX, route_handlers=[*API_ROUTERS, *routers])
+    app = Litestar(
+        route_handlers=[health_router, api],
+        exception_handlers={Exception: handle_exception},
+        request_class=TurbocatRequest,
+        dependencies={LIST_PARAMS_DEPENDENCY: provide_list_params()},
+        lifespan=[_store_lifespan(container), *lifespan],
+        state=State({CONTAINER_STATE_KEY: container, STARTED_AT_STATE_KEY: time.monotonic()}),
+        openapi_config=openapi_config(API_PREFIX),
+        cors_config=cors_config(settings),
+        request_max_body_size=settings.max_body_bytes,
+        plugins=[WireSchemaPlugin()],
+        logging_config=None,
+    )
+    document_errors(app)
+    # Around Litestar's exception and CORS layers, so 404s, 405s and preflights get the
+    # request id, the security headers and their log line too (see middleware.py).
+    app.asgi_handler = EdgeMiddleware(app.asgi_handler, edge_config(settings))
+    return app
+
+
+def _store_lifespan(container: Container) -> Lifespan:
+    @asynccontextmanager
+    async def store_open(app: Litestar) -> AsyncIterator[None]:
+        store = container.store()
+        await store.open()
+        app.state[STARTED_AT_STATE_KEY] = time.monotonic()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    return store_open
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """CORS for the configured origins only; none configured: no CORS headers at all."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=CORS_HEADERS,
+        expose_headers=EXPOSED_HEADERS,
+        allow_credentials=False,
+        max_age=600,
+    )
+
+
+def edge_config(settings: Settings) -> EdgeConfig:
+    return EdgeConfig(
+        production=settings.production,
+        trust_proxy_headers=settings.trust_proxy_headers,
+        max_body_bytes=settings.max_body_bytes,
+        public_host=urlsplit(settings.public_url).hostname or "localhost",
+    )
+
+
+def _set_log_level(level: str) -> None:
+    """``TURBOCAT_LOG_LEVEL`` for the request log; where it goes is the process's business."""
+    value = logging.getLevelName(level.upper())
+    if isinstance(value, int):
+        logging.getLogger("turbocat.http").setLevel(value)

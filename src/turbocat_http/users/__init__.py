@@ -1,0 +1,1 @@
+"""``/users``: the caller's account, and any account for ADMINs."""

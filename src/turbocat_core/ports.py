@@ -289,8 +289,8 @@ class SessionStore(Protocol):
 
     async def revoke(self, session_id: UUID) -> None: ...
 
-    async def revoke_all(self, user_id: UserId) -> int:
-        """Revoke every session of a user; how many there were."""
+    async def revoke_all(self, user_id: UserId, *, keep: UUID | None = None) -> int:
+        """Revoke every session of a user (but ``keep``); how many were newly revoked."""
         ...
 
 
@@ -301,6 +301,10 @@ class OneTimeTokens(Protocol):
 
     async def take(self, token_hash: str) -> str | None:
         """The subject, once: the token is gone afterwards (also when expired: ``None``)."""
+        ...
+
+    async def forget(self, subject: str) -> int:
+        """Delete every token of ``subject`` (e.g. the other reset links once one is used)."""
         ...
 
 

@@ -178,6 +178,7 @@ def _core_response(
         if isinstance(limit, int):
             headers["X-RateLimit-Limit"] = str(limit)
             headers["X-RateLimit-Remaining"] = "0"
+            headers["X-RateLimit-Reset"] = headers["Retry-After"]
     elif isinstance(error, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="turbocat"'
     elif isinstance(error, ExternalServiceError):

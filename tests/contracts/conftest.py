@@ -91,8 +91,8 @@ class SessionsWithUsers:
     async def revoke(self, session_id: UUID) -> None:
         await self._inner.revoke(session_id)
 
-    async def revoke_all(self, user_id: UserId) -> int:
-        return await self._inner.revoke_all(user_id)
+    async def revoke_all(self, user_id: UserId, *, keep: UUID | None = None) -> int:
+        return await self._inner.revoke_all(user_id, keep=keep)
 
 
 @pytest.fixture(params=SESSION_STORES)

@@ -69,3 +69,14 @@ async def test_racing_takes_of_many_tokens_give_each_subject_once(one_time_token
     results = await asyncio.gather(*takes)
     assert sorted(result for result in results if result is not None) == sorted(subjects)
     assert results.count(None) == 10
+
+
+async def test_forgetting_a_subject_spends_all_its_tokens(one_time_tokens):
+    await one_time_tokens.put("a-1", "user-a", 60)
+    await one_time_tokens.put("a-2", "user-a", 60)
+    await one_time_tokens.put("b-1", "user-b", 60)
+    assert await one_time_tokens.forget("user-a") == 2
+    assert await one_time_tokens.take("a-1") is None
+    assert await one_time_tokens.take("a-2") is None
+    assert await one_time_tokens.take("b-1") == "user-b"
+    assert await one_time_tokens.forget("nobody") == 0

@@ -147,3 +147,13 @@ async def test_of_two_racing_rotations_with_one_token_exactly_one_wins(session_s
     )
     assert sorted(results) == [False, True]
     assert (await session_store.get(session.id)).refresh_hash == ("a" if results[0] else "b")
+
+
+async def test_revoke_all_can_keep_the_callers_session(session_store):
+    user = uuid4()
+    mine, other = make.session(user_id=user), make.session(user_id=user)
+    await session_store.put(mine)
+    await session_store.put(other)
+    assert await session_store.revoke_all(user, keep=mine.id) == 1
+    assert (await session_store.get(mine.id)).revoked_at is None
+    assert (await session_store.get(other.id)).revoked_at is not None

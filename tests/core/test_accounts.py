@@ -310,9 +310,11 @@ async def test_me_and_other_users(w: World):
         await update(me, {"avatar_url": "javascript:alert(1)"}, w.client)
     with pytest.raises(Unauthenticated):
         await update(me, {"password": "New-Horse-10!", "current_password": "wrong"}, w.client)
+    _, elsewhere = await w.login("ada@example.com", GOOD, w.client)
     await update(me, {"password": "New-Horse-10!", "current_password": GOOD}, w.client)
-    with pytest.raises(Unauthenticated):  # a new password ends the sessions
-        await acc.Authenticate(w.ports)(tokens.access_token)
+    await acc.Authenticate(w.ports)(tokens.access_token)  # the caller stays logged in
+    with pytest.raises(Unauthenticated):  # every other session ends
+        await acc.Authenticate(w.ports)(elsewhere.access_token)
     with pytest.raises(PermissionDenied):
         await users.GetUser(w.ports)(me, user.id)
     admin = await acc.CreateUser(w.ports)("root@example.com", GOOD, role=UserRole.ADMIN)
@@ -321,3 +323,16 @@ async def test_me_and_other_users(w: World):
     _, admin_tokens = await w.login("root@example.com", GOOD, w.client)
     as_admin = await acc.Authenticate(w.ports)(admin_tokens.access_token)
     assert (await users.GetUser(w.ports)(as_admin, user.id)).email == "ada@example.com"
+
+
+async def test_guessing_the_current_password_is_throttled_like_logins(w: World):
+    _, tokens = await w.register()
+    me = await acc.Authenticate(w.ports)(tokens.access_token)
+    update = users.UpdateMe(w.ports)
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            await update(me, {"password": "New-Horse-10!", "current_password": "guess"}, w.client)
+    with pytest.raises(RateLimited):
+        await update(me, {"password": "New-Horse-10!", "current_password": GOOD}, w.client)
+    with pytest.raises(RateLimited):  # the same budget as logging in
+        await w.login("ada@example.com", GOOD, w.client)

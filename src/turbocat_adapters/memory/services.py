@@ -63,11 +63,13 @@ class MemorySessionStore:
         if session is not None and session.revoked_at is None:
             self._sessions[session_id] = shallow_with(session, revoked_at=self._clock.now())
 
-    async def revoke_all(self, user_id: UserId) -> int:
-        """Revoke every session of the user; how many were not revoked before."""
+    async def revoke_all(self, user_id: UserId, *, keep: UUID | None = None) -> int:
+        """Revoke every session of the user but ``keep``; how many were not revoked before."""
         now = self._clock.now()
         count = 0
         for session_id in self._by_user.get(user_id, ()):
+            if session_id == keep:
+                continue
             session = self._sessions[session_id]
             if session.revoked_at is None:
                 self._sessions[session_id] = shallow_with(session, revoked_at=now)
@@ -100,6 +102,12 @@ class MemoryOneTimeTokens:
             return None
         subject, until = entry
         return subject if self._clock.monotonic() < until else None
+
+    async def forget(self, subject: str) -> int:
+        doomed = [key for key, (owner, _) in self._tokens.items() if owner == subject]
+        for key in doomed:
+            del self._tokens[key]
+        return len(doomed)
 
 
 class MemoryRateLimiter:

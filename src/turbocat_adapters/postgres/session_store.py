@@ -61,7 +61,9 @@ WHERE id = %(id)s AND refresh_hash = %(expected)s AND revoked_at IS NULL"""
 # its lock is granted: of two concurrent calls, each session is counted by exactly one.
 REVOKE_ALL: Final = (
     "UPDATE sessions SET revoked_at = %(now)s WHERE user_id = %(user_id)s AND revoked_at IS NULL"
+    " AND id IS DISTINCT FROM %(keep)s"
 )
+FORGET_TOKENS: Final = "DELETE FROM one_time_tokens WHERE subject = %(subject)s"
 
 PUT_TOKEN: Final = """
 WITH swept AS (
@@ -171,10 +173,10 @@ class PostgresSessionStore:
     async def revoke(self, session_id: UUID) -> None:
         await execute(self._store, REVOKE, {"id": session_id, "now": self._clock.now()})
 
-    async def revoke_all(self, user_id: UserId) -> int:
-        """Revoke every session of the user; how many were not revoked before."""
+    async def revoke_all(self, user_id: UserId, *, keep: UUID | None = None) -> int:
+        """Revoke every session of the user but ``keep``; how many were not revoked before."""
         _, count = await execute(
-            self._store, REVOKE_ALL, {"user_id": user_id, "now": self._clock.now()}
+            self._store, REVOKE_ALL, {"user_id": user_id, "now": self._clock.now(), "keep": keep}
         )
         return max(count, 0)
 
@@ -211,6 +213,10 @@ class PostgresOneTimeTokens:
             return None
         row = rows[0]
         return str(row["subject"]) if self._clock.now() < row["expires_at"] else None
+
+    async def forget(self, subject: str) -> int:
+        _, count = await execute(self._store, FORGET_TOKENS, {"subject": subject})
+        return max(count, 0)
 
 
 def _conforms(

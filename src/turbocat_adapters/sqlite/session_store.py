@@ -60,8 +60,10 @@ ROTATE: Final = (
     "UPDATE sessions SET refresh_hash = :new_hash, expires_at = :expires_at, last_used_at = :now "
     "WHERE id = :id AND refresh_hash = :expected AND revoked_at IS NULL"
 )
+FORGET_TOKENS: Final = "DELETE FROM one_time_tokens WHERE subject = :subject"
 REVOKE_ALL: Final = (
-    "UPDATE sessions SET revoked_at = :now WHERE user_id = :user_id AND revoked_at IS NULL"
+    "UPDATE sessions SET revoked_at = :now WHERE user_id = :user_id AND revoked_at IS NULL "
+    "AND id IS NOT :keep"
 )
 
 UPSERT_TOKEN: Final = """
@@ -216,9 +218,13 @@ class SqliteSessionStore:
         params = {"id": uid(session_id), "now": ts(self._clock.now())}
         await write(self._store, lambda writer: writer.execute(REVOKE, params).rowcount)
 
-    async def revoke_all(self, user_id: UserId) -> int:
-        """Revoke every session of the user; how many were not revoked before."""
-        params = {"user_id": uid(user_id), "now": ts(self._clock.now())}
+    async def revoke_all(self, user_id: UserId, *, keep: UUID | None = None) -> int:
+        """Revoke every session of the user but ``keep``; how many were not revoked before."""
+        params = {
+            "user_id": uid(user_id),
+            "now": ts(self._clock.now()),
+            "keep": uid(keep) if keep is not None else None,
+        }
         count: int = await write(
             self._store, lambda writer: writer.execute(REVOKE_ALL, params).rowcount
         )
@@ -266,6 +272,13 @@ class SqliteOneTimeTokens:
             return None
         subject, expires_at = rows[0]
         return str(subject) if self._clock.now() < parse_ts(expires_at) else None
+
+    async def forget(self, subject: str) -> int:
+        params = {"subject": subject}
+        count: int = await write(
+            self._store, lambda writer: writer.execute(FORGET_TOKENS, params).rowcount
+        )
+        return count
 
 
 def _conforms(

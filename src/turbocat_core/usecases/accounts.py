@@ -424,7 +424,8 @@ class ResetPassword:
     ports: AccountPorts
 
     async def __call__(self, token: str, password: str, client: Client) -> None:
-        """Set a new password with a reset token (once); every session of the user ends.
+        """Set a new password with a reset token (once); every session of the user ends, and
+        every other reset link of the account stops working.
         ``ValidationFailed`` for a weak password (the token stays usable), ``Unauthenticated``
         (INVALID_TOKEN) for an unknown, used or expired token."""
         ports = self.ports
@@ -452,6 +453,7 @@ class ResetPassword:
             )
             await uow.commit()
         await ports.sessions.revoke_all(user.id)
+        await ports.reset_tokens.forget(str(user.id))  # the account's other reset links too
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,14 @@ from urllib.parse import urlsplit
 from turbocat_core.domain.access import Actor, require_role
 from turbocat_core.domain.common import JsonObject, UserId
 from turbocat_core.domain.user import User, UserRole, check_password_policy
-from turbocat_core.errors import NotFound, Unauthenticated, ValidationFailed
-from turbocat_core.usecases.accounts import AccountPorts, Client, record
+from turbocat_core.errors import NotFound, RateLimited, Unauthenticated, ValidationFailed
+from turbocat_core.usecases.accounts import (
+    FAILED_LOGINS_PER_ACCOUNT,
+    AccountPorts,
+    Client,
+    digest,
+    record,
+)
 
 MAX_PREFERENCES_BYTES = 16 * 1024
 
@@ -51,7 +57,7 @@ class UpdateMe:
     async def __call__(self, actor: Actor, changes: dict[str, Any], client: Client) -> User:
         """``changes`` holds only what the caller sent: ``full_name``, ``avatar_url``,
         ``preferences``, ``password`` with ``current_password``. A new password ends every
-        other session of the account."""
+        other session of the account (the caller's stays) and its pending reset links."""
         ports = self.ports
         user = await _user(ports, actor.user_id)
         updates: dict[str, Any] = {}
@@ -66,13 +72,7 @@ class UpdateMe:
             updates["preferences"] = _preferences(changes["preferences"])
         new_password = changes.get("password")
         if new_password is not None:
-            current = changes.get("current_password")
-            if not isinstance(current, str) or not await ports.hasher.verify(
-                current, user.password_hash
-            ):
-                raise Unauthenticated(
-                    "the current password is not right", code="INVALID_CREDENTIALS"
-                )
+            await self._check_current(user, changes.get("current_password"))
             check_password_policy(new_password)
             updates["password_hash"] = await ports.hasher.hash(new_password)
         if not updates:
@@ -93,9 +93,24 @@ class UpdateMe:
                 metadata={"fields": changed, "passwordChanged": new_password is not None},
             )
             await uow.commit()
-        if new_password is not None:
-            await ports.sessions.revoke_all(user.id)
+        if new_password is not None:  # the caller stays in; every other session ends
+            await ports.sessions.revoke_all(user.id, keep=actor.session_id)
+            await ports.reset_tokens.forget(str(user.id))
         return updated
+
+    async def _check_current(self, user: User, current: Any) -> None:
+        """The current password, under the same failure budget as logging in (a stolen
+        access token must not become a way to guess the password)."""
+        ports = self.ports
+        key = f"login:account:{digest(user.email)}"
+        decision = await ports.limiter.peek(key, *FAILED_LOGINS_PER_ACCOUNT)
+        if not decision.allowed:
+            raise RateLimited(decision.reset_after, "too many wrong passwords; try again later")
+        if not isinstance(current, str) or not await ports.hasher.verify(
+            current, user.password_hash
+        ):
+            await ports.limiter.hit(key, *FAILED_LOGINS_PER_ACCOUNT)
+            raise Unauthenticated("the current password is not right", code="INVALID_CREDENTIALS")
 
 
 def _avatar(value: Any) -> str | None:

@@ -31,7 +31,7 @@ from turbocat_http.auth.schemas import (
     SessionData,
     TokensData,
 )
-from turbocat_http.auth.security import ACTOR, client_of
+from turbocat_http.auth.security import ACTOR, client_of, session_only
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ok
 from turbocat_http.openapi import BEARER_ONLY, error_responses
@@ -87,7 +87,9 @@ async def refresh(
 async def logout(
     request: Request[Any, Any, Any], actor: NamedDependency[Actor], logout: NamedDependency[Logout]
 ) -> None:
-    """End this session: its access and refresh tokens stop working."""
+    """End this session: its access and refresh tokens stop working (needs a bearer token,
+    not an API key: 403)."""
+    session_only(actor)
     await logout(actor, client_of(request))
 
 

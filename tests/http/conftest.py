@@ -143,3 +143,8 @@ def assert_raw_error(response: RawResponse, status: int, code: str) -> dict[str,
     assert body["success"] is False and body["error"]["code"] == code, body
     assert body["error"]["requestId"] == response.headers["x-request-id"]
     return body["error"]  # type: ignore[no-any-return]
+
+
+# The resource APIs' fixture (`api`: an app per store kind). Imported last: it uses the
+# helpers above.
+from tests.http.resources import api  # noqa: E402

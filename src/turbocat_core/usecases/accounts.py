@@ -16,8 +16,8 @@ from typing import Any, Final
 from uuid import UUID
 
 from turbocat_core.domain.access import Actor
-from turbocat_core.domain.audit import AuditAction, AuditLog
-from turbocat_core.domain.common import AuditLogId, JsonObject, UserId
+from turbocat_core.domain.audit import AuditAction
+from turbocat_core.domain.common import JsonObject, UserId
 from turbocat_core.domain.session import Session
 from turbocat_core.domain.user import (
     User,
@@ -41,6 +41,7 @@ from turbocat_core.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from turbocat_core.usecases.audit import audit
 
 ACCESS: Final = "access"
 REFRESH: Final = "refresh"
@@ -102,21 +103,18 @@ async def record(
     client: Client | None = None,
     metadata: JsonObject | None = None,
 ) -> None:
-    """Add an audit entry to the unit of work (never with secrets in it)."""
-    now = ports.clock.now()
-    await uow.audit_logs.append(
-        AuditLog(
-            id=AuditLogId(ports.ids.new_id()),
-            created_at=now,
-            updated_at=now,
-            user_id=UserId(user_id) if user_id is not None else None,
-            action=action,
-            resource_type=resource_type,
-            resource_id=str(resource_id) if resource_id is not None else None,
-            metadata=metadata or {},
-            ip_address=client.ip if client else None,
-            user_agent=client.user_agent[:512] if client and client.user_agent else None,
-        )
+    """Add an account event to the audit log (never with secrets in it)."""
+    await audit(
+        uow,
+        ports.clock,
+        ports.ids,
+        action,
+        user_id=user_id,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        metadata=metadata,
+        ip_address=client.ip if client else None,
+        user_agent=client.user_agent if client else None,
     )
 
 

@@ -147,4 +147,4 @@ def assert_raw_error(response: RawResponse, status: int, code: str) -> dict[str,
 
 # The resource APIs' fixture (`api`: an app per store kind). Imported last: it uses the
 # helpers above.
-from tests.http.resources import api  # noqa: E402
+from tests.http.resources import api  # noqa: E402, F401

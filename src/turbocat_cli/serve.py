@@ -39,6 +39,10 @@ def serve(
         f"turbocat on http://{bind_host}:{bind_port} ({where}, {workers} worker(s))", err=True
     )
     os.environ.setdefault("TURBOCAT_DATA_DIR", str(settings.data_dir))
+    if workers == 1:
+        # The only process running executions: it can safely resume what a previous run of
+        # the server left PENDING or RUNNING. Several workers need leases (Redis + RQ).
+        os.environ.setdefault("TURBOCAT_RESUME_INTERRUPTED", "true")
     uvicorn.run(
         APP_FACTORY,  # by name: uvicorn imports it in each worker process
         factory=True,

@@ -13,6 +13,7 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 
+from turbocat_core.usecases.recovery import ResumeInterrupted
 from turbocat_http.context import REQUEST_ID_HEADER
 from turbocat_http.dependencies import CONTAINER_STATE_KEY
 from turbocat_http.envelope import LIST_PARAMS_DEPENDENCY, provide_list_params
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from turbocat_adapters.container import Container
     from turbocat_adapters.settings import Settings
 
+logger = logging.getLogger("turbocat.http")
 Lifespan: TypeAlias = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
 CORS_HEADERS: Final = ["Authorization", "Content-Type", "X-API-Key", REQUEST_ID_HEADER]
@@ -89,9 +91,15 @@ def _store_lifespan(container: Container) -> Lifespan:
         store = container.store()
         await store.open()
         app.state[STARTED_AT_STATE_KEY] = time.monotonic()
+        queue = container.queue()
         try:
+            if container.settings().resume_interrupted:
+                resumed = await ResumeInterrupted(uow=container.uow(), queue=queue)()
+                if resumed:
+                    logger.warning("resumed %d interrupted execution(s)", resumed)
             yield
         finally:
+            await queue.close()  # runs in flight stay RUNNING; the next start resumes them
             await store.close()
 
     return store_open

@@ -1,0 +1,47 @@
+"""Runs a stopped process left PENDING or RUNNING are queued again and finish."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.core.builders import step
+from tests.core.engine.harness import Harness, echo
+from turbocat_adapters.memory import InProcessQueue
+from turbocat_core.domain.execution import ExecutionStatus
+from turbocat_core.usecases.executions import StartExecution
+from turbocat_core.usecases.recovery import ResumeInterrupted
+
+
+async def test_interrupted_and_waiting_runs_are_resumed(h: Harness):
+    gate = asyncio.Event()
+
+    async def slow_once(config, inputs, ctx):
+        if not gate.is_set():  # only the very first call hangs: the process stops during it
+            gate.set()
+            await asyncio.sleep(30)
+        return {"attempt": ctx.attempt}
+
+    quick = await h.agent("echo", echo)
+    slow = await h.agent("slow", slow_once)
+    wf = await h.workflow([step("a", agent_id=quick.id), step("b", ["a"], agent_id=slow.id)])
+    running = await h.start(h.actor, wf.id)
+    await gate.wait()
+    await h.queue.close()  # the process stops: `running` stays RUNNING
+    never_ran = StartExecution(uow=h.store.unit_of_work, clock=h.clock, ids=h.ids, queue=_Nowhere())
+    waiting = await never_ran(h.actor, wf.id)  # queued by a process that stopped: PENDING
+    assert (await h.execution(running.id)).status is ExecutionStatus.RUNNING
+
+    restarted = InProcessQueue(runner=h.make_engine().run, clock=h.clock)
+    assert await ResumeInterrupted(uow=h.store.unit_of_work, queue=restarted)() == 2
+    await restarted.drain()
+    for execution_id in (running.id, waiting.id):
+        done = await h.execution(execution_id)
+        assert done.status is ExecutionStatus.COMPLETED
+    assert h.scripted.count("echo") == 2  # `a` ran once per execution, never twice
+
+
+class _Nowhere:
+    """A queue whose process stopped before it ran anything."""
+
+    async def enqueue_execution(self, execution_id, *, at=None):
+        return None

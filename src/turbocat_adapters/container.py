@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from turbocat_adapters.crypto import SecretBox
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
 from turbocat_adapters.memory import InProcessCancellation, InProcessQueue, MemoryRateLimiter
+from turbocat_adapters.scheduler import Scheduler
 from turbocat_adapters.security import BcryptHasher
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.stores import Store, build_store
@@ -15,8 +17,8 @@ from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.agents.data_agent import DataAgent
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.engine.events import LogBroadcast
-from turbocat_core.engine.runner import Engine, EngineSettings
-from turbocat_core.ports import Clock, Mailer, OneTimeTokens, SessionStore
+from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
+from turbocat_core.ports import Clock, Mailer, OneTimeTokens, SessionStore, UnitOfWorkFactory
 from turbocat_core.usecases.accounts import (
     AccountPorts,
     Authenticate,
@@ -34,7 +36,9 @@ from turbocat_core.usecases.api_keys import (
     ListApiKeys,
     RevokeApiKey,
 )
+from turbocat_core.usecases.deployments import deployment_env
 from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
+from turbocat_core.usecases.scheduling import FireDueSchedules
 from turbocat_core.usecases.seed import Seed
 from turbocat_core.usecases.users import GetMe, GetUser, UpdateMe
 from turbocat_core.usecases.workflow_files import ImportWorkflow, WorkflowFiles
@@ -66,6 +70,19 @@ def _sessions(store: Store, clock: Clock) -> SessionStore:
 
 def _reset_tokens(store: Store, clock: Clock) -> OneTimeTokens:
     return store.one_time_tokens(clock)
+
+
+def _secret_box(settings: Settings) -> SecretBox:
+    if settings.encryption_key is None:
+        raise RuntimeError("no encryption key: build the settings with secrets_file.with_secrets()")
+    return SecretBox.from_settings(settings.encryption_key)
+
+
+def _env_for(settings: Settings, uow: UnitOfWorkFactory) -> EnvProvider | None:
+    """Deployments' variables as ``{{env.NAME}}`` (none where no key is configured: `run`)."""
+    if settings.encryption_key is None:
+        return None
+    return deployment_env(uow=uow, secrets=SecretBox.from_settings(settings.encryption_key))
 
 
 def _executors() -> AgentExecutors:
@@ -101,6 +118,7 @@ class Container(containers.DeclarativeContainer):
         executors=executors,
         cancellation=cancellation,
         settings=providers.Callable(_engine_settings, settings),
+        env_for=providers.Callable(_env_for, settings, uow),
         on_log=logs,
     )
     queue = providers.Singleton(InProcessQueue, runner=engine.provided.run, clock=clock)
@@ -153,3 +171,10 @@ class Container(containers.DeclarativeContainer):
     create_api_key = providers.Singleton(CreateApiKey, account_ports)
     list_api_keys = providers.Singleton(ListApiKeys, account_ports)
     revoke_api_key = providers.Singleton(RevokeApiKey, account_ports)
+
+    # Deployments
+    secret_box = providers.Singleton(_secret_box, settings)
+    fire_due_schedules = providers.Factory(
+        FireDueSchedules, uow=uow, clock=clock, ids=ids, start=start_execution
+    )
+    scheduler = providers.Singleton(Scheduler, fire=fire_due_schedules, clock=clock)

@@ -14,6 +14,14 @@ from typing import Any, Protocol, Self, TypeVar
 from uuid import UUID
 
 from turbocat_core.domain.agent import Agent
+from turbocat_core.domain.analytics import (
+    Interval,
+    ResourceCounts,
+    RunCounts,
+    SeriesPoint,
+    StepStats,
+    Window,
+)
 from turbocat_core.domain.api_key import ApiKey
 from turbocat_core.domain.audit import AuditLog
 from turbocat_core.domain.common import (
@@ -204,7 +212,60 @@ class ApiKeyRepository(Repository[ApiKey, ApiKeyId], Protocol):
 class AuditLogRepository(Protocol):
     async def append(self, entry: AuditLog) -> None: ...
 
-    async def list(self, query: ListQuery) -> Page[AuditLog]: ...
+    async def list(
+        self,
+        query: ListQuery,
+        *,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> Page[AuditLog]:
+        """A page of entries; with ``created_from``/``created_to``, only those created in
+        ``[created_from, created_to)``."""
+        ...
+
+
+class AnalyticsRepository(Protocol):
+    """Figures the store computes itself (SQL aggregates, window and percentile functions;
+    the in-memory store over its rows), never by handing every row to the caller.
+
+    Runs are placed in time by their execution's ``created_at`` and counted when their
+    execution is in the ``Window`` (owner, ``[start, end)``). Buckets are UTC (hours, days,
+    ISO weeks from Monday, months). Durations are milliseconds; percentiles interpolate
+    linearly (``percentile_cont``). Executions stay counted after their workflow is deleted.
+    """
+
+    async def resource_counts(self, owner_id: UserId | None) -> ResourceCounts:
+        """Live agents and workflows (``owner_id``'s, or everyone's) by status."""
+        ...
+
+    async def execution_counts(
+        self, window: Window, workflow_id: WorkflowId | None = None
+    ) -> RunCounts:
+        """Executions (of one workflow, or all) by status; durations of the finished ones."""
+        ...
+
+    async def execution_series(
+        self, window: Window, interval: Interval, workflow_id: WorkflowId | None = None
+    ) -> list[SeriesPoint]:
+        """Executions per bucket, oldest first, only buckets that hold some; ``failed`` counts
+        FAILED, CANCELLED and TIMEOUT; the mean is of the finished ones' durations."""
+        ...
+
+    async def agent_call_counts(self, agent_id: AgentId, window: Window) -> RunCounts:
+        """Calls of an agent: the step runs of AGENT steps whose pinned definition names
+        ``agent_id``, neither SKIPPED nor reused by a retry, by step status; ``executions``
+        counts the executions they belong to; durations of the COMPLETED and FAILED ones."""
+        ...
+
+    async def agent_call_series(
+        self, agent_id: AgentId, window: Window, interval: Interval
+    ) -> list[SeriesPoint]:
+        """Those calls per bucket of their execution (``failed``: FAILED)."""
+        ...
+
+    async def step_counts(self, workflow_id: WorkflowId, window: Window) -> list[StepStats]:
+        """Per step key of the workflow's executions (by key, in code-point order)."""
+        ...
 
 
 class UnitOfWork(Protocol):
@@ -225,6 +286,7 @@ class UnitOfWork(Protocol):
     deployments: DeploymentRepository
     api_keys: ApiKeyRepository
     audit_logs: AuditLogRepository
+    analytics: AnalyticsRepository
 
     async def __aenter__(self) -> Self: ...
 

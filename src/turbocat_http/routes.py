@@ -12,9 +12,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from turbocat_http.agents import routes as agents_routes
+from turbocat_http.analytics import routes as analytics_routes
 from turbocat_http.api_keys import routes as api_keys_routes
+from turbocat_http.audit import routes as audit_routes
 from turbocat_http.auth import routes as auth_routes
+from turbocat_http.deployments import routes as deployments_routes
+from turbocat_http.executions import routes as executions_routes
+from turbocat_http.hooks import routes as hooks_routes
+from turbocat_http.templates import routes as templates_routes
 from turbocat_http.users import routes as users_routes
+from turbocat_http.workflows import routes as workflows_routes
 
 if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
@@ -25,5 +33,13 @@ API_ROUTERS: Final[tuple[ControllerRouterHandler, ...]] = (
     auth_routes.router,
     users_routes.router,
     api_keys_routes.router,
+    agents_routes.router,
+    workflows_routes.router,
+    executions_routes.router,
+    templates_routes.router,
+    deployments_routes.router,
+    hooks_routes.router,
+    analytics_routes.router,
+    audit_routes.router,
 )
 """One entry per resource (auth, users, api-keys, agents, workflows, executions, ...)."""

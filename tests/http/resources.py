@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
@@ -31,6 +32,7 @@ from turbocat_core.domain.user import UserRole
 from turbocat_http.app import create_app
 
 PASSWORD = "Correct-Horse-9"
+T = TypeVar("T")
 API_STORES = ["memory", "postgres"]
 
 
@@ -57,7 +59,7 @@ class Api:
             )
             assert created.status_code == 201, created.text
         else:
-            await self.container.create_user()(email, PASSWORD, role=role)
+            self.in_app(self.container.create_user(), email, PASSWORD, role=role)
         logged_in = await self.client.post(
             f"{API}/auth/login", json={"email": email, "password": PASSWORD}
         )
@@ -70,6 +72,14 @@ class Api:
             headers={"Authorization": f"Bearer {token}"},
             role=data["user"]["role"],
         )
+
+    def in_app(self, function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """``await function(*args, **kwargs)`` on the app's event loop.
+
+        The test client serves the app from a thread and loop of its own; the store's pool
+        and the queue belong to that loop, so direct access to them must run there.
+        """
+        return self.client.blocking_portal.call(functools.partial(function, *args, **kwargs))
 
     async def admin(self, email: str = "root@example.com") -> Person:
         return await self.user(email, UserRole.ADMIN)

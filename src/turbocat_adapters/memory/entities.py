@@ -263,8 +263,14 @@ class MemoryAuditLogRepository:
     async def append(self, entry: AuditLog) -> None:
         await self._rows.add(entry)
 
-    async def list(self, query: ListQuery) -> Page[AuditLog]:
-        return await self._rows.list(query)
+    async def list(
+        self,
+        query: ListQuery,
+        *,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> Page[AuditLog]:
+        return await self._rows.list_created(query, created_from, created_to)
 
 
 class _AuditRows(EntityRepository[AuditLog, UUID]):
@@ -272,3 +278,16 @@ class _AuditRows(EntityRepository[AuditLog, UUID]):
     table = "audit_logs"
     entity = AuditLog
     spec = AUDIT_QUERY
+
+    async def list_created(
+        self, query: ListQuery, start: datetime | None, end: datetime | None
+    ) -> Page[AuditLog]:
+        """``list``, of the entries created in ``[start, end)`` (either end open)."""
+        tx = self._tx
+        tx.require()
+        rows = (
+            row
+            for row in tx.rows(self.table)
+            if (start is None or row.created_at >= start) and (end is None or row.created_at < end)
+        )
+        return select(rows, query, self.spec, self._copy)

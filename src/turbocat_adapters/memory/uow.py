@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from turbocat_adapters.memory.analytics import MemoryAnalyticsRepository
 from turbocat_adapters.memory.entities import (
     MemoryAgentRepository,
     MemoryApiKeyRepository,
@@ -42,6 +43,7 @@ class MemoryUnitOfWork:
     __slots__ = (
         "_tx",
         "agents",
+        "analytics",
         "api_keys",
         "audit_logs",
         "deployments",
@@ -68,6 +70,7 @@ class MemoryUnitOfWork:
         self.deployments: ports.DeploymentRepository = MemoryDeploymentRepository(tx)
         self.api_keys: ports.ApiKeyRepository = MemoryApiKeyRepository(tx)
         self.audit_logs: ports.AuditLogRepository = MemoryAuditLogRepository(tx)
+        self.analytics: ports.AnalyticsRepository = MemoryAnalyticsRepository(tx)
 
     async def __aenter__(self) -> Self:
         if self._tx.active:

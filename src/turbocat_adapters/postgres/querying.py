@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final, LiteralString
@@ -103,11 +104,21 @@ def order_clause(listing: Listing, query: ListQuery) -> sql.Composable:
 
 
 def list_statements(
-    listing: Listing, query: ListQuery
+    listing: Listing,
+    query: ListQuery,
+    *,
+    extra: Sequence[sql.Composable] = (),
+    extra_params: Mapping[str, Any] | None = None,
 ) -> tuple[sql.Composed, sql.Composed, dict[str, Any]]:
-    """A page with the total in every row, the count alone (for a page past the end), params."""
+    """A page with the total in every row, the count alone (for a page past the end), params.
+
+    ``extra``: conditions a repository adds (constants of its own, with ``extra_params``).
+    """
     check_query(query, listing.spec)
     where, params = where_clause(listing, query)
+    if extra:
+        where = sql.SQL(" AND ").join([where, *extra])
+        params.update(extra_params or {})
     params["limit"] = query.page_size
     params["offset"] = query.offset
     table = sql.Identifier(listing.table)

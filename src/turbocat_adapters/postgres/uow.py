@@ -14,6 +14,7 @@ from turbocat_adapters.postgres.repositories.accounts import (
     PostgresAuditLogRepository,
     PostgresUserRepository,
 )
+from turbocat_adapters.postgres.repositories.analytics import PostgresAnalyticsRepository
 from turbocat_adapters.postgres.repositories.catalog import (
     PostgresAgentRepository,
     PostgresWorkflowRepository,
@@ -57,6 +58,7 @@ class PostgresUnitOfWork:
         "_session",
         "_store",
         "agents",
+        "analytics",
         "api_keys",
         "audit_logs",
         "deployments",
@@ -85,6 +87,7 @@ class PostgresUnitOfWork:
         self.deployments: ports.DeploymentRepository = PostgresDeploymentRepository(session)
         self.api_keys: ports.ApiKeyRepository = PostgresApiKeyRepository(session)
         self.audit_logs: ports.AuditLogRepository = PostgresAuditLogRepository(session)
+        self.analytics: ports.AnalyticsRepository = PostgresAnalyticsRepository(session)
 
     async def __aenter__(self) -> Self:
         if self._session.conn is not None:

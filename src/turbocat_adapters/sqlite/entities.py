@@ -33,7 +33,7 @@ from turbocat_adapters.sqlite.mapping_resources import (
     template_from_row,
     template_params,
 )
-from turbocat_adapters.sqlite.querying import Listing, select_sql
+from turbocat_adapters.sqlite.querying import Listing, plan, select_sql
 from turbocat_adapters.sqlite.rows import Rows, Table
 from turbocat_adapters.sqlite.transaction import Transaction
 from turbocat_core.domain.agent import AGENT_QUERY, Agent
@@ -300,10 +300,45 @@ class SqliteAuditLogRepository:
     async def append(self, entry: AuditLog) -> None:
         await self._rows.add(entry)
 
-    async def list(self, query: ListQuery) -> Page[AuditLog]:
-        return await self._rows.list(query)
+    async def list(
+        self,
+        query: ListQuery,
+        *,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> Page[AuditLog]:
+        if created_from is None and created_to is None:
+            return await self._rows.list(query)
+        return await self._rows.list_created(query, created_from, created_to)
 
 
 class _AuditRows(Rows[AuditLog, AuditLogId]):
     __slots__ = ()
     table = AUDIT_LOGS
+
+    async def list_created(
+        self, query: ListQuery, start: datetime | None, end: datetime | None
+    ) -> Page[AuditLog]:
+        """``list``, of the entries created in ``[start, end)`` (either end open)."""
+        tx = self._tx
+        tx.require()
+        extra, params = [], {}
+        if start is not None:
+            extra.append("created_at >= :created_from")
+            params["created_from"] = ts(start)
+        if end is not None:
+            extra.append("created_at < :created_to")
+            params["created_to"] = ts(end)
+        page = plan(self.table.listing, query, extra=extra, extra_params=params)
+        from_row = self.table.from_row
+        offset = page.params["offset"]
+
+        def work(connection: sqlite3.Connection) -> tuple[int, list[AuditLog]]:
+            total: int = connection.execute(page.count, page.params).fetchone()[0]
+            if total <= offset:
+                return total, []
+            rows = connection.execute(page.rows, page.params).fetchall()
+            return total, [from_row(row) for row in rows]
+
+        total, items = await tx.read(work, snapshot=True)
+        return Page(items=items, total=total, page=query.page, page_size=query.page_size)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -64,16 +64,23 @@ class Plan:
     params: dict[str, Any]
 
 
-def plan(listing: Listing, query: ListQuery) -> Plan:
+def plan(
+    listing: Listing,
+    query: ListQuery,
+    *,
+    extra: Sequence[str] = (),
+    extra_params: Mapping[str, Any] | None = None,
+) -> Plan:
     """SQL for one page of ``query``; ``ValidationFailed`` for what the spec does not allow.
 
     Visibility, equality filters (``None`` means IS NULL), every tag present, a
     case-insensitive substring search, then the sort (NULLs last ascending, first
-    descending, ties by id ascending; text in code-point order) and the page.
+    descending, ties by id ascending; text in code-point order) and the page. ``extra``:
+    conditions a repository adds (constants of its own, with ``extra_params``).
     """
     check_query(query, listing.spec)
-    where: list[str] = []
-    params: dict[str, Any] = {}
+    where: list[str] = list(extra)
+    params: dict[str, Any] = dict(extra_params or {})
     if listing.soft:
         where.append("deleted_at IS NULL")
     if query.owner_id is not None and listing.owner is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from turbocat_adapters.sqlite.analytics import SqliteAnalyticsRepository
 from turbocat_adapters.sqlite.entities import (
     SqliteAgentRepository,
     SqliteApiKeyRepository,
@@ -50,6 +51,7 @@ class SqliteUnitOfWork:
     __slots__ = (
         "_tx",
         "agents",
+        "analytics",
         "api_keys",
         "audit_logs",
         "deployments",
@@ -76,6 +78,7 @@ class SqliteUnitOfWork:
         self.deployments: ports.DeploymentRepository = SqliteDeploymentRepository(tx)
         self.api_keys: ports.ApiKeyRepository = SqliteApiKeyRepository(tx)
         self.audit_logs: ports.AuditLogRepository = SqliteAuditLogRepository(tx)
+        self.analytics: ports.AnalyticsRepository = SqliteAnalyticsRepository(tx)
 
     async def __aenter__(self) -> Self:
         if self._tx.active:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from turbocat_core.agents.configs import check_agent_config
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import Agent, AgentType
 from turbocat_core.domain.common import ExecutionId, JsonObject, UserId, WorkflowId
@@ -72,7 +73,11 @@ class AgentExecutors:
         return agent_type in self._by_type
 
     def check_config(self, agent_type: AgentType, config: JsonObject) -> None:
-        """Validate a config with its type's executor (types with none are accepted as-is)."""
+        """Validate a config with its type's executor, or, where this process has none for the
+        type, with the type's shape checker (``agents.configs``): ``ValidationFailed`` naming
+        ``config.<path>``. Agents are checked when saved whether or not they can run here."""
         executor = self._by_type.get(agent_type)
         if executor is not None:
             executor.check_config(config)
+        else:
+            check_agent_config(agent_type, config)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import Any, Final
 
 from turbocat_core.domain.access import Actor, require_owner, require_visible
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES
@@ -13,7 +13,9 @@ from turbocat_core.domain.common import (
     DeploymentId,
     ExecutionId,
     JsonObject,
+    ListQuery,
     LogId,
+    Page,
     WorkflowId,
 )
 from turbocat_core.domain.execution import (
@@ -22,6 +24,7 @@ from turbocat_core.domain.execution import (
     ExecutionLog,
     ExecutionStatus,
     LogLevel,
+    LogQuery,
     StepRun,
     StepStatus,
     TriggerType,
@@ -39,8 +42,12 @@ from turbocat_core.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from turbocat_core.usecases.audit import audit, changed_fields
 
 MAX_DEPTH = 5
+EXECUTION_STARTED: Final = "execution.started"
+EXECUTION_CANCELLED: Final = "execution.cancelled"
+EXECUTION_RETRIED: Final = "execution.retried"
 
 
 async def agent_checker(uow: UnitOfWork, owner: Any, steps: Sequence[WorkflowStep]) -> AgentCheck:
@@ -134,6 +141,20 @@ class StartExecution:
                     )
                 ]
             )
+            await audit(
+                uow,
+                self.clock,
+                self.ids,
+                EXECUTION_STARTED,
+                user_id=actor.user_id,
+                resource_type="execution",
+                resource_id=execution.id,
+                metadata={
+                    "workflowId": str(workflow.id),
+                    "trigger": trigger.value,
+                    "workflowVersion": workflow.version,
+                },
+            )
             await uow.commit()
         await self.queue.enqueue_execution(execution.id)
         return execution
@@ -170,11 +191,16 @@ class StartExecution:
 
 
 async def visible_execution(uow: UnitOfWork, actor: Actor, execution_id: ExecutionId) -> Execution:
-    """The execution if the actor may see it (its user, or ADMIN), else ``NotFound``."""
+    """The execution if the actor may see it, else ``NotFound``: the user who started it, the
+    owner of its workflow, and ADMINs see it; for anyone else it does not exist."""
     execution = await uow.executions.get(execution_id)
     if execution is None:
         raise NotFound("execution", execution_id)
-    require_visible(actor, "execution", execution.id, execution.user_id)
+    if actor.is_admin or execution.user_id == actor.user_id:
+        return execution
+    workflow = await uow.workflows.get(execution.workflow_id)
+    owner = workflow.user_id if workflow is not None else execution.user_id
+    require_visible(actor, "execution", execution.id, owner)
     return execution
 
 
@@ -216,6 +242,16 @@ class CancelExecution:
                     succeeded=False,
                     duration_ms=cancelled.duration_ms or 0.0,
                     now=now,
+                )
+                await audit(
+                    uow,
+                    self.clock,
+                    self.ids,
+                    EXECUTION_CANCELLED,
+                    user_id=actor.user_id,
+                    resource_type="execution",
+                    resource_id=execution.id,
+                    changes=changed_fields(execution, cancelled, ["status"]),
                 )
                 await uow.commit()
             await self.cancellation.request(execution_id)
@@ -317,6 +353,21 @@ class RetryExecution:
                 for run in reused
             ]
             await uow.logs.append(lines)
+            await audit(
+                uow,
+                self.clock,
+                self.ids,
+                EXECUTION_RETRIED,
+                user_id=actor.user_id,
+                resource_type="execution",
+                resource_id=new.id,
+                metadata={
+                    "retryOf": str(old.id),
+                    "fromStart": from_start,
+                    "useLatestVersion": use_latest_version,
+                    "reused": [run.step_key for run in reused],
+                },
+            )
             await uow.commit()
         await self.queue.enqueue_execution(new.id)
         return new
@@ -359,3 +410,110 @@ class RetryExecution:
                 reused_from=run.reused_from or old.id,
             )
         return list(reused.values())
+
+
+# --- reading executions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionWithRuns(Execution):
+    """An execution with the durable state of each of its steps (progress, reuse)."""
+
+    step_runs: tuple[StepRun, ...] = ()
+
+    @classmethod
+    def of(cls, execution: Execution, runs: Sequence[StepRun]) -> ExecutionWithRuns:
+        values = {f.name: getattr(execution, f.name) for f in fields(Execution)}
+        order = {step.step_key: i for i, step in enumerate(execution.steps)}
+        ordered = sorted(runs, key=lambda run: (order.get(run.step_key, len(order)), run.step_key))
+        return cls(**values, step_runs=tuple(ordered))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetExecution:
+    uow: UnitOfWorkFactory
+
+    async def __call__(self, actor: Actor, execution_id: ExecutionId) -> ExecutionWithRuns:
+        """The execution, its pinned steps and its step states; ``NotFound`` if not visible."""
+        async with self.uow() as uow:
+            execution = await visible_execution(uow, actor, execution_id)
+            runs = await uow.step_runs.for_execution(execution.id)
+        return ExecutionWithRuns.of(execution, runs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListExecutionLogs:
+    uow: UnitOfWorkFactory
+
+    async def __call__(
+        self, actor: Actor, execution_id: ExecutionId, query: LogQuery
+    ) -> Page[ExecutionLog]:
+        """The execution's log lines in ``seq`` order, filtered and paged."""
+        async with self.uow() as uow:
+            await visible_execution(uow, actor, execution_id)
+            return await uow.logs.list(execution_id, query)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListWorkflowExecutions:
+    uow: UnitOfWorkFactory
+
+    async def __call__(
+        self, actor: Actor, workflow_id: WorkflowId, query: ListQuery
+    ) -> Page[Execution]:
+        """A workflow's executions: all of them for its owner and ADMINs; for another user
+        who may see the (public) workflow, only the ones they started."""
+        async with self.uow() as uow:
+            workflow = await uow.workflows.get(workflow_id)
+            if workflow is None:
+                raise NotFound("workflow", workflow_id)
+            require_visible(
+                actor, "workflow", workflow.id, workflow.user_id, is_public=workflow.is_public
+            )
+            mine = actor.is_admin or workflow.user_id == actor.user_id
+            query = replace(
+                query,
+                filters={**query.filters, "workflow_id": workflow.id},
+                owner_id=None if mine else actor.user_id,
+                include_public=False,
+            )
+            return await uow.executions.list(query)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Progress:
+    """What a watcher has not seen yet: the execution now, and its next log lines.
+
+    ``more``: further lines wait after these. ``settled``: once the execution has finished,
+    nothing more will be written for it (a cancelled run's runner records its interrupted and
+    skipped steps after the CANCELLED status; until then the run is not settled).
+    """
+
+    execution: Execution
+    lines: list[ExecutionLog]
+    more: bool
+    settled: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchExecution:
+    """One look at an execution for a live stream: its state and the lines after a cursor."""
+
+    uow: UnitOfWorkFactory
+
+    async def __call__(
+        self, actor: Actor, execution_id: ExecutionId, *, after_seq: int = 0, limit: int = 100
+    ) -> Progress:
+        async with self.uow() as uow:
+            # The status first, then the step states, then the lines: whatever was committed
+            # before the status (or the step states) we read is in the lines we read after.
+            execution = await visible_execution(uow, actor, execution_id)
+            settled = execution.status.finished
+            if execution.status is ExecutionStatus.CANCELLED and execution.started_at is not None:
+                runs = await uow.step_runs.for_execution(execution_id)
+                done = {run.step_key for run in runs if run.status.finished}
+                settled = all(step.step_key in done for step in execution.steps)
+            page = await uow.logs.list(
+                execution_id, LogQuery(after_seq=after_seq, page=1, page_size=limit)
+            )
+        return Progress(execution=execution, lines=page.items, more=page.has_next, settled=settled)

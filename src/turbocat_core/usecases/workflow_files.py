@@ -20,6 +20,7 @@ from turbocat_core.domain.workflow import OnError, StepType, Workflow, WorkflowS
 from turbocat_core.engine.validation import agent_ref, validate_steps
 from turbocat_core.errors import FieldError, ValidationFailed
 from turbocat_core.ports import Clock, IdGenerator, UnitOfWorkFactory
+from turbocat_core.usecases.audit import audit
 
 FILE_KEYS: Final = frozenset(
     {
@@ -56,6 +57,7 @@ STEP_KEYS: Final = frozenset(
     }
 )
 FORMAT_VERSION: Final = 1
+WORKFLOW_IMPORTED: Final = "workflow.imported"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -431,5 +433,19 @@ class ImportWorkflow:
             await uow.workflows.add(blueprint.workflow)
             for step in blueprint.steps:
                 await uow.steps.add(step)
+            await audit(
+                uow,
+                self.files.clock,
+                self.files.ids,
+                WORKFLOW_IMPORTED,
+                user_id=actor.user_id,
+                resource_type="workflow",
+                resource_id=blueprint.workflow.id,
+                metadata={
+                    "name": blueprint.workflow.name,
+                    "agents": [str(agent.id) for agent in blueprint.agents.values()],
+                    "steps": [step.step_key for step in blueprint.steps],
+                },
+            )
             await uow.commit()
         return blueprint

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
+from psycopg import sql
 from psycopg.rows import DictRow
 
 from turbocat_adapters.postgres.mapping import jsonb, strings
@@ -246,5 +247,21 @@ class PostgresAuditLogRepository:
     async def append(self, entry: AuditLog) -> None:
         await self._session.write(INSERT_AUDIT, audit_params(entry))
 
-    async def list(self, query: ListQuery) -> Page[AuditLog]:
-        return await list_page(self._session, AUDIT_LISTING, query, audit_from_row)
+    async def list(
+        self,
+        query: ListQuery,
+        *,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+    ) -> Page[AuditLog]:
+        extra: list[sql.Composable] = []
+        params: dict[str, Any] = {}
+        if created_from is not None:
+            extra.append(sql.SQL("created_at >= %(created_from)s"))
+            params["created_from"] = created_from
+        if created_to is not None:
+            extra.append(sql.SQL("created_at < %(created_to)s"))
+            params["created_to"] = created_to
+        return await list_page(
+            self._session, AUDIT_LISTING, query, audit_from_row, extra=extra, extra_params=params
+        )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, LiteralString, TypeVar
 from uuid import UUID
 
+from psycopg import sql
 from psycopg.rows import DictRow
 
 from turbocat_adapters.postgres.querying import TOTAL, Listing, list_statements
@@ -72,10 +73,19 @@ class EntityRepository(Generic[E, K]):
 
 
 async def list_page(
-    session: Session, listing: Listing, query: ListQuery, entity: Callable[[DictRow], E]
+    session: Session,
+    listing: Listing,
+    query: ListQuery,
+    entity: Callable[[DictRow], E],
+    *,
+    extra: Sequence[sql.Composable] = (),
+    extra_params: Mapping[str, Any] | None = None,
 ) -> Page[E]:
-    """One page of a listing, counted and paged by the database."""
-    page_sql, count_sql, params = list_statements(listing, query)
+    """One page of a listing, counted and paged by the database (``extra``: conditions the
+    repository adds, see ``list_statements``)."""
+    page_sql, count_sql, params = list_statements(
+        listing, query, extra=extra, extra_params=extra_params
+    )
     async with session.savepoint(reads=True) as conn:  # a bad filter must not abort a transaction
         cursor = await conn.execute(page_sql, params)
         rows = await cursor.fetchall()

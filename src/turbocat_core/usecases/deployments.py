@@ -1,0 +1,815 @@
+"""Deployments: create (webhook secret shown once), read (health recomputed), list, update,
+delete, start, stop, their event log, signed webhooks, and the secrets of their runs.
+
+Environment variables are stored as ``SecretBox`` ciphertexts and never read back in clear
+through the API (:func:`masked_variables`); only the engine gets them, through
+:func:`deployment_env`. The per-deployment webhook secret is stored, encrypted, beside them
+under :data:`WEBHOOK_SECRET_KEY`, a name no variable can have, and is left out of every
+listing of the variables and of the run's environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
+
+from turbocat_core.domain.access import Actor, require_owner, require_visible
+from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES
+from turbocat_core.domain.audit import AUDIT_QUERY
+from turbocat_core.domain.common import (
+    AgentId,
+    AuditLogId,
+    DeploymentId,
+    JsonObject,
+    ListQuery,
+    Page,
+    SortOrder,
+    UserId,
+    WorkflowId,
+    check_name,
+)
+from turbocat_core.domain.deployment import (
+    MASK,
+    Deployment,
+    DeploymentStatus,
+    Environment,
+    HealthStatus,
+    check_single_target,
+)
+from turbocat_core.domain.execution import Execution, ExecutionStatus, TriggerType
+from turbocat_core.engine.runner import EnvProvider
+from turbocat_core.errors import (
+    FieldError,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    ValidationFailed,
+)
+from turbocat_core.ports import (
+    Clock,
+    IdGenerator,
+    RandomSource,
+    SecretBox,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+from turbocat_core.usecases.accounts import Client
+from turbocat_core.usecases.audit import audit, changed_fields
+from turbocat_core.usecases.executions import StartExecution
+
+RESOURCE: Final = "deployment"
+WEBHOOK_SECRET_KEY: Final = "@webhook"
+"""Where the encrypted webhook secret lives in ``environment_variables`` (not a valid name)."""
+VARIABLE_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MAX_VARIABLE_BYTES: Final = 32 * 1024
+MAX_VARIABLES: Final = 100
+MAX_DESCRIPTION: Final = 5000
+HEALTH_WINDOW: Final = 20
+"""Health follows the last 20 finished executions of a deployment."""
+HEALTH_SCAN_PAGES: Final = 5
+WEBHOOK_TOLERANCE_SECONDS: Final = 300
+SIGNATURE_PREFIX: Final = "sha256="
+_TIMESTAMP: Final = re.compile(r"^[0-9]{1,12}$")
+_HEX: Final = re.compile(r"^[0-9a-f]{64}$")
+_NO_SECRET: Final = b"turbocat: no such deployment"  # HMAC key of refused lookups
+
+CREATED: Final = "deployment.created"
+UPDATED: Final = "deployment.updated"
+DELETED: Final = "deployment.deleted"
+STARTED: Final = "deployment.started"
+STOPPED: Final = "deployment.stopped"
+WEBHOOK_RECEIVED: Final = "deployment.webhook_received"
+SCHEDULE_FIRED: Final = "deployment.schedule_fired"
+
+_UPDATABLE: Final = (
+    "name",
+    "description",
+    "environment",
+    "config",
+    "environment_variables",
+    "allocated_memory_mb",
+    "allocated_cpu",
+)
+
+
+# --- pure helpers ------------------------------------------------------------------------
+
+
+def masked_variables(deployment: Deployment) -> dict[str, str]:
+    """What every read returns: each variable's name, never its value."""
+    return {
+        name: MASK
+        for name in sorted(deployment.environment_variables)
+        if name != WEBHOOK_SECRET_KEY
+    }
+
+
+def check_variables(values: Mapping[str, Any], *, allow_removal: bool) -> None:
+    """Names ``^[A-Za-z_][A-Za-z0-9_]{0,127}$``, values text of at most 32 KB (UTF-8);
+    ``None`` (remove) only when ``allow_removal``. ``ValidationFailed`` names each problem
+    as ``environmentVariables.<NAME>``."""
+    problems: list[FieldError] = []
+    for name, value in values.items():
+        where = f"environmentVariables.{name}"
+        if not isinstance(name, str) or not VARIABLE_NAME.fullmatch(name):
+            problems.append(
+                FieldError(where, "a name is a letter or _, then letters, digits or _ (128 max)")
+            )
+        elif value is None:
+            if not allow_removal:
+                problems.append(FieldError(where, "must be text"))
+        elif not isinstance(value, str):
+            problems.append(FieldError(where, "must be text"))
+        elif len(value.encode("utf-8", "surrogatepass")) > MAX_VARIABLE_BYTES:
+            problems.append(FieldError(where, f"must be at most {MAX_VARIABLE_BYTES} bytes"))
+    if problems:
+        raise ValidationFailed("invalid environment variables", problems)
+
+
+def health_of(executions: list[Execution]) -> HealthStatus:
+    """From the share of COMPLETED among finished executions: none UNKNOWN, 90%+ HEALTHY,
+    50%+ DEGRADED, else UNHEALTHY."""
+    finished = [e for e in executions if e.status.finished]
+    if not finished:
+        return HealthStatus.UNKNOWN
+    rate = sum(e.status is ExecutionStatus.COMPLETED for e in finished) / len(finished)
+    if rate >= 0.9:
+        return HealthStatus.HEALTHY
+    return HealthStatus.DEGRADED if rate >= 0.5 else HealthStatus.UNHEALTHY
+
+
+def sign_webhook(secret: str, timestamp: str | int, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` keyed with the webhook secret
+    (its text, UTF-8): the ``X-Turbocat-Signature`` a sender puts on a request."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return SIGNATURE_PREFIX + digest.hexdigest()
+
+
+def webhook_inputs(body: bytes) -> JsonObject:
+    """The execution inputs of a webhook body: a JSON object as is, any other JSON value as
+    ``{"body": value}``, an empty body as ``{}``; ``ValidationFailed`` for anything else."""
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError too
+        raise ValidationFailed.field("body", "must be JSON") from None
+    return value if isinstance(value, dict) else {"body": value}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _description(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) > MAX_DESCRIPTION:
+        raise ValidationFailed.field("description", f"must be at most {MAX_DESCRIPTION} characters")
+    return text or None
+
+
+def _environment(value: Any) -> Environment:
+    try:
+        return Environment(value)
+    except ValueError:
+        allowed = ", ".join(Environment)
+        raise ValidationFailed.field("environment", f"must be one of {allowed}") from None
+
+
+def _config(value: Any) -> JsonObject:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationFailed.field("config", "must be an object")
+    return dict(value)
+
+
+def _resources(memory_mb: int | None, cpu: float | None) -> None:
+    if memory_mb is not None and (isinstance(memory_mb, bool) or memory_mb < 1):
+        raise ValidationFailed.field("allocatedMemoryMb", "must be a positive number of MB")
+    if cpu is not None and not cpu > 0:
+        raise ValidationFailed.field("allocatedCpu", "must be more than 0")
+
+
+# --- shared reads -----------------------------------------------------------------------
+
+
+async def owner_actor(uow: UnitOfWork, user_id: UserId) -> Actor | None:
+    """The deployment owner as the actor its webhooks and schedules run as (``None`` when
+    the account is gone or disabled)."""
+    user = await uow.users.get(user_id)
+    if user is None or not user.is_active:
+        return None
+    return Actor(user_id=user.id, role=user.role)
+
+
+async def _visible(uow: UnitOfWork, actor: Actor, deployment_id: DeploymentId) -> Deployment:
+    deployment = await uow.deployments.get(deployment_id)
+    if deployment is None:
+        raise NotFound(RESOURCE, deployment_id)
+    require_visible(actor, RESOURCE, deployment.id, deployment.user_id)
+    return deployment
+
+
+async def _owned(uow: UnitOfWork, actor: Actor, deployment_id: DeploymentId) -> Deployment:
+    deployment = await uow.deployments.get(deployment_id)
+    if deployment is None:
+        raise NotFound(RESOURCE, deployment_id)
+    require_owner(actor, RESOURCE, deployment.id, deployment.user_id)
+    return deployment
+
+
+async def _target_problem(
+    uow: UnitOfWork, owner: Actor, workflow_id: WorkflowId | None, agent_id: AgentId | None
+) -> FieldError | None:
+    """Why the owner cannot deploy the target (one answer for missing and someone else's
+    private resource, so its existence is never confirmed)."""
+    if workflow_id is not None:
+        workflow = await uow.workflows.get(workflow_id)
+        # Running a workflow needs ownership (StartExecution): public is not enough.
+        if workflow is None or not (owner.is_admin or workflow.user_id == owner.user_id):
+            return FieldError("workflowId", f"no workflow {workflow_id} that you can deploy")
+        return None
+    if agent_id is not None:
+        agent = await uow.agents.get(agent_id)
+        if agent is None or not (
+            owner.is_admin or agent.is_public or agent.user_id == owner.user_id
+        ):
+            return FieldError("agentId", f"no agent {agent_id} that you can deploy")
+        if agent.status not in RUNNABLE_AGENT_STATUSES:
+            return FieldError("agentId", f"agent {agent.name!r} is {agent.status}")
+    return None
+
+
+async def recent_executions(uow: UnitOfWork, deployment: Deployment) -> list[Execution]:
+    """The deployment's last :data:`HEALTH_WINDOW` finished executions, newest first.
+
+    Executions cannot be listed by deployment yet, so this pages through its workflow's
+    executions (at most ``HEALTH_SCAN_PAGES`` pages of 100) and keeps the deployment's.
+    """
+    if deployment.workflow_id is None:
+        return []
+    found: list[Execution] = []
+    for page in range(1, HEALTH_SCAN_PAGES + 1):
+        result = await uow.executions.list(
+            ListQuery(
+                page=page,
+                page_size=100,
+                sort_by="created_at",
+                sort_order=SortOrder.DESC,
+                filters={"workflow_id": deployment.workflow_id},
+            )
+        )
+        found += [e for e in result.items if e.deployment_id == deployment.id and e.status.finished]
+        if len(found) >= HEALTH_WINDOW or not result.has_next:
+            break
+    return found[:HEALTH_WINDOW]
+
+
+# --- use cases ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateDeployment:
+    """A STOPPED deployment of one workflow or agent the caller can use."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+    random: RandomSource
+    secrets: SecretBox
+
+    async def __call__(
+        self,
+        actor: Actor,
+        *,
+        name: str,
+        workflow_id: WorkflowId | None = None,
+        agent_id: AgentId | None = None,
+        description: str | None = None,
+        environment: Environment = Environment.DEVELOPMENT,
+        config: JsonObject | None = None,
+        environment_variables: Mapping[str, str] | None = None,
+        allocated_memory_mb: int | None = None,
+        allocated_cpu: float | None = None,
+        client: Client | None = None,
+    ) -> tuple[Deployment, str]:
+        """The deployment and its webhook secret, which is never available again.
+        ``ValidationFailed`` names the field at fault (``workflowId``/``agentId`` for a
+        missing, foreign or unusable target)."""
+        check_single_target(workflow_id, agent_id)
+        variables = dict(environment_variables or {})
+        check_variables(variables, allow_removal=False)
+        if len(variables) > MAX_VARIABLES:
+            raise ValidationFailed.field(
+                "environmentVariables", f"at most {MAX_VARIABLES} variables"
+            )
+        _resources(allocated_memory_mb, allocated_cpu)
+        secret = self.random.token(32)
+        encrypted = {name: self.secrets.encrypt(value) for name, value in variables.items()}
+        encrypted[WEBHOOK_SECRET_KEY] = self.secrets.encrypt(secret)
+        now = self.clock.now()
+        deployment = Deployment(
+            id=DeploymentId(self.ids.new_id()),
+            created_at=now,
+            updated_at=now,
+            user_id=actor.user_id,
+            name=check_name(name),
+            workflow_id=workflow_id,
+            agent_id=agent_id,
+            description=_description(description),
+            environment=_environment(environment),
+            config=_config(config),
+            environment_variables=encrypted,
+            allocated_memory_mb=allocated_memory_mb,
+            allocated_cpu=allocated_cpu,
+        )
+        async with self.uow() as uow:
+            problem = await _target_problem(uow, actor, workflow_id, agent_id)
+            if problem is not None:
+                raise ValidationFailed(f"{problem.field}: {problem.message}", [problem])
+            await uow.deployments.add(deployment)
+            await _audit(
+                uow,
+                self.clock,
+                self.ids,
+                CREATED,
+                user_id=actor.user_id,
+                deployment_id=deployment.id,
+                metadata={
+                    "name": deployment.name,
+                    "workflowId": str(workflow_id) if workflow_id else None,
+                    "agentId": str(agent_id) if agent_id else None,
+                    "environment": deployment.environment.value,
+                    "variables": sorted(variables),
+                },
+                client=client,
+            )
+            await uow.commit()
+        return deployment, secret
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetDeployment:
+    """One deployment, its ``healthStatus`` recomputed (and stored, ``lastHealthCheckAt``)."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+
+    async def __call__(self, actor: Actor, deployment_id: DeploymentId) -> Deployment:
+        """``NotFound`` for a missing, deleted or another user's deployment."""
+        async with self.uow() as uow:
+            deployment = await _visible(uow, actor, deployment_id)
+            health = health_of(await recent_executions(uow, deployment))
+            # Read again just before writing: a bookkeeping write must not undo an edit.
+            fresh = await uow.deployments.get(deployment_id)
+            if fresh is None:
+                raise NotFound(RESOURCE, deployment_id)
+            checked = replace(fresh, health_status=health, last_health_check_at=self.clock.now())
+            await uow.deployments.update(checked)
+            await uow.commit()
+        return checked
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListDeployments:
+    """A USER's own deployments; an ADMIN's listing holds everyone's."""
+
+    uow: UnitOfWorkFactory
+
+    async def __call__(self, actor: Actor, query: ListQuery) -> Page[Deployment]:
+        scoped = replace(
+            query, owner_id=None if actor.is_admin else actor.user_id, include_public=False
+        )
+        async with self.uow() as uow:
+            return await uow.deployments.list(scoped)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateDeployment:
+    """Change what was sent; ``environment_variables`` maps names to new values (``None``
+    removes one) and leaves the others as they are."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+    secrets: SecretBox
+
+    async def __call__(
+        self,
+        actor: Actor,
+        deployment_id: DeploymentId,
+        changes: Mapping[str, Any],
+        client: Client | None = None,
+    ) -> Deployment:
+        """``changes``: any of name, description, environment, config,
+        environment_variables, allocated_memory_mb, allocated_cpu (only those sent)."""
+        unknown = sorted(set(changes) - set(_UPDATABLE))
+        if unknown:
+            raise ValidationFailed.field(unknown[0], "cannot be changed")
+        updates: dict[str, Any] = {}
+        if "name" in changes:
+            updates["name"] = check_name(changes["name"] or "")
+        if "description" in changes:
+            updates["description"] = _description(changes["description"])
+        if "environment" in changes:
+            updates["environment"] = _environment(changes["environment"])
+        if "config" in changes:
+            updates["config"] = _config(changes["config"])
+        for name in ("allocated_memory_mb", "allocated_cpu"):
+            if name in changes:
+                updates[name] = changes[name]
+        _resources(updates.get("allocated_memory_mb"), updates.get("allocated_cpu"))
+        variables: Mapping[str, str | None] = changes.get("environment_variables") or {}
+        check_variables(variables, allow_removal=True)
+        async with self.uow() as uow:
+            deployment = await _owned(uow, actor, deployment_id)
+            if variables:
+                stored = dict(deployment.environment_variables)
+                for name, value in variables.items():
+                    if value is None:
+                        stored.pop(name, None)
+                    else:
+                        stored[name] = self.secrets.encrypt(value)
+                if len(stored) - (WEBHOOK_SECRET_KEY in stored) > MAX_VARIABLES:
+                    raise ValidationFailed.field(
+                        "environmentVariables", f"at most {MAX_VARIABLES} variables"
+                    )
+                updates["environment_variables"] = stored
+            if not updates:
+                return deployment
+            updated = replace(deployment, updated_at=self.clock.now(), **updates)
+            await uow.deployments.update(updated)
+            await _audit(
+                uow,
+                self.clock,
+                self.ids,
+                UPDATED,
+                user_id=actor.user_id,
+                deployment_id=deployment.id,
+                changes=changed_fields(deployment, updated, list(updates)),
+                metadata={
+                    "variablesSet": sorted(k for k, v in variables.items() if v is not None),
+                    "variablesRemoved": sorted(k for k, v in variables.items() if v is None),
+                }
+                if variables
+                else None,
+                client=client,
+            )
+            await uow.commit()
+        return updated
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeleteDeployment:
+    """Soft-delete: the deployment reads as absent (no webhooks, no schedule) but stays stored."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+
+    async def __call__(
+        self, actor: Actor, deployment_id: DeploymentId, client: Client | None = None
+    ) -> None:
+        async with self.uow() as uow:
+            deployment = await _owned(uow, actor, deployment_id)
+            now = self.clock.now()
+            await uow.deployments.update(replace(deployment, deleted_at=now, updated_at=now))
+            await _audit(
+                uow,
+                self.clock,
+                self.ids,
+                DELETED,
+                user_id=actor.user_id,
+                deployment_id=deployment.id,
+                metadata={"status": deployment.status.value},
+                client=client,
+            )
+            await uow.commit()
+
+
+async def _move(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    ids: IdGenerator,
+    actor: Actor,
+    deployment_id: DeploymentId,
+    path: tuple[DeploymentStatus, DeploymentStatus],
+    action: str,
+    client: Client | None,
+    *,
+    check_target: bool = False,
+) -> Deployment:
+    async with uow_factory() as uow:
+        deployment = await _owned(uow, actor, deployment_id)
+        now = clock.now()
+        moved = deployment
+        for status in path:  # InvalidState for a move the lifecycle forbids
+            moved = moved.moved_to(status, now)
+        if check_target:
+            owner = await owner_actor(uow, deployment.user_id)
+            if owner is None:
+                raise InvalidState("the deployment's owner account is disabled")
+            if await _target_problem(uow, owner, deployment.workflow_id, deployment.agent_id):
+                what = "workflow" if deployment.workflow_id is not None else "agent"
+                raise InvalidState(f"the deployment's {what} no longer exists or cannot be used")
+        await uow.deployments.update(moved)
+        await _audit(
+            uow,
+            clock,
+            ids,
+            action,
+            user_id=actor.user_id,
+            deployment_id=deployment.id,
+            changes=changed_fields(deployment, moved, ["status", "started_at", "stopped_at"]),
+            metadata={"through": [status.value for status in path]},
+            client=client,
+        )
+        await uow.commit()
+    return moved
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartDeployment:
+    """STOPPED, FAILED or MAINTENANCE -> STARTING -> RUNNING, in one step; its target must
+    still exist and be usable. ``InvalidState`` otherwise."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+
+    async def __call__(
+        self, actor: Actor, deployment_id: DeploymentId, client: Client | None = None
+    ) -> Deployment:
+        path = (DeploymentStatus.STARTING, DeploymentStatus.RUNNING)
+        return await _move(
+            self.uow,
+            self.clock,
+            self.ids,
+            actor,
+            deployment_id,
+            path,
+            STARTED,
+            client,
+            check_target=True,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopDeployment:
+    """RUNNING -> STOPPING -> STOPPED, in one step; ``InvalidState`` from any other status."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+
+    async def __call__(
+        self, actor: Actor, deployment_id: DeploymentId, client: Client | None = None
+    ) -> Deployment:
+        path = (DeploymentStatus.STOPPING, DeploymentStatus.STOPPED)
+        return await _move(
+            self.uow, self.clock, self.ids, actor, deployment_id, path, STOPPED, client
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeploymentEvent:
+    """One entry of a deployment's log (its audit entries): what happened, who did it."""
+
+    id: AuditLogId
+    created_at: datetime
+    action: str
+    user_id: UserId | None
+    changes: JsonObject
+    metadata: JsonObject
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListDeploymentEvents:
+    """A deployment's events, newest first by default: created, updated, started, stopped,
+    webhook received, schedule fired (``query`` against ``AUDIT_QUERY``)."""
+
+    uow: UnitOfWorkFactory
+
+    async def __call__(
+        self, actor: Actor, deployment_id: DeploymentId, query: ListQuery | None = None
+    ) -> Page[DeploymentEvent]:
+        base = query or ListQuery.build(AUDIT_QUERY)
+        scoped = replace(
+            base,
+            filters={
+                **base.filters,
+                "resource_type": RESOURCE,
+                "resource_id": str(deployment_id),
+            },
+            owner_id=None,
+            include_public=False,
+        )
+        async with self.uow() as uow:
+            await _visible(uow, actor, deployment_id)
+            page = await uow.audit_logs.list(scoped)
+        events = [
+            DeploymentEvent(
+                id=entry.id,
+                created_at=entry.created_at,
+                action=entry.action,
+                user_id=entry.user_id,
+                changes=entry.changes,
+                metadata=entry.metadata,
+            )
+            for entry in page.items
+        ]
+        return Page(items=events, total=page.total, page=page.page, page_size=page.page_size)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiveWebhook:
+    """``POST /hooks/{deploymentId}``: start the deployment's workflow (trigger WEBHOOK).
+
+    Authenticated by ``X-Turbocat-Timestamp`` (unix seconds, at most 5 minutes off) and
+    ``X-Turbocat-Signature`` (:func:`sign_webhook`). Raises ``Unauthenticated`` for a bad
+    timestamp or signature, an unknown id alike (compared in constant time, so ids cannot be
+    probed); then ``InvalidState`` for an agent deployment, one that is not RUNNING, or a
+    workflow that cannot run; ``ValidationFailed`` (field ``body``) for a body that is not
+    JSON. Every request past the signature is recorded in the deployment's log (its size and
+    the execution, never the body).
+    """
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    ids: IdGenerator
+    secrets: SecretBox
+    start: StartExecution
+    tolerance_seconds: int = WEBHOOK_TOLERANCE_SECONDS
+
+    async def __call__(
+        self,
+        deployment_id: str,
+        *,
+        timestamp: str | None,
+        signature: str | None,
+        body: bytes,
+        client: Client | None = None,
+    ) -> Execution:
+        now = self.clock.now()
+        if (
+            timestamp is None
+            or not _TIMESTAMP.fullmatch(timestamp)
+            or abs(now.timestamp() - int(timestamp)) > self.tolerance_seconds
+        ):
+            raise Unauthenticated(
+                "X-Turbocat-Timestamp is missing, or more than 5 minutes off the server's time"
+            )
+        deployment = await self._verified(deployment_id, timestamp, signature or "", body)
+        try:
+            execution = await self._run(deployment, body, now)
+        except (InvalidState, ValidationFailed) as error:
+            await self._record(deployment, body, client, error=error.message)
+            raise
+        await self._record(deployment, body, client, execution=execution)
+        return execution
+
+    async def _verified(
+        self, deployment_id: str, timestamp: str, signature: str, body: bytes
+    ) -> Deployment:
+        try:
+            key = DeploymentId(UUID(deployment_id))
+        except ValueError:
+            key = None
+        deployment: Deployment | None = None
+        if key is not None:
+            async with self.uow() as uow:
+                deployment = await uow.deployments.get(key)
+        secret: str | None = None
+        token = deployment.environment_variables.get(WEBHOOK_SECRET_KEY) if deployment else None
+        if token is not None:
+            try:
+                secret = self.secrets.decrypt(token)
+            except ValidationFailed:
+                secret = None  # a key the server lost: nobody can sign for this deployment
+        # An unknown deployment costs the same HMAC and comparison as a wrong signature.
+        expected = sign_webhook(
+            secret if secret is not None else _NO_SECRET.decode(), timestamp, body
+        )
+        given = signature.strip().lower()
+        matches = hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+        if not matches or secret is None or deployment is None:
+            raise Unauthenticated("the webhook signature is missing or invalid")
+        return deployment
+
+    async def _run(self, deployment: Deployment, body: bytes, now: datetime) -> Execution:
+        if deployment.workflow_id is None:
+            raise InvalidState("webhooks start workflows; this deployment runs an agent")
+        if deployment.status is not DeploymentStatus.RUNNING:
+            raise InvalidState(
+                f"the deployment is {deployment.status}; only a RUNNING one accepts webhooks"
+            )
+        inputs = webhook_inputs(body)
+        async with self.uow() as uow:
+            owner = await owner_actor(uow, deployment.user_id)
+        if owner is None:
+            raise InvalidState("the deployment's owner account is disabled")
+        try:
+            return await self.start(
+                owner,
+                deployment.workflow_id,
+                inputs=inputs,
+                trigger=TriggerType.WEBHOOK,
+                trigger_data={"deploymentId": str(deployment.id), "receivedAt": now.isoformat()},
+                deployment_id=deployment.id,
+            )
+        except (NotFound, PermissionDenied):
+            raise InvalidState("the deployment's workflow no longer exists") from None
+        except ValidationFailed as error:
+            raise InvalidState(f"the deployment's workflow cannot run: {error.message}") from None
+
+    async def _record(
+        self,
+        deployment: Deployment,
+        body: bytes,
+        client: Client | None,
+        *,
+        execution: Execution | None = None,
+        error: str | None = None,
+    ) -> None:
+        metadata: JsonObject = {"bodyBytes": len(body)}
+        if execution is not None:
+            metadata["executionId"] = str(execution.id)
+        if error is not None:
+            metadata["error"] = error
+        async with self.uow() as uow:
+            await _audit(
+                uow,
+                self.clock,
+                self.ids,
+                WEBHOOK_RECEIVED,
+                user_id=deployment.user_id,
+                deployment_id=deployment.id,
+                metadata=metadata,
+                client=client,
+            )
+            await uow.commit()
+
+
+def deployment_env(*, uow: UnitOfWorkFactory, secrets: SecretBox) -> EnvProvider:
+    """The engine's ``env_for``: an execution started by a deployment (``deployment_id``)
+    gets that deployment's variables, decrypted (``{{env.NAME}}``; the engine masks their
+    values in logs); any other execution, or one whose deployment was deleted, ``{}``."""
+
+    async def env_for(execution: Execution) -> Mapping[str, str]:
+        if execution.deployment_id is None:
+            return {}
+        async with uow() as unit:
+            deployment = await unit.deployments.get(execution.deployment_id)
+        if deployment is None:
+            return {}
+        env: dict[str, str] = {}
+        for name, token in deployment.environment_variables.items():
+            if name == WEBHOOK_SECRET_KEY:
+                continue
+            try:
+                env[name] = secrets.decrypt(token)
+            except ValidationFailed:
+                # Sealed with a key the server no longer has: references to it stay
+                # unresolved (the run logs a WARN naming them) rather than failing to start.
+                continue
+        return env
+
+    return env_for
+
+
+async def _audit(
+    uow: UnitOfWork,
+    clock: Clock,
+    ids: IdGenerator,
+    action: str,
+    *,
+    user_id: UUID,
+    deployment_id: DeploymentId,
+    client: Client | None,
+    changes: JsonObject | None = None,
+    metadata: JsonObject | None = None,
+) -> None:
+    await audit(
+        uow,
+        clock,
+        ids,
+        action,
+        user_id=user_id,
+        resource_type=RESOURCE,
+        resource_id=deployment_id,
+        changes=changes,
+        metadata=metadata,
+        ip_address=client.ip if client else None,
+        user_agent=client.user_agent if client else None,
+    )

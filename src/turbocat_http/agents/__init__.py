@@ -1,0 +1,1 @@
+"""``/agents``: CRUD, duplicates (versions and forks) and version trees."""

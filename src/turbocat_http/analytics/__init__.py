@@ -1,0 +1,1 @@
+"""``/analytics``: overview, per-agent and per-workflow metrics, system health (ADMIN)."""

@@ -1,0 +1,158 @@
+"""``GET /analytics/overview``, ``/analytics/agents/{id}/metrics``,
+``/analytics/workflows/{id}/metrics`` and ``/analytics/system-health`` (ADMIN)."""
+
+# No ``from __future__ import annotations``: Litestar reads the handler signatures.
+
+import time
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Router, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter, SkipValidation
+
+from turbocat_adapters.memory import InProcessQueue
+from turbocat_adapters.stores import Store
+from turbocat_core import __version__
+from turbocat_core.domain.access import Actor, require_role, require_scope
+from turbocat_core.domain.analytics import AgentMetrics, Interval, Overview, WorkflowMetrics
+from turbocat_core.domain.common import AgentId, UserId, WorkflowId
+from turbocat_core.domain.user import UserRole
+from turbocat_core.usecases.analytics import GetAgentMetrics, GetOverview, GetWorkflowMetrics
+from turbocat_http.analytics.params import From, To, time_range
+from turbocat_http.analytics.schemas import QueueHealth, RedisHealth, SystemHealth
+from turbocat_http.auth.security import ACTOR
+from turbocat_http.dependencies import provide
+from turbocat_http.envelope import ok
+from turbocat_http.health.checks import check_database
+from turbocat_http.health.routes import STARTED_AT_STATE_KEY
+from turbocat_http.openapi import AUTHENTICATED, error_responses
+from turbocat_http.schemas import Envelope
+
+SCOPE = "analytics"
+
+IntervalParam = Annotated[
+    Interval,
+    QueryParameter(
+        description="Time-series buckets in UTC: hour, day (default), week (ISO, "
+        "from Monday) or month."
+    ),
+]
+
+
+@get("/overview", security=AUTHENTICATED)
+async def overview(
+    actor: NamedDependency[Actor],
+    get_overview: NamedDependency[GetOverview],
+    start: From = None,
+    end: To = None,
+    user_id: Annotated[
+        UUID | None,
+        QueryParameter(name="userId", description="ADMIN: one user's figures (default: all)."),
+    ] = None,
+) -> Envelope[Overview]:
+    """The caller's agents and workflows by status (as they are now) and executions created
+    in the range: by status, success and failure rates of the finished ones, durations.
+    ADMINs see everyone's (or ``userId``'s)."""
+    require_scope(actor, SCOPE, "read")
+    since, until = time_range(start, end)
+    owner = UserId(user_id) if user_id is not None else None
+    return ok(await get_overview(actor, start=since, end=until, user_id=owner))
+
+
+@get("/agents/{agent_id:uuid}/metrics", security=AUTHENTICATED)
+async def agent_metrics(
+    agent_id: FromPath[UUID],
+    actor: NamedDependency[Actor],
+    get_agent_metrics: NamedDependency[GetAgentMetrics],
+    start: From = None,
+    end: To = None,
+    interval: IntervalParam = Interval.DAY,
+) -> Envelope[AgentMetrics]:
+    """Calls of the agent by AGENT steps of executions created in the range: counts, rates,
+    p50/p95/p99 durations and a time series; ``lifetime`` holds the engine's counters."""
+    require_scope(actor, SCOPE, "read")
+    since, until = time_range(start, end)
+    return ok(
+        await get_agent_metrics(actor, AgentId(agent_id), start=since, end=until, interval=interval)
+    )
+
+
+@get("/workflows/{workflow_id:uuid}/metrics", security=AUTHENTICATED)
+async def workflow_metrics(
+    workflow_id: FromPath[UUID],
+    actor: NamedDependency[Actor],
+    get_workflow_metrics: NamedDependency[GetWorkflowMetrics],
+    start: From = None,
+    end: To = None,
+    interval: IntervalParam = Interval.DAY,
+) -> Envelope[WorkflowMetrics]:
+    """Executions of the workflow created in the range: counts, rates, p50/p95/p99
+    durations, a time series and per-step figures."""
+    require_scope(actor, SCOPE, "read")
+    since, until = time_range(start, end)
+    return ok(
+        await get_workflow_metrics(
+            actor, WorkflowId(workflow_id), start=since, end=until, interval=interval
+        )
+    )
+
+
+def queue_health(queue: object) -> QueueHealth:
+    """What the queue can tell: the in-process queue knows its depth and nothing more."""
+    if isinstance(queue, InProcessQueue):
+        return QueueHealth(
+            kind="in-process",
+            depth=queue.pending,
+            workers="in-process",
+            failed_jobs=None,
+            note="the in-process queue does not count failed jobs (it logs each failure)",
+        )
+    return QueueHealth(
+        kind=type(queue).__name__,
+        depth=None,
+        workers=None,
+        failed_jobs=None,
+        note="this queue reports no figures",
+    )
+
+
+@get("/system-health", security=AUTHENTICATED, responses=error_responses(403))
+async def system_health(
+    actor: NamedDependency[Actor],
+    store: NamedDependency[SkipValidation[Store]],
+    queue: NamedDependency[SkipValidation[Any]],
+    state: State,
+) -> Envelope[SystemHealth]:
+    """The database (ping latency, pending migrations), Redis and the job queue, with the
+    version and uptime (ADMIN only)."""
+    require_scope(actor, SCOPE, "read")
+    require_role(actor, UserRole.ADMIN)
+    database = await check_database(store)
+    uptime = time.monotonic() - float(state.get(STARTED_AT_STATE_KEY, time.monotonic()))
+    return ok(
+        SystemHealth(
+            status="ok" if database.ready else "degraded",
+            version=__version__,
+            uptime_seconds=round(uptime, 3),
+            database=database,
+            redis=RedisHealth(status="not configured"),
+            queue=queue_health(queue),
+        )
+    )
+
+
+router = Router(
+    "/analytics",
+    route_handlers=[overview, agent_metrics, workflow_metrics, system_health],
+    dependencies={
+        "actor": ACTOR,
+        "get_overview": provide(lambda c: GetOverview(uow=c.uow())),
+        "get_agent_metrics": provide(lambda c: GetAgentMetrics(uow=c.uow(), clock=c.clock())),
+        "get_workflow_metrics": provide(lambda c: GetWorkflowMetrics(uow=c.uow(), clock=c.clock())),
+        "store": provide("store"),
+        "queue": provide("queue"),
+    },
+    tags=["analytics"],
+)

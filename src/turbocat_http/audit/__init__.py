@@ -1,0 +1,1 @@
+"""``/audit-logs``: the audit log, for ADMINs."""

@@ -1,0 +1,1 @@
+"""``/deployments``: CRUD, start/stop and the event log of deployments."""

@@ -1,0 +1,1 @@
+"""``/executions``: read, logs, cancel, retry and a live stream (Server-Sent Events)."""

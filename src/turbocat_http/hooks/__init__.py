@@ -1,0 +1,1 @@
+"""``/hooks/{deploymentId}``: signed webhooks that start a deployment's workflow."""

@@ -1,0 +1,1 @@
+"""``/templates``: browse (public ones without an account) and instantiate."""

@@ -1,0 +1,1 @@
+"""``/workflows``: CRUD with steps, execute, executions, import and export."""

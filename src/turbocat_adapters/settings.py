@@ -72,8 +72,9 @@ class Settings:
     trust_proxy_headers: bool = False
     public_url: str = "http://localhost:3001"
     log_level: str = "info"
-    resume_interrupted: bool = False
-    """Queue PENDING/RUNNING executions again at start-up (one server process only)."""
+    single_process: bool = False
+    """This process alone runs executions and schedules: at start-up it queues again what a
+    stopped server left PENDING or RUNNING, and it fires the deployments' schedules."""
     # Accounts
     jwt_secret: str | None = field(default=None, repr=False)
     encryption_key: str | None = field(default=None, repr=False)
@@ -120,7 +121,7 @@ class Settings:
             trust_proxy_headers=_bool(source, "TURBOCAT_TRUST_PROXY_HEADERS"),
             public_url=(source.get("TURBOCAT_PUBLIC_URL") or "http://localhost:3001").rstrip("/"),
             log_level=(source.get("TURBOCAT_LOG_LEVEL") or "info").lower(),
-            resume_interrupted=_bool(source, "TURBOCAT_RESUME_INTERRUPTED"),
+            single_process=_bool(source, "TURBOCAT_SINGLE_PROCESS"),
             jwt_secret=source.get("TURBOCAT_JWT_SECRET") or None,
             encryption_key=source.get("TURBOCAT_ENCRYPTION_KEY") or None,
             access_token_ttl=_int(source, "TURBOCAT_ACCESS_TOKEN_TTL", 15 * 60, minimum=30),

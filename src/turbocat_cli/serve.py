@@ -41,8 +41,15 @@ def serve(
     os.environ.setdefault("TURBOCAT_DATA_DIR", str(settings.data_dir))
     if workers == 1:
         # The only process running executions: it can safely resume what a previous run of
-        # the server left PENDING or RUNNING. Several workers need leases (Redis + RQ).
-        os.environ.setdefault("TURBOCAT_RESUME_INTERRUPTED", "true")
+        # the server left PENDING or RUNNING, and fire schedules exactly once. Several
+        # workers need leases and a shared scheduler lock (Redis + RQ, the fleet mode).
+        os.environ.setdefault("TURBOCAT_SINGLE_PROCESS", "true")
+    else:
+        typer.echo(
+            "with several workers, schedules do not fire and interrupted runs are not resumed "
+            "until Redis is configured (the fleet mode)",
+            err=True,
+        )
     uvicorn.run(
         APP_FACTORY,  # by name: uvicorn imports it in each worker process
         factory=True,

@@ -92,13 +92,19 @@ def _store_lifespan(container: Container) -> Lifespan:
         await store.open()
         app.state[STARTED_AT_STATE_KEY] = time.monotonic()
         queue = container.queue()
+        single = container.settings().single_process
+        scheduler = container.scheduler() if single else None
         try:
-            if container.settings().resume_interrupted:
+            if single:
                 resumed = await ResumeInterrupted(uow=container.uow(), queue=queue)()
                 if resumed:
                     logger.warning("resumed %d interrupted execution(s)", resumed)
+                assert scheduler is not None
+                scheduler.start()
             yield
         finally:
+            if scheduler is not None:
+                await scheduler.stop()
             await queue.close()  # runs in flight stay RUNNING; the next start resumes them
             await store.close()
 

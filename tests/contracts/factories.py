@@ -183,6 +183,7 @@ def deployment(owner: UUID | None = None, **fields: Any) -> Deployment:
         "workflow_id": WorkflowId(uuid4()),
         "config": {"replicas": 1},
         "environment_variables": {"TOKEN": "v1.ciphertext"},
+        "webhook_secret": "v1.webhook-ciphertext",
     }
     values.update(fields)
     return Deployment(**values)

@@ -24,10 +24,8 @@ from turbocat_core.domain.user import User, UserRole
 from turbocat_core.errors import InvalidState, NotFound, Unauthenticated, ValidationFailed
 from turbocat_core.usecases.deployments import (
     MAX_VARIABLE_BYTES,
-    WEBHOOK_SECRET_KEY,
     CreateDeployment,
     GetDeployment,
-    ReceiveWebhook,
     StartDeployment,
     StopDeployment,
     UpdateDeployment,
@@ -35,9 +33,8 @@ from turbocat_core.usecases.deployments import (
     deployment_env,
     health_of,
     masked_variables,
-    sign_webhook,
-    webhook_inputs,
 )
+from turbocat_core.usecases.webhooks import ReceiveWebhook, sign_webhook, webhook_inputs
 
 KEY = bytes(range(32))
 
@@ -170,7 +167,7 @@ async def test_a_deployments_runs_read_its_variables_as_env(h: Harness):
 
     env = await deployment_env(uow=h.store.unit_of_work, secrets=box)(execution)
     assert env == {"TOKEN": "s3cr3t-value", "OTHER": "o"}  # never the webhook secret
-    assert secret not in env.values() and WEBHOOK_SECRET_KEY not in env
+    assert secret not in env.values()
     # Runs without a deployment, or of a deleted one, have no env; nor do values sealed
     # with a key the server no longer has.
     plain = await h.run(workflow)
@@ -219,7 +216,8 @@ async def test_update_merges_variables_and_masks_them(h: Harness):
     )
     assert masked_variables(updated) == {"B": "********", "C": "********"}
     stored = {k: box.decrypt(v) for k, v in updated.environment_variables.items()}
-    assert stored == {"B": "22", "C": "3", WEBHOOK_SECRET_KEY: secret}
+    assert stored == {"B": "22", "C": "3"}
+    assert updated.webhook_secret is not None and box.decrypt(updated.webhook_secret) == secret
     with pytest.raises(ValidationFailed) as caught:
         await update(h.actor, deployment_id, {"workflow_id": None})
     assert caught.value.details[0].field == "workflow_id"

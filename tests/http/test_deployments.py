@@ -21,7 +21,6 @@ from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import AgentId, ExecutionId, StepId, UserId, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionStatus
 from turbocat_core.domain.workflow import StepType, Workflow, WorkflowStatus, WorkflowStep
-from turbocat_core.usecases.deployments import WEBHOOK_SECRET_KEY
 from turbocat_http.deployments import routes as deployment_routes
 from turbocat_http.deployments.schemas import DeploymentOut
 from turbocat_http.hooks import routes as hook_routes
@@ -146,16 +145,21 @@ async def act(api: Api, person: Person, deployment_id: str, action: str) -> Any:
 
 async def stored(api: Api, deployment_id: str) -> Any:
     """The deployment's stored row, soft-deleted or not (``deleted_at``,
-    ``environment_variables``)."""
+    ``environment_variables``, ``webhook_secret``)."""
     store = api.container.store()
     if api.kind == "memory":
         row = store.peek("deployments", UUID(deployment_id))
-        return {"deleted_at": row.deleted_at, "environment_variables": row.environment_variables}
+        return {
+            "deleted_at": row.deleted_at,
+            "environment_variables": row.environment_variables,
+            "webhook_secret": row.webhook_secret,
+        }
 
     async def select() -> Any:
         async with store.pool.connection() as conn:
             cursor = await conn.execute(
-                "SELECT deleted_at, environment_variables FROM deployments WHERE id = %s",
+                "SELECT deleted_at, environment_variables, webhook_secret"
+                " FROM deployments WHERE id = %s",
                 (UUID(deployment_id),),
             )
             return await cursor.fetchone()
@@ -210,13 +214,14 @@ async def test_create_returns_the_secret_once_and_masks_the_variables(dapi: Api)
     logs = await dapi.client.get(f"{DEPLOYMENTS}/{deployment['id']}/logs", headers=ada.headers)
     assert "tok-123456" not in logs.text and secret not in logs.text
 
-    # At rest: ciphertexts under the current key, the webhook secret beside the variables.
+    # At rest: ciphertexts under the current key, the webhook secret in its own column.
     row = await stored(dapi, deployment["id"])
     variables = row["environment_variables"]
-    assert set(variables) == {"API_TOKEN", "_x", WEBHOOK_SECRET_KEY}
+    assert set(variables) == {"API_TOKEN", "_x"}
     assert all(value.startswith("v1.") for value in variables.values())
     assert box(dapi).decrypt(variables["API_TOKEN"]) == "tok-123456"
-    assert box(dapi).decrypt(variables[WEBHOOK_SECRET_KEY]) == secret
+    assert row["webhook_secret"].startswith("v1.") and secret not in row["webhook_secret"]
+    assert box(dapi).decrypt(row["webhook_secret"]) == secret
 
 
 async def test_create_an_agent_deployment_of_a_public_agent(dapi: Api):
@@ -410,8 +415,9 @@ async def test_patch_changes_only_what_is_sent_and_merges_variables(dapi: Api):
         "KEEP": "k-value",
         "SWAP": "new-value",
         "ADDED": "a-value",
-        WEBHOOK_SECRET_KEY: created["webhookSecret"],
     }
+    row = await stored(dapi, deployment["id"])
+    assert box(dapi).decrypt(row["webhook_secret"]) == created["webhookSecret"]
     # The audit entry names the variables changed, never their values.
     update = (await events(dapi, ada, deployment["id"], "?action=deployment.updated"))["data"]
     assert len(update) == 1

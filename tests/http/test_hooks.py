@@ -26,7 +26,7 @@ from tests.http.test_deployments import (
     read,
 )
 from turbocat_core.domain.workflow import WorkflowStatus
-from turbocat_core.usecases.deployments import sign_webhook
+from turbocat_core.usecases.webhooks import sign_webhook
 
 HOOKS = f"{API}/hooks"
 

@@ -138,6 +138,7 @@ DEPLOYMENT_COLUMNS: Final = (
     "started_at",
     "stopped_at",
     "deleted_at",
+    "webhook_secret",
 )
 
 
@@ -162,6 +163,7 @@ def deployment_params(deployment: Deployment) -> Params:
         "started_at": ts_or_none(deployment.started_at),
         "stopped_at": ts_or_none(deployment.stopped_at),
         "deleted_at": ts_or_none(deployment.deleted_at),
+        "webhook_secret": deployment.webhook_secret,
     }
 
 
@@ -186,6 +188,7 @@ def deployment_from_row(row: Row) -> Deployment:
         started_at,
         stopped_at,
         deleted_at,
+        webhook_secret,
     ) = row
     flow = parse_uid_or_none(workflow_id)
     agent = parse_uid_or_none(agent_id)
@@ -209,6 +212,7 @@ def deployment_from_row(row: Row) -> Deployment:
         started_at=parse_ts_or_none(started_at),
         stopped_at=parse_ts_or_none(stopped_at),
         deleted_at=parse_ts_or_none(deleted_at),
+        webhook_secret=webhook_secret,
     )
 
 

@@ -58,6 +58,7 @@ EXECUTIONS: Final = Table.of(
             "user_id": "uuid",
             "trigger_type": "text",
             "retry_of": "uuid",
+            "deployment_id": "uuid",
         },
         soft=False,
     ),

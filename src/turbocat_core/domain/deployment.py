@@ -74,6 +74,8 @@ class Deployment(Entity):
     started_at: datetime | None = None
     stopped_at: datetime | None = None
     deleted_at: datetime | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    """The SecretBox ciphertext of the secret webhooks are signed with (never on the wire)."""
 
     def __post_init__(self) -> None:
         check_single_target(self.workflow_id, self.agent_id)

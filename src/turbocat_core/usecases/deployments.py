@@ -3,16 +3,12 @@ delete, start, stop, their event log, signed webhooks, and the secrets of their 
 
 Environment variables are stored as ``SecretBox`` ciphertexts and never read back in clear
 through the API (:func:`masked_variables`); only the engine gets them, through
-:func:`deployment_env`. The per-deployment webhook secret is stored, encrypted, beside them
-under :data:`WEBHOOK_SECRET_KEY`, a name no variable can have, and is left out of every
-listing of the variables and of the run's environment.
+:func:`deployment_env`. The per-deployment webhook secret is stored, encrypted, in its own
+column (``Deployment.webhook_secret``) and checked by :mod:`turbocat_core.usecases.webhooks`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -43,14 +39,12 @@ from turbocat_core.domain.deployment import (
     HealthStatus,
     check_single_target,
 )
-from turbocat_core.domain.execution import Execution, ExecutionStatus, TriggerType
+from turbocat_core.domain.execution import Execution, ExecutionStatus
 from turbocat_core.engine.runner import EnvProvider
 from turbocat_core.errors import (
     FieldError,
     InvalidState,
     NotFound,
-    PermissionDenied,
-    Unauthenticated,
     ValidationFailed,
 )
 from turbocat_core.ports import (
@@ -63,11 +57,8 @@ from turbocat_core.ports import (
 )
 from turbocat_core.usecases.accounts import Client
 from turbocat_core.usecases.audit import audit, changed_fields
-from turbocat_core.usecases.executions import StartExecution
 
 RESOURCE: Final = "deployment"
-WEBHOOK_SECRET_KEY: Final = "@webhook"
-"""Where the encrypted webhook secret lives in ``environment_variables`` (not a valid name)."""
 VARIABLE_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_VARIABLE_BYTES: Final = 32 * 1024
 MAX_VARIABLES: Final = 100
@@ -75,11 +66,6 @@ MAX_DESCRIPTION: Final = 5000
 HEALTH_WINDOW: Final = 20
 """Health follows the last 20 finished executions of a deployment."""
 HEALTH_SCAN_PAGES: Final = 5
-WEBHOOK_TOLERANCE_SECONDS: Final = 300
-SIGNATURE_PREFIX: Final = "sha256="
-_TIMESTAMP: Final = re.compile(r"^[0-9]{1,12}$")
-_HEX: Final = re.compile(r"^[0-9a-f]{64}$")
-_NO_SECRET: Final = b"turbocat: no such deployment"  # HMAC key of refused lookups
 
 CREATED: Final = "deployment.created"
 UPDATED: Final = "deployment.updated"
@@ -105,11 +91,7 @@ _UPDATABLE: Final = (
 
 def masked_variables(deployment: Deployment) -> dict[str, str]:
     """What every read returns: each variable's name, never its value."""
-    return {
-        name: MASK
-        for name in sorted(deployment.environment_variables)
-        if name != WEBHOOK_SECRET_KEY
-    }
+    return dict.fromkeys(sorted(deployment.environment_variables), MASK)
 
 
 def check_variables(values: Mapping[str, Any], *, allow_removal: bool) -> None:
@@ -144,29 +126,6 @@ def health_of(executions: list[Execution]) -> HealthStatus:
     if rate >= 0.9:
         return HealthStatus.HEALTHY
     return HealthStatus.DEGRADED if rate >= 0.5 else HealthStatus.UNHEALTHY
-
-
-def sign_webhook(secret: str, timestamp: str | int, body: bytes) -> str:
-    """``sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` keyed with the webhook secret
-    (its text, UTF-8): the ``X-Turbocat-Signature`` a sender puts on a request."""
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return SIGNATURE_PREFIX + digest.hexdigest()
-
-
-def webhook_inputs(body: bytes) -> JsonObject:
-    """The execution inputs of a webhook body: a JSON object as is, any other JSON value as
-    ``{"body": value}``, an empty body as ``{}``; ``ValidationFailed`` for anything else."""
-    if not body.strip():
-        return {}
-    try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError too
-        raise ValidationFailed.field("body", "must be JSON") from None
-    return value if isinstance(value, dict) else {"body": value}
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _description(value: str | None) -> str | None:
@@ -252,27 +211,23 @@ async def _target_problem(
 
 
 async def recent_executions(uow: UnitOfWork, deployment: Deployment) -> list[Execution]:
-    """The deployment's last :data:`HEALTH_WINDOW` finished executions, newest first.
-
-    Executions cannot be listed by deployment yet, so this pages through its workflow's
-    executions (at most ``HEALTH_SCAN_PAGES`` pages of 100) and keeps the deployment's.
-    """
-    if deployment.workflow_id is None:
-        return []
+    """The deployment's last :data:`HEALTH_WINDOW` finished executions, newest first."""
     found: list[Execution] = []
-    for page in range(1, HEALTH_SCAN_PAGES + 1):
+    page = 1
+    while len(found) < HEALTH_WINDOW:
         result = await uow.executions.list(
             ListQuery(
                 page=page,
-                page_size=100,
+                page_size=HEALTH_WINDOW * 2,
                 sort_by="created_at",
                 sort_order=SortOrder.DESC,
-                filters={"workflow_id": deployment.workflow_id},
+                filters={"deployment_id": deployment.id},
             )
         )
-        found += [e for e in result.items if e.deployment_id == deployment.id and e.status.finished]
-        if len(found) >= HEALTH_WINDOW or not result.has_next:
+        found += [execution for execution in result.items if execution.status.finished]
+        if not result.has_next or page >= HEALTH_SCAN_PAGES:
             break
+        page += 1
     return found[:HEALTH_WINDOW]
 
 
@@ -317,7 +272,6 @@ class CreateDeployment:
         _resources(allocated_memory_mb, allocated_cpu)
         secret = self.random.token(32)
         encrypted = {name: self.secrets.encrypt(value) for name, value in variables.items()}
-        encrypted[WEBHOOK_SECRET_KEY] = self.secrets.encrypt(secret)
         now = self.clock.now()
         deployment = Deployment(
             id=DeploymentId(self.ids.new_id()),
@@ -331,6 +285,7 @@ class CreateDeployment:
             environment=_environment(environment),
             config=_config(config),
             environment_variables=encrypted,
+            webhook_secret=self.secrets.encrypt(secret),
             allocated_memory_mb=allocated_memory_mb,
             allocated_cpu=allocated_cpu,
         )
@@ -339,7 +294,7 @@ class CreateDeployment:
             if problem is not None:
                 raise ValidationFailed(f"{problem.field}: {problem.message}", [problem])
             await uow.deployments.add(deployment)
-            await _audit(
+            await deployment_audit(
                 uow,
                 self.clock,
                 self.ids,
@@ -441,7 +396,7 @@ class UpdateDeployment:
                         stored.pop(name, None)
                     else:
                         stored[name] = self.secrets.encrypt(value)
-                if len(stored) - (WEBHOOK_SECRET_KEY in stored) > MAX_VARIABLES:
+                if len(stored) > MAX_VARIABLES:
                     raise ValidationFailed.field(
                         "environmentVariables", f"at most {MAX_VARIABLES} variables"
                     )
@@ -450,7 +405,7 @@ class UpdateDeployment:
                 return deployment
             updated = replace(deployment, updated_at=self.clock.now(), **updates)
             await uow.deployments.update(updated)
-            await _audit(
+            await deployment_audit(
                 uow,
                 self.clock,
                 self.ids,
@@ -485,7 +440,7 @@ class DeleteDeployment:
             deployment = await _owned(uow, actor, deployment_id)
             now = self.clock.now()
             await uow.deployments.update(replace(deployment, deleted_at=now, updated_at=now))
-            await _audit(
+            await deployment_audit(
                 uow,
                 self.clock,
                 self.ids,
@@ -524,7 +479,7 @@ async def _move(
                 what = "workflow" if deployment.workflow_id is not None else "agent"
                 raise InvalidState(f"the deployment's {what} no longer exists or cannot be used")
         await uow.deployments.update(moved)
-        await _audit(
+        await deployment_audit(
             uow,
             clock,
             ids,
@@ -632,135 +587,6 @@ class ListDeploymentEvents:
         return Page(items=events, total=page.total, page=page.page, page_size=page.page_size)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ReceiveWebhook:
-    """``POST /hooks/{deploymentId}``: start the deployment's workflow (trigger WEBHOOK).
-
-    Authenticated by ``X-Turbocat-Timestamp`` (unix seconds, at most 5 minutes off) and
-    ``X-Turbocat-Signature`` (:func:`sign_webhook`). Raises ``Unauthenticated`` for a bad
-    timestamp or signature, an unknown id alike (compared in constant time, so ids cannot be
-    probed); then ``InvalidState`` for an agent deployment, one that is not RUNNING, or a
-    workflow that cannot run; ``ValidationFailed`` (field ``body``) for a body that is not
-    JSON. Every request past the signature is recorded in the deployment's log (its size and
-    the execution, never the body).
-    """
-
-    uow: UnitOfWorkFactory
-    clock: Clock
-    ids: IdGenerator
-    secrets: SecretBox
-    start: StartExecution
-    tolerance_seconds: int = WEBHOOK_TOLERANCE_SECONDS
-
-    async def __call__(
-        self,
-        deployment_id: str,
-        *,
-        timestamp: str | None,
-        signature: str | None,
-        body: bytes,
-        client: Client | None = None,
-    ) -> Execution:
-        now = self.clock.now()
-        if (
-            timestamp is None
-            or not _TIMESTAMP.fullmatch(timestamp)
-            or abs(now.timestamp() - int(timestamp)) > self.tolerance_seconds
-        ):
-            raise Unauthenticated(
-                "X-Turbocat-Timestamp is missing, or more than 5 minutes off the server's time"
-            )
-        deployment = await self._verified(deployment_id, timestamp, signature or "", body)
-        try:
-            execution = await self._run(deployment, body, now)
-        except (InvalidState, ValidationFailed) as error:
-            await self._record(deployment, body, client, error=error.message)
-            raise
-        await self._record(deployment, body, client, execution=execution)
-        return execution
-
-    async def _verified(
-        self, deployment_id: str, timestamp: str, signature: str, body: bytes
-    ) -> Deployment:
-        try:
-            key = DeploymentId(UUID(deployment_id))
-        except ValueError:
-            key = None
-        deployment: Deployment | None = None
-        if key is not None:
-            async with self.uow() as uow:
-                deployment = await uow.deployments.get(key)
-        secret: str | None = None
-        token = deployment.environment_variables.get(WEBHOOK_SECRET_KEY) if deployment else None
-        if token is not None:
-            try:
-                secret = self.secrets.decrypt(token)
-            except ValidationFailed:
-                secret = None  # a key the server lost: nobody can sign for this deployment
-        # An unknown deployment costs the same HMAC and comparison as a wrong signature.
-        expected = sign_webhook(
-            secret if secret is not None else _NO_SECRET.decode(), timestamp, body
-        )
-        given = signature.strip().lower()
-        matches = hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
-        if not matches or secret is None or deployment is None:
-            raise Unauthenticated("the webhook signature is missing or invalid")
-        return deployment
-
-    async def _run(self, deployment: Deployment, body: bytes, now: datetime) -> Execution:
-        if deployment.workflow_id is None:
-            raise InvalidState("webhooks start workflows; this deployment runs an agent")
-        if deployment.status is not DeploymentStatus.RUNNING:
-            raise InvalidState(
-                f"the deployment is {deployment.status}; only a RUNNING one accepts webhooks"
-            )
-        inputs = webhook_inputs(body)
-        async with self.uow() as uow:
-            owner = await owner_actor(uow, deployment.user_id)
-        if owner is None:
-            raise InvalidState("the deployment's owner account is disabled")
-        try:
-            return await self.start(
-                owner,
-                deployment.workflow_id,
-                inputs=inputs,
-                trigger=TriggerType.WEBHOOK,
-                trigger_data={"deploymentId": str(deployment.id), "receivedAt": now.isoformat()},
-                deployment_id=deployment.id,
-            )
-        except (NotFound, PermissionDenied):
-            raise InvalidState("the deployment's workflow no longer exists") from None
-        except ValidationFailed as error:
-            raise InvalidState(f"the deployment's workflow cannot run: {error.message}") from None
-
-    async def _record(
-        self,
-        deployment: Deployment,
-        body: bytes,
-        client: Client | None,
-        *,
-        execution: Execution | None = None,
-        error: str | None = None,
-    ) -> None:
-        metadata: JsonObject = {"bodyBytes": len(body)}
-        if execution is not None:
-            metadata["executionId"] = str(execution.id)
-        if error is not None:
-            metadata["error"] = error
-        async with self.uow() as uow:
-            await _audit(
-                uow,
-                self.clock,
-                self.ids,
-                WEBHOOK_RECEIVED,
-                user_id=deployment.user_id,
-                deployment_id=deployment.id,
-                metadata=metadata,
-                client=client,
-            )
-            await uow.commit()
-
-
 def deployment_env(*, uow: UnitOfWorkFactory, secrets: SecretBox) -> EnvProvider:
     """The engine's ``env_for``: an execution started by a deployment (``deployment_id``)
     gets that deployment's variables, decrypted (``{{env.NAME}}``; the engine masks their
@@ -775,8 +601,6 @@ def deployment_env(*, uow: UnitOfWorkFactory, secrets: SecretBox) -> EnvProvider
             return {}
         env: dict[str, str] = {}
         for name, token in deployment.environment_variables.items():
-            if name == WEBHOOK_SECRET_KEY:
-                continue
             try:
                 env[name] = secrets.decrypt(token)
             except ValidationFailed:
@@ -788,7 +612,7 @@ def deployment_env(*, uow: UnitOfWorkFactory, secrets: SecretBox) -> EnvProvider
     return env_for
 
 
-async def _audit(
+async def deployment_audit(
     uow: UnitOfWork,
     clock: Clock,
     ids: IdGenerator,
@@ -800,6 +624,7 @@ async def _audit(
     changes: JsonObject | None = None,
     metadata: JsonObject | None = None,
 ) -> None:
+    """Record ``action`` in the audit log against the deployment (its event log)."""
     await audit(
         uow,
         clock,

@@ -20,7 +20,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 
 from turbocat_adapters.crypto import SecretBox
 from turbocat_core.domain.execution import Execution
-from turbocat_core.usecases.deployments import ReceiveWebhook
+from turbocat_core.usecases.webhooks import ReceiveWebhook
 from turbocat_http.auth.security import client_of
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ok

@@ -118,13 +118,13 @@ INSERT_DEPLOYMENT: Final = """
 INSERT INTO deployments (
     id, user_id, name, workflow_id, agent_id, description, environment, status, config,
     environment_variables, health_status, last_health_check_at, allocated_memory_mb,
-    allocated_cpu, started_at, stopped_at, deleted_at, created_at, updated_at
+    allocated_cpu, started_at, stopped_at, deleted_at, created_at, updated_at, webhook_secret
 ) VALUES (
     %(id)s, %(user_id)s, %(name)s, %(workflow_id)s, %(agent_id)s, %(description)s,
     %(environment)s, %(status)s, %(config)s, %(environment_variables)s,
     %(health_status)s, %(last_health_check_at)s, %(allocated_memory_mb)s,
     %(allocated_cpu)s, %(started_at)s, %(stopped_at)s, %(deleted_at)s, %(created_at)s,
-    %(updated_at)s
+    %(updated_at)s, %(webhook_secret)s
 )"""
 GET_DEPLOYMENT: Final = "SELECT * FROM deployments WHERE id = %(id)s AND deleted_at IS NULL"
 UPDATE_DEPLOYMENT: Final = """
@@ -136,7 +136,8 @@ UPDATE deployments SET
     health_status = %(health_status)s, last_health_check_at = %(last_health_check_at)s,
     allocated_memory_mb = %(allocated_memory_mb)s, allocated_cpu = %(allocated_cpu)s,
     started_at = %(started_at)s, stopped_at = %(stopped_at)s, deleted_at = %(deleted_at)s,
-    created_at = %(created_at)s, updated_at = %(updated_at)s
+    created_at = %(created_at)s, updated_at = %(updated_at)s,
+    webhook_secret = %(webhook_secret)s
 WHERE id = %(id)s AND deleted_at IS NULL"""
 
 
@@ -161,6 +162,7 @@ def deployment_params(deployment: Deployment) -> dict[str, Any]:
         "deleted_at": deployment.deleted_at,
         "created_at": deployment.created_at,
         "updated_at": deployment.updated_at,
+        "webhook_secret": deployment.webhook_secret,
     }
 
 
@@ -185,6 +187,7 @@ def deployment_from_row(row: DictRow) -> Deployment:
         deleted_at=row["deleted_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        webhook_secret=row["webhook_secret"],
     )
 
 

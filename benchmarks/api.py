@@ -15,19 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import multiprocessing
 import os
-import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +28,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from serving import PASSWORD, need_wrk, running_server, wrk  # noqa: E402
 from tests.databases import temporary_database  # noqa: E402
 
-PASSWORD = "Correct-Horse-9"
 AGENT = {
     "name": "bench agent",
     "type": "DATA",
@@ -46,75 +38,6 @@ AGENT = {
     "config": {"operation": "pick", "fields": ["n"]},
     "tags": ["bench"],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def server(dsn: str) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TURBOCAT_")}
-    data = Path(tempfile.mkdtemp(prefix="turbocat-api-bench-"))
-    env.update(TURBOCAT_DATABASE_URL=dsn, TURBOCAT_DATA_DIR=str(data), TURBOCAT_LOG_LEVEL="warning")
-    cli = [sys.executable, "-m", "turbocat_cli"]
-    subprocess.run([*cli, "db", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = free_port()
-    process = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise SystemExit("the server did not start")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        shutil.rmtree(data, ignore_errors=True)
-
-
-def wrk(
-    url: str,
-    seconds: int,
-    connections: int,
-    token: str,
-    method: str = "GET",
-    body: dict[str, Any] | None = None,
-) -> tuple[float, float, int]:
-    """(requests/s, p99 ms, requests made)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-        lua.write(f'wrk.method = "{method}"\n')
-        lua.write(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
-        if body is not None:
-            lua.write(f"wrk.body = {json.dumps(json.dumps(body))}\n")
-            lua.write('wrk.headers["Content-Type"] = "application/json"\n')
-    try:
-        out = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name, url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(lua.name)
-    if "Non-2xx" in out:
-        raise SystemExit(f"{method} {url}: some answers were not 2xx:\n{out}")
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-    made = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    return rate, float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], made
 
 
 def create_and_execute(
@@ -176,21 +99,27 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--agents", type=int, default=10_000)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("this benchmark needs wrk: apt install wrk")
+    need_wrk()
     load = os.getloadavg()
     print(
         f"resource API on PostgreSQL, one server process, wrk -t1 -c{args.connections} "
         f"(load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs)"
     )
-    with temporary_database("turbocat_api_bench") as dsn, server(dsn) as base:
+    with temporary_database("turbocat_api_bench") as dsn, running_server(dsn) as base:
         api = f"{base}/api/v1"
         session = httpx.post(
             f"{api}/auth/register", json={"email": "bench@example.com", "password": PASSWORD}
         ).json()
         token = session["data"]["tokens"]["accessToken"]
         headers = {"Authorization": f"Bearer {token}"}
-        rate, p99, made = wrk(f"{api}/agents", args.seconds, args.connections, token, "POST", AGENT)
+        rate, p99, made = wrk(
+            f"{api}/agents",
+            args.seconds,
+            args.connections,
+            headers=headers,
+            method="POST",
+            body=AGENT,
+        )
         print(f"  POST /agents                       {rate:8,.0f} req/s   p99 {p99:7.2f} ms")
         with httpx.Client(base_url=api, headers=headers, timeout=30) as client:
             while made < args.agents:  # top up to the size the list is measured over
@@ -198,13 +127,15 @@ def main() -> None:
                 made += 1
             agent_id = client.post("/agents", json=AGENT).json()["data"]["id"]
             total = client.get("/agents", params={"pageSize": 1}).json()["meta"]["total"]
-        rate, p99, _ = wrk(f"{api}/agents/{agent_id}", args.seconds, args.connections, token)
+        rate, p99, _ = wrk(
+            f"{api}/agents/{agent_id}", args.seconds, args.connections, headers=headers
+        )
         print(f"  GET /agents/{{id}}                   {rate:8,.0f} req/s   p99 {p99:7.2f} ms")
         rate, p99, _ = wrk(
             f"{api}/agents?page=50&pageSize=20&sortBy=name&sortOrder=asc",
             args.seconds,
             args.connections,
-            token,
+            headers=headers,
         )
         print(f"  GET /agents (page of 20 of {total:,}) {rate:8,.0f} req/s   p99 {p99:7.2f} ms")
         results: Any = multiprocessing.Queue()

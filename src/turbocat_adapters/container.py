@@ -38,6 +38,7 @@ from turbocat_core.usecases.api_keys import (
 )
 from turbocat_core.usecases.deployments import deployment_env
 from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
+from turbocat_core.usecases.reseal import ResealSecrets
 from turbocat_core.usecases.scheduling import FireDueSchedules
 from turbocat_core.usecases.seed import Seed
 from turbocat_core.usecases.users import GetMe, GetUser, UpdateMe
@@ -73,16 +74,16 @@ def _reset_tokens(store: Store, clock: Clock) -> OneTimeTokens:
 
 
 def _secret_box(settings: Settings) -> SecretBox:
-    if settings.encryption_key is None:
-        raise RuntimeError("no encryption key: build the settings with secrets_file.with_secrets()")
-    return SecretBox.from_settings(settings.encryption_key)
+    """The current key seals; it and the previous keys open (``from_settings`` raises a clear
+    error when no key is configured: build the settings with ``with_secrets()``)."""
+    return SecretBox.from_settings(settings.encryption_key, settings.previous_encryption_keys)
 
 
 def _env_for(settings: Settings, uow: UnitOfWorkFactory) -> EnvProvider | None:
     """Deployments' variables as ``{{env.NAME}}`` (none where no key is configured: `run`)."""
     if settings.encryption_key is None:
         return None
-    return deployment_env(uow=uow, secrets=SecretBox.from_settings(settings.encryption_key))
+    return deployment_env(uow=uow, secrets=_secret_box(settings))
 
 
 def _executors() -> AgentExecutors:
@@ -174,6 +175,7 @@ class Container(containers.DeclarativeContainer):
 
     # Deployments
     secret_box = providers.Singleton(_secret_box, settings)
+    reseal_secrets = providers.Factory(ResealSecrets, uow=uow, secrets=secret_box)
     fire_due_schedules = providers.Factory(
         FireDueSchedules, uow=uow, clock=clock, ids=ids, start=start_execution
     )

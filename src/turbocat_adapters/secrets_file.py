@@ -53,6 +53,11 @@ def with_secrets(settings: Settings) -> Settings:
         why = encryption_key_problem(settings.encryption_key)
         if why:
             problems.append(FieldError("TURBOCAT_ENCRYPTION_KEY", why))
+    for key in settings.previous_encryption_keys:
+        why = encryption_key_problem(key)
+        if why:
+            problems.append(FieldError("TURBOCAT_PREVIOUS_ENCRYPTION_KEYS", f"each key {why}"))
+            break
     if settings.production:
         for name, value in (
             ("TURBOCAT_JWT_SECRET", settings.jwt_secret),

@@ -78,6 +78,8 @@ class Settings:
     # Accounts
     jwt_secret: str | None = field(default=None, repr=False)
     encryption_key: str | None = field(default=None, repr=False)
+    previous_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    """Older keys: values sealed with them still open (until ``turbocat db reseal``)."""
     access_token_ttl: int = 15 * 60
     refresh_token_ttl: int = 7 * 24 * 3600
     smtp_url: str | None = field(default=None, repr=False)
@@ -124,6 +126,11 @@ class Settings:
             single_process=_bool(source, "TURBOCAT_SINGLE_PROCESS"),
             jwt_secret=source.get("TURBOCAT_JWT_SECRET") or None,
             encryption_key=source.get("TURBOCAT_ENCRYPTION_KEY") or None,
+            previous_encryption_keys=tuple(
+                key.strip()
+                for key in (source.get("TURBOCAT_PREVIOUS_ENCRYPTION_KEYS") or "").split(",")
+                if key.strip()
+            ),
             access_token_ttl=_int(source, "TURBOCAT_ACCESS_TOKEN_TTL", 15 * 60, minimum=30),
             refresh_token_ttl=_int(source, "TURBOCAT_REFRESH_TOKEN_TTL", 7 * 24 * 3600, minimum=60),
             smtp_url=source.get("TURBOCAT_SMTP_URL") or None,

@@ -1,4 +1,5 @@
-"""`turbocat db migrate|status` and `turbocat seed`: the configured store's schema and seed data."""
+"""`turbocat db migrate|status|reseal` and `turbocat seed`: the configured store's schema,
+its encrypted secrets and seed data."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from turbocat_adapters.secrets_file import with_secrets
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.stores import MigrationError, MigrationState, Store, redact
 from turbocat_core.errors import TurbocatError
+from turbocat_core.usecases.reseal import ResealReport
 from turbocat_core.usecases.seed import SeedReport
 
 db = typer.Typer(help="The database: apply migrations, show their state.", no_args_is_help=True)
@@ -103,6 +105,27 @@ def status() -> None:
         table.add_row(f"{state.version:04d}", state.name, applied)
     out.print(table if states else f"{_where(container)}: no migrations (nothing to store)")
     if any(not state.checksum_ok for state in states):
+        raise typer.Exit(1)
+
+
+@db.command()
+def reseal() -> None:
+    """Re-encrypt every deployment's secrets with TURBOCAT_ENCRYPTION_KEY (after a rotation).
+
+    Keep the old key in TURBOCAT_PREVIOUS_ENCRYPTION_KEYS while this runs; drop it once
+    this reports nothing unreadable. Exits 1 when some value opens with no configured key.
+    """
+    container = load_container(secrets=True)
+
+    async def work(_store: Store) -> ResealReport:
+        return await container.reseal_secrets()()
+
+    with err.status(f"re-encrypting deployment secrets in {_where(container)}..."):
+        report = run_with_store(container, work)
+    out.print(f"re-encrypted the secrets of {report.resealed} deployment(s)")
+    for deployment_id, name in report.unreadable:
+        err.print(f"unreadable with every configured key: deployment {deployment_id} {name}")
+    if report.unreadable:
         raise typer.Exit(1)
 
 

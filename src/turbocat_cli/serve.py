@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
+from turbocat_adapters.bootstrap import ensure_bootstrap_admin
 from turbocat_adapters.container import Container
 from turbocat_adapters.stores import MigrationError, Store, redact
 from turbocat_cli.data import fail, load_container, run_with_store
-from turbocat_core.domain.user import UserRole
 
 # The app itself is named, not imported: the CLI and the HTTP front are separate layers.
 APP_FACTORY = "turbocat_http.server:app_from_environment"
@@ -27,6 +27,8 @@ def serve(
 
     container = load_container(secrets=True)  # refuses weak secrets in production
     settings = container.settings()
+    if settings.database_url == "memory://" and workers > 1:
+        raise fail("memory:// keeps the data inside each process: serve it with one worker")
     run_with_store(container, lambda store: _prepare(container, store))
     logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
     where = (
@@ -70,11 +72,6 @@ async def _prepare(container: Container, store: Store) -> None:
         raise MigrationError(
             f"{len(pending)} migration(s) pending: run `turbocat db migrate` first"
         )
-    settings = container.settings()
-    email, password = settings.bootstrap_admin_email, settings.bootstrap_admin_password
-    if email:
-        if not password:
-            raise fail("TURBOCAT_BOOTSTRAP_ADMIN_EMAIL needs TURBOCAT_BOOTSTRAP_ADMIN_PASSWORD")
-        created = await container.create_user()(email, password, role=UserRole.ADMIN, exist_ok=True)
-        if created is not None:
-            typer.echo(f"created ADMIN {created.email}", err=True)
+    created = await ensure_bootstrap_admin(container)
+    if created is not None:
+        typer.echo(f"created ADMIN {created}", err=True)

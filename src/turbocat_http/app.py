@@ -13,6 +13,7 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 
+from turbocat_adapters.bootstrap import ensure_bootstrap_admin
 from turbocat_core.usecases.recovery import ResumeInterrupted
 from turbocat_http.context import REQUEST_ID_HEADER
 from turbocat_http.dependencies import CONTAINER_STATE_KEY
@@ -90,6 +91,9 @@ def _store_lifespan(container: Container) -> Lifespan:
     async def store_open(app: Litestar) -> AsyncIterator[None]:
         store = container.store()
         await store.open()
+        if container.settings().database_url == "memory://":
+            # Nothing `turbocat serve` prepared in its own process is here: do it again.
+            await ensure_bootstrap_admin(container)
         app.state[STARTED_AT_STATE_KEY] = time.monotonic()
         queue = container.queue()
         single = container.settings().single_process

@@ -1,13 +1,22 @@
-"""`turbocat db migrate|status` and `turbocat seed` as a user runs them (SQLite, PostgreSQL)."""
+"""`turbocat db migrate|status|reseal` and `turbocat seed` as a user runs them (SQLite,
+PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from tests.contracts import factories
 from tests.databases import require_postgres, temporary_database
+from turbocat_adapters.container import Container
+from turbocat_adapters.crypto import SecretBox
+from turbocat_adapters.settings import Settings
+from turbocat_core.domain.deployment import Deployment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,3 +78,63 @@ def test_an_unreachable_database_is_one_line():
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert "secret" not in result.stderr
+
+
+def test_reseal_after_rotating_the_encryption_key(tmp_path: Path):
+    data = str(tmp_path / "data")
+    old_key, new_key = (base64.urlsafe_b64encode(os.urandom(32)).decode() for _ in range(2))
+    old_box = SecretBox.from_settings(old_key)
+    settings = Settings(data_dir=Path(data), encryption_key=old_key)
+
+    async def stored_deployment() -> Deployment | None:
+        container = Container()
+        container.settings.override(settings)
+        store = container.store()
+        await store.open()
+        try:
+            async with store.unit_of_work() as uow:
+                existing = await uow.deployments.get(sealed.id)
+                if existing is None:
+                    owner = factories.user()
+                    await uow.users.add(owner)
+                    flow = factories.workflow(owner.id)
+                    await uow.workflows.add(flow)
+                    await uow.deployments.add(
+                        replace(sealed, user_id=owner.id, workflow_id=flow.id)
+                    )
+                    await uow.commit()
+                return existing
+        finally:
+            await store.close()
+
+    sealed = factories.deployment(
+        environment_variables={"TOKEN": old_box.encrypt("t-1")},
+        webhook_secret=old_box.encrypt("whsec"),
+    )
+    asyncio.run(stored_deployment())
+
+    # The new key alone cannot open the old values: nothing changes, exit 1, names them.
+    lost = turbocat("db", "reseal", TURBOCAT_DATA_DIR=data, TURBOCAT_ENCRYPTION_KEY=new_key)
+    assert lost.returncode == 1
+    assert f"deployment {sealed.id} TOKEN" in lost.stderr and "@webhook" in lost.stderr
+
+    rotated = turbocat(
+        "db",
+        "reseal",
+        TURBOCAT_DATA_DIR=data,
+        TURBOCAT_ENCRYPTION_KEY=new_key,
+        TURBOCAT_PREVIOUS_ENCRYPTION_KEYS=old_key,
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert "re-encrypted the secrets of 1 deployment(s)" in rotated.stdout
+
+    after = asyncio.run(stored_deployment())
+    assert after is not None and after.webhook_secret is not None
+    new_box = SecretBox.from_settings(new_key)
+    assert new_box.decrypt(after.environment_variables["TOKEN"]) == "t-1"
+    assert new_box.decrypt(after.webhook_secret) == "whsec"
+
+    bad = turbocat(
+        "db", "reseal", TURBOCAT_DATA_DIR=data, TURBOCAT_PREVIOUS_ENCRYPTION_KEYS="short"
+    )
+    assert bad.returncode == 1 and "TURBOCAT_PREVIOUS_ENCRYPTION_KEYS" in bad.stderr

@@ -136,3 +136,28 @@ def test_the_bootstrap_admin_is_created_once_and_two_workers_serve(tmp_path: Pat
             f"{base}/api/v1/auth/login", json={"email": "root@example.com", "password": PASSWORD}
         )
         assert again.status_code == 200
+
+
+@pytest.mark.slow
+def test_the_bootstrap_admin_exists_on_an_in_memory_server(tmp_path: Path):
+    memory = {
+        "TURBOCAT_DATABASE_URL": "memory://",
+        "TURBOCAT_BOOTSTRAP_ADMIN_EMAIL": "root@example.com",
+        "TURBOCAT_BOOTSTRAP_ADMIN_PASSWORD": PASSWORD,
+    }
+    with server(tmp_path, **memory) as base:
+        logged_in = httpx.post(
+            f"{base}/api/v1/auth/login", json={"email": "root@example.com", "password": PASSWORD}
+        )
+        assert logged_in.status_code == 200, logged_in.text
+        assert logged_in.json()["data"]["user"]["role"] == "ADMIN"
+    refused = subprocess.run(
+        [sys.executable, "-m", "turbocat_cli", "serve", "--workers", "2"],
+        cwd=ROOT,
+        env=environment(tmp_path, **memory),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1
+    assert "serve it with one worker" in refused.stderr

@@ -34,6 +34,7 @@ from turbocat_core.usecases.deployments import (
     health_of,
     masked_variables,
 )
+from turbocat_core.usecases.reseal import ResealSecrets
 from turbocat_core.usecases.webhooks import ReceiveWebhook, sign_webhook, webhook_inputs
 
 KEY = bytes(range(32))
@@ -301,3 +302,40 @@ async def test_webhooks_run_as_the_owner_and_stop_when_the_owner_is_disabled(h: 
             signature=sign_webhook(secret, stamp, b""),
             body=b"",
         )
+
+
+# --- key rotation ----------------------------------------------------------------------
+
+
+async def test_reseal_moves_every_secret_to_the_new_key(h: Harness):
+    first, first_secret = await deployed(h, TOKEN="t-1", OTHER="o-1")
+    second, _ = await deployed(h)
+    new_key = bytes(range(1, 33))
+    rotated = SecretBox(new_key, [KEY])
+
+    report = await ResealSecrets(uow=h.store.unit_of_work, secrets=rotated)()
+    assert report.resealed == 2 and report.unreadable == []
+
+    # Now the new key alone opens everything, the old one nothing.
+    only_new, only_old = SecretBox(new_key), SecretBox(KEY)
+    async with h.store.unit_of_work() as uow:
+        stored = await uow.deployments.get(first)
+        assert (await uow.deployments.get(second)) is not None
+    assert stored is not None and stored.webhook_secret is not None
+    opened = {k: only_new.decrypt(v) for k, v in stored.environment_variables.items()}
+    assert opened == {"TOKEN": "t-1", "OTHER": "o-1"}
+    assert only_new.decrypt(stored.webhook_secret) == first_secret
+    with pytest.raises(ValidationFailed):
+        only_old.decrypt(stored.environment_variables["TOKEN"])
+
+
+async def test_reseal_names_values_no_key_opens_and_keeps_them(h: Harness):
+    deployment_id, _ = await deployed(h, TOKEN="t-1")
+    async with h.store.unit_of_work() as uow:
+        before = await uow.deployments.get(deployment_id)
+    lost = SecretBox(bytes(32))  # the old key was not given: nothing opens
+    report = await ResealSecrets(uow=h.store.unit_of_work, secrets=lost)()
+    assert sorted(name for _, name in report.unreadable) == ["@webhook", "TOKEN"]
+    async with h.store.unit_of_work() as uow:
+        after = await uow.deployments.get(deployment_id)
+    assert after == before  # left exactly as they were, still open to the right key

@@ -183,8 +183,11 @@ async def test_an_admin_reads_changes_lists_and_deletes_anyones_agents(api: Api)
     assert everyone.json()["meta"]["total"] == 2
     one = await api.client.get(f"{AGENTS}?userId={ada.id}", headers=root.headers)
     assert [a["id"] for a in one.json()["data"]] == [agent["id"]]
-    mine = await api.client.get(f"{AGENTS}?userId={root.id}", headers=ada.headers)
-    assert mine.json()["meta"]["total"] == 0  # a USER's listing stays their own
+    # A USER's listing stays their own: asking for someone else's is refused, not emptied.
+    other = await api.client.get(f"{AGENTS}?userId={root.id}", headers=ada.headers)
+    assert_error(other, 403, "FORBIDDEN")
+    mine = await api.client.get(f"{AGENTS}?userId={ada.id}", headers=ada.headers)
+    assert [a["id"] for a in mine.json()["data"]] == [agent["id"]]
     deleted = await api.client.delete(f"{AGENTS}/{agent['id']}", headers=root.headers)
     assert deleted.status_code == 204
 

@@ -425,7 +425,7 @@ async def test_patch_changes_only_what_is_sent_and_merges_variables(dapi: Api):
         "variablesSet": ["ADDED", "SWAP"],
         "variablesRemoved": ["DROP"],
     }
-    assert update[0]["changes"]["environment_variables"] == {"from": "********", "to": "********"}
+    assert update[0]["changes"]["environmentVariables"] == {"from": "********", "to": "********"}
     assert update[0]["changes"]["environment"] == {"from": "DEVELOPMENT", "to": "STAGING"}
     # Nulls clear the optional fields; an empty body changes nothing.
     cleared = await dapi.client.patch(
@@ -574,9 +574,11 @@ async def test_list_is_own_for_users_and_everyones_for_admins(dapi: Api):
     assert {d["id"] for d in everyone.json()["data"]} == {*adas, bobs}
     only_bob = await dapi.client.get(f"{DEPLOYMENTS}?userId={bob.id}", headers=root.headers)
     assert [d["id"] for d in only_bob.json()["data"]] == [bobs]
-    # A USER's userId filter never widens the listing.
+    # A USER's userId filter never widens the listing: someone else's id is refused.
     sneaky = await dapi.client.get(f"{DEPLOYMENTS}?userId={bob.id}", headers=ada.headers)
-    assert sneaky.json()["data"] == []
+    assert_error(sneaky, 403, "FORBIDDEN")
+    own = await dapi.client.get(f"{DEPLOYMENTS}?userId={ada.id}", headers=ada.headers)
+    assert [d["id"] for d in own.json()["data"]] == adas[::-1]
 
 
 async def test_list_pages_sorts_filters_and_refuses_what_it_does_not_know(dapi: Api):

@@ -144,6 +144,7 @@ async def test_create_refusals_name_the_field_and_store_nothing(flows):
         ({"name": "x", "scheduleTimezone": "Mars/Olympus"}, "scheduleTimezone"),
         ({"name": "x", "tags": [" "]}, "tags"),
         ({"name": "x", "steps": [wait, {**wait, "retryCount": 11}]}, "steps.1.retryCount"),
+        ({"name": "x", "steps": [{**wait, "retryDelayMs": 300_001}]}, "steps.0.retryDelayMs"),
         ({"name": "x", "steps": [{**wait, "stepKey": "9lives"}]}, "steps.0.stepKey"),
         ({"name": "x", "steps": [wait, wait]}, "steps.1.stepKey"),
         ({"name": "x", "steps": [{**wait, "dependsOn": ["nope"]}]}, "steps.0.dependsOn"),
@@ -212,7 +213,7 @@ async def test_patch_changes_only_what_is_sent_and_bumps_version_for_run_setting
     assert same.json()["data"]["version"] == 2  # nothing changed
     entries = [e for e in audit_entries(flows, workflow["id"]) if e.action == "workflow.updated"]
     assert entries[0].changes == {"name": {"from": "flow", "to": "renamed"}}
-    assert entries[1].changes["max_concurrency"] == {"from": 8, "to": 2}
+    assert entries[1].changes["maxConcurrency"] == {"from": 8, "to": 2}
     assert entries[1].changes["version"] == {"from": 1, "to": 2}
 
     refused = await _patch(flows, ada, workflow["id"], {"scheduleEnabled": True})
@@ -332,6 +333,7 @@ async def test_list_pages_filters_sorts_and_refuses_unknown_sort_fields(flows):
             status="ACTIVE" if i % 2 else "DRAFT",
             tags=["even"] if i % 2 == 0 else ["odd"],
             isPublic=i == 4,
+            **({"scheduleEnabled": True, "scheduleCron": "0 3 * * *"} if i == 2 else {}),
         )
     await create_workflow(flows, bob, [], name="bob's", isPublic=True)
     page = await flows.client.get(
@@ -362,6 +364,8 @@ async def test_list_pages_filters_sorts_and_refuses_unknown_sort_fields(flows):
 
     assert await names(status="ACTIVE") == ["flow 1", "flow 3"]
     assert await names(isPublic="true") == ["flow 4"]
+    assert await names(scheduleEnabled="true") == ["flow 2"]
+    assert len(await names(scheduleEnabled="false")) == 4
     assert await names(tags="even") == ["flow 0", "flow 2", "flow 4"]
     assert await names(search="FLOW 3") == ["flow 3"]
     for params, field in [
@@ -447,6 +451,8 @@ async def test_a_public_workflow_is_readable_but_only_its_owner_changes_it(flows
         await flows.client.post(f"{WORKFLOWS}/{wid}/execute", headers=bob.headers),
     ]:
         assert_error(response, 403, "FORBIDDEN")
+    run = await flows.client.post(f"{WORKFLOWS}/{wid}/execute", headers=bob.headers)
+    assert assert_error(run, 403, "FORBIDDEN")["message"] == "only the owner may run this workflow"
     listed = await flows.client.get(f"{WORKFLOWS}/{wid}/executions", headers=bob.headers)
     assert listed.status_code == 200 and listed.json()["data"] == []
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from turbocat_core.domain.api_key import scope_allows
-from turbocat_core.domain.common import ApiKeyId, UserId
+from turbocat_core.domain.common import ApiKeyId, ListQuery, UserId
 from turbocat_core.domain.user import UserRole
 from turbocat_core.errors import NotFound, PermissionDenied
 
@@ -64,8 +64,20 @@ def require_owner(
     owner_id: UUID | None,
     *,
     is_public: bool = False,
+    action: str = "change",
 ) -> None:
-    """Writes need ownership (or ADMIN): invisible is ``NotFound``, visible-but-foreign is 403."""
+    """Writes (and runs) need ownership (or ADMIN): invisible is ``NotFound``,
+    visible-but-foreign is 403 naming ``action``."""
     require_visible(actor, resource, resource_id, owner_id, is_public=is_public)
     if not actor.is_admin and owner_id != actor.user_id:
-        raise PermissionDenied(f"only the owner may change this {resource}")
+        raise PermissionDenied(f"only the owner may {action} this {resource}")
+
+
+def require_own_listing(
+    actor: Actor, query: ListQuery, what: str, user_id: UUID | None = None
+) -> None:
+    """A USER lists only their own resources: filtering on another user's id (``user_id``,
+    or the query's ``user_id`` filter) is ``PermissionDenied``, never a silent empty page."""
+    wanted = {user_id, query.filters.get("user_id")} - {None}
+    if not actor.is_admin and any(str(owner) != str(actor.user_id) for owner in wanted):
+        raise PermissionDenied(f"only an ADMIN lists other users' {what}")

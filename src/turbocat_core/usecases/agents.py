@@ -18,7 +18,13 @@ from typing import Any, Final
 
 from turbocat_core.agents.configs import masked_config
 from turbocat_core.agents.contract import AgentExecutors
-from turbocat_core.domain.access import Actor, can_see, require_owner, require_visible
+from turbocat_core.domain.access import (
+    Actor,
+    can_see,
+    require_own_listing,
+    require_owner,
+    require_visible,
+)
 from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import (
     AgentId,
@@ -231,8 +237,10 @@ class ListAgents:
     uow: UnitOfWorkFactory
 
     async def __call__(self, actor: Actor, query: ListQuery) -> Page[Agent]:
-        """A USER's own agents; an ADMIN's listing covers everyone's (filter ``user_id``)."""
+        """A USER's own agents; an ADMIN's listing covers everyone's (filter ``user_id``).
+        ``PermissionDenied`` for a USER filtering on another user's id."""
         if not actor.is_admin:
+            require_own_listing(actor, query, "agents")
             query = replace(query, owner_id=actor.user_id, include_public=False)
         async with self.uow() as uow:
             return await uow.agents.list(query)

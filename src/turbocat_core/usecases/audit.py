@@ -24,17 +24,23 @@ MASK = "********"
 
 
 def changed_fields(before: Any, after: Any, fields: list[str]) -> JsonObject:
-    """``{field: {"from": old, "to": new}}`` for the fields that differ; secrets masked."""
+    """``{field: {"from": old, "to": new}}`` for the fields that differ, each named as the
+    API names it (camelCase: ``isPublic``); secrets masked."""
     changes: JsonObject = {}
     for name in fields:
         old, new = getattr(before, name, None), getattr(after, name, None)
         if old != new:
             masked = name in SECRET_FIELDS
-            changes[name] = {
+            changes[_camel(name)] = {
                 "from": MASK if masked else _plain(old),
                 "to": MASK if masked else _plain(new),
             }
     return changes
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 def _plain(value: Any) -> Any:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-from turbocat_core.domain.access import Actor, require_owner, require_visible
+from turbocat_core.domain.access import Actor, require_own_listing, require_owner, require_visible
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES
 from turbocat_core.domain.audit import AUDIT_QUERY
 from turbocat_core.domain.common import (
@@ -343,6 +343,8 @@ class ListDeployments:
     uow: UnitOfWorkFactory
 
     async def __call__(self, actor: Actor, query: ListQuery) -> Page[Deployment]:
+        if not actor.is_admin:
+            require_own_listing(actor, query, "deployments")
         scoped = replace(
             query, owner_id=None if actor.is_admin else actor.user_id, include_public=False
         )

@@ -115,7 +115,12 @@ class StartExecution:
             if workflow is None:
                 raise NotFound("workflow", workflow_id)
             require_owner(
-                actor, "workflow", workflow.id, workflow.user_id, is_public=workflow.is_public
+                actor,
+                "workflow",
+                workflow.id,
+                workflow.user_id,
+                is_public=workflow.is_public,
+                action="run",
             )
             if workflow.status is not WorkflowStatus.ACTIVE:
                 raise InvalidState(f"only ACTIVE workflows run; this one is {workflow.status}")

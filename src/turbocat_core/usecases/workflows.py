@@ -16,7 +16,13 @@ from typing import Any, Final
 from uuid import UUID
 
 from turbocat_core.cron import validate_schedule
-from turbocat_core.domain.access import Actor, can_see, require_owner, require_visible
+from turbocat_core.domain.access import (
+    Actor,
+    can_see,
+    require_own_listing,
+    require_owner,
+    require_visible,
+)
 from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import (
     AgentId,
@@ -31,6 +37,7 @@ from turbocat_core.domain.common import (
 )
 from turbocat_core.domain.workflow import (
     MAX_RETRY_COUNT,
+    MAX_RETRY_DELAY_MS,
     OnError,
     StepType,
     Workflow,
@@ -43,7 +50,6 @@ from turbocat_core.errors import (
     CycleDetected,
     FieldError,
     NotFound,
-    PermissionDenied,
     ValidationFailed,
 )
 from turbocat_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
@@ -59,7 +65,6 @@ MAX_STEPS: Final = 500
 MAX_TIMEOUT_SECONDS: Final = 86_400
 MAX_CONCURRENCY: Final = 64
 MAX_POSITION: Final = 1_000_000
-MAX_RETRY_DELAY_MS: Final = 3_600_000
 MAX_DESCRIPTION: Final = 10_000
 
 WORKFLOW_FIELDS: Final = (
@@ -505,8 +510,7 @@ class ListWorkflows:
                 filters["user_id"] = user_id
             query = replace(query, filters=filters, owner_id=None, include_public=False)
         else:
-            if user_id is not None and user_id != actor.user_id:
-                raise PermissionDenied("only an ADMIN lists other users' workflows")
+            require_own_listing(actor, query, "workflows", user_id)
             query = replace(query, owner_id=actor.user_id, include_public=False)
         async with self.uow() as uow:
             return await uow.workflows.list(query)

@@ -11,8 +11,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from turbocat_adapters.container import Container
-from turbocat_adapters.crypto import SecretBox
 from turbocat_adapters.wire import to_wire
 from turbocat_core.domain.access import Actor, require_scope
 from turbocat_core.domain.audit import AUDIT_QUERY
@@ -56,10 +54,6 @@ def deployment_out(deployment: Deployment) -> dict[str, Any]:
     wire: dict[str, Any] = to_wire(deployment)
     wire["environmentVariables"] = masked_variables(deployment)
     return wire
-
-
-def _secrets(container: Container) -> SecretBox:
-    return SecretBox.from_settings(container.settings().encryption_key)
 
 
 @post("/", status_code=HTTP_201_CREATED, security=AUTHENTICATED)
@@ -243,14 +237,14 @@ router = Router(
         "actor": ACTOR,
         "create_deployment": provide(
             lambda c: CreateDeployment(
-                uow=c.uow(), clock=c.clock(), ids=c.ids(), random=c.random(), secrets=_secrets(c)
+                uow=c.uow(), clock=c.clock(), ids=c.ids(), random=c.random(), secrets=c.secret_box()
             )
         ),
         "list_deployments": provide(lambda c: ListDeployments(uow=c.uow())),
         "get_deployment": provide(lambda c: GetDeployment(uow=c.uow(), clock=c.clock())),
         "update_deployment": provide(
             lambda c: UpdateDeployment(
-                uow=c.uow(), clock=c.clock(), ids=c.ids(), secrets=_secrets(c)
+                uow=c.uow(), clock=c.clock(), ids=c.ids(), secrets=c.secret_box()
             )
         ),
         "delete_deployment": provide(

@@ -18,7 +18,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from turbocat_adapters.crypto import SecretBox
 from turbocat_core.domain.execution import Execution
 from turbocat_core.usecases.webhooks import ReceiveWebhook
 from turbocat_http.auth.security import client_of
@@ -60,8 +59,9 @@ async def receive_webhook(
     """Start the deployment's workflow (trigger WEBHOOK) with the JSON body as its inputs (a
     body that is not an object arrives as ``{"body": value}``; no body as ``{}``). 202 with
     the PENDING execution. UNAUTHORIZED for a missing, stale or wrong signature and for an
-    unknown deployment alike; INVALID_STATE when the deployment is not RUNNING, runs an
-    agent, or its workflow cannot run."""
+    unknown deployment alike; VALIDATION_ERROR (field ``body``) for a body that is not JSON;
+    INVALID_STATE when the deployment is not RUNNING, runs an agent, or its workflow cannot
+    run."""
     body = await request.body()
     execution = await receive_webhook(
         deployment_id,
@@ -82,7 +82,7 @@ router = Router(
                 uow=c.uow(),
                 clock=c.clock(),
                 ids=c.ids(),
-                secrets=SecretBox.from_settings(c.settings().encryption_key),
+                secrets=c.secret_box(),
                 start=c.start_execution(),
             )
         ),

@@ -49,15 +49,21 @@ async def list_workflows(
     list_workflows: NamedDependency[ListWorkflows],
     status: Annotated[WorkflowStatus | None, QueryParameter()] = None,
     is_public: Annotated[bool | None, QueryParameter(name="isPublic")] = None,
+    schedule_enabled: Annotated[bool | None, QueryParameter(name="scheduleEnabled")] = None,
     user_id: Annotated[
         UUID | None,
         QueryParameter(name="userId", description="ADMIN only: one user's workflows."),
     ] = None,
 ) -> PageEnvelope[Workflow]:
     """The caller's workflows (an ADMIN's: everyone's), newest first; filters ``status``,
-    ``isPublic``; ``search`` in name and description; ``tags`` (all of them)."""
+    ``isPublic``, ``scheduleEnabled``; ``search`` in name and description; ``tags`` (all of
+    them)."""
     require_scope(actor, WORKFLOWS, "read")
-    query = list_query(listing, WORKFLOW_QUERY, filters={"status": status, "is_public": is_public})
+    query = list_query(
+        listing,
+        WORKFLOW_QUERY,
+        filters={"status": status, "is_public": is_public, "schedule_enabled": schedule_enabled},
+    )
     owner = UserId(user_id) if user_id is not None else None
     return paged(await list_workflows(actor, query, user_id=owner))
 

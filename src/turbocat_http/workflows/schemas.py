@@ -8,12 +8,17 @@ from uuid import UUID
 import msgspec
 
 from turbocat_core.domain.common import StepId
-from turbocat_core.domain.workflow import MAX_RETRY_COUNT, OnError, StepType, WorkflowStatus
+from turbocat_core.domain.workflow import (
+    MAX_RETRY_COUNT,
+    MAX_RETRY_DELAY_MS,
+    OnError,
+    StepType,
+    WorkflowStatus,
+)
 from turbocat_core.usecases.workflows import (
     MAX_CONCURRENCY,
     MAX_DESCRIPTION,
     MAX_POSITION,
-    MAX_RETRY_DELAY_MS,
     MAX_STEPS,
     MAX_TIMEOUT_SECONDS,
     StepChange,

@@ -22,7 +22,8 @@ from turbocat_core.domain.common import DeploymentId, ExecutionId, ListQuery
 from turbocat_core.domain.execution import EXECUTION_QUERY, Execution, TriggerType
 from turbocat_core.domain.user import User
 from turbocat_core.errors import ExternalServiceError
-from turbocat_core.usecases.deployments import CreateDeployment, StartDeployment
+from turbocat_core.usecases.deployment_lifecycle import StartDeployment
+from turbocat_core.usecases.deployments import CreateDeployment
 from turbocat_core.usecases.executions import StartExecution
 from turbocat_core.usecases.scheduling import FireDueSchedules
 

@@ -22,12 +22,11 @@ from turbocat_core.domain.deployment import DeploymentStatus, HealthStatus
 from turbocat_core.domain.execution import Execution, ExecutionStatus
 from turbocat_core.domain.user import User, UserRole
 from turbocat_core.errors import InvalidState, NotFound, Unauthenticated, ValidationFailed
+from turbocat_core.usecases.deployment_lifecycle import StartDeployment, StopDeployment
 from turbocat_core.usecases.deployments import (
     MAX_VARIABLE_BYTES,
     CreateDeployment,
     GetDeployment,
-    StartDeployment,
-    StopDeployment,
     UpdateDeployment,
     check_variables,
     deployment_env,

@@ -20,7 +20,8 @@ from turbocat_core.domain.deployment import Deployment, DeploymentStatus
 from turbocat_core.domain.execution import EXECUTION_QUERY, TriggerType
 from turbocat_core.domain.user import User
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus
-from turbocat_core.usecases.deployments import CreateDeployment, StartDeployment
+from turbocat_core.usecases.deployment_lifecycle import StartDeployment
+from turbocat_core.usecases.deployments import CreateDeployment
 from turbocat_core.usecases.scheduling import (
     FireDueSchedules,
     ScheduleTarget,

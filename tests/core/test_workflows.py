@@ -24,12 +24,12 @@ from turbocat_core.usecases.executions import (
     StartExecution,
     WatchExecution,
 )
+from turbocat_core.usecases.workflow_checks import StepChange
 from turbocat_core.usecases.workflows import (
     CreateWorkflow,
     DeleteWorkflow,
     GetWorkflow,
     ListWorkflows,
-    StepChange,
     UpdateWorkflow,
     WorkflowWithSteps,
 )

@@ -31,14 +31,14 @@ def changed_fields(before: Any, after: Any, fields: list[str]) -> JsonObject:
         old, new = getattr(before, name, None), getattr(after, name, None)
         if old != new:
             masked = name in SECRET_FIELDS
-            changes[_camel(name)] = {
+            changes[camel(name)] = {
                 "from": MASK if masked else _plain(old),
                 "to": MASK if masked else _plain(new),
             }
     return changes
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)
 

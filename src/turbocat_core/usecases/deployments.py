@@ -1,5 +1,6 @@
 """Deployments: create (webhook secret shown once), read (health recomputed), list, update,
-delete, start, stop, their event log, signed webhooks, and the secrets of their runs.
+delete, and the secrets of their runs (start, stop and the event log are in
+:mod:`turbocat_core.usecases.deployment_lifecycle`).
 
 Environment variables are stored as ``SecretBox`` ciphertexts and never read back in clear
 through the API (:func:`masked_variables`); only the engine gets them, through
@@ -12,16 +13,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
 from turbocat_core.domain.access import Actor, require_own_listing, require_owner, require_visible
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES
-from turbocat_core.domain.audit import AUDIT_QUERY
 from turbocat_core.domain.common import (
     AgentId,
-    AuditLogId,
     DeploymentId,
     JsonObject,
     ListQuery,
@@ -34,7 +32,6 @@ from turbocat_core.domain.common import (
 from turbocat_core.domain.deployment import (
     MASK,
     Deployment,
-    DeploymentStatus,
     Environment,
     HealthStatus,
     check_single_target,
@@ -43,7 +40,6 @@ from turbocat_core.domain.execution import Execution, ExecutionStatus
 from turbocat_core.engine.runner import EnvProvider
 from turbocat_core.errors import (
     FieldError,
-    InvalidState,
     NotFound,
     ValidationFailed,
 )
@@ -172,7 +168,9 @@ async def owner_actor(uow: UnitOfWork, user_id: UserId) -> Actor | None:
     return Actor(user_id=user.id, role=user.role)
 
 
-async def _visible(uow: UnitOfWork, actor: Actor, deployment_id: DeploymentId) -> Deployment:
+async def visible_deployment(
+    uow: UnitOfWork, actor: Actor, deployment_id: DeploymentId
+) -> Deployment:
     deployment = await uow.deployments.get(deployment_id)
     if deployment is None:
         raise NotFound(RESOURCE, deployment_id)
@@ -180,7 +178,9 @@ async def _visible(uow: UnitOfWork, actor: Actor, deployment_id: DeploymentId) -
     return deployment
 
 
-async def _owned(uow: UnitOfWork, actor: Actor, deployment_id: DeploymentId) -> Deployment:
+async def owned_deployment(
+    uow: UnitOfWork, actor: Actor, deployment_id: DeploymentId
+) -> Deployment:
     deployment = await uow.deployments.get(deployment_id)
     if deployment is None:
         raise NotFound(RESOURCE, deployment_id)
@@ -188,7 +188,7 @@ async def _owned(uow: UnitOfWork, actor: Actor, deployment_id: DeploymentId) -> 
     return deployment
 
 
-async def _target_problem(
+async def target_problem(
     uow: UnitOfWork, owner: Actor, workflow_id: WorkflowId | None, agent_id: AgentId | None
 ) -> FieldError | None:
     """Why the owner cannot deploy the target (one answer for missing and someone else's
@@ -290,7 +290,7 @@ class CreateDeployment:
             allocated_cpu=allocated_cpu,
         )
         async with self.uow() as uow:
-            problem = await _target_problem(uow, actor, workflow_id, agent_id)
+            problem = await target_problem(uow, actor, workflow_id, agent_id)
             if problem is not None:
                 raise ValidationFailed(f"{problem.field}: {problem.message}", [problem])
             await uow.deployments.add(deployment)
@@ -324,7 +324,7 @@ class GetDeployment:
     async def __call__(self, actor: Actor, deployment_id: DeploymentId) -> Deployment:
         """``NotFound`` for a missing, deleted or another user's deployment."""
         async with self.uow() as uow:
-            deployment = await _visible(uow, actor, deployment_id)
+            deployment = await visible_deployment(uow, actor, deployment_id)
             health = health_of(await recent_executions(uow, deployment))
             # Read again just before writing: a bookkeeping write must not undo an edit.
             fresh = await uow.deployments.get(deployment_id)
@@ -390,7 +390,7 @@ class UpdateDeployment:
         variables: Mapping[str, str | None] = changes.get("environment_variables") or {}
         check_variables(variables, allow_removal=True)
         async with self.uow() as uow:
-            deployment = await _owned(uow, actor, deployment_id)
+            deployment = await owned_deployment(uow, actor, deployment_id)
             if variables:
                 stored = dict(deployment.environment_variables)
                 for name, value in variables.items():
@@ -439,7 +439,7 @@ class DeleteDeployment:
         self, actor: Actor, deployment_id: DeploymentId, client: Client | None = None
     ) -> None:
         async with self.uow() as uow:
-            deployment = await _owned(uow, actor, deployment_id)
+            deployment = await owned_deployment(uow, actor, deployment_id)
             now = self.clock.now()
             await uow.deployments.update(replace(deployment, deleted_at=now, updated_at=now))
             await deployment_audit(
@@ -453,140 +453,6 @@ class DeleteDeployment:
                 client=client,
             )
             await uow.commit()
-
-
-async def _move(
-    uow_factory: UnitOfWorkFactory,
-    clock: Clock,
-    ids: IdGenerator,
-    actor: Actor,
-    deployment_id: DeploymentId,
-    path: tuple[DeploymentStatus, DeploymentStatus],
-    action: str,
-    client: Client | None,
-    *,
-    check_target: bool = False,
-) -> Deployment:
-    async with uow_factory() as uow:
-        deployment = await _owned(uow, actor, deployment_id)
-        now = clock.now()
-        moved = deployment
-        for status in path:  # InvalidState for a move the lifecycle forbids
-            moved = moved.moved_to(status, now)
-        if check_target:
-            owner = await owner_actor(uow, deployment.user_id)
-            if owner is None:
-                raise InvalidState("the deployment's owner account is disabled")
-            if await _target_problem(uow, owner, deployment.workflow_id, deployment.agent_id):
-                what = "workflow" if deployment.workflow_id is not None else "agent"
-                raise InvalidState(f"the deployment's {what} no longer exists or cannot be used")
-        await uow.deployments.update(moved)
-        await deployment_audit(
-            uow,
-            clock,
-            ids,
-            action,
-            user_id=actor.user_id,
-            deployment_id=deployment.id,
-            changes=changed_fields(deployment, moved, ["status", "started_at", "stopped_at"]),
-            metadata={"through": [status.value for status in path]},
-            client=client,
-        )
-        await uow.commit()
-    return moved
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartDeployment:
-    """STOPPED, FAILED or MAINTENANCE -> STARTING -> RUNNING, in one step; its target must
-    still exist and be usable. ``InvalidState`` otherwise."""
-
-    uow: UnitOfWorkFactory
-    clock: Clock
-    ids: IdGenerator
-
-    async def __call__(
-        self, actor: Actor, deployment_id: DeploymentId, client: Client | None = None
-    ) -> Deployment:
-        path = (DeploymentStatus.STARTING, DeploymentStatus.RUNNING)
-        return await _move(
-            self.uow,
-            self.clock,
-            self.ids,
-            actor,
-            deployment_id,
-            path,
-            STARTED,
-            client,
-            check_target=True,
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StopDeployment:
-    """RUNNING -> STOPPING -> STOPPED, in one step; ``InvalidState`` from any other status."""
-
-    uow: UnitOfWorkFactory
-    clock: Clock
-    ids: IdGenerator
-
-    async def __call__(
-        self, actor: Actor, deployment_id: DeploymentId, client: Client | None = None
-    ) -> Deployment:
-        path = (DeploymentStatus.STOPPING, DeploymentStatus.STOPPED)
-        return await _move(
-            self.uow, self.clock, self.ids, actor, deployment_id, path, STOPPED, client
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeploymentEvent:
-    """One entry of a deployment's log (its audit entries): what happened, who did it."""
-
-    id: AuditLogId
-    created_at: datetime
-    action: str
-    user_id: UserId | None
-    changes: JsonObject
-    metadata: JsonObject
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListDeploymentEvents:
-    """A deployment's events, newest first by default: created, updated, started, stopped,
-    webhook received, schedule fired (``query`` against ``AUDIT_QUERY``)."""
-
-    uow: UnitOfWorkFactory
-
-    async def __call__(
-        self, actor: Actor, deployment_id: DeploymentId, query: ListQuery | None = None
-    ) -> Page[DeploymentEvent]:
-        base = query or ListQuery.build(AUDIT_QUERY)
-        scoped = replace(
-            base,
-            filters={
-                **base.filters,
-                "resource_type": RESOURCE,
-                "resource_id": str(deployment_id),
-            },
-            owner_id=None,
-            include_public=False,
-        )
-        async with self.uow() as uow:
-            await _visible(uow, actor, deployment_id)
-            page = await uow.audit_logs.list(scoped)
-        events = [
-            DeploymentEvent(
-                id=entry.id,
-                created_at=entry.created_at,
-                action=entry.action,
-                user_id=entry.user_id,
-                changes=entry.changes,
-                metadata=entry.metadata,
-            )
-            for entry in page.items
-        ]
-        return Page(items=events, total=page.total, page=page.page, page_size=page.page_size)
 
 
 def deployment_env(*, uow: UnitOfWorkFactory, secrets: SecretBox) -> EnvProvider:

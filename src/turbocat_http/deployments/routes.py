@@ -22,15 +22,17 @@ from turbocat_core.domain.deployment import (
     Environment,
     HealthStatus,
 )
+from turbocat_core.usecases.deployment_lifecycle import (
+    DeploymentEvent,
+    ListDeploymentEvents,
+    StartDeployment,
+    StopDeployment,
+)
 from turbocat_core.usecases.deployments import (
     CreateDeployment,
     DeleteDeployment,
-    DeploymentEvent,
     GetDeployment,
-    ListDeploymentEvents,
     ListDeployments,
-    StartDeployment,
-    StopDeployment,
     UpdateDeployment,
     masked_variables,
 )

@@ -15,7 +15,7 @@ from turbocat_core.domain.workflow import (
     StepType,
     WorkflowStatus,
 )
-from turbocat_core.usecases.workflows import (
+from turbocat_core.usecases.workflow_checks import (
     MAX_CONCURRENCY,
     MAX_DESCRIPTION,
     MAX_POSITION,

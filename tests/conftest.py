@@ -10,7 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.databases import require_postgres, temporary_database
+from tests.databases import (
+    REDIS_URL,
+    redis_prefix,
+    require_postgres,
+    require_redis,
+    temporary_database,
+)
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
@@ -43,3 +49,17 @@ def postgres_dsn() -> Iterator[str]:
         with ThreadPoolExecutor(1) as thread:
             thread.submit(asyncio.run, migrate()).result()
         yield dsn
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (``TURBOCAT_TEST_REDIS``); skips when it is down, fails under CI."""
+    require_redis()
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_keys(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted after the test."""
+    with redis_prefix() as prefix:
+        yield prefix

@@ -1,5 +1,6 @@
-"""Test databases: one PostgreSQL database per test process, fresh SQLite files, and a way to
-open any store kind empty. PostgreSQL tests skip when no server answers, except under CI."""
+"""Test databases: one PostgreSQL database per test process, fresh SQLite files, a way to
+open any store kind empty, and Redis key prefixes of their own. PostgreSQL and Redis tests
+skip when no server answers, except under CI."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from turbocat_adapters.stores import Store
 ADMIN_DSN = os.environ.get(
     "TURBOCAT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+REDIS_URL = os.environ.get("TURBOCAT_TEST_REDIS", "redis://127.0.0.1:6379/0")
 STORE_KINDS = ["memory", "sqlite", "postgres"]
 
 
@@ -42,6 +44,46 @@ def require_postgres() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{why} (under CI=true the PostgreSQL tests never skip)")
         pytest.skip(why)
+
+
+def redis_available() -> str | None:
+    """Why Redis cannot be used for tests, or ``None`` when it can."""
+    try:
+        import redis
+
+        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3) as client:
+            client.ping()
+    except Exception as error:
+        return f"Redis at {REDIS_URL} is not available: {error}"
+    return None
+
+
+def require_redis() -> None:
+    why = redis_available()
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{why} (under CI=true the Redis tests never skip)")
+        pytest.skip(why)
+
+
+@contextlib.contextmanager
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of its own (``tctest:<uuid>``); every key under it deleted afterwards."""
+    import redis
+
+    prefix = f"tctest:{uuid.uuid4().hex}"
+    try:
+        yield prefix
+    finally:
+        with redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3) as client:
+            doomed = list(client.scan_iter(match=f"{prefix}:*", count=500))
+            # RQ's own keys name the queue (<prefix>:executions) and its jobs (<prefix>-...,
+            # with the prefix's ':' as '_').
+            doomed += list(client.scan_iter(match=f"rq:*{prefix}:*", count=500))
+            job_prefix = prefix.replace(":", "_")
+            doomed += list(client.scan_iter(match=f"rq:*{job_prefix}-*", count=500))
+            for start in range(0, len(doomed), 500):
+                client.delete(*doomed[start : start + 500])
 
 
 @contextlib.contextmanager

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
 from dependency_injector import containers, providers
 
 from turbocat_adapters.crypto import SecretBox
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
-from turbocat_adapters.memory import InProcessCancellation, InProcessQueue, MemoryRateLimiter
+from turbocat_adapters.memory import (
+    InProcessCancellation,
+    InProcessQueue,
+    MemoryClaims,
+    MemoryRateLimiter,
+)
 from turbocat_adapters.scheduler import Scheduler
 from turbocat_adapters.security import BcryptHasher
 from turbocat_adapters.settings import Settings
@@ -18,7 +28,16 @@ from turbocat_core.agents.data_agent import DataAgent
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
-from turbocat_core.ports import Clock, Mailer, OneTimeTokens, SessionStore, UnitOfWorkFactory
+from turbocat_core.ports import (
+    CancellationSignal,
+    Claims,
+    Clock,
+    JobQueue,
+    Mailer,
+    OneTimeTokens,
+    SessionStore,
+    UnitOfWorkFactory,
+)
 from turbocat_core.usecases.accounts import (
     AccountPorts,
     Authenticate,
@@ -39,14 +58,89 @@ from turbocat_core.usecases.api_keys import (
 from turbocat_core.usecases.deployments import deployment_env
 from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
 from turbocat_core.usecases.reseal import ResealSecrets
+from turbocat_core.usecases.retention import PruneExecutions
+from turbocat_core.usecases.running import RunQueued
 from turbocat_core.usecases.scheduling import FireDueSchedules
 from turbocat_core.usecases.seed import Seed
 from turbocat_core.usecases.users import GetMe, GetUser, UpdateMe
 from turbocat_core.usecases.workflow_files import ImportWorkflow, WorkflowFiles
 
+if TYPE_CHECKING:
+    from redis import Redis as SyncRedis
+    from redis.asyncio import Redis
+
+    from turbocat_core.ports import RateLimiter
+
+
+PARK_WAITS_OVER = 5.0
+"""In a fleet, a run whose running steps are all WAITs with more than 5 s to go leaves its
+worker and is queued again for when the first one ends."""
+
 
 def _engine_settings(settings: Settings) -> EngineSettings:
-    return EngineSettings(max_step_output_bytes=settings.max_step_output_bytes)
+    return EngineSettings(
+        max_step_output_bytes=settings.max_step_output_bytes,
+        park_waits_over=PARK_WAITS_OVER if settings.redis_url else None,
+    )
+
+
+def _worker_id() -> str:
+    """This process among the fleet's: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+
+
+def _rq_connection(settings: Settings) -> SyncRedis | None:
+    if settings.redis_url is None:
+        return None
+    from turbocat_adapters.rq.queue import sync_redis
+
+    return sync_redis(settings.redis_url)
+
+
+def _claims(clock: Clock, redis: Redis | None, settings: Settings) -> Claims:
+    if redis is not None:
+        from turbocat_adapters.redis import Keys
+        from turbocat_adapters.redis.claims import RedisClaims
+
+        return RedisClaims(redis, Keys(settings.redis_prefix))
+    return MemoryClaims(clock)
+
+
+def _fleet_claims(settings: Settings, claims: Claims) -> Claims | None:
+    """Schedules need claims only where several processes run them."""
+    return claims if settings.redis_url else None
+
+
+def _cancellation(redis: Redis | None, settings: Settings) -> CancellationSignal:
+    if redis is not None:
+        from turbocat_adapters.redis import Keys
+        from turbocat_adapters.redis.cancellation import RedisCancellation
+
+        return RedisCancellation(redis, Keys(settings.redis_prefix))
+    return InProcessCancellation()
+
+
+def _run_queued(
+    settings: Settings,
+    engine: Engine,
+    claims: Claims,
+    clock: Clock,
+    worker_id: str,
+    rq_connection: SyncRedis | None,
+) -> RunQueued:
+    """The runner and its queue: RQ with a Redis URL (workers run the jobs), otherwise
+    asyncio tasks of this process."""
+    queue: JobQueue
+    if rq_connection is not None:
+        from turbocat_adapters.rq.queue import RqQueue
+
+        queue = RqQueue(rq_connection, settings.redis_prefix, claims)
+    else:
+        queue = InProcessQueue(None, clock)
+    runner = RunQueued(engine=engine, queue=queue, claims=claims, clock=clock, holder=worker_id)
+    if isinstance(queue, InProcessQueue):
+        queue.runner = runner
+    return runner
 
 
 def _store(settings: Settings) -> Store:
@@ -65,12 +159,48 @@ def _jwt(settings: Settings, clock: Clock) -> JwtTokens:
     return JwtTokens(settings.jwt_secret, clock)
 
 
-def _sessions(store: Store, clock: Clock) -> SessionStore:
+def _redis(settings: Settings) -> Redis | None:
+    """The fleet mode's client (none without a Redis URL); it connects when first used."""
+    if settings.redis_url is None:
+        return None
+    from turbocat_adapters.redis import redis_client
+
+    return redis_client(settings.redis_url)
+
+
+async def close_redis(container: Container) -> None:
+    """Close the container's Redis client, if it has one (whoever opens the store calls this
+    when closing it, on the same event loop)."""
+    client = container.redis()
+    if client is not None:
+        await client.aclose()
+
+
+def _sessions(store: Store, clock: Clock, redis: Redis | None, settings: Settings) -> SessionStore:
+    if redis is not None:
+        from turbocat_adapters.redis import Keys, RedisSessionStore
+
+        return RedisSessionStore(redis, Keys(settings.redis_prefix), clock)
     return store.session_store(clock)
 
 
-def _reset_tokens(store: Store, clock: Clock) -> OneTimeTokens:
+def _reset_tokens(
+    store: Store, clock: Clock, redis: Redis | None, settings: Settings
+) -> OneTimeTokens:
+    if redis is not None:
+        from turbocat_adapters.redis import Keys, RedisOneTimeTokens
+
+        return RedisOneTimeTokens(redis, Keys(settings.redis_prefix), clock)
     return store.one_time_tokens(clock)
+
+
+def _limiter(clock: Clock, redis: Redis | None, settings: Settings) -> RateLimiter:
+    """Shared by every process on one Redis; otherwise this process's own (memory)."""
+    if redis is not None:
+        from turbocat_adapters.redis import Keys, RedisRateLimiter
+
+        return RedisRateLimiter(redis, Keys(settings.redis_prefix), clock)
+    return MemoryRateLimiter(clock)
 
 
 def _secret_box(settings: Settings) -> SecretBox:
@@ -107,7 +237,14 @@ class Container(containers.DeclarativeContainer):
         BcryptHasher, rounds=providers.Callable(lambda s: s.bcrypt_rounds, settings)
     )
 
-    cancellation = providers.Singleton(InProcessCancellation)
+    redis = providers.Singleton(_redis, settings)
+    """``None`` without ``TURBOCAT_REDIS_URL``; whoever opens the store closes it too
+    (``close_redis``). With it, sessions, reset tokens, limits, claims, cancellation
+    requests and the RQ queue live in Redis."""
+    rq_connection = providers.Singleton(_rq_connection, settings)
+    worker_id = providers.Singleton(_worker_id)
+    claims = providers.Singleton(_claims, clock, redis, settings)
+    cancellation = providers.Singleton(_cancellation, redis, settings)
     executors = providers.Singleton(_executors)
     logs = providers.Singleton(LogBroadcast)
     engine = providers.Singleton(
@@ -121,8 +258,13 @@ class Container(containers.DeclarativeContainer):
         settings=providers.Callable(_engine_settings, settings),
         env_for=providers.Callable(_env_for, settings, uow),
         on_log=logs,
+        claims=claims,
     )
-    queue = providers.Singleton(InProcessQueue, runner=engine.provided.run, clock=clock)
+    run_queued = providers.Singleton(
+        _run_queued, settings, engine, claims, clock, worker_id, rq_connection
+    )
+    """What the queue runs for each job; ``queue`` is the JobQueue it hands follow-ups to."""
+    queue = run_queued.provided.queue
 
     workflow_files = providers.Singleton(WorkflowFiles, clock=clock, ids=ids, executors=executors)
     import_workflow = providers.Factory(ImportWorkflow, uow=uow, files=workflow_files)
@@ -137,9 +279,9 @@ class Container(containers.DeclarativeContainer):
 
     # Accounts
     tokens = providers.Singleton(_jwt, settings, clock)
-    sessions = providers.Singleton(_sessions, store, clock)
-    reset_tokens = providers.Singleton(_reset_tokens, store, clock)
-    limiter = providers.Singleton(MemoryRateLimiter, clock)
+    sessions = providers.Singleton(_sessions, store, clock, redis, settings)
+    reset_tokens = providers.Singleton(_reset_tokens, store, clock, redis, settings)
+    limiter = providers.Singleton(_limiter, clock, redis, settings)
     mailer = providers.Singleton(_mailer, settings)
     account_ports = providers.Singleton(
         AccountPorts,
@@ -176,7 +318,14 @@ class Container(containers.DeclarativeContainer):
     # Deployments
     secret_box = providers.Singleton(_secret_box, settings)
     reseal_secrets = providers.Factory(ResealSecrets, uow=uow, secrets=secret_box)
+    prune_executions = providers.Factory(PruneExecutions, uow=uow, clock=clock)
     fire_due_schedules = providers.Factory(
-        FireDueSchedules, uow=uow, clock=clock, ids=ids, start=start_execution
+        FireDueSchedules,
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        start=start_execution,
+        claims=providers.Callable(_fleet_claims, settings, claims),
+        holder=worker_id,
     )
     scheduler = providers.Singleton(Scheduler, fire=fire_due_schedules, clock=clock)

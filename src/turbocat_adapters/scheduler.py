@@ -5,8 +5,8 @@ It wakes at least every ``interval`` seconds (1 by default), and each time hands
 never overlap, so in one process every tick fires exactly once, however late the loop
 wakes; ticks missed by more than the catch-up window (the process was stopped or stalled)
 are skipped with a log line. Ticks from before ``start()`` are never fired: another
-process may have fired them. Running several processes each with a scheduler fires every
-tick in each of them (making that fleet-safe is issue 6).
+process may have fired them. In a fleet every worker runs one, and each tick fires once in
+whichever worker claims it first (``FireDueSchedules.claims``, in Redis).
 
 In a server::
 

@@ -59,6 +59,10 @@ class Settings:
     env: str = "development"
     data_dir: Path = Path(".turbocat")
     database_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)
+    """Fleet mode: Redis sessions, limits and the RQ queue (``turbocat worker`` runs it)."""
+    redis_prefix: str = "turbocat"
+    """Every Redis key this deployment writes starts with ``<prefix>:``."""
     max_step_output_bytes: int = DEFAULT_MAX_STEP_OUTPUT_BYTES
     retention_days: int = 30
     bcrypt_rounds: int = 12
@@ -103,6 +107,8 @@ class Settings:
             env=env,
             data_dir=Path(source.get("TURBOCAT_DATA_DIR") or ".turbocat"),
             database_url=source.get("TURBOCAT_DATABASE_URL") or None,
+            redis_url=source.get("TURBOCAT_REDIS_URL") or None,
+            redis_prefix=(source.get("TURBOCAT_REDIS_PREFIX") or "turbocat").strip(),
             max_step_output_bytes=_int(
                 source, "TURBOCAT_MAX_STEP_OUTPUT_BYTES", DEFAULT_MAX_STEP_OUTPUT_BYTES, minimum=1
             ),

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from turbocat_adapters.container import Container
 from turbocat_adapters.wire import encode, to_wire
-from turbocat_cli import accounts, data, serve
+from turbocat_cli import accounts, data, retention, serve, worker
 from turbocat_cli.files import InputError, read_document, read_inputs
 from turbocat_cli.progress import Progress
 from turbocat_core import __version__
@@ -36,9 +36,11 @@ app = typer.Typer(
 )
 app.add_typer(data.db, name="db")
 app.command()(data.seed)
+app.command()(retention.prune)
 app.add_typer(accounts.user, name="user")
 app.add_typer(accounts.apikey, name="apikey")
 app.command()(serve.serve)
+app.command()(worker.worker)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -132,7 +134,9 @@ def run(
 async def _run(document: Any, inputs: dict[str, Any], *, quiet: bool, title: str) -> Execution:
     container = data.load_container()
     # `run` is local and throwaway: the in-memory store, whatever the configured one is.
-    container.settings.override(replace(container.settings(), database_url="memory://"))
+    container.settings.override(
+        replace(container.settings(), database_url="memory://", redis_url=None)
+    )
     actor = Actor(user_id=UserId(container.ids().new_id()), role=UserRole.USER)
     blueprint = await container.import_workflow()(actor, document, status=WorkflowStatus.ACTIVE)
     console = Console(stderr=True, quiet=quiet)

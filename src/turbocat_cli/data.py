@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from turbocat_adapters.container import Container
+from turbocat_adapters.container import Container, close_redis
 from turbocat_adapters.secrets_file import with_secrets
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.stores import MigrationError, MigrationState, Store, redact
@@ -58,11 +58,15 @@ async def opened(store: Store) -> AsyncIterator[Store]:
 
 
 def run_with_store(container: Container, work: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the configured store, run ``work``, close it; failures end in one line."""
+    """Open the configured store, run ``work``, close it (and the Redis client, if the
+    container has one); failures end in one line."""
 
     async def main() -> T:
-        async with opened(container.store()) as store:
-            return await work(store)
+        try:
+            async with opened(container.store()) as store:
+                return await work(store)
+        finally:
+            await close_redis(container)
 
     try:
         return asyncio.run(main())

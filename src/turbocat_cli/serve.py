@@ -41,7 +41,12 @@ def serve(
         f"turbocat on http://{bind_host}:{bind_port} ({where}, {workers} worker(s))", err=True
     )
     os.environ.setdefault("TURBOCAT_DATA_DIR", str(settings.data_dir))
-    if workers == 1:
+    if settings.redis_url:
+        typer.echo(
+            "fleet mode: executions are queued on Redis for `turbocat worker` processes",
+            err=True,
+        )
+    elif workers == 1:
         # The only process running executions: it can safely resume what a previous run of
         # the server left PENDING or RUNNING, and fire schedules exactly once. Several
         # workers need leases and a shared scheduler lock (Redis + RQ, the fleet mode).

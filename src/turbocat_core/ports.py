@@ -143,6 +143,15 @@ class StepRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PruneCount:
+    """What one ``ExecutionRepository.prune_finished`` call deleted."""
+
+    executions: int = 0
+    logs: int = 0
+    step_runs: int = 0
+
+
 class ExecutionRepository(Repository[Execution, ExecutionId], Protocol):
     async def update_if(self, execution: Execution, expect: ExecutionStatus) -> bool:
         """Write only if the stored status is still ``expect``; ``False`` (no write) otherwise."""
@@ -156,6 +165,23 @@ class ExecutionRepository(Repository[Execution, ExecutionId], Protocol):
 
     async def status_of(self, execution_id: ExecutionId) -> ExecutionStatus | None:
         """The stored status alone (cheap: what cancellation polls)."""
+        ...
+
+    async def prune_finished(self, before: datetime, limit: int) -> PruneCount:
+        """Delete at most ``limit`` finished executions (COMPLETED, FAILED, CANCELLED,
+        TIMEOUT) that ended before ``before`` (``completed_at``, or ``created_at`` where that
+        is null), with their log lines and step runs; how many of each went.
+
+        Never a PENDING or RUNNING execution, nor one that a PENDING or RUNNING execution
+        names as its ``retry_of`` or ``parent_execution_id`` (its runner still writes those
+        references): it goes once that one has finished. Rows that stay lose their
+        references to what went: ``retry_of`` and ``parent_execution_id`` become null, and a
+        step run that reused a pruned execution's output names its own execution in
+        ``reused_from`` (it keeps its copy of the output and still counts as reused).
+        Executions another transaction holds locked are skipped (a later call takes them).
+        Audit log entries are kept. Nothing is deleted until the unit of work commits.
+        ``ValidationFailed`` for a ``limit`` below 1.
+        """
         ...
 
 
@@ -429,6 +455,31 @@ class JobQueue(Protocol):
         self, execution_id: ExecutionId, *, at: datetime | None = None
     ) -> None:
         """Run (or resume) the execution, now or at ``at``."""
+        ...
+
+
+class Claims(Protocol):
+    """Named claims that expire, shared by every process of a deployment (Redis in a fleet).
+
+    A claim has one holder at a time until it expires or is released. Leases on running
+    executions, once-only schedule ticks and "only one process does this now" all use them.
+    """
+
+    async def claim(self, name: str, holder: str, ttl: float, *, over: str = "") -> bool:
+        """Take ``name`` for ``ttl`` seconds if it is free, already ``holder``'s (renewing
+        it), or held by a holder starting with ``over`` (when ``over`` is not empty)."""
+        ...
+
+    async def renew(self, name: str, holder: str, ttl: float) -> bool:
+        """Extend ``holder``'s claim; ``False`` when it is no longer theirs (or expired)."""
+        ...
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give the claim up if ``holder`` still holds it (else nothing happens)."""
+        ...
+
+    async def holders(self, names: Sequence[str]) -> list[str | None]:
+        """The current holder of each name (``None`` where it is free)."""
         ...
 
 

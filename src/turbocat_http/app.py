@@ -14,6 +14,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 
 from turbocat_adapters.bootstrap import ensure_bootstrap_admin
+from turbocat_adapters.container import close_redis
 from turbocat_core.usecases.recovery import ResumeInterrupted
 from turbocat_http.context import REQUEST_ID_HEADER
 from turbocat_http.dependencies import CONTAINER_STATE_KEY
@@ -54,9 +55,10 @@ def create_app(
     """The HTTP app over ``container``.
 
     Mounts ``routes.API_ROUTERS`` and ``routers`` under ``/api/v1`` and the health probes at
-    ``/health``. On startup it opens the container's store (closing it on shutdown), then
-    enters each ``lifespan`` context (e.g. an in-process worker), in order. Handlers get use
-    cases through ``dependencies.provide`` (the container is ``app.state.container``).
+    ``/health``. On startup it opens the container's store (closing it, and the container's
+    Redis client if it has one, on shutdown), then enters each ``lifespan`` context (e.g. an
+    in-process worker), in order. Handlers get use cases through ``dependencies.provide``
+    (the container is ``app.state.container``).
     """
     settings: Settings = container.settings()
     if settings.jwt_secret is None:
@@ -96,7 +98,9 @@ def _store_lifespan(container: Container) -> Lifespan:
             await ensure_bootstrap_admin(container)
         app.state[STARTED_AT_STATE_KEY] = time.monotonic()
         queue = container.queue()
-        single = container.settings().single_process
+        settings = container.settings()
+        # In a fleet (Redis), the workers resume runs and fire schedules, not the servers.
+        single = settings.single_process and settings.redis_url is None
         scheduler = container.scheduler() if single else None
         try:
             if single:
@@ -110,7 +114,10 @@ def _store_lifespan(container: Container) -> Lifespan:
             if scheduler is not None:
                 await scheduler.stop()
             await queue.close()  # runs in flight stay RUNNING; the next start resumes them
-            await store.close()
+            try:
+                await store.close()
+            finally:
+                await close_redis(container)
 
     return store_open
 

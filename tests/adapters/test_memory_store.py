@@ -13,7 +13,9 @@ from tests.contracts.factories import at
 from turbocat_adapters.memory import MemoryStore, MemoryUnitOfWork
 from turbocat_adapters.memory.copying import clone, copy_json
 from turbocat_core import ports
+from turbocat_core.domain.execution import ExecutionStatus
 from turbocat_core.errors import Conflict
+from turbocat_core.ports import PruneCount
 
 
 async def test_soft_deleted_rows_stay_in_the_store():
@@ -91,6 +93,31 @@ async def test_a_cancelled_log_writer_leaves_the_lock_queue_clean():
         await holder.commit()
     assert store.log_locks.owners == {}
     assert store.log_locks.waiters == {}
+
+
+async def test_pruning_skips_executions_being_logged_and_locks_those_it_takes():
+    """As PostgreSQL's ``FOR UPDATE SKIP LOCKED``: a held log lock makes prune pass the
+    execution by; one it prunes is locked until it ends, so no line lands meanwhile."""
+    store = MemoryStore(lock_timeout=0.05)
+    busy, idle = (
+        make.execution(status=ExecutionStatus.FAILED, completed_at=at(1)) for _ in range(2)
+    )
+    async with store.unit_of_work() as uow:
+        for execution in (busy, idle):
+            await uow.executions.add(execution)
+        await uow.commit()
+    cutoff = at(3600)
+    async with store.unit_of_work() as writer, store.unit_of_work() as pruner:
+        await writer.logs.append([make.log_line(busy.id)])
+        pruned = await pruner.executions.prune_finished(cutoff, 10)
+        assert pruned == PruneCount(executions=1)
+        with pytest.raises(Conflict):  # idle is the pruner's until it ends
+            await writer.logs.append([make.log_line(idle.id)])
+        await pruner.commit()
+        await writer.commit()
+    assert store.peek("executions", idle.id) is None
+    assert store.peek("executions", busy.id) is not None
+    assert store.log_locks.owners == {}
 
 
 def test_copy_json_rebuilds_containers_and_shares_scalars():

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from datetime import UTC
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -285,6 +285,37 @@ async def test_a_refused_log_batch_takes_no_numbers(store, dsn):
             await uow.logs.append([make.log_line(execution.id), replace(line, message="again")])
         await uow.commit()
     assert await _log_seq(dsn, execution.id) == 1
+
+
+async def test_prunes_take_turns_and_skip_executions_held_elsewhere(store):
+    flow = await _workflow(store)
+    ended, cutoff = datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 6, 1, tzinfo=UTC)
+    failed = ExecutionStatus.FAILED
+    held, *others = (
+        make.execution(flow.id, flow.user_id, status=failed, created_at=ended, completed_at=ended)
+        for _ in range(3)
+    )
+    async with store.unit_of_work() as uow:
+        for execution in (held, *others):
+            await uow.executions.add(execution)
+        await uow.commit()
+
+    async def prune() -> int:
+        async with store.unit_of_work() as uow:
+            count = await uow.executions.prune_finished(cutoff, 10)
+            await uow.commit()
+        return count.executions
+
+    async with store.unit_of_work() as writer, store.unit_of_work() as first:
+        await writer.logs.append([make.log_line(held.id)])  # holds its row until it ends
+        assert (await first.executions.prune_finished(cutoff, 10)).executions == 2
+        second = asyncio.create_task(prune())
+        await asyncio.sleep(0.2)
+        assert not second.done()  # one batch at a time, across processes too
+        await first.commit()
+        assert await second == 0  # the held one is skipped, not waited for
+        await writer.commit()
+    assert await prune() == 1
 
 
 async def test_no_driver_error_escapes_as_such(store):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from tests.contracts import factories as make
 from tests.contracts.factories import T0
 from tests.contracts.parents import with_parents
-from tests.databases import STORE_KINDS, empty_store
+from tests.databases import REDIS_URL, STORE_KINDS, empty_store
 from turbocat_adapters.memory import (
     ManualClock,
     MemoryOneTimeTokens,
@@ -26,11 +28,16 @@ from turbocat_core.domain.common import UserId
 from turbocat_core.domain.session import Session
 from turbocat_core.errors import Conflict
 
-# One entry per adapter of a port; Redis joins the three service lists.
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from turbocat_adapters.redis import Keys
+
+# One entry per adapter of a port.
 STORES = STORE_KINDS
-SESSION_STORES = ["memory", "sqlite", "postgres"]
-TOKEN_STORES = ["memory", "sqlite", "postgres"]
-RATE_LIMITERS = ["memory"]
+SESSION_STORES = ["memory", "sqlite", "postgres", "redis"]
+TOKEN_STORES = ["memory", "sqlite", "postgres", "redis"]
+RATE_LIMITERS = ["memory", "redis"]
 
 
 @pytest.fixture
@@ -46,6 +53,19 @@ async def uow_factory(
     dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
     async with empty_store(request.param, tmp_path, dsn) as store:
         yield with_parents(store.unit_of_work)
+
+
+@contextlib.asynccontextmanager
+async def _redis(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Redis, Keys]]:
+    """A client of the test Redis and keys under this test's own prefix (deleted after)."""
+    from turbocat_adapters.redis import Keys, redis_client
+
+    request.getfixturevalue("redis_url")
+    client = redis_client(REDIS_URL)
+    try:
+        yield client, Keys(request.getfixturevalue("redis_keys"))
+    finally:
+        await client.aclose()
 
 
 @contextlib.asynccontextmanager
@@ -102,6 +122,12 @@ async def session_store(
     if request.param == "memory":
         yield MemorySessionStore(clock)
         return
+    if request.param == "redis":
+        from turbocat_adapters.redis import RedisSessionStore
+
+        async with _redis(request) as (client, keys):
+            yield RedisSessionStore(client, keys, clock)
+        return
     async with _empty_store(request, tmp_path) as store:
         yield SessionsWithUsers(store, store.session_store(clock))
 
@@ -113,6 +139,12 @@ async def one_time_tokens(
     if request.param == "memory":
         yield MemoryOneTimeTokens(clock)
         return
+    if request.param == "redis":
+        from turbocat_adapters.redis import RedisOneTimeTokens
+
+        async with _redis(request) as (client, keys):
+            yield RedisOneTimeTokens(client, keys, clock)
+        return
     async with _empty_store(request, tmp_path) as store:
         yield store.one_time_tokens(clock)
 
@@ -123,5 +155,33 @@ async def rate_limiter(
 ) -> AsyncIterator[ports.RateLimiter]:
     if request.param == "memory":
         yield MemoryRateLimiter(clock)
+    elif request.param == "redis":
+        from turbocat_adapters.redis import RedisRateLimiter
+
+        async with _redis(request) as (client, keys):
+            yield RedisRateLimiter(client, keys, clock)
     else:  # pragma: no cover
         raise AssertionError(request.param)
+
+
+CLAIMS = ["memory", "redis"]
+
+
+@pytest.fixture(params=CLAIMS)
+async def claims(
+    request: pytest.FixtureRequest, clock: ManualClock
+) -> AsyncIterator[tuple[ports.Claims, Callable[[float], Awaitable[None]]]]:
+    """Claims of each kind, and how to let time pass for them (Redis expires keys in real
+    time; the memory claims on the test's clock)."""
+    if request.param == "memory":
+        from turbocat_adapters.memory import MemoryClaims
+
+        async def advance(seconds: float) -> None:
+            clock.advance(seconds)
+
+        yield MemoryClaims(clock), advance
+        return
+    from turbocat_adapters.redis.claims import RedisClaims
+
+    async with _redis(request) as (client, keys):
+        yield RedisClaims(client, keys), asyncio.sleep

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 
@@ -118,3 +120,11 @@ async def test_resetting_an_unknown_key_is_harmless(rate_limiter):
     await rate_limiter.reset("nobody")
     await rate_limiter.reset("nobody")
     assert (await rate_limiter.hit("nobody", 1, 60)).allowed
+
+
+async def test_concurrent_hits_never_exceed_the_limit(rate_limiter):
+    decisions = await asyncio.gather(*(rate_limiter.hit("key", 10, 60) for _ in range(50)))
+    assert sum(d.allowed for d in decisions) == 10
+    assert all(d.remaining == 0 for d in decisions if not d.allowed)
+    peeked = await rate_limiter.peek("key", 10, 60)
+    assert (peeked.allowed, peeked.remaining) == (False, 0)

@@ -157,3 +157,17 @@ async def test_revoke_all_can_keep_the_callers_session(session_store):
     assert await session_store.revoke_all(user, keep=mine.id) == 1
     assert (await session_store.get(mine.id)).revoked_at is None
     assert (await session_store.get(other.id)).revoked_at is not None
+
+
+async def test_of_twenty_racing_rotations_with_one_token_exactly_one_wins(session_store):
+    session = make.session()
+    await session_store.put(session)
+    results = await asyncio.gather(
+        *(
+            session_store.rotate(session.id, session.refresh_hash, f"h{n}", at(60), at(1))
+            for n in range(20)
+        )
+    )
+    assert results.count(True) == 1
+    winner = results.index(True)
+    assert (await session_store.get(session.id)).refresh_hash == f"h{winner}"

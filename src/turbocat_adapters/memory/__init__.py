@@ -6,6 +6,7 @@ Shipped for people embedding Turbocat and for tests; they behave like the real a
 
 from __future__ import annotations
 
+from turbocat_adapters.memory.claims import MemoryClaims
 from turbocat_adapters.memory.clock import ManualClock
 from turbocat_adapters.memory.services import (
     MemoryOneTimeTokens,
@@ -20,6 +21,7 @@ __all__ = [
     "InProcessCancellation",
     "InProcessQueue",
     "ManualClock",
+    "MemoryClaims",
     "MemoryOneTimeTokens",
     "MemoryRateLimiter",
     "MemorySessionStore",

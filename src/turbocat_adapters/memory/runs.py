@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
+from datetime import datetime
 from operator import attrgetter
 
 from turbocat_adapters.memory.copying import (
     copier_for,
     copier_sharing,
     shallow_copier_for,
+    shallow_with,
     slot_setter,
 )
 from turbocat_adapters.memory.entities import EntityRepository
+from turbocat_adapters.memory.retention import prune
 from turbocat_adapters.memory.transaction import (
     CompareAndSet,
     Increment,
@@ -31,6 +34,7 @@ from turbocat_core.domain.execution import (
 )
 from turbocat_core.domain.workflow import WorkflowStep
 from turbocat_core.errors import Conflict, NotFound, ValidationFailed
+from turbocat_core.ports import PruneCount
 
 _seq = attrgetter("seq")
 _copy_step = copier_for(WorkflowStep)
@@ -129,6 +133,9 @@ class MemoryExecutionRepository(EntityRepository[Execution, ExecutionId]):
         row = tx.row(self.table, execution_id.int)
         return None if row is None else row.status
 
+    async def prune_finished(self, before: datetime, limit: int) -> PruneCount:
+        return prune(self._tx, before, limit)
+
 
 class MemoryStepRunRepository:
     """One row per (execution, step key); a save of an existing pair replaces the row but
@@ -168,11 +175,22 @@ class MemoryStepRunRepository:
         tx = self._tx
         tx.require()
         execution = execution_id.int
+        pruned = tx.pruned
+        if pruned and execution in pruned:
+            return []
         rows = tx.store.step_runs.get(execution, {})
         pending = tx.runs.get(execution)
         if pending:
             rows = {**rows, **pending}  # replaced rows keep their place, new ones go last
-        return [_copy_run(row) for row in rows.values()]
+        found = [_copy_run(row) for row in rows.values()]
+        if pruned:  # as the commit will leave them (``MemoryStore.forget_pruned``)
+            found = [
+                shallow_with(run, reused_from=execution_id)
+                if run.reused_from is not None and run.reused_from.int in pruned
+                else run
+                for run in found
+            ]
+        return found
 
 
 class MemoryExecutionLogRepository:
@@ -227,10 +245,11 @@ class MemoryExecutionLogRepository:
         if query.page < 1 or query.page_size < 1:
             raise ValidationFailed.field("page", "page and pageSize must be 1 or more")
         execution = execution_id.int
-        lines = tx.store.logs.get(execution, [])
+        gone = execution in tx.pruned  # pruned by this transaction: as good as deleted
+        lines = [] if gone else tx.store.logs.get(execution, [])
         start = bisect_right(lines, query.after_seq, key=_seq) if query.after_seq else 0
         candidates = lines[start:]
-        pending = tx.logs.get(execution)
+        pending = None if gone else tx.logs.get(execution)
         if pending:
             candidates += [line for line in pending if line.seq > query.after_seq]
         level, step_key, since = query.level, query.step_key, query.since
@@ -248,5 +267,8 @@ class MemoryExecutionLogRepository:
     async def last_seq(self, execution_id: ExecutionId) -> int:
         tx = self._tx
         tx.require()
-        pending = tx.logs.get(execution_id.int)
-        return pending[-1].seq if pending else tx.store.last_seq(execution_id.int)
+        execution = execution_id.int
+        if execution in tx.pruned:
+            return 0
+        pending = tx.logs.get(execution)
+        return pending[-1].seq if pending else tx.store.last_seq(execution)

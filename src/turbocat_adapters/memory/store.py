@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
+from turbocat_adapters.memory.copying import shallow_with
 from turbocat_adapters.memory.services import MemoryOneTimeTokens, MemorySessionStore
 from turbocat_adapters.memory.tables import TABLES, LogLocks, RowKey, Table
 from turbocat_adapters.memory.uow import MemoryUnitOfWork
 from turbocat_adapters.stores import MigrationState, Store
 from turbocat_core import ports
+from turbocat_core.domain.common import ExecutionId
 from turbocat_core.domain.execution import ExecutionLog, StepRun
 
 
@@ -78,6 +81,23 @@ class MemoryStore:
     def last_seq(self, execution: RowKey) -> int:
         lines = self.logs.get(execution)
         return lines[-1].seq if lines else 0
+
+    def forget_pruned(self, executions: Collection[RowKey]) -> None:
+        """Drop the log lines and step runs of executions just pruned; a step run of another
+        execution that reused one's output names its own execution from now on."""
+        for key in executions:
+            lines = self.logs.pop(key, None)
+            if lines:
+                self.log_ids.difference_update(line.id.int for line in lines)
+            runs = self.step_runs.pop(key, None)
+            if runs:
+                for run in runs.values():
+                    self.step_run_ids.pop(run.id.int, None)
+        for owner, runs in self.step_runs.items():
+            for step_key, run in runs.items():
+                if run.reused_from is not None and run.reused_from.int in executions:
+                    own = ExecutionId(UUID(int=owner))
+                    runs[step_key] = shallow_with(run, reused_from=own)
 
     def peek(self, table: str, row_id: UUID) -> Any:
         """The committed row as stored, soft-deleted or not (for tests; do not mutate it)."""

@@ -180,11 +180,23 @@ class Transaction:
 
     Reads see committed rows overlaid with this transaction's own writes (read your own
     writes, read committed). Row writes queue up as ops, in call order; step runs and log
-    lines wait in per-execution dicts and lists. ``commit`` re-checks every rule against
+    lines wait in per-execution dicts and lists; ``pruned`` holds the executions whose lines
+    and step runs go at commit (``retention.prune``). ``commit`` re-checks every rule against
     what is committed by then and applies everything or nothing.
     """
 
-    __slots__ = ("active", "locks", "log_ids", "logs", "ops", "run_ids", "runs", "store", "touched")
+    __slots__ = (
+        "active",
+        "locks",
+        "log_ids",
+        "logs",
+        "ops",
+        "pruned",
+        "run_ids",
+        "runs",
+        "store",
+        "touched",
+    )
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -196,6 +208,7 @@ class Transaction:
         self.logs: dict[RowKey, list[ExecutionLog]] = {}
         self.log_ids: set[RowKey] = set()
         self.locks: list[RowKey] = []
+        self.pruned: set[RowKey] = set()
 
     def require(self) -> None:
         if not self.active:
@@ -293,6 +306,8 @@ class Transaction:
                             object.__setattr__(row, name, value)
                 raise
             self._apply_runs_and_logs()
+            if self.pruned:
+                self.store.forget_pruned(self.pruned)
         finally:
             self.discard()
 
@@ -307,6 +322,8 @@ class Transaction:
         if self.logs:
             self.logs = {}
             self.log_ids = set()
+        if self.pruned:
+            self.pruned = set()
         if self.locks:
             release = self.store.log_locks.release
             for execution_id in self.locks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Final
 
 from turbocat_adapters.sqlite.codec import ts
@@ -24,6 +25,7 @@ from turbocat_adapters.sqlite.mapping_runs import (
     step_run_params,
 )
 from turbocat_adapters.sqlite.querying import Listing, insert_sql, select_sql, update_sql
+from turbocat_adapters.sqlite.retention import prune_finished
 from turbocat_adapters.sqlite.rows import Rows, Table, execute
 from turbocat_adapters.sqlite.transaction import Transaction
 from turbocat_core.domain.common import ExecutionId, Page, StepId, WorkflowId
@@ -37,6 +39,7 @@ from turbocat_core.domain.execution import (
 )
 from turbocat_core.domain.workflow import WorkflowStep
 from turbocat_core.errors import NotFound, ValidationFailed
+from turbocat_core.ports import PruneCount
 
 INSERT_STEP: Final = insert_sql("workflow_steps", STEP_COLUMNS)
 UPDATE_STEP: Final = update_sql("workflow_steps", STEP_COLUMNS, "id = :id")
@@ -191,6 +194,9 @@ class SqliteExecutionRepository(Rows[Execution, ExecutionId]):
             return None if row is None else ExecutionStatus(row[0])
 
         return await tx.read(work)
+
+    async def prune_finished(self, before: datetime, limit: int) -> PruneCount:
+        return await prune_finished(self._tx, before, limit)
 
 
 class SqliteStepRunRepository:

@@ -11,6 +11,7 @@ import asyncio
 import heapq
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from turbocat_core.agents.contract import AgentExecutors
@@ -20,10 +21,12 @@ from turbocat_core.domain.execution import (
     Execution,
     ExecutionLog,
     ExecutionStatus,
+    LogLevel,
     StepRun,
     StepStatus,
 )
 from turbocat_core.domain.workflow import OnError, StepType
+from turbocat_core.engine.admission import admission_gate, may_start
 from turbocat_core.engine.dag import Graph, branch_keys
 from turbocat_core.engine.journal import Journal
 from turbocat_core.engine.steps import StepWork, agent_ids_of
@@ -31,6 +34,7 @@ from turbocat_core.engine.validation import validate_steps
 from turbocat_core.errors import NotFound, ValidationFailed
 from turbocat_core.ports import (
     CancellationSignal,
+    Claims,
     Clock,
     IdGenerator,
     RandomSource,
@@ -52,6 +56,23 @@ class EngineSettings:
     max_step_output_bytes: int = 1024 * 1024
     retry_jitter: float = 0.2
     """Retry waits are spread uniformly over ±20% of the nominal backoff."""
+    park_waits_over: float | None = None
+    """Under a queue: when every running step is a WAIT with more than this many seconds
+    to go (and nothing else can start), the run stops holding its worker and is queued
+    again for when the first wait ends. ``None``: waits are slept through."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResult:
+    """What one call of :meth:`Engine.run_once` did."""
+
+    execution: Execution
+    parked_until: datetime | None = None
+    """Set when the run parked on a long WAIT: run it again at this time."""
+    admitted: bool = True
+    """``False``: still PENDING, held back by its workflow's ``concurrencyLimit``."""
+    limit: int | None = None
+    """The workflow's ``concurrencyLimit`` when the run began (``None``: no limit)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,13 +89,22 @@ class Engine:
     env_for: EnvProvider | None = None
     on_log: Callable[[ExecutionLog], None] | None = None
     """Told about every log line once it is committed (live progress displays)."""
+    claims: Claims | None = None
+    """Where a workflow's ``concurrencyLimit`` is decided (``None``: not enforced)."""
 
     async def run(self, execution_id: ExecutionId) -> Execution:
         """Run a PENDING execution, or resume a RUNNING one from its stored step states.
 
-        This is the entry point of every runner (in-process queue, RQ worker, CLI). A
-        finished execution is returned unchanged, so running one twice is harmless.
-        Raises ``NotFound`` for an unknown id.
+        A finished execution is returned unchanged, so running one twice is harmless.
+        Raises ``NotFound`` for an unknown id. See :meth:`run_once` for parking and limits.
+        """
+        return (await self.run_once(execution_id)).execution
+
+    async def run_once(self, execution_id: ExecutionId) -> RunResult:
+        """:meth:`run`, telling the queue what is left to do: a run that parked on a long
+        WAIT (``parked_until``), or one its workflow's ``concurrencyLimit`` holds back
+        (``admitted=False``, still PENDING). This is the entry point of every runner
+        (in-process queue, RQ worker, CLI).
         """
         async with self.uow() as uow:
             execution = await uow.executions.get(execution_id)
@@ -85,14 +115,23 @@ class Engine:
             agents: dict[AgentId, Agent | None] = {}
             for agent_id in agent_ids_of(execution.steps):
                 agents[agent_id] = await uow.agents.get(agent_id)
+        limit = workflow.concurrency_limit if workflow is not None else None
         if execution.status.finished:
-            return execution
+            return RunResult(execution=execution, limit=limit)
         env = await self.env_for(execution) if self.env_for is not None else {}
         journal = Journal(self, execution, env)
         owner = workflow.user_id if workflow is not None else execution.user_id
         run = _Run(self, StepWork(self, journal, runs, agents, owner, env))
         try:
-            return await run.execute()
+            if execution.status is ExecutionStatus.PENDING and limit and self.claims:
+                async with admission_gate(self.claims, execution.workflow_id) as held:
+                    if not held or not await may_start(self.uow, execution, limit):
+                        return RunResult(execution=execution, admitted=False, limit=limit)
+                    if await journal.start() is None:
+                        return RunResult(execution=journal.execution, limit=limit)
+                run.started = True
+            final = await run.execute()
+            return RunResult(execution=final, parked_until=run.parked_until, limit=limit)
         finally:
             if journal.execution.status.finished:
                 self.cancellation.forget(execution_id)
@@ -125,9 +164,14 @@ class _Run:
         self.pending: list[Transition] = []  # transitions for the next commit
         self.inline: str | None = None  # the step running without a task of its own
         self.failed_step: tuple[str, str] | None = None
+        self.started = False  # journal.start() already done (under the admission gate)
+        self.waits: dict[str, datetime] = {}  # WAIT steps waiting now -> until when
+        self.parked_until: datetime | None = None
+        self.stop: Callable[[Any], None] | None = None
+        work.on_wait = self._waiting
 
     async def execute(self) -> Execution:
-        if await self.journal.start() is None:
+        if not self.started and await self.journal.start() is None:
             return self.journal.execution  # cancelled (or taken) before it could start
         try:
             self.graph = validate_steps(self.execution.steps)
@@ -145,6 +189,15 @@ class _Run:
             raise
         finally:
             cancelled.cancel()
+        if outcome is _PARKED:
+            await self._stop_all(None)
+            assert self.parked_until is not None
+            await self.journal.log(
+                LogLevel.INFO,
+                f"waiting until {self.parked_until.isoformat()} without holding a worker",
+            )
+            return self.journal.execution
+        assert isinstance(outcome, ExecutionStatus)
         if outcome is not ExecutionStatus.COMPLETED:
             await self._stop_all(outcome)
         message = None
@@ -159,6 +212,25 @@ class _Run:
 
     async def _finish(self, status: ExecutionStatus, message: str | None) -> Execution:
         return await self.journal.finish(status, message, self.runs, self.work.tally)
+
+    def _waiting(self, key: str, until: datetime) -> None:
+        """A WAIT step began waiting: park the run if that is all there is to do."""
+        self.waits[key] = until
+        threshold = self.engine.settings.park_waits_over
+        if threshold is None or self.stop is None or self.runnable or self.pending:
+            return
+        busy = set(self.running.values())
+        if self.inline is not None:
+            busy.add(self.inline)
+        if not busy or not busy <= self.waits.keys():
+            return
+        due = min(self.waits[k] for k in busy)
+        started = self.execution.started_at or self.journal.execution.started_at
+        if started is not None:  # no later than the run's own deadline
+            due = min(due, started + timedelta(seconds=self.execution.timeout_seconds))
+        if (due - self.engine.clock.now()).total_seconds() > threshold:
+            self.parked_until = due
+            self.stop(_PARK)
 
     # --- readiness ---------------------------------------------------------------------
 
@@ -220,7 +292,7 @@ class _Run:
 
     # --- the loop ----------------------------------------------------------------------
 
-    async def _loop(self, cancelled: asyncio.Future[None]) -> ExecutionStatus:
+    async def _loop(self, cancelled: asyncio.Future[None]) -> ExecutionStatus | object:
         # Finished tasks, the cancellation watcher and the deadline all report through one
         # queue, so each wake-up costs O(1) however many steps are running. When exactly one
         # step can run and none is running (a chain), it runs inline, without a task; then
@@ -238,6 +310,7 @@ class _Run:
                 me.cancel()
             stops.append(reason)
 
+        self.stop = stop
         cancelled.add_done_callback(stop)
         remaining = max(0.0, self.journal.remaining_seconds())
         deadline = asyncio.get_running_loop().call_later(remaining, stop, _DEADLINE)
@@ -275,6 +348,8 @@ class _Run:
                             raise  # not ours: the process is stopping
                         if stops[0] is _DEADLINE:
                             return ExecutionStatus.TIMEOUT
+                        if stops[0] is _PARK:
+                            return _PARKED
                         return ExecutionStatus.CANCELLED
                     self.inline = None
                     failed = self._take(transition)
@@ -290,12 +365,15 @@ class _Run:
                         return ExecutionStatus.CANCELLED
                     if _DEADLINE in done:
                         return ExecutionStatus.TIMEOUT
+                    if _PARK in done:
+                        return _PARKED
                     failed = await self._collect(done)
                 if failed is not None:
                     await self._commit_pending()
                     self.failed_step = (failed, self.runs[failed].error or "failed")
                     return ExecutionStatus.FAILED
         finally:
+            self.stop = None
             deadline.cancel()
 
     async def _collect(self, done: list[Any]) -> str | None:
@@ -314,6 +392,7 @@ class _Run:
         run, _ = transition
         key = run.step_key
         self.runs[key] = run
+        self.waits.pop(key, None)
         self.pending.append(transition)
         self._finished(key, run.status)
         if run.status is StepStatus.FAILED and self.steps[key].on_error is not OnError.CONTINUE:
@@ -357,5 +436,7 @@ class _Run:
 
 
 _DEADLINE = object()
+_PARK = object()  # a stop: every running step is a long WAIT
+_PARKED = object()  # the loop's outcome then
 _FAIR_SLICE = 0.002  # seconds a run may hold the event loop before it yields
 Transition = tuple[StepRun, ExecutionLog]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +66,8 @@ class StepWork:
         self.tally = Tally()
         self.templated: dict[AgentId, bool] = {}
         """Agent runs of this whole run, added to the agents' counters when it finishes."""
+        self.on_wait: Callable[[str, datetime], None] | None = None
+        """Told when a WAIT step starts waiting, and until when (the runner may park)."""
 
     # --- step state ----------------------------------------------------------------------
 
@@ -457,6 +459,8 @@ class StepWork:
             due = first + timedelta(milliseconds=duration)
         remaining = (due - clock.now()).total_seconds()
         if remaining > 0:
+            if self.on_wait is not None:
+                self.on_wait(step.step_key, due)
             await clock.sleep(remaining)
         return {"waitedMs": round(max(0.0, (clock.now() - first).total_seconds() * 1000))}
 

@@ -29,7 +29,7 @@ from turbocat_core.domain.deployment import Deployment, DeploymentStatus
 from turbocat_core.domain.execution import TriggerType
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus
 from turbocat_core.errors import InvalidState, TurbocatError, ValidationFailed
-from turbocat_core.ports import Clock, IdGenerator, UnitOfWorkFactory
+from turbocat_core.ports import Claims, Clock, IdGenerator, UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit
 from turbocat_core.usecases.deployments import RESOURCE, SCHEDULE_FIRED, owner_actor
 from turbocat_core.usecases.executions import StartExecution
@@ -160,6 +160,10 @@ class FireDueSchedules:
     ids: IdGenerator
     start: StartExecution
     catch_up: timedelta = CATCH_UP
+    claims: Claims | None = None
+    """Fleet mode: every worker runs a scheduler, and each tick fires in whichever process
+    claims it first (``tick:<deployment>:<time>``). ``None``: this process alone fires."""
+    holder: str = "scheduler"
 
     async def __call__(self, *, after: datetime, now: datetime) -> Round:
         return await self.fire(await self.targets(), after=after, now=now)
@@ -169,7 +173,7 @@ class FireDueSchedules:
     ) -> Round:
         """Fire the due ticks of ``targets`` in ``(after, now]``; never raises for a tick."""
         decided = due_ticks(targets, after=after, now=now, catch_up=self.catch_up)
-        fired = [await self._fire(tick) for tick in decided.due]
+        fired = [await self._fire(tick) for tick in decided.due if await self._claim(tick)]
         return Round(fired=fired, skipped=decided.skipped, invalid=decided.invalid)
 
     async def targets(self) -> list[ScheduleTarget]:
@@ -202,6 +206,17 @@ class FireDueSchedules:
                     break
                 page += 1
         return targets
+
+    async def _claim(self, tick: Tick) -> bool:
+        if self.claims is None:
+            return True
+        name = f"tick:{tick.deployment_id}:{tick.scheduled_for.isoformat()}"
+        # Held past the catch-up window, when no process would fire the tick any more.
+        ttl = (self.catch_up + timedelta(minutes=5)).total_seconds()
+        try:
+            return await self.claims.claim(name, self.holder, ttl)
+        except TurbocatError:  # Redis is down: fire nothing rather than risk firing twice
+            return False
 
     async def _fire(self, tick: Tick) -> Fired:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
 from psycopg.rows import DictRow
@@ -9,6 +10,7 @@ from psycopg.rows import DictRow
 from turbocat_adapters.postgres.mapping import jsonb
 from turbocat_adapters.postgres.querying import Listing
 from turbocat_adapters.postgres.repositories.base import EntityRepository
+from turbocat_adapters.postgres.repositories.retention import prune_finished
 from turbocat_adapters.snapshots import steps_from_json, steps_to_json
 from turbocat_core.domain.common import ExecutionId
 from turbocat_core.domain.execution import (
@@ -17,6 +19,7 @@ from turbocat_core.domain.execution import (
     ExecutionStatus,
     TriggerType,
 )
+from turbocat_core.ports import PruneCount
 
 # The pinned ``steps`` are written by INSERT only: no UPDATE below touches them, nor the
 # ``log_seq`` counter that only logs.append moves.
@@ -170,3 +173,6 @@ class PostgresExecutionRepository(EntityRepository[Execution, ExecutionId]):
     async def status_of(self, execution_id: ExecutionId) -> ExecutionStatus | None:
         row = await self._session.one(STATUS_OF_EXECUTION, {"id": execution_id})
         return None if row is None else ExecutionStatus(row["status"])
+
+    async def prune_finished(self, before: datetime, limit: int) -> PruneCount:
+        return await prune_finished(self._session, before, limit)

@@ -1,0 +1,176 @@
+"""A worker process's runtime: an event loop in a thread that runs executions and the
+fleet's periodic work (reaper, schedules, retention), fed by the RQ job in the main thread.
+
+RQ's worker loop stays in the main thread (signals, heartbeats, its scheduler); each job
+hands an execution id to :meth:`WorkerRuntime.accept`, which waits for one of the
+``concurrency`` places and returns. The store's pool and the Redis clients are opened in
+the runtime's own thread and loop, after any fork, and used only there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from turbocat_adapters.rq.reaper import Reaper
+from turbocat_core.domain.common import ExecutionId
+
+if TYPE_CHECKING:
+    from turbocat_adapters.container import Container
+
+logger = logging.getLogger("turbocat.worker")
+
+REAP_EVERY: Final = 1.0
+PRUNE_CHECK_EVERY: Final = 3600.0
+_RUNTIME: WorkerRuntime | None = None
+
+
+def current_runtime() -> WorkerRuntime:
+    if _RUNTIME is None:
+        raise RuntimeError("no worker runtime in this process: start it with `turbocat worker`")
+    return _RUNTIME
+
+
+class WorkerRuntime:
+    """Start with :meth:`start` (blocks until the store is open), stop with :meth:`stop`."""
+
+    def __init__(self, container: Container, *, concurrency: int) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.container = container
+        self.concurrency = concurrency
+        self.holder = container.worker_id()
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="turbocat-runtime")
+        self._runs: dict[asyncio.Task[Any], ExecutionId] = {}
+        self._periodic: list[asyncio.Task[None]] = []
+        self._stopping = threading.Event()
+
+    # --- from the main thread -----------------------------------------------------------
+
+    def start(self) -> None:
+        global _RUNTIME
+        self._thread.start()
+        self._call(self._open()).result()
+        _RUNTIME = self
+
+    def accept(self, execution_id: ExecutionId) -> None:
+        """Run the execution here once a place is free (called by the RQ job)."""
+        while not self._slots.acquire(timeout=0.5):
+            if self._stopping.is_set():
+                break
+        else:
+            if not self._stopping.is_set():
+                self._call(self._run(execution_id))
+                return
+            self._slots.release()
+        # Stopping: give the job back to the fleet rather than drop it.
+        self._call(self.container.queue().enqueue_execution(execution_id)).result()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Interrupt what runs (it stays RUNNING, its lease released, queued again for
+        another worker), stop the periodic work, close everything."""
+        global _RUNTIME
+        self._stopping.set()
+        try:
+            self._call(self._close()).result(timeout)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout)
+            _RUNTIME = None
+
+    @property
+    def running(self) -> int:
+        return len(self._runs)
+
+    def _call(self, work: Awaitable[Any]) -> Any:
+        async def wrapped() -> Any:
+            return await work
+
+        return asyncio.run_coroutine_threadsafe(wrapped(), self._loop)
+
+    # --- in the runtime's loop ----------------------------------------------------------
+
+    async def _open(self) -> None:
+        container = self.container
+        await container.store().open()
+        queue: Any = container.queue()
+        reaper = Reaper(
+            uow=container.uow(),
+            claims=container.claims(),
+            queue=queue,
+            clock=container.clock(),
+            holder=self.holder,
+            jobs_alive=queue.job_alive,
+        )
+        scheduler = container.scheduler()
+        scheduler.start()
+        self._periodic = [
+            asyncio.create_task(self._every(REAP_EVERY, reaper.run_once), name="reaper"),
+            asyncio.create_task(self._every(PRUNE_CHECK_EVERY, self._prune), name="retention"),
+        ]
+        self._scheduler = scheduler
+
+    async def _run(self, execution_id: ExecutionId) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._runs[task] = execution_id
+        try:
+            await self.container.run_queued()(execution_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("execution %s: the run failed in the worker", execution_id)
+        finally:
+            del self._runs[task]
+            self._slots.release()
+
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            try:
+                await work()
+            except Exception:
+                logger.exception("worker: periodic work failed; trying again")
+            await asyncio.sleep(seconds)
+
+    async def _prune(self) -> None:
+        """Once a day per fleet (the day's claim), delete what retention allows."""
+        container = self.container
+        clock = container.clock()
+        day = clock.now().date().isoformat()
+        if not await container.claims().claim(
+            f"retention:{day}", self.holder, timedelta(days=2).total_seconds()
+        ):
+            return
+        prune = getattr(container, "prune_executions", None)
+        if prune is None:
+            return
+        report = await prune()(days=container.settings().retention_days)
+        logger.info("retention: %s", report)
+
+    async def _close(self) -> None:
+        for task in self._periodic:
+            task.cancel()
+        await asyncio.gather(*self._periodic, return_exceptions=True)
+        await self._scheduler.stop()
+        interrupted = list(self._runs.items())
+        for task, _ in interrupted:
+            task.cancel()
+        await asyncio.gather(*(task for task, _ in interrupted), return_exceptions=True)
+        queue = self.container.queue()
+        for _, execution_id in interrupted:
+            with contextlib.suppress(Exception):
+                await queue.enqueue_execution(execution_id)
+        if interrupted:
+            logger.warning("worker stopping: %d run(s) handed back to the fleet", len(interrupted))
+        from turbocat_adapters.container import close_redis
+
+        await queue.close()
+        await close_redis(self.container)
+        await self.container.store().close()

@@ -1,0 +1,39 @@
+"""`turbocat worker`: run executions from the fleet's Redis queue (any number, anywhere)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from turbocat_cli.data import fail, load_container
+
+
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=256, help="Executions this process runs at once.")
+    ] = 8,
+    burst: Annotated[
+        bool, typer.Option(help="Stop once the queue is empty (for scripts and tests).")
+    ] = False,
+) -> None:
+    """Run queued executions, resume abandoned ones, fire schedules, prune old runs.
+
+    Needs TURBOCAT_REDIS_URL and a shared database (TURBOCAT_DATABASE_URL=postgresql://...).
+    Stops on SIGTERM or Ctrl-C, handing the runs in flight back to the fleet.
+    """
+    container = load_container(secrets=True)
+    settings = container.settings()
+    if not settings.redis_url:
+        raise fail("TURBOCAT_REDIS_URL is not set: workers take their jobs from Redis")
+    if not (settings.database_url or "").startswith(("postgresql://", "postgres://")):
+        raise fail(
+            "workers share the database with the servers: set TURBOCAT_DATABASE_URL to "
+            "postgresql://..."
+        )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(message)s")
+    from turbocat_adapters.rq.worker import run_worker
+
+    typer.echo(f"turbocat worker: {concurrency} place(s)", err=True)
+    run_worker(container, concurrency=concurrency, burst=burst)

@@ -1,0 +1,102 @@
+"""What a queue does with one job: run an execution under its lease, then hand back the rest.
+
+Every runner (the in-process queue, RQ workers) calls :class:`RunQueued` with an execution
+id. It takes the execution's lease (``run:<id>``, a claim that the holder renews while the
+run goes on), so of two jobs for one execution only one runs it; a holder that stops
+renewing (its process died) loses the lease and another worker resumes the run from its
+stored steps. After the engine returns, what is left goes back to the queue: a run parked
+on a long WAIT at its due time, a run held back by its workflow's ``concurrencyLimit`` a
+little later, and, when a limited run ends, the next waiting execution of that workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+from turbocat_core.domain.common import ExecutionId
+from turbocat_core.engine.admission import next_waiting
+from turbocat_core.engine.runner import Engine, RunResult
+from turbocat_core.ports import Claims, Clock, JobQueue
+
+logger = logging.getLogger("turbocat.running")
+
+QUEUED: Final = "queue:"
+"""Holders starting with this are queue markers, not runners: a runner may take over."""
+LEASE_TTL: Final = 10.0
+"""Seconds a lease lasts unless renewed (renewed every quarter of it)."""
+ADMISSION_RETRY: Final = 1.0
+"""Seconds before a run held back by ``concurrencyLimit`` is tried again (runs ending
+release the next one at once; this is the safety net)."""
+
+
+def lease_name(execution_id: ExecutionId) -> str:
+    return f"run:{execution_id}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunQueued:
+    """Run one queued execution in this process, holding its lease (see the module)."""
+
+    engine: Engine
+    queue: JobQueue
+    claims: Claims
+    clock: Clock
+    holder: str
+    """This process (a worker id): the lease holder while it runs an execution."""
+    lease_ttl: float = LEASE_TTL
+
+    async def __call__(self, execution_id: ExecutionId) -> RunResult | None:
+        """The engine's result, or ``None`` when another process holds the execution or this
+        one lost its lease while running (the run stopped without recording anything)."""
+        name = lease_name(execution_id)
+        if not await self.claims.claim(name, self.holder, self.lease_ttl, over=QUEUED):
+            return None
+        me = asyncio.current_task()
+        assert me is not None
+        lost = asyncio.Event()
+        keeper = asyncio.create_task(self._keep(name, me, lost), name=f"lease-{execution_id}")
+        try:
+            result = await self.engine.run_once(execution_id)
+        except asyncio.CancelledError:
+            if lost.is_set() and me.uncancel() == 0:
+                logger.warning("lost the lease of execution %s: stopped running it", execution_id)
+                return None
+            raise
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            if not lost.is_set():
+                await self.claims.release(name, self.holder)
+        await self._follow_up(result)
+        return result
+
+    async def _keep(self, name: str, runner: asyncio.Task[object], lost: asyncio.Event) -> None:
+        while True:
+            # Real time, whatever the clock: other processes judge the lease by Redis's.
+            await asyncio.sleep(self.lease_ttl / 4)
+            try:
+                renewed = await self.claims.renew(name, self.holder, self.lease_ttl)
+            except Exception:  # the claims store is briefly unreachable: try again soon
+                logger.warning("could not renew lease %s", name, exc_info=True)
+                continue
+            if not renewed:
+                lost.set()
+                runner.cancel()
+                return
+
+    async def _follow_up(self, result: RunResult) -> None:
+        execution = result.execution
+        if not result.admitted:
+            later = self.clock.now() + timedelta(seconds=ADMISSION_RETRY)
+            await self.queue.enqueue_execution(execution.id, at=later)
+        elif result.parked_until is not None:
+            await self.queue.enqueue_execution(execution.id, at=result.parked_until)
+        elif execution.status.finished and result.limit:
+            for waiting in await next_waiting(self.engine.uow, execution, 1):
+                await self.queue.enqueue_execution(waiting.id)

@@ -1,0 +1,174 @@
+"""The fleet end to end: servers and workers as real processes over PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+
+import pytest
+
+from tests.fleet.fleet import Client, Fleet, step, wait
+
+pytestmark = pytest.mark.slow
+
+
+def chain(client: Client) -> str:
+    agent = client.data_agent()
+    return client.workflow(
+        [
+            step("a", agent, 1),
+            wait("pause", 300, "a"),
+            step("b", agent, 2, "pause"),
+            step("c", agent, 3, "b"),
+        ]
+    )
+
+
+def test_workers_run_what_servers_queue(fleet: Fleet):
+    base = fleet.server()
+    fleet.worker()
+    fleet.worker()
+    client = Client(base)
+    workflow = chain(client)
+    ids = [client.execute(workflow) for _ in range(8)]
+    for execution_id in ids:
+        done = client.finished(execution_id)
+        assert done["status"] == "COMPLETED", done
+        assert done["outputData"] == {
+            "a": {"n": 1},
+            "pause": {"waitedMs": done["outputData"]["pause"]["waitedMs"]},
+            "b": {"n": 2},
+            "c": {"n": 3},
+        }
+        assert done["outputData"]["pause"]["waitedMs"] >= 300
+        messages = [line["message"] for line in client.logs(execution_id)]
+        assert messages[0].startswith("execution queued")
+        assert messages[-1].startswith("execution completed")
+        assert sum("completed in" in m for m in messages) == 5  # 4 steps + the execution
+
+
+def test_a_killed_worker_s_run_finishes_on_another_within_30_seconds(fleet: Fleet):
+    base = fleet.server()
+    first = fleet.worker()
+    client = Client(base)
+    agent = client.data_agent()
+    workflow = client.workflow(
+        [
+            step("a", agent, 1),
+            wait("w1", 2500, "a"),  # under the 5 s parking threshold: held by its worker
+            step("b", agent, 2, "w1"),
+            wait("w2", 2500, "b"),
+            step("c", agent, 3, "w2"),
+        ]
+    )
+    execution_id = client.execute(workflow)
+    client.wait_for(
+        execution_id,
+        lambda e: any(
+            line["stepKey"] == "w1" and line["message"].endswith("started")
+            for line in client.logs(execution_id)
+        ),
+        timeout=30,
+    )
+    Fleet.kill(first)  # SIGKILL, its whole process group: a lost machine
+    killed_at = time.monotonic()
+    fleet.worker()
+    done = client.finished(execution_id, timeout=45)
+    took = time.monotonic() - killed_at
+    assert done["status"] == "COMPLETED", done
+    assert took < 30, f"finished {took:.1f} s after the kill"
+    assert done["outputData"]["a"] == {"n": 1}
+    assert done["outputData"]["c"] == {"n": 3}
+    assert set(done["outputData"]) == {"a", "w1", "b", "w2", "c"}
+    messages = [line["message"] for line in client.logs(execution_id)]
+    assert any("resumed" in m for m in messages)
+    assert sum(m.startswith("execution completed") for m in messages) == 1
+    assert sum(m == "step 'a' started" for m in messages) == 1  # done before: not run again
+
+
+def test_cancelling_on_one_server_stops_the_run_on_its_worker(fleet: Fleet):
+    one, other = fleet.server(), fleet.server()
+    fleet.worker()
+    client = Client(one)
+    agent = client.data_agent()
+    workflow = client.workflow([step("a", agent, 1), wait("long", 4000, "a")])
+    execution_id = client.execute(workflow)
+    client.wait_for(
+        execution_id,
+        lambda e: any(line["stepKey"] == "long" for line in client.logs(execution_id)),
+        timeout=30,
+    )
+    began = time.monotonic()
+    cancelled = client.on(other).post(f"/executions/{execution_id}/cancel")
+    assert cancelled["status"] == "CANCELLED"
+
+    def interrupted(_: dict[str, object]) -> bool:
+        return any(
+            line["message"] == "step 'long' interrupted: the execution was cancelled"
+            for line in client.logs(execution_id)
+        )
+
+    client.wait_for(execution_id, interrupted, timeout=5)
+    assert time.monotonic() - began < 1.5
+    time.sleep(0.5)
+    assert client.execution(execution_id)["status"] == "CANCELLED"
+
+
+def test_a_long_wait_parks_and_resumes_on_any_worker(fleet: Fleet):
+    base = fleet.server()
+    fleet.worker(concurrency=1)
+    fleet.worker(concurrency=1)
+    client = Client(base)
+    agent = client.data_agent()
+    parked = client.workflow([wait("long", 6000), step("after", agent, 7, "long")])
+    quick = chain(client)
+    long_id = client.execute(parked)
+    time.sleep(1.0)
+    # Both workers have one place; the parked run holds none, so two more runs go at once.
+    quick_ids = [client.execute(quick) for _ in range(2)]
+    for execution_id in quick_ids:
+        assert client.finished(execution_id, timeout=5)["status"] == "COMPLETED"
+    done = client.finished(long_id, timeout=30)
+    assert done["status"] == "COMPLETED", done
+    assert done["outputData"]["long"]["waitedMs"] >= 6000
+    messages = [line["message"] for line in client.logs(long_id)]
+    assert any("without holding a worker" in m for m in messages)
+
+
+def test_concurrency_limit_holds_across_workers(fleet: Fleet):
+    base = fleet.server()
+    fleet.worker()
+    fleet.worker()
+    client = Client(base)
+    agent = client.data_agent()
+    workflow = client.workflow([step("a", agent, 1), wait("hold", 700, "a")], concurrencyLimit=1)
+    ids = [client.execute(workflow) for _ in range(4)]
+    finished = [client.finished(execution_id, timeout=60) for execution_id in ids]
+    assert [e["status"] for e in finished] == ["COMPLETED"] * 4
+    spans = sorted((e["startedAt"], e["completedAt"]) for e in finished)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end, spans  # never two at once
+    assert [e["startedAt"] for e in finished] == sorted(e["startedAt"] for e in finished)
+
+
+def test_a_schedule_fires_once_per_tick_with_several_workers(fleet: Fleet):
+    base = fleet.server()
+    fleet.worker()
+    fleet.worker()
+    client = Client(base)
+    agent = client.data_agent()
+    workflow = client.workflow(
+        [step("a", agent, 1)], scheduleEnabled=True, scheduleCron="* * * * * *"
+    )
+    created = client.post("/deployments", {"name": "every second", "workflowId": workflow})
+    deployment = created["deployment"]
+    client.post(f"/deployments/{deployment['id']}/start")
+    time.sleep(5)
+    client.post(f"/deployments/{deployment['id']}/stop")
+    time.sleep(1.5)
+    runs = client.get(f"/workflows/{workflow}/executions?pageSize=100")
+    ticks = Counter(run["triggerData"]["scheduledFor"] for run in runs)
+    assert len(ticks) >= 3, ticks
+    assert set(ticks.values()) == {1}, ticks  # no tick fired twice
+    assert all(run["triggerType"] == "SCHEDULED" for run in runs)

@@ -270,7 +270,7 @@ class Container(containers.DeclarativeContainer):
     import_workflow = providers.Factory(ImportWorkflow, uow=uow, files=workflow_files)
     start_execution = providers.Factory(StartExecution, uow=uow, clock=clock, ids=ids, queue=queue)
     cancel_execution = providers.Factory(
-        CancelExecution, uow=uow, clock=clock, ids=ids, cancellation=cancellation
+        CancelExecution, uow=uow, clock=clock, ids=ids, cancellation=cancellation, queue=queue
     )
     retry_execution = providers.Factory(RetryExecution, uow=uow, clock=clock, ids=ids, queue=queue)
     seed = providers.Factory(

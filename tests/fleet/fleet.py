@@ -122,13 +122,20 @@ class Client:
     def __init__(self, base: str, token: str | None = None) -> None:
         self.base = base
         self.http = httpx.Client(base_url=base, timeout=30)
+        self.email = f"fleet-{uuid.uuid4().hex[:10]}@example.com"
         if token is None:
-            email = f"fleet-{uuid.uuid4().hex[:10]}@example.com"
-            body = {"email": email, "password": PASSWORD}
+            body = {"email": self.email, "password": PASSWORD}
             data = self.ok(self.http.post("/auth/register", json=body))
             token = data["tokens"]["accessToken"]
         self.token = token
         self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def sign_in_again(self) -> None:
+        """A new session (e.g. after Redis, where sessions live, lost them)."""
+        body = {"email": self.email, "password": PASSWORD}
+        data = self.ok(self.http.post("/auth/login", json=body))
+        self.token = data["tokens"]["accessToken"]
+        self.http.headers["Authorization"] = f"Bearer {self.token}"
 
     def on(self, base: str) -> Client:
         """The same user on another server."""

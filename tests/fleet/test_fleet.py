@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import signal
 import time
 from collections import Counter
 
+import httpx
 import pytest
 
 from tests.fleet.fleet import Client, Fleet, step, wait
@@ -172,3 +174,43 @@ def test_a_schedule_fires_once_per_tick_with_several_workers(fleet: Fleet):
     assert len(ticks) >= 3, ticks
     assert set(ticks.values()) == {1}, ticks  # no tick fired twice
     assert all(run["triggerType"] == "SCHEDULED" for run in runs)
+
+
+def test_readiness_reports_redis_and_the_queue(fleet: Fleet):
+    base = fleet.server()
+    root = base.removesuffix("/api/v1")
+    fleet.worker()
+    fleet.worker()
+    ready = httpx.get(f"{root}/health/ready", timeout=10)
+    assert ready.status_code == 200, ready.text
+    checks = ready.json()["checks"]
+    assert checks["redis"]["status"] == "ok" and checks["redis"]["latencyMs"] >= 0
+    queue = checks["queue"]
+    assert queue["kind"] == "rq" and queue["status"] == "ok"
+    assert queue["workers"] == 2
+    assert queue["depth"] == 0 and queue["failedJobs"] == 0
+
+
+def test_a_stopping_worker_hands_its_runs_back_at_once(fleet: Fleet):
+    base = fleet.server()
+    first = fleet.worker()
+    client = Client(base)
+    agent = client.data_agent()
+    workflow = client.workflow(
+        [step("a", agent, 1), wait("hold", 4000, "a"), step("b", agent, 2, "hold")]
+    )
+    execution_id = client.execute(workflow)
+    client.wait_for(
+        execution_id,
+        lambda e: any(line["stepKey"] == "hold" for line in client.logs(execution_id)),
+        timeout=30,
+    )
+    fleet.worker()
+    began = time.monotonic()
+    Fleet.kill(first, signal.SIGTERM)  # a deploy: stop gracefully
+    assert "handed back" in fleet.log_of(first)
+    done = client.finished(execution_id, timeout=30)
+    assert done["status"] == "COMPLETED", done
+    # Handed back, not left to expire: resumed well before a lease would lapse.
+    assert time.monotonic() - began < 4 + 5, time.monotonic() - began
+    assert done["outputData"]["b"] == {"n": 2}

@@ -14,7 +14,6 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
-from rq.worker import Worker
 
 from turbocat_core import ports
 from turbocat_core.domain.common import ExecutionId
@@ -23,6 +22,9 @@ from turbocat_core.usecases.running import QUEUED, lease_name
 
 JOB: Final = "turbocat_adapters.rq.jobs.run_execution"
 """What a worker runs: the job names the function, never a pickled callable."""
+WORKER_BEAT: Final = "worker:"
+"""A live worker holds the claim ``worker:<its id>``, renewed every ``BEAT_SECONDS``."""
+BEAT_SECONDS: Final = 5.0
 MARKER_TTL: Final = 24 * 3600.0
 """Seconds a queued job's marker lasts past its due time (the reaper checks it long before)."""
 
@@ -51,7 +53,7 @@ class QueueHealth:
     started: int
     failed: int
     workers: int
-    """Workers alive on this queue (they refresh their registration every few seconds)."""
+    """Workers alive (each refreshes its beat every few seconds)."""
 
 
 class RqQueue:
@@ -67,6 +69,9 @@ class RqQueue:
         self._connection = connection
         self._queue = rq_queue(connection, prefix)
         self._claims = claims
+        # Each worker's runtime holds the claim ``worker:<id>`` while it lives (see
+        # ``WorkerRuntime``): counting those survives a Redis restart, unlike RQ's registry.
+        self._beats = f"{prefix}:claim:{WORKER_BEAT}*"
         self._job_prefix = re.sub(r"[^A-Za-z0-9_-]", "_", prefix)  # RQ's job id alphabet
 
     @property
@@ -124,7 +129,7 @@ class RqQueue:
                 scheduled=ScheduledJobRegistry(queue=queue).count,  # type: ignore[no-untyped-call]
                 started=StartedJobRegistry(queue=queue).count,
                 failed=FailedJobRegistry(queue=queue).count,
-                workers=Worker.count(connection=connection, queue=queue),
+                workers=sum(1 for _ in connection.scan_iter(match=self._beats, count=500)),
             )
         except RedisError as error:
             raise ExternalServiceError(f"Redis failed: {error}", service="redis") from None

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from turbocat_adapters.rq.queue import BEAT_SECONDS, WORKER_BEAT
 from turbocat_adapters.rq.reaper import Reaper
 from turbocat_core.domain.common import ExecutionId
 
@@ -114,6 +115,7 @@ class WorkerRuntime:
         self._periodic = [
             asyncio.create_task(self._every(REAP_EVERY, reaper.run_once), name="reaper"),
             asyncio.create_task(self._every(PRUNE_CHECK_EVERY, self._prune), name="retention"),
+            asyncio.create_task(self._every(BEAT_SECONDS, self._beat), name="beat"),
         ]
         self._scheduler = scheduler
 
@@ -138,6 +140,11 @@ class WorkerRuntime:
             except Exception:
                 logger.exception("worker: periodic work failed; trying again")
             await asyncio.sleep(seconds)
+
+    async def _beat(self) -> None:
+        """Say this worker is alive (``/health/ready`` counts the beats)."""
+        claims = self.container.claims()
+        await claims.claim(WORKER_BEAT + self.holder, self.holder, BEAT_SECONDS * 3)
 
     async def _prune(self) -> None:
         """Once a day per fleet (the day's claim), delete what retention allows."""
@@ -171,6 +178,8 @@ class WorkerRuntime:
             logger.warning("worker stopping: %d run(s) handed back to the fleet", len(interrupted))
         from turbocat_adapters.container import close_redis
 
+        with contextlib.suppress(Exception):
+            await self.container.claims().release(WORKER_BEAT + self.holder, self.holder)
         await queue.close()
         await close_redis(self.container)
         await self.container.store().close()

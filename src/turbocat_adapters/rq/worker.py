@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import time
 from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
 from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
     from turbocat_adapters.container import Container
 
 logger = logging.getLogger("turbocat.worker")
+
+RECONNECT_SECONDS = 1.0
 
 
 def run_worker(container: Container, *, concurrency: int, burst: bool = False) -> None:
@@ -33,19 +37,27 @@ def run_worker(container: Container, *, concurrency: int, burst: bool = False) -
     runtime.start()
     connection = container.rq_connection()
     assert connection is not None
-    worker = SimpleWorker(
-        [rq_queue(connection, settings.redis_prefix)],
-        connection=connection,
-        serializer=JSONSerializer,
-        name=f"{socket.gethostname()}-{runtime.holder.rsplit(':', 1)[-1]}",
-    )
+    name = f"{socket.gethostname()}-{runtime.holder.rsplit(':', 1)[-1]}"
+    queue = rq_queue(connection, settings.redis_prefix)
     # Always shown (whatever the log level): scripts and tests wait for this line.
     print(
-        f"worker {worker.name} ready: {concurrency} place(s) on {worker.queues[0].name}",
-        file=sys.stderr,
-        flush=True,
+        f"worker {name} ready: {concurrency} place(s) on {queue.name}", file=sys.stderr, flush=True
     )
     try:
-        worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+        while True:
+            worker = SimpleWorker(
+                [queue], connection=connection, serializer=JSONSerializer, name=name
+            )
+            try:
+                worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+            except RedisError as error:
+                logger.warning("worker: Redis failed (%s)", error)
+            if burst or worker._shutdown_requested_date is not None:
+                break
+            # RQ's loop gives up when Redis goes away mid-command: the runs in flight go on
+            # in the runtime (their leases are taken again once Redis is back); take jobs
+            # again as soon as Redis answers.
+            logger.warning("worker: lost Redis; taking jobs again in %.0f s", RECONNECT_SECONDS)
+            time.sleep(RECONNECT_SECONDS)
     finally:
         runtime.stop()

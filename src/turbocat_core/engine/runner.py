@@ -117,6 +117,8 @@ class Engine:
                 agents[agent_id] = await uow.agents.get(agent_id)
         limit = workflow.concurrency_limit if workflow is not None else None
         if execution.status.finished:
+            if any(not run.status.finished for run in runs.values()):
+                await self._tidy(execution, runs)
             return RunResult(execution=execution, limit=limit)
         env = await self.env_for(execution) if self.env_for is not None else {}
         journal = Journal(self, execution, env)
@@ -135,6 +137,23 @@ class Engine:
         finally:
             if journal.execution.status.finished:
                 self.cancellation.forget(execution_id)
+
+    async def _tidy(self, execution: Execution, runs: dict[str, StepRun]) -> None:
+        """Steps a finished execution left RUNNING or PENDING (it was cancelled while no
+        process ran it: parked, queued, or its worker died) end as the run would have ended
+        them: running ones interrupted, the others not run."""
+        why = _STOPPED_BY.get(execution.status, "interrupted: the execution ended")
+        work = StepWork(self, Journal(self, execution, {}), runs, {}, execution.user_id, {})
+        transitions = [
+            work.interrupt(key, why)
+            if run.status is StepStatus.RUNNING
+            else work.skip(key, why.replace("interrupted", "not run"))
+            for key, run in list(runs.items())
+            if not run.status.finished
+        ]
+        await work.journal.commit(
+            runs=[run for run, _ in transitions], logs=[line for _, line in transitions]
+        )
 
 
 class _Run:

@@ -217,6 +217,9 @@ class CancelExecution:
     clock: Clock
     ids: IdGenerator
     cancellation: CancellationSignal
+    queue: JobQueue | None = None
+    """Given, a RUNNING execution is also queued once more: if no process runs it (parked
+    on a long WAIT, its worker gone), that job ends its running steps at once."""
 
     async def __call__(self, actor: Actor, execution_id: ExecutionId) -> Execution:
         """The CANCELLED execution; ``InvalidState`` if it had already finished."""
@@ -260,6 +263,8 @@ class CancelExecution:
                 )
                 await uow.commit()
             await self.cancellation.request(execution_id)
+            if self.queue is not None and execution.status is ExecutionStatus.RUNNING:
+                await self.queue.enqueue_execution(execution_id)
             return cancelled
         raise InvalidState("the execution changed state while being cancelled; try again")
 

@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
+from uuid import uuid4
 
 from turbocat_core.domain.common import ExecutionId
 from turbocat_core.engine.admission import next_waiting
@@ -47,19 +48,24 @@ class RunQueued:
     claims: Claims
     clock: Clock
     holder: str
-    """This process (a worker id): the lease holder while it runs an execution."""
+    """This process (a worker id): leases are held as ``<holder>:<run>``."""
     lease_ttl: float = LEASE_TTL
 
     async def __call__(self, execution_id: ExecutionId) -> RunResult | None:
         """The engine's result, or ``None`` when another process holds the execution or this
         one lost its lease while running (the run stopped without recording anything)."""
         name = lease_name(execution_id)
-        if not await self.claims.claim(name, self.holder, self.lease_ttl, over=QUEUED):
+        # One holder per run, not per process: a second job for the same execution in
+        # this process (a cancel's follow-up, a duplicate) must not share the lease.
+        holder = f"{self.holder}:{uuid4().hex[:8]}"
+        if not await self.claims.claim(name, holder, self.lease_ttl, over=QUEUED):
             return None
         me = asyncio.current_task()
         assert me is not None
         lost = asyncio.Event()
-        keeper = asyncio.create_task(self._keep(name, me, lost), name=f"lease-{execution_id}")
+        keeper = asyncio.create_task(
+            self._keep(name, holder, me, lost), name=f"lease-{execution_id}"
+        )
         try:
             result = await self.engine.run_once(execution_id)
         except asyncio.CancelledError:
@@ -72,16 +78,22 @@ class RunQueued:
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
             if not lost.is_set():
-                await self.claims.release(name, self.holder)
+                await self.claims.release(name, holder)
         await self._follow_up(result)
         return result
 
-    async def _keep(self, name: str, runner: asyncio.Task[object], lost: asyncio.Event) -> None:
+    async def _keep(
+        self, name: str, holder: str, runner: asyncio.Task[object], lost: asyncio.Event
+    ) -> None:
         while True:
             # Real time, whatever the clock: other processes judge the lease by Redis's.
             await asyncio.sleep(self.lease_ttl / 4)
             try:
-                renewed = await self.claims.renew(name, self.holder, self.lease_ttl)
+                renewed = await self.claims.renew(name, holder, self.lease_ttl)
+                if not renewed:
+                    # Gone without another holder (the claims store restarted empty, or a
+                    # long stall): take it again; only another holder means it is lost.
+                    renewed = await self.claims.claim(name, holder, self.lease_ttl)
             except Exception:  # the claims store is briefly unreachable: try again soon
                 logger.warning("could not renew lease %s", name, exc_info=True)
                 continue

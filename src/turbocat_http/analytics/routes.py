@@ -12,7 +12,6 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter, SkipValidation
 
-from turbocat_adapters.memory import InProcessQueue
 from turbocat_adapters.stores import Store
 from turbocat_core import __version__
 from turbocat_core.domain.access import Actor, require_role, require_scope
@@ -21,11 +20,11 @@ from turbocat_core.domain.common import AgentId, UserId, WorkflowId
 from turbocat_core.domain.user import UserRole
 from turbocat_core.usecases.analytics import GetAgentMetrics, GetOverview, GetWorkflowMetrics
 from turbocat_http.analytics.params import From, To, time_range
-from turbocat_http.analytics.schemas import QueueHealth, RedisHealth, SystemHealth
+from turbocat_http.analytics.schemas import SystemHealth
 from turbocat_http.auth.security import ACTOR
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ok
-from turbocat_http.health.checks import check_database
+from turbocat_http.health.checks import check_all, ready
 from turbocat_http.health.routes import STARTED_AT_STATE_KEY
 from turbocat_http.openapi import AUTHENTICATED, error_responses
 from turbocat_http.schemas import Envelope
@@ -99,29 +98,11 @@ async def workflow_metrics(
     )
 
 
-def queue_health(queue: object) -> QueueHealth:
-    """What the queue can tell: the in-process queue knows its depth and nothing more."""
-    if isinstance(queue, InProcessQueue):
-        return QueueHealth(
-            kind="in-process",
-            depth=queue.pending,
-            workers="in-process",
-            failed_jobs=None,
-            note="the in-process queue does not count failed jobs (it logs each failure)",
-        )
-    return QueueHealth(
-        kind=type(queue).__name__,
-        depth=None,
-        workers=None,
-        failed_jobs=None,
-        note="this queue reports no figures",
-    )
-
-
 @get("/system-health", security=AUTHENTICATED, responses=error_responses(403))
 async def system_health(
     actor: NamedDependency[Actor],
     store: NamedDependency[SkipValidation[Store]],
+    redis: NamedDependency[SkipValidation[Any]],
     queue: NamedDependency[SkipValidation[Any]],
     state: State,
 ) -> Envelope[SystemHealth]:
@@ -129,16 +110,16 @@ async def system_health(
     version and uptime (ADMIN only)."""
     require_scope(actor, SCOPE, "read")
     require_role(actor, UserRole.ADMIN)
-    database = await check_database(store)
+    checks = await check_all(store, redis, queue)
     uptime = time.monotonic() - float(state.get(STARTED_AT_STATE_KEY, time.monotonic()))
     return ok(
         SystemHealth(
-            status="ok" if database.ready else "degraded",
+            status="ok" if ready(checks) else "degraded",
             version=__version__,
             uptime_seconds=round(uptime, 3),
-            database=database,
-            redis=RedisHealth(status="not configured"),
-            queue=queue_health(queue),
+            database=checks.database,
+            redis=checks.redis,
+            queue=checks.queue,
         )
     )
 
@@ -152,6 +133,7 @@ router = Router(
         "get_agent_metrics": provide(lambda c: GetAgentMetrics(uow=c.uow(), clock=c.clock())),
         "get_workflow_metrics": provide(lambda c: GetWorkflowMetrics(uow=c.uow(), clock=c.clock())),
         "store": provide("store"),
+        "redis": provide("redis"),
         "queue": provide("queue"),
     },
     tags=["analytics"],

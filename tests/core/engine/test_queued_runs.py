@@ -13,14 +13,33 @@ from turbocat_core.domain.workflow import StepType
 from turbocat_core.usecases.running import RunQueued, lease_name
 
 
+class HoldingQueue(InProcessQueue):
+    """Runs jobs due now; keeps the ones for later (as RQ's scheduler would, until due)."""
+
+    def __init__(self, clock) -> None:
+        super().__init__(None, clock)
+        self.later: list[tuple[object, object]] = []
+
+    async def enqueue_execution(self, execution_id, *, at=None):
+        if at is not None:
+            self.later.append((execution_id, at))
+            return
+        await super().enqueue_execution(execution_id)
+
+
 def queued(
-    h: Harness, *, park_over: float | None = None, holder: str = "w1", lease_ttl: float = 1e6
+    h: Harness,
+    *,
+    park_over: float | None = None,
+    holder: str = "w1",
+    lease_ttl: float = 1e6,
+    queue: InProcessQueue | None = None,
 ) -> RunQueued:
     """Rewire the harness like a fleet worker: claims, parking, RunQueued as the runner."""
     claims = MemoryClaims(h.clock)
     h.settings = replace(h.settings, park_waits_over=park_over)
     h.engine = replace(h.make_engine(), claims=claims)
-    queue = InProcessQueue(None, h.clock)
+    queue = queue or InProcessQueue(None, h.clock)
     runner = RunQueued(
         engine=h.engine,
         queue=queue,
@@ -100,7 +119,7 @@ async def test_losing_the_lease_stops_the_run_without_recording_anything(h: Harn
     task = asyncio.create_task(runner(execution.id))
     await started.wait()
     # Another worker took the lease over (this one looked dead): the next renewal notices.
-    runner.claims._held[lease_name(execution.id)] = ("w2", h.clock.monotonic() + 60)  # type: ignore[attr-defined]
+    runner.claims._held[lease_name(execution.id)] = ("w2", h.clock.monotonic() + 60)
     assert await asyncio.wait_for(task, 5) is None
     stored = await h.execution(execution.id)
     assert stored.status is ExecutionStatus.RUNNING  # for the new holder to resume
@@ -138,3 +157,24 @@ async def test_concurrency_limit_holds_runs_pending_and_starts_them_in_order(h: 
     assert [(await h.execution(i)).status for i in ids] == [ExecutionStatus.COMPLETED] * 5
     assert order == [0, 1, 2, 3, 4]
     assert h.scripted.max_running <= 2
+
+
+async def test_cancelling_a_parked_run_ends_its_waiting_step(h: Harness):
+    holding = HoldingQueue(h.clock)
+    queued(h, park_over=5.0, queue=holding)
+    wf = await h.workflow([wait("long", 3_600_000)])
+    execution = await h.start(h.actor, wf.id)
+    for _ in range(20):  # let it start and park (its job is queued for an hour from now)
+        await asyncio.sleep(0)
+    assert any(line.message.startswith("waiting until") for line in h.lines)
+    assert [execution_id for execution_id, _ in holding.later] == [execution.id]
+    cancel = replace(h.cancel, queue=h.queue)
+    await cancel(h.actor, execution.id)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    async with h.store.unit_of_work() as uow:
+        runs = await uow.step_runs.for_execution(execution.id)
+    assert [(run.status, run.error) for run in runs] == [
+        (StepStatus.FAILED, "interrupted: the execution was cancelled")
+    ]
+    assert (await h.execution(execution.id)).status is ExecutionStatus.CANCELLED

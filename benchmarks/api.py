@@ -13,23 +13,27 @@ postgresql://postgres@127.0.0.1:5432/postgres).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/<name>.py`: the repository, not this folder, leads sys.path
+# (benchmarks/queue.py would otherwise hide the standard library's `queue`).
+sys.path[0:1] = [str(Path(__file__).resolve().parents[1])]
+
 import argparse
 import asyncio
 import multiprocessing
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from serving import PASSWORD, need_wrk, running_server, wrk  # noqa: E402
-from tests.databases import temporary_database  # noqa: E402
+from benchmarks.serving import PASSWORD, need_wrk, running_server, wrk
+from tests.databases import temporary_database
 
 AGENT = {
     "name": "bench agent",

@@ -14,6 +14,13 @@ Needs wrk (`apt install wrk`).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/<name>.py`: the repository, not this folder, leads sys.path
+# (benchmarks/queue.py would otherwise hide the standard library's `queue`).
+sys.path[0:1] = [str(Path(__file__).resolve().parents[1])]
+
 import argparse
 import json
 import os
@@ -22,7 +29,7 @@ import subprocess
 import tempfile
 import time
 
-from serving import PASSWORD, call, need_wrk, running_server, wrk
+from benchmarks.serving import PASSWORD, call, need_wrk, running_server, wrk
 
 
 def main() -> None:

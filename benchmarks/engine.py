@@ -10,6 +10,13 @@ transitions and their log lines per step, and the counters.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/<name>.py`: the repository, not this folder, leads sys.path
+# (benchmarks/queue.py would otherwise hide the standard library's `queue`).
+sys.path[0:1] = [str(Path(__file__).resolve().parents[1])]
+
 import argparse
 import asyncio
 import os

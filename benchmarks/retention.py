@@ -13,18 +13,21 @@ postgresql://postgres@127.0.0.1:5432/postgres); SQLite in a temporary directory.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/<name>.py`: the repository, not this folder, leads sys.path
+# (benchmarks/queue.py would otherwise hide the standard library's `queue`).
+sys.path[0:1] = [str(Path(__file__).resolve().parents[1])]
+
 import argparse
 import asyncio
 import os
 import statistics
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from storage import clock, ids, open_store, owner_and_workflow, rate
+from benchmarks.storage import clock, ids, open_store, owner_and_workflow, rate
 
 from turbocat_adapters.stores import Store
 from turbocat_core.domain.execution import (

@@ -13,6 +13,13 @@ postgresql://postgres@127.0.0.1:5432/postgres); SQLite in a temporary directory.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/<name>.py`: the repository, not this folder, leads sys.path
+# (benchmarks/queue.py would otherwise hide the standard library's `queue`).
+sys.path[0:1] = [str(Path(__file__).resolve().parents[1])]
+
 import argparse
 import asyncio
 import contextlib
@@ -20,15 +27,11 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.databases import temporary_database
 

@@ -13,6 +13,7 @@ from redis import Redis as SyncRedis
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
 
 from turbocat_core import ports
@@ -40,6 +41,17 @@ def sync_redis(url: str) -> SyncRedis:
 
 def rq_queue(connection: SyncRedis, prefix: str) -> Queue:
     return Queue(queue_name(prefix), connection=connection, serializer=JSONSerializer)
+
+
+def rq_scheduler(container: Any) -> RQScheduler:
+    """RQ's scheduler for the fleet's queue, to be driven by hand (``enqueue_scheduled_jobs``)
+    by whichever worker holds the ``rq-scheduler`` claim."""
+    settings = container.settings()
+    connection = container.rq_connection()
+    name = queue_name(settings.redis_prefix)
+    scheduler = RQScheduler([name], connection=connection, serializer=JSONSerializer)
+    scheduler.prepare_registries([name])
+    return scheduler
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

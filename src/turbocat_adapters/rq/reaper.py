@@ -61,16 +61,23 @@ class Reaper:
                     if now - first >= self.grace:
                         requeue.append(execution_id)
                     continue
-                self.unheld_since.pop(execution_id, None)
-                if holder.startswith(QUEUED):
-                    last = self.jobs_checked.get(execution_id)
-                    if last is None or now - last >= JOB_CHECK_EVERY:
-                        queued.append((execution_id, holder.removeprefix(QUEUED)))
+                if not holder.startswith(QUEUED):
+                    self.unheld_since.pop(execution_id, None)
+                    continue
+                last = self.jobs_checked.get(execution_id)
+                if last is None or now - last >= JOB_CHECK_EVERY:
+                    queued.append((execution_id, holder.removeprefix(QUEUED)))
             if queued:
                 alive = await self.jobs_alive([job for _, job in queued])
                 for (execution_id, _), ok in zip(queued, alive, strict=True):
-                    self.jobs_checked[execution_id] = now
-                    if not ok:
+                    if ok:
+                        self.jobs_checked[execution_id] = now
+                        self.unheld_since.pop(execution_id, None)
+                        continue
+                    # Gone, or just handed over (RQ marks a job finished a moment before
+                    # its run takes the lease): only after the grace period, seen again.
+                    first = self.unheld_since.setdefault(execution_id, now)
+                    if now - first >= self.grace:
                         requeue.append(execution_id)
         for gone in set(self.unheld_since) - seen:
             del self.unheld_since[gone]

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from turbocat_adapters.rq.queue import BEAT_SECONDS, WORKER_BEAT
+from turbocat_adapters.rq.queue import BEAT_SECONDS, WORKER_BEAT, rq_scheduler
 from turbocat_adapters.rq.reaper import Reaper
 from turbocat_core.domain.common import ExecutionId
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("turbocat.worker")
 
 REAP_EVERY: Final = 1.0
+SCHEDULE_EVERY: Final = 0.25
+"""How often due delayed jobs are moved onto the queue (RQ's own scheduler: every 1 s)."""
 PRUNE_CHECK_EVERY: Final = 3600.0
 _RUNTIME: WorkerRuntime | None = None
 
@@ -116,7 +118,9 @@ class WorkerRuntime:
             asyncio.create_task(self._every(REAP_EVERY, reaper.run_once), name="reaper"),
             asyncio.create_task(self._every(PRUNE_CHECK_EVERY, self._prune), name="retention"),
             asyncio.create_task(self._every(BEAT_SECONDS, self._beat), name="beat"),
+            asyncio.create_task(self._every(SCHEDULE_EVERY, self._due_jobs), name="due-jobs"),
         ]
+        self._rq_scheduler = rq_scheduler(container)
         self._scheduler = scheduler
 
     async def _run(self, execution_id: ExecutionId) -> None:
@@ -140,6 +144,14 @@ class WorkerRuntime:
             except Exception:
                 logger.exception("worker: periodic work failed; trying again")
             await asyncio.sleep(seconds)
+
+    async def _due_jobs(self) -> None:
+        """RQ's scheduler, run here rather than in the process RQ would fork for it (a fork
+        of this multi-threaded process could inherit a lock another thread holds): one
+        worker at a time moves the delayed jobs that are due onto the queue."""
+        claims = self.container.claims()
+        if await claims.claim("rq-scheduler", self.holder, SCHEDULE_EVERY * 20):
+            await asyncio.to_thread(self._rq_scheduler.enqueue_scheduled_jobs)
 
     async def _beat(self) -> None:
         """Say this worker is alive (``/health/ready`` counts the beats)."""

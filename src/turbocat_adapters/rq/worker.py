@@ -27,8 +27,9 @@ def run_worker(container: Container, *, concurrency: int, burst: bool = False) -
     """Run until SIGTERM/SIGINT (or, with ``burst``, until the queue is empty).
 
     A non-forking RQ worker: each job only hands its execution to the runtime (a fork and a
-    fresh database pool per job would cost more than most steps), and RQ's scheduler moves
-    delayed jobs (parked WAITs, runs held back by a concurrency limit) onto the queue.
+    fresh database pool per job would cost more than most steps); the runtime also drives
+    RQ's scheduler, which moves delayed jobs (parked WAITs, runs held back by a concurrency
+    limit) onto the queue.
     """
     settings = container.settings()
     if settings.redis_url is None:
@@ -49,7 +50,8 @@ def run_worker(container: Container, *, concurrency: int, burst: bool = False) -
                 [queue], connection=connection, serializer=JSONSerializer, name=name
             )
             try:
-                worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+                # RQ's scheduler runs in the runtime (see WorkerRuntime._due_jobs), not forked.
+                worker.work(with_scheduler=False, burst=burst, logging_level="WARNING")
             except RedisError as error:
                 logger.warning("worker: Redis failed (%s)", error)
             if burst or worker._shutdown_requested_date is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -23,11 +24,15 @@ from turbocat_core.usecases.running import QUEUED, lease_name
 
 JOB: Final = "turbocat_adapters.rq.jobs.run_execution"
 """What a worker runs: the job names the function, never a pickled callable."""
-WORKER_BEAT: Final = "worker:"
-"""A live worker holds the claim ``worker:<its id>``, renewed every ``BEAT_SECONDS``."""
 BEAT_SECONDS: Final = 5.0
+"""Each live worker adds itself to ``<prefix>:workers`` (a sorted set scored by the time)
+this often; one not seen for three beats counts as gone."""
 MARKER_TTL: Final = 24 * 3600.0
 """Seconds a queued job's marker lasts past its due time (the reaper checks it long before)."""
+
+
+def workers_key(prefix: str) -> str:
+    return f"{prefix}:workers"
 
 
 def queue_name(prefix: str) -> str:
@@ -81,9 +86,9 @@ class RqQueue:
         self._connection = connection
         self._queue = rq_queue(connection, prefix)
         self._claims = claims
-        # Each worker's runtime holds the claim ``worker:<id>`` while it lives (see
-        # ``WorkerRuntime``): counting those survives a Redis restart, unlike RQ's registry.
-        self._beats = f"{prefix}:claim:{WORKER_BEAT}*"
+        # Workers' beats (``WorkerRuntime``): unlike RQ's registry, they come back on their
+        # own after a Redis restart.
+        self._beats = workers_key(prefix)
         self._job_prefix = re.sub(r"[^A-Za-z0-9_-]", "_", prefix)  # RQ's job id alphabet
 
     @property
@@ -141,7 +146,7 @@ class RqQueue:
                 scheduled=ScheduledJobRegistry(queue=queue).count,  # type: ignore[no-untyped-call]
                 started=StartedJobRegistry(queue=queue).count,
                 failed=FailedJobRegistry(queue=queue).count,
-                workers=sum(1 for _ in connection.scan_iter(match=self._beats, count=500)),
+                workers=int(connection.zcount(self._beats, time.time() - 3 * BEAT_SECONDS, "+inf")),
             )
         except RedisError as error:
             raise ExternalServiceError(f"Redis failed: {error}", service="redis") from None

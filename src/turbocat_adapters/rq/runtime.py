@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from turbocat_adapters.rq.queue import BEAT_SECONDS, WORKER_BEAT, rq_scheduler
+from turbocat_adapters.rq.queue import BEAT_SECONDS, rq_scheduler, workers_key
 from turbocat_adapters.rq.reaper import Reaper
 from turbocat_core.domain.common import ExecutionId
 
@@ -155,8 +156,14 @@ class WorkerRuntime:
 
     async def _beat(self) -> None:
         """Say this worker is alive (``/health/ready`` counts the beats)."""
-        claims = self.container.claims()
-        await claims.claim(WORKER_BEAT + self.holder, self.holder, BEAT_SECONDS * 3)
+        redis = self.container.redis()
+        assert redis is not None  # a worker always has Redis
+        key = workers_key(self.container.settings().redis_prefix)
+        now = time.time()
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {self.holder: now})
+            pipe.zremrangebyscore(key, 0, now - 60 * BEAT_SECONDS)  # long gone
+            await pipe.execute()
 
     async def _prune(self) -> None:
         """Once a day per fleet (the day's claim), delete what retention allows."""
@@ -191,7 +198,9 @@ class WorkerRuntime:
         from turbocat_adapters.container import close_redis
 
         with contextlib.suppress(Exception):
-            await self.container.claims().release(WORKER_BEAT + self.holder, self.holder)
+            redis = self.container.redis()
+            assert redis is not None
+            await redis.zrem(workers_key(self.container.settings().redis_prefix), self.holder)
         await queue.close()
         await close_redis(self.container)
         await self.container.store().close()

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 
 import httpx
+import psycopg
 import pytest
 
 from tests.fleet.fleet import Client, Fleet, step, wait
@@ -214,3 +215,23 @@ def test_a_stopping_worker_hands_its_runs_back_at_once(fleet: Fleet):
     # Handed back, not left to expire: resumed well before a lease would lapse.
     assert time.monotonic() - began < 4 + 5, time.monotonic() - began
     assert done["outputData"]["b"] == {"n": 2}
+
+
+def test_a_worker_prunes_old_runs_once_a_day(fleet: Fleet):
+    base = fleet.server()
+    client = Client(base)
+    workflow = client.workflow([step("a", client.data_agent(), 1)])
+    old, recent = client.execute(workflow), client.execute(workflow)  # no worker yet: PENDING
+    for execution_id in (old, recent):
+        client.post(f"/executions/{execution_id}/cancel")
+    with psycopg.connect(fleet.env["TURBOCAT_DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(
+            "UPDATE executions SET completed_at = now() - interval '40 days' WHERE id = %s",
+            (old,),
+        )
+    fleet.worker()  # its first round of the day prunes what is past TURBOCAT_RETENTION_DAYS
+    deadline = time.monotonic() + 30
+    while client.http.get(f"/executions/{old}").status_code != 404:
+        assert time.monotonic() < deadline, "the old run was not pruned"
+        time.sleep(0.2)
+    assert client.execution(recent)["status"] == "CANCELLED"

@@ -17,13 +17,16 @@ from typing import Final
 from turbocat_core.domain.common import ExecutionId, ListQuery
 from turbocat_core.domain.execution import EXECUTION_QUERY, ExecutionStatus
 from turbocat_core.ports import Claims, Clock, JobQueue, UnitOfWorkFactory
-from turbocat_core.usecases.running import LEASE_TTL, QUEUED, lease_name
+from turbocat_core.usecases.running import QUEUED, lease_name
 
 logger = logging.getLogger("turbocat.reaper")
 
 GRACE: Final = 5.0
 """Seconds an execution may be seen without a holder before it is queued again (longer
 than a lease renewal, so a live runner that Redis forgot re-takes its lease first)."""
+LEADERSHIP_TTL: Final = 3.0
+"""Seconds the reaping worker's claim lasts (renewed by each round, every second): when
+it dies, another worker reaps within this."""
 JOB_CHECK_EVERY: Final = 30.0
 """Seconds between checks that a queued execution's job still exists."""
 _PAGE: Final = 100
@@ -40,12 +43,13 @@ class Reaper:
     holder: str
     jobs_alive: JobsAlive
     grace: float = GRACE
+    leadership_ttl: float = LEADERSHIP_TTL
     unheld_since: dict[ExecutionId, float] = field(default_factory=dict)
     jobs_checked: dict[ExecutionId, float] = field(default_factory=dict)
 
     async def run_once(self) -> list[ExecutionId]:
         """One round, if this process may reap now; the executions it queued again."""
-        if not await self.claims.claim("reaper", self.holder, LEASE_TTL * 2):
+        if not await self.claims.claim("reaper", self.holder, self.leadership_ttl):
             self.unheld_since.clear()  # another process reaps: start afresh if it stops
             return []
         now = self.clock.monotonic()

@@ -37,8 +37,16 @@ class Tally:
 class Journal:
     """Writes one execution's history; the only writer of that execution while it runs."""
 
-    def __init__(self, engine: Engine, execution: Execution, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        execution: Execution,
+        env: Mapping[str, str],
+        *,
+        parked: bool = False,
+    ) -> None:
         self.engine = engine
+        self.parked = parked  # resumed after parking on a long WAIT, not after a failure
         self.execution = execution
         self.masker = Masker(env.values())
         self.completed = execution.steps_completed
@@ -137,10 +145,15 @@ class Journal:
             self.execution = running
             self._announce(stored)
             return running
-        await self.log(
-            LogLevel.WARN,
-            f"execution resumed after an interruption ({self.completed} steps already done)",
-        )
+        if self.parked:
+            await self.log(
+                LogLevel.INFO, f"execution resumed after waiting ({self.completed} steps done)"
+            )
+        else:
+            await self.log(
+                LogLevel.WARN,
+                f"execution resumed after an interruption ({self.completed} steps already done)",
+            )
         return execution
 
     async def _reload(self) -> None:

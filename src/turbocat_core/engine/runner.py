@@ -22,6 +22,7 @@ from turbocat_core.domain.execution import (
     ExecutionLog,
     ExecutionStatus,
     LogLevel,
+    LogQuery,
     StepRun,
     StepStatus,
 )
@@ -38,6 +39,7 @@ from turbocat_core.ports import (
     Clock,
     IdGenerator,
     RandomSource,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
 
@@ -115,13 +117,14 @@ class Engine:
             agents: dict[AgentId, Agent | None] = {}
             for agent_id in agent_ids_of(execution.steps):
                 agents[agent_id] = await uow.agents.get(agent_id)
+            parked = execution.status is ExecutionStatus.RUNNING and await _parked(uow, execution)
         limit = workflow.concurrency_limit if workflow is not None else None
         if execution.status.finished:
             if any(not run.status.finished for run in runs.values()):
                 await self._tidy(execution, runs)
             return RunResult(execution=execution, limit=limit)
         env = await self.env_for(execution) if self.env_for is not None else {}
-        journal = Journal(self, execution, env)
+        journal = Journal(self, execution, env, parked=parked)
         owner = workflow.user_id if workflow is not None else execution.user_id
         run = _Run(self, StepWork(self, journal, runs, agents, owner, env))
         try:
@@ -154,6 +157,15 @@ class Engine:
         await work.journal.commit(
             runs=[run for run, _ in transitions], logs=[line for _, line in transitions]
         )
+
+
+async def _parked(uow: UnitOfWork, execution: Execution) -> bool:
+    """Whether the run's last line says it parked (so resuming it is no interruption)."""
+    last = await uow.logs.last_seq(execution.id)
+    if last == 0:
+        return False
+    page = await uow.logs.list(execution.id, LogQuery(after_seq=last - 1, page_size=1))
+    return bool(page.items) and page.items[0].message.startswith(PARKED_PREFIX)
 
 
 class _Run:
@@ -213,7 +225,7 @@ class _Run:
             assert self.parked_until is not None
             await self.journal.log(
                 LogLevel.INFO,
-                f"waiting until {self.parked_until.isoformat()} without holding a worker",
+                f"{PARKED_PREFIX}{self.parked_until.isoformat()} without holding a worker",
             )
             return self.journal.execution
         assert isinstance(outcome, ExecutionStatus)
@@ -455,6 +467,7 @@ class _Run:
 
 
 _DEADLINE = object()
+PARKED_PREFIX = "waiting until "
 _PARK = object()  # a stop: every running step is a long WAIT
 _PARKED = object()  # the loop's outcome then
 _FAIR_SLICE = 0.002  # seconds a run may hold the event loop before it yields

@@ -68,7 +68,8 @@ async def test_a_long_wait_parks_the_run_and_it_resumes_when_due(h: Harness):
     assert len(parked) == 1  # the 1 s wait is slept through; the 60 s one parks
     assert "without holding a worker" in parked[0]
     # Parked = the run let go of its task and was queued again for the due time.
-    assert any("resumed" in m for m in messages)
+    assert "execution resumed after waiting (1 steps done)" in messages
+    assert not any("interruption" in m for m in messages)
 
 
 async def test_a_wait_beside_running_work_does_not_park(h: Harness):

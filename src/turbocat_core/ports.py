@@ -7,6 +7,7 @@ with one contract suite in ``tests/contracts/`` that every adapter passes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -326,6 +327,13 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
     async def rollback(self) -> None: ...
+
+    def deferred(self) -> AbstractAsyncContextManager[None]:
+        """A block of writes the store may send together: a write refused inside it may
+        raise only at the end of the block (or at ``commit()``), and then the whole
+        transaction is lost, not just that write. For all-or-nothing batches (the engine's
+        journal); stores that gain nothing from it run the block as usual."""
+        ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -109,7 +109,7 @@ class UnitOfWorkWithParents:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
-        if name in ("commit", "rollback"):
+        if name in ("commit", "rollback", "deferred"):
             return attribute
         return _Repository(self._inner, attribute)
 

@@ -197,3 +197,38 @@ async def test_a_step_run_id_used_by_another_step_is_a_conflict(uow_factory):
         await uow.step_runs.save(run)
         with pytest.raises(Conflict):
             await uow.step_runs.save(replace(run, step_key="b"))
+
+
+# --- deferred blocks (the journal's batches) ---------------------------------------------
+
+
+async def test_writes_in_a_deferred_block_commit_together(uow_factory):
+    execution = uuid4()
+    runs = [make.step_run(execution, key) for key in ("a", "b", "c")]
+    async with uow_factory() as uow:
+        async with uow.deferred():
+            for run in runs:
+                await uow.step_runs.save(run)
+            stored = await uow.logs.append(
+                [make.log_line(execution, "x"), make.log_line(execution, "y")]
+            )
+        assert [line.seq for line in stored] == [1, 2]  # results are there by the block's end
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert [run.step_key for run in await uow.step_runs.for_execution(execution)] == [
+            "a",
+            "b",
+            "c",
+        ]
+
+
+async def test_a_refused_write_in_a_deferred_block_raises_by_its_end(uow_factory):
+    execution = uuid4()
+    run = make.step_run(execution, "a")
+    async with uow_factory() as uow:
+        with pytest.raises(Conflict):  # noqa: PT012 (the block is what may raise)
+            async with uow.deferred():
+                await uow.step_runs.save(run)
+                await uow.step_runs.save(replace(run, step_key="b"))
+    async with uow_factory() as uow:  # that unit of work was not committed: nothing stayed
+        assert await uow.step_runs.for_execution(execution) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -94,6 +95,10 @@ class MemoryUnitOfWork:
     async def rollback(self) -> None:
         self._tx.require()
         self._tx.discard()
+
+    def deferred(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Nothing to gain here: the block runs as usual."""
+        return contextlib.nullcontext()
 
 
 def _conforms(uow: MemoryUnitOfWork) -> ports.UnitOfWork:

@@ -46,11 +46,16 @@ class Session:
     Statements of one unit of work never interleave (a lock), even from several tasks.
     """
 
-    __slots__ = ("conn", "lock")
+    __slots__ = ("_deferring", "conn", "lock")
 
     def __init__(self) -> None:
         self.conn: Connection | None = None
         self.lock = asyncio.Lock()
+        self._deferring: asyncio.Task[Any] | None = None
+
+    def _deferred_here(self) -> bool:
+        """Inside this task's ``deferred()`` block (which holds the lock already)."""
+        return self._deferring is not None and self._deferring is asyncio.current_task()
 
     def require(self) -> Connection:
         conn = self.conn
@@ -65,6 +70,9 @@ class Session:
 
     async def all(self, query: Query, params: Params) -> list[DictRow]:
         conn = self.require()
+        if self._deferred_here():
+            cursor = await conn.execute(query, params)
+            return await cursor.fetchall()
         async with self.lock:
             with translated():
                 cursor = await conn.execute(query, params)
@@ -86,6 +94,9 @@ class Session:
         leaves the transaction usable.
         """
         conn = self.require()
+        if self._deferred_here():
+            yield conn  # already in the block's pipeline and transaction
+            return
         async with self.lock:
             if reads and conn.info.transaction_status == _IDLE:
                 with translated():
@@ -105,6 +116,24 @@ class Session:
             except BaseException:
                 await _undo(conn)
                 raise
+
+    @contextlib.asynccontextmanager
+    async def deferred(self) -> AsyncIterator[None]:
+        """Every statement of the block in one pipeline, in the transaction (begun if need
+        be), without a savepoint each: only statements whose results are read wait for the
+        server. Any error aborts the transaction (``commit()`` then refuses) and leaves the
+        block as a ``TurbocatError``. About half the round trips of a journal commit."""
+        conn = self.require()
+        async with self.lock:
+            self._deferring = asyncio.current_task()
+            try:
+                with translated():
+                    async with conn.pipeline():
+                        if conn.info.transaction_status == _IDLE:
+                            await conn.execute(_BEGIN, prepare=False)
+                        yield
+            finally:
+                self._deferring = None
 
     async def finish(self, command: bytes) -> None:
         """``COMMIT`` or ``ROLLBACK`` (``ROLLBACK`` by query keeps prepared statements,

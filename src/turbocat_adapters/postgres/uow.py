@@ -127,6 +127,11 @@ class PostgresUnitOfWork:
     async def rollback(self) -> None:
         await self._session.finish(ROLLBACK)
 
+    def deferred(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The block's statements go in one pipeline without savepoints (see
+        ``Session.deferred``)."""
+        return self._session.deferred()
+
 
 def _conforms(uow: PostgresUnitOfWork) -> ports.UnitOfWork:
     """Never called: mypy checks here that the class matches the port structurally."""

@@ -18,9 +18,12 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from redis.exceptions import RedisError
+
 from turbocat_adapters.rq.queue import BEAT_SECONDS, rq_scheduler, workers_key
 from turbocat_adapters.rq.reaper import Reaper
 from turbocat_core.domain.common import ExecutionId
+from turbocat_core.errors import ExternalServiceError
 
 if TYPE_CHECKING:
     from turbocat_adapters.container import Container
@@ -139,11 +142,15 @@ class WorkerRuntime:
             self._slots.release()
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+        name = getattr(work, "__name__", "periodic work").strip("_")
         while True:
             try:
                 await work()
+            except (ExternalServiceError, RedisError, OSError) as error:
+                # Redis or the database is away: one line, not a traceback every second.
+                logger.warning("worker: %s unavailable (%s); trying again", name, error)
             except Exception:
-                logger.exception("worker: periodic work failed; trying again")
+                logger.exception("worker: %s failed; trying again", name)
             await asyncio.sleep(seconds)
 
     async def _due_jobs(self) -> None:

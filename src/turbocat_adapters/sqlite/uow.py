@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -107,6 +108,10 @@ class SqliteUnitOfWork:
     async def rollback(self) -> None:
         self._tx.require()
         await self._tx.rollback()
+
+    def deferred(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Nothing to gain here: the block runs as usual."""
+        return contextlib.nullcontext()
 
 
 def _conforms(uow: SqliteUnitOfWork) -> ports.UnitOfWork:

@@ -103,13 +103,14 @@ class Journal:
             elif run.status is StepStatus.FAILED:
                 failed += 1
         async with self.engine.uow() as uow:
-            for run in runs:
-                await uow.step_runs.save(run)
-            stored = await uow.logs.append(logs) if logs else []
-            if completed or failed:
-                await uow.executions.add_step_counts(
-                    self.execution.id, completed=completed, failed=failed
-                )
+            async with uow.deferred():  # all or nothing anyway: let the store batch it
+                for run in runs:
+                    await uow.step_runs.save(run)
+                stored = await uow.logs.append(logs) if logs else []
+                if completed or failed:
+                    await uow.executions.add_step_counts(
+                        self.execution.id, completed=completed, failed=failed
+                    )
             await uow.commit()
         self.completed += completed
         self.failed += failed

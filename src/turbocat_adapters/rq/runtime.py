@@ -69,14 +69,14 @@ class WorkerRuntime:
 
     def accept(self, execution_id: ExecutionId) -> None:
         """Run the execution here once a place is free (called by the RQ job)."""
-        while not self._slots.acquire(timeout=0.5):
+        while not self._stopping.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue
             if self._stopping.is_set():
+                self._slots.release()
                 break
-        else:
-            if not self._stopping.is_set():
-                self._call(self._run(execution_id))
-                return
-            self._slots.release()
+            self._call(self._run(execution_id))
+            return
         # Stopping: give the job back to the fleet rather than drop it.
         self._call(self.container.queue().enqueue_execution(execution_id)).result()
 
@@ -91,10 +91,6 @@ class WorkerRuntime:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
             _RUNTIME = None
-
-    @property
-    def running(self) -> int:
-        return len(self._runs)
 
     def _call(self, work: Awaitable[Any]) -> Any:
         async def wrapped() -> Any:

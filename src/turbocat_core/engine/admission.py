@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Final
-from uuid import uuid4
 
 from turbocat_core.domain.common import ListQuery
 from turbocat_core.domain.execution import EXECUTION_QUERY, Execution, ExecutionStatus
@@ -19,10 +18,10 @@ GATE_PATIENCE: Final = 5.0
 
 
 @contextlib.asynccontextmanager
-async def admission_gate(claims: Claims, workflow_id: object) -> AsyncIterator[bool]:
-    """Hold the workflow's admission gate (one process decides at a time, fleet-wide);
-    yields ``False`` if it could not be had within ``GATE_PATIENCE`` seconds."""
-    name, holder = f"admit:{workflow_id}", uuid4().hex
+async def admission_gate(claims: Claims, workflow_id: object, holder: str) -> AsyncIterator[bool]:
+    """Hold the workflow's admission gate as ``holder`` (one decision at a time,
+    fleet-wide); yields ``False`` if it could not be had within ``GATE_PATIENCE`` seconds."""
+    name = f"admit:{workflow_id}"
     loop = asyncio.get_running_loop()
     give_up = loop.time() + GATE_PATIENCE
     pause = 0.005

@@ -129,7 +129,8 @@ class Engine:
         run = _Run(self, StepWork(self, journal, runs, agents, owner, env))
         try:
             if execution.status is ExecutionStatus.PENDING and limit and self.claims:
-                async with admission_gate(self.claims, execution.workflow_id) as held:
+                holder = self.ids.new_id().hex
+                async with admission_gate(self.claims, execution.workflow_id, holder) as held:
                     if not held or not await may_start(self.uow, execution, limit):
                         return RunResult(execution=execution, admitted=False, limit=limit)
                     if await journal.start() is None:

@@ -17,7 +17,6 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
-from uuid import uuid4
 
 from turbocat_core.domain.common import ExecutionId
 from turbocat_core.engine.admission import next_waiting
@@ -57,7 +56,7 @@ class RunQueued:
         name = lease_name(execution_id)
         # One holder per run, not per process: a second job for the same execution in
         # this process (a cancel's follow-up, a duplicate) must not share the lease.
-        holder = f"{self.holder}:{uuid4().hex[:8]}"
+        holder = f"{self.holder}:{self.engine.ids.new_id().hex[-12:]}"
         if not await self.claims.claim(name, holder, self.lease_ttl, over=QUEUED):
             return None
         me = asyncio.current_task()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from dependency_injector import containers, providers
 
+from turbocat_adapters.code import SubprocessCodeRunner
 from turbocat_adapters.crypto import SecretBox
+from turbocat_adapters.http import HttpxClient
+from turbocat_adapters.llm import HttpLlmClient
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
 from turbocat_adapters.memory import (
     InProcessCancellation,
@@ -23,8 +26,12 @@ from turbocat_adapters.settings import Settings
 from turbocat_adapters.stores import Store, build_store
 from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
 from turbocat_adapters.tokens import JwtTokens
+from turbocat_core.agents.api_agent import DEFAULT_MAX_RESPONSE_BYTES, ApiAgent
+from turbocat_core.agents.code_agent import CodeAgent
 from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.agents.data_agent import DataAgent
+from turbocat_core.agents.llm_agent import LlmAgent
+from turbocat_core.agents.workflow_agent import WorkflowAgent, bind_engine
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
@@ -216,10 +223,44 @@ def _env_for(settings: Settings, uow: UnitOfWorkFactory) -> EnvProvider | None:
     return deployment_env(uow=uow, secrets=_secret_box(settings))
 
 
-def _executors() -> AgentExecutors:
+def _llm_agent(settings: Settings) -> LlmAgent:
+    """Providers' endpoints from the settings; the server's own keys (``OPENAI_API_KEY``,
+    ``ANTHROPIC_API_KEY``) from the process environment, for runs that bring none."""
+    client = HttpLlmClient(
+        openai_base_url=settings.openai_base_url,
+        anthropic_base_url=settings.anthropic_base_url,
+        timeout=float(settings.llm_timeout_seconds),
+    )
+    return LlmAgent(client, server_env=os.environ)
+
+
+def _api_agent(settings: Settings) -> ApiAgent:
+    """Outbound HTTP behind the SSRF guard. Bodies may be larger than a step output (JSON is
+    stored compact), but not unboundedly."""
+    client = HttpxClient(
+        allow_private=settings.http_allow_private, allowed_hosts=settings.http_allowed_hosts
+    )
+    cap = max(DEFAULT_MAX_RESPONSE_BYTES, settings.max_step_output_bytes)
+    return ApiAgent(client, SystemClock(), max_response_bytes=cap)
+
+
+def _executors(settings: Settings) -> AgentExecutors:
     # API, LLM, CODE and WORKFLOW executors plug in here as their adapters land (issue 7);
     # until then a step using one fails with "no <TYPE> executor is configured".
-    return AgentExecutors({AgentType.DATA: DataAgent()})
+    return AgentExecutors(
+        {
+            AgentType.DATA: DataAgent(),
+            AgentType.API: _api_agent(settings),
+            AgentType.LLM: _llm_agent(settings),
+            AgentType.WORKFLOW: WorkflowAgent(),
+            AgentType.CODE: CodeAgent(SubprocessCodeRunner()),
+        }
+    )
+
+
+def _engine(**parts: Any) -> Engine:
+    """The engine, with the WORKFLOW agent bound to it (it runs child executions with it)."""
+    return bind_engine(Engine(**parts))
 
 
 class Container(containers.DeclarativeContainer):
@@ -245,10 +286,10 @@ class Container(containers.DeclarativeContainer):
     worker_id = providers.Singleton(_worker_id)
     claims = providers.Singleton(_claims, clock, redis, settings)
     cancellation = providers.Singleton(_cancellation, redis, settings)
-    executors = providers.Singleton(_executors)
+    executors = providers.Singleton(_executors, settings)
     logs = providers.Singleton(LogBroadcast)
     engine = providers.Singleton(
-        Engine,
+        _engine,
         uow=uow,
         clock=clock,
         ids=ids,

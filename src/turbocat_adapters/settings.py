@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from pathlib import Path
 
 from turbocat_core.errors import ValidationFailed
@@ -52,6 +53,33 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise ValidationFailed.field(name, f"must be true or false, got {raw!r}")
 
 
+def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = (env.get(name) or "").strip().rstrip("/")
+    if not raw:
+        return default
+    if not raw.startswith(("http://", "https://")):
+        raise ValidationFailed.field(name, f"must be an http:// or https:// URL, got {raw!r}")
+    return raw
+
+
+def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma list of host names and IP networks (``10.1.2.3``, ``10.0.0.0/8``, ``[::1]``)."""
+    hosts: list[str] = []
+    for raw in (env.get(name) or "").split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        if "/" in entry or ":" in entry or entry.replace(".", "").isdigit():
+            try:
+                ip_network(entry.strip("[]"), strict=False)
+            except ValueError:
+                raise ValidationFailed.field(
+                    name, f"{entry!r} is neither a host name nor an IP network"
+                ) from None
+        hosts.append(entry)
+    return tuple(hosts)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """What a Turbocat process is configured with. Build it with :meth:`load`."""
@@ -90,6 +118,15 @@ class Settings:
     mail_from: str = "Turbocat <no-reply@turbocat.local>"
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: str | None = field(default=None, repr=False)
+    # API agents (outbound HTTP)
+    http_allow_private: bool = False
+    """Let API agents reach loopback, private, link-local... addresses (not cloud metadata)."""
+    http_allowed_hosts: tuple[str, ...] = ()
+    """Host names and IP networks that API agents may reach whatever the SSRF guard says."""
+    # LLM agents
+    openai_base_url: str = "https://api.openai.com"
+    anthropic_base_url: str = "https://api.anthropic.com"
+    llm_timeout_seconds: int = 120
 
     @property
     def production(self) -> bool:
@@ -143,4 +180,11 @@ class Settings:
             mail_from=source.get("TURBOCAT_MAIL_FROM") or "Turbocat <no-reply@turbocat.local>",
             bootstrap_admin_email=source.get("TURBOCAT_BOOTSTRAP_ADMIN_EMAIL") or None,
             bootstrap_admin_password=source.get("TURBOCAT_BOOTSTRAP_ADMIN_PASSWORD") or None,
+            http_allow_private=_bool(source, "TURBOCAT_HTTP_ALLOW_PRIVATE"),
+            http_allowed_hosts=_hosts(source, "TURBOCAT_HTTP_ALLOWED_HOSTS"),
+            openai_base_url=_base_url(source, "TURBOCAT_OPENAI_BASE_URL", "https://api.openai.com"),
+            anthropic_base_url=_base_url(
+                source, "TURBOCAT_ANTHROPIC_BASE_URL", "https://api.anthropic.com"
+            ),
+            llm_timeout_seconds=_int(source, "TURBOCAT_LLM_TIMEOUT_SECONDS", 120, minimum=1),
         )

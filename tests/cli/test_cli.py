@@ -141,18 +141,19 @@ def test_a_failed_run_exits_1_with_the_reason(tmp_path):
     assert "step 's' failed" in result.stdout
 
 
-def test_agent_types_without_an_executor_fail_their_step_clearly(tmp_path):
+def test_an_api_step_the_ssrf_guard_refuses_fails_clearly(tmp_path):
     path = write(
         tmp_path,
         "api.yaml",
         (
-            "name: api\nagents: {call: {type: API, config: {url: 'https://example.com'}}}\n"
+            "name: api\nagents: {call: {type: API, config: {url: 'http://127.0.0.1:9/'}}}\n"
             "steps: [{stepKey: s, agent: call}]\n"
         ),
     )
     result = turbocat("run", str(path), "--json")
     assert result.returncode == 1
-    assert "no API executor is configured" in json.loads(result.stdout)["errorMessage"]
+    message = json.loads(result.stdout)["errorMessage"]
+    assert "refused: 127.0.0.1 is a loopback address (SSRF guard)" in message
 
 
 def test_ctrl_c_cancels_the_run(tmp_path):

@@ -50,10 +50,11 @@ async def _pick_flow(api: Api, owner: Person, **fields: Any) -> dict[str, Any]:
 
 
 async def _failing_flow(api: Api, owner: Person) -> dict[str, Any]:
-    """``ok`` completes; ``broken`` calls an API agent, which cannot run here."""
+    """``ok`` completes; ``broken`` calls an API agent on loopback, which the SSRF guard
+    refuses (no network needed, never retried)."""
     data = add_agent(api, owner)
     remote = add_agent(
-        api, owner, {"method": "GET", "url": "https://example.com"}, agent_type=AgentType.API
+        api, owner, {"method": "GET", "url": "http://127.0.0.1:9/"}, agent_type=AgentType.API
     )
     return await create_workflow(
         api,
@@ -280,7 +281,7 @@ async def test_retry_after_a_failure_reuses_the_completed_steps(flows):
     workflow = await _failing_flow(flows, ada)
     failed = await wait_until(flows, ada, (await execute(flows, ada, workflow["id"]))["id"])
     assert failed["status"] == "FAILED"
-    assert "API agents cannot run here" in failed["errorMessage"]
+    assert "refused: 127.0.0.1 is a loopback address" in failed["errorMessage"]
     assert failed["outputData"] == {"ok": {"a": 1}}
 
     again = await flows.client.post(f"{EXECUTIONS}/{failed['id']}/retry", headers=ada.headers)

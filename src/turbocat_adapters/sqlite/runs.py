@@ -62,6 +62,7 @@ EXECUTIONS: Final = Table.of(
             "trigger_type": "text",
             "retry_of": "uuid",
             "deployment_id": "uuid",
+            "parent_execution_id": "uuid",
         },
         soft=False,
     ),

@@ -255,6 +255,8 @@ def _llm(config: _Shape) -> None:
     config.number("topP", 0, 1)
     config.number("frequencyPenalty", -2, 2)
     config.number("presencePenalty", -2, 2)
+    if config.config.get("provider") == "anthropic":
+        _anthropic_limits(config)
     config.string_list("stopSequences", max_items=MAX_STOP_SEQUENCES)
     config.one_of("responseFormat", ("text", "json"), "response format", required=False)
     if "apiKey" in config.config:
@@ -264,6 +266,18 @@ def _llm(config: _Shape) -> None:
             config.add("apiKey", "must be a reference such as {{env.OPENAI_API_KEY}}")
         elif not config.allow_refs:
             config.text("apiKey")
+
+
+def _anthropic_limits(config: _Shape) -> None:
+    """What Anthropic's Messages API lacks (penalties) or bounds tighter (temperature 0-1):
+    refused when saved rather than dropped or sent to fail at run time."""
+    for key in ("frequencyPenalty", "presencePenalty"):
+        value = config.config.get(key)
+        if is_number(value) and value != 0:
+            config.add(key, "not supported by the anthropic provider (remove it or set 0)")
+    temperature = config.config.get("temperature")
+    if temperature is not None and is_number(temperature) and temperature > 1:
+        config.add("temperature", "must be between 0 and 1 for the anthropic provider")
 
 
 def _code(config: _Shape) -> None:

@@ -133,7 +133,15 @@ class Execution(Entity):
 EXECUTION_QUERY: Final = QuerySpec(
     sortable=frozenset({"created_at", "started_at", "completed_at", "duration_ms", "status"}),
     filterable=frozenset(
-        {"status", "workflow_id", "user_id", "trigger_type", "retry_of", "deployment_id"}
+        {
+            "status",
+            "workflow_id",
+            "user_id",
+            "trigger_type",
+            "retry_of",
+            "deployment_id",
+            "parent_execution_id",
+        }
     ),
     searchable=(),
     has_tags=False,

@@ -491,6 +491,26 @@ class ListWorkflowExecutions:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListChildExecutions:
+    uow: UnitOfWorkFactory
+
+    async def __call__(
+        self, actor: Actor, execution_id: ExecutionId, query: ListQuery
+    ) -> Page[Execution]:
+        """The child executions its WORKFLOW agents started (``parentExecutionId``): whoever
+        may see the parent sees its children. ``NotFound`` if the parent is not visible."""
+        async with self.uow() as uow:
+            parent = await visible_execution(uow, actor, execution_id)
+            query = replace(
+                query,
+                filters={**query.filters, "parent_execution_id": parent.id},
+                owner_id=None,
+                include_public=False,
+            )
+            return await uow.executions.list(query)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Progress:
     """What a watcher has not seen yet: the execution now, and its next log lines.
 

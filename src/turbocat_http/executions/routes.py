@@ -14,20 +14,28 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from turbocat_core.domain.access import Actor, require_scope
 from turbocat_core.domain.common import MAX_PAGE_SIZE, ExecutionId
-from turbocat_core.domain.execution import Execution, ExecutionLog, LogLevel, LogQuery
+from turbocat_core.domain.execution import (
+    EXECUTION_QUERY,
+    Execution,
+    ExecutionLog,
+    ExecutionStatus,
+    LogLevel,
+    LogQuery,
+)
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.errors import ValidationFailed
 from turbocat_core.usecases.executions import (
     CancelExecution,
     ExecutionWithRuns,
     GetExecution,
+    ListChildExecutions,
     ListExecutionLogs,
     RetryExecution,
     WatchExecution,
 )
 from turbocat_http.auth.security import ACTOR
 from turbocat_http.dependencies import provide
-from turbocat_http.envelope import MAX_PAGE, ok, paged
+from turbocat_http.envelope import MAX_PAGE, ListParams, list_query, ok, paged
 from turbocat_http.executions.schemas import RetryIn
 from turbocat_http.executions.stream import BATCH, ExecutionStream
 from turbocat_http.openapi import AUTHENTICATED, error_responses
@@ -47,6 +55,21 @@ async def get_execution(
     step's state in ``stepRuns`` (status, attempt, output, error, ``reusedFrom``)."""
     require_scope(actor, EXECUTIONS, "read")
     return ok(await get_execution(actor, ExecutionId(execution_id)))
+
+
+@get("/{execution_id:uuid}/children", security=AUTHENTICATED)
+async def list_child_executions(
+    execution_id: FromPath[UUID],
+    actor: NamedDependency[Actor],
+    listing: NamedDependency[ListParams],
+    list_child_executions: NamedDependency[ListChildExecutions],
+    status: Annotated[ExecutionStatus | None, QueryParameter()] = None,
+) -> PageEnvelope[Execution]:
+    """The child executions the execution's WORKFLOW agents started (each has
+    ``parentExecutionId`` set to this one), newest first; filter ``status``."""
+    require_scope(actor, EXECUTIONS, "read")
+    query = list_query(listing, EXECUTION_QUERY, filters={"status": status})
+    return paged(await list_child_executions(actor, ExecutionId(execution_id), query))
 
 
 @get("/{execution_id:uuid}/logs", security=AUTHENTICATED)
@@ -182,6 +205,7 @@ router = Router(
     "/executions",
     route_handlers=[
         get_execution,
+        list_child_executions,
         list_execution_logs,
         cancel_execution,
         retry_execution,
@@ -191,6 +215,7 @@ router = Router(
         "actor": ACTOR,
         "get_execution": provide(lambda c: GetExecution(uow=c.uow())),
         "list_execution_logs": provide(lambda c: ListExecutionLogs(uow=c.uow())),
+        "list_child_executions": provide(lambda c: ListChildExecutions(uow=c.uow())),
         "cancel_execution": provide("cancel_execution"),
         "retry_execution": provide("retry_execution"),
         "watch_execution": provide(lambda c: WatchExecution(uow=c.uow())),

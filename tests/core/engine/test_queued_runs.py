@@ -144,7 +144,11 @@ async def test_concurrency_limit_holds_runs_pending_and_starts_them_in_order(h: 
         [step("a", agent_id=agent.id, inputs={"n": "{{inputs.n}}"})], concurrency_limit=2
     )
     ids = [(await h.start(h.actor, wf.id, inputs={"n": n})).id for n in range(5)]
-    for _ in range(50):
+    for _ in range(500):  # until two run (a loaded machine may take a while)
+        await asyncio.sleep(0.01)
+        if len(order) == 2:
+            break
+    for _ in range(20):  # and the others keep trying meanwhile, and stay held back
         await asyncio.sleep(0.01)
     statuses = [(await h.execution(i)).status for i in ids]
     assert statuses.count(ExecutionStatus.RUNNING) == 2

@@ -142,7 +142,9 @@ class PostgresExecutionRepository(EntityRepository[Execution, ExecutionId]):
         "executions",
         EXECUTION_QUERY,
         soft_delete=False,
-        uuid_columns=frozenset({"user_id", "workflow_id", "retry_of", "deployment_id"}),
+        uuid_columns=frozenset(
+            {"user_id", "workflow_id", "retry_of", "deployment_id", "parent_execution_id"}
+        ),
         text_columns=frozenset({"status"}),
     )
     insert_sql = INSERT_EXECUTION

@@ -1,0 +1,289 @@
+"""Fake OpenAI and Anthropic servers on 127.0.0.1, answering in each provider's exact format.
+
+Each runs a stdlib HTTP server in a daemon thread, so it serves async tests, sync tests and
+other processes (a `turbocat serve` pointed at it with `TURBOCAT_OPENAI_BASE_URL`) alike::
+
+    with FakeOpenAI() as openai:          # or FakeOpenAI().start() ... .stop()
+        openai.script(openai.error(429, "slow down", headers={"Retry-After": "2"}))
+        ... call http://127.0.0.1:<port> (``openai.url``) ...
+        assert openai.requests[0].path == "/v1/chat/completions"
+
+Unscripted calls get a normal completion of ``reply_text``. A wrong or missing key gets the
+provider's own 401 (``api_key=None`` accepts anything), an unknown path its 404.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+OPENAI_PATH = "/v1/chat/completions"
+ANTHROPIC_PATH = "/v1/messages"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request the fake got: ``headers`` keys are lower case, ``json`` the decoded body."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class Scripted:
+    """One answer: status, a JSON body (or raw bytes), extra headers, a delay before it."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+class FakeLlmServer:
+    """The common part: a thread, a script of answers, the requests received."""
+
+    path: ClassVar[str]
+    name: ClassVar[str]
+
+    def __init__(self, *, api_key: str | None = "test-key", reply_text: str = "Hello!") -> None:
+        self.api_key = api_key
+        self.reply_text = reply_text
+        self.requests: list[Received] = []
+        self._script: deque[Scripted] = deque()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._url: str | None = None
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> FakeLlmServer:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        server.block_on_close = False
+        self._server = server
+        host, port = server.server_address[:2]
+        self._url = f"http://{host}:{port}"
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeLlmServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The base URL (no path), as ``TURBOCAT_*_BASE_URL`` takes it."""
+        assert self._url is not None, "start the fake first"
+        return self._url
+
+    # --- scripting -----------------------------------------------------------------------
+
+    def script(self, *answers: Scripted) -> None:
+        """The next answers, in order; after them, normal completions again."""
+        with self._lock:
+            self._script.extend(answers)
+
+    @property
+    def last(self) -> Received:
+        return self.requests[-1]
+
+    # --- serving -------------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        received = Received(
+            method=handler.command,
+            path=handler.path,
+            headers={key.lower(): value for key, value in handler.headers.items()},
+            body=body,
+        )
+        with self._lock:
+            self.requests.append(received)
+            scripted = self._script.popleft() if self._script else None
+        answer = self._refusal(received) or scripted or self._default(received)
+        if answer.delay:
+            time.sleep(answer.delay)
+        payload = (
+            answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
+        )
+        try:
+            handler.send_response(answer.status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            for key, value in answer.headers.items():
+                handler.send_header(key, value)
+            handler.end_headers()
+            handler.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
+            pass
+
+    def _refusal(self, received: Received) -> Scripted | None:
+        raise NotImplementedError
+
+    def _default(self, received: Received) -> Scripted:
+        raise NotImplementedError
+
+
+class FakeOpenAI(FakeLlmServer):
+    """``POST /v1/chat/completions`` with ``Authorization: Bearer <key>``."""
+
+    path = OPENAI_PATH
+    name = "openai"
+
+    @staticmethod
+    def completion(
+        text: str | None = "Hello!",
+        *,
+        model: str = "gpt-4o-mini-2024-07-18",
+        finish_reason: str = "stop",
+        prompt_tokens: int = 12,
+        completion_tokens: int = 5,
+    ) -> dict[str, Any]:
+        """A Chat Completion object as the API returns it."""
+        return {
+            "id": "chatcmpl-fake123",
+            "object": "chat.completion",
+            "created": 1_767_225_600,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+            "system_fingerprint": "fp_fake",
+        }
+
+    def ok(self, text: str | None = "Hello!", **fields: Any) -> Scripted:
+        return Scripted(200, self.completion(text, **fields))
+
+    @staticmethod
+    def error(
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Scripted:
+        """An error as OpenAI sends it: ``{"error": {"message", "type", "param", "code"}}``."""
+        body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        return Scripted(status, body, headers or {})
+
+    def _refusal(self, received: Received) -> Scripted | None:
+        if received.method != "POST" or received.path != self.path:
+            return self.error(404, f"Invalid URL ({received.method} {received.path})")
+        if self.api_key is not None:
+            auth = received.headers.get("authorization", "")
+            if auth != f"Bearer {self.api_key}":
+                shown = auth.removeprefix("Bearer ")
+                return self.error(
+                    401,
+                    f"Incorrect API key provided: {shown[:3]}****{shown[-4:]}. You can find "
+                    "your API key at https://platform.openai.com/account/api-keys.",
+                    code="invalid_api_key",
+                )
+        return None
+
+    def _default(self, received: Received) -> Scripted:
+        return self.ok(self.reply_text, model=received.json.get("model", "gpt-4o-mini"))
+
+
+class FakeAnthropic(FakeLlmServer):
+    """``POST /v1/messages`` with ``x-api-key`` and ``anthropic-version``."""
+
+    path = ANTHROPIC_PATH
+    name = "anthropic"
+
+    @staticmethod
+    def message(
+        text: str = "Hello!",
+        *,
+        model: str = "claude-3-5-haiku-20241022",
+        stop_reason: str = "end_turn",
+        input_tokens: int = 10,
+        output_tokens: int = 4,
+    ) -> dict[str, Any]:
+        """A Message object as the API returns it (one text block)."""
+        return {
+            "id": "msg_fake123",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        }
+
+    def ok(self, text: str = "Hello!", **fields: Any) -> Scripted:
+        return Scripted(200, self.message(text, **fields))
+
+    @staticmethod
+    def error(
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> Scripted:
+        """An error as Anthropic sends it: ``{"type": "error", "error": {"type", "message"}}``."""
+        body = {"type": "error", "error": {"type": kind, "message": message}}
+        return Scripted(status, body, headers or {})
+
+    def _refusal(self, received: Received) -> Scripted | None:
+        if received.method != "POST" or received.path != self.path:
+            return self.error(404, "Not found", "not_found_error")
+        if self.api_key is not None and received.headers.get("x-api-key") != self.api_key:
+            return self.error(401, "invalid x-api-key", "authentication_error")
+        if "anthropic-version" not in received.headers:
+            return self.error(400, "anthropic-version: header is required")
+        return None
+
+    def _default(self, received: Received) -> Scripted:
+        return self.ok(self.reply_text, model=received.json.get("model", "claude"))

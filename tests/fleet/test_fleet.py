@@ -235,3 +235,31 @@ def test_a_worker_prunes_old_runs_once_a_day(fleet: Fleet):
         assert time.monotonic() < deadline, "the old run was not pruned"
         time.sleep(0.2)
     assert client.execution(recent)["status"] == "CANCELLED"
+
+
+def test_code_and_child_workflow_agents_run_on_workers(fleet: Fleet):
+    base = fleet.server()
+    fleet.worker()
+    client = Client(base)
+    double = client.post(
+        "/agents",
+        {
+            "name": "double",
+            "type": "CODE",
+            "config": {"runtime": "python", "code": "result = inputs['n'] * 2"},
+        },
+    )["id"]
+    child = client.workflow(
+        [{"stepKey": "twice", "agentId": double, "inputs": {"n": "{{inputs.n}}"}}]
+    )
+    call = client.post(
+        "/agents", {"name": "call", "type": "WORKFLOW", "config": {"workflowId": child}}
+    )["id"]
+    parent = client.workflow([{"stepKey": "sub", "agentId": call, "inputs": {"n": 21}}])
+    execution_id = client.execute(parent)
+    done = client.finished(execution_id, timeout=60)
+    assert done["status"] == "COMPLETED", done
+    assert done["outputData"]["sub"]["twice"]["result"] == 42
+    children = client.get(f"/executions/{execution_id}/children")
+    assert [c["status"] for c in children] == ["COMPLETED"]
+    assert children[0]["parentExecutionId"] == execution_id

@@ -38,6 +38,7 @@ class Peer:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in two writes: no delayed-ACK stall
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
         return None

@@ -35,6 +35,7 @@ from turbocat_core.agents.workflow_agent import WorkflowAgent, bind_engine
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
+from turbocat_core.errors import ValidationFailed
 from turbocat_core.ports import (
     CancellationSignal,
     Claims,
@@ -170,8 +171,13 @@ def _redis(settings: Settings) -> Redis | None:
     """The fleet mode's client (none without a Redis URL); it connects when first used."""
     if settings.redis_url is None:
         return None
-    from turbocat_adapters.redis import redis_client
-
+    try:
+        from turbocat_adapters.redis import redis_client
+        from turbocat_adapters.rq import queue as _rq  # noqa: F401 (RQ comes with the fleet)
+    except ImportError:
+        raise ValidationFailed.field(
+            "TURBOCAT_REDIS_URL", "the fleet needs its drivers: pip install 'turbocat[redis]'"
+        ) from None
     return redis_client(settings.redis_url)
 
 

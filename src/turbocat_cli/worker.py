@@ -33,7 +33,13 @@ def worker(
             "postgresql://..."
         )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(message)s")
-    from turbocat_adapters.rq.worker import run_worker
+    try:
+        from turbocat_adapters.rq.worker import run_worker
+    except ImportError as missing:
+        raise fail(
+            f"workers need the fleet's drivers ({missing.name} is missing): "
+            "pip install 'turbocat[postgres,redis]'"
+        ) from None
 
     typer.echo(f"turbocat worker: {concurrency} place(s)", err=True)
     run_worker(container, concurrency=concurrency, burst=burst)

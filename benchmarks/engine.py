@@ -40,11 +40,11 @@ from turbocat_core.engine.runner import Engine
 from turbocat_core.usecases.executions import StartExecution
 
 
-class TimedDataAgent:
-    """The real DATA agent, timing the work done inside it."""
+class Timed:
+    """An executor that also adds up the time spent inside it."""
 
-    def __init__(self) -> None:
-        self.inner = DataAgent()
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
         self.seconds = 0.0
 
     def check_config(self, config: dict[str, Any]) -> None:
@@ -58,6 +58,13 @@ class TimedDataAgent:
             return await self.inner.execute(agent, config, inputs, ctx)
         finally:
             self.seconds += time.perf_counter() - began
+
+
+class TimedDataAgent(Timed):
+    """The real DATA agent, timing the work done inside it."""
+
+    def __init__(self) -> None:
+        super().__init__(DataAgent())
 
 
 class NoQueue:

@@ -43,7 +43,7 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
-from benchmarks.engine import NoQueue
+from benchmarks.engine import NoQueue, Timed
 
 from turbocat_adapters.code import SubprocessCodeRunner
 from turbocat_adapters.code.sandbox import bubblewrap_argv, child_env, find_runtime, fresh_uid
@@ -156,26 +156,6 @@ def serve(conn: Any) -> None:
     conn.recv()
     server.shutdown()
     server.server_close()
-
-
-class Timed:
-    """An executor that also adds up the time spent inside it."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.seconds = 0.0
-
-    def check_config(self, config: dict[str, Any]) -> None:
-        self.inner.check_config(config)
-
-    async def execute(
-        self, agent: Agent, config: dict[str, Any], inputs: dict[str, Any], ctx: RunContext
-    ) -> Any:
-        began = time.perf_counter()
-        try:
-            return await self.inner.execute(agent, config, inputs, ctx)
-        finally:
-            self.seconds += time.perf_counter() - began
 
 
 async def engine_runs(

@@ -9,33 +9,19 @@ import pytest
 
 from tests.core.builders import step
 from tests.core.engine.harness import Harness, echo
-from tests.databases import STORE_KINDS, empty_store
+from tests.databases import STORE_KINDS
+from tests.integration.stores import harness_on
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.domain.execution import ExecutionStatus, StepStatus
-from turbocat_core.domain.user import User
 from turbocat_core.domain.workflow import StepType
 
 
 @pytest.fixture(params=STORE_KINDS)
 async def h(request, tmp_path: Path):
     dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
-    async with empty_store(request.param, tmp_path, dsn) as store:
-        harness = Harness(store=store)
-        now = harness.clock.now()
-        async with store.unit_of_work() as uow:  # the SQL stores want the owner to exist
-            await uow.users.add(
-                User(
-                    id=harness.owner,
-                    created_at=now,
-                    updated_at=now,
-                    email=f"{harness.owner}@example.com",
-                    password_hash="x",
-                )
-            )
-            await uow.commit()
+    async with harness_on(request.param, tmp_path, dsn, Harness) as harness:
         yield harness
-        await harness.queue.close()
 
 
 async def test_references_counters_and_logs_survive_the_store(h: Harness):

@@ -18,31 +18,17 @@ from tests.core.engine.test_workflow_agent import (
     calls,
     children,
 )
-from tests.databases import STORE_KINDS, empty_store
+from tests.databases import STORE_KINDS
+from tests.integration.stores import harness_on
 from turbocat_core.domain.common import AgentId, WorkflowId
 from turbocat_core.domain.execution import ExecutionStatus, StepStatus
-from turbocat_core.domain.user import User
 
 
 @pytest.fixture(params=STORE_KINDS)
 async def h(request, tmp_path: Path):
     dsn = request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
-    async with empty_store(request.param, tmp_path, dsn) as store:
-        harness = ChildHarness(store=store)
-        now = harness.clock.now()
-        async with store.unit_of_work() as uow:  # the SQL stores want the owner to exist
-            await uow.users.add(
-                User(
-                    id=harness.owner,
-                    created_at=now,
-                    updated_at=now,
-                    email=f"{harness.owner}@example.com",
-                    password_hash="x",
-                )
-            )
-            await uow.commit()
+    async with harness_on(request.param, tmp_path, dsn, ChildHarness) as harness:
         yield harness
-        await harness.queue.close()
 
 
 async def test_a_child_runs_linked_and_listed(h: Harness):

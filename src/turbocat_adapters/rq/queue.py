@@ -6,7 +6,7 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 from uuid import uuid4
 
@@ -160,10 +160,6 @@ def _call(options: dict[str, Any]) -> dict[str, Any]:
     values = dict(options)
     values["timeout"] = values.pop("job_timeout")
     return values
-
-
-def due_in(seconds: float) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def _conforms(queue: RqQueue) -> ports.JobQueue:

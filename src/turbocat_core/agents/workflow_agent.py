@@ -35,7 +35,7 @@ from turbocat_core.domain.execution import (
 from turbocat_core.domain.user import UserRole
 from turbocat_core.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
 from turbocat_core.usecases.executions import MAX_DEPTH, CancelExecution, StartExecution
-from turbocat_core.usecases.running import ADMISSION_RETRY, LEASE_TTL, QUEUED, lease_name
+from turbocat_core.usecases.running import ADMISSION_RETRY, LeaseHeld, LeaseLost, lease
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -229,47 +229,20 @@ async def _run_child(engine: Engine, child_id: ExecutionId) -> Execution:
 
 @contextlib.asynccontextmanager
 async def _lease(claims: Claims | None, child_id: ExecutionId, tag: str) -> AsyncIterator[None]:
-    """Hold the child's lease (as ``RunQueued`` does) while the block runs; losing it to
-    another runner stops the block with a retryable failure."""
+    """Hold the child's lease (``usecases.running.lease``, as ``RunQueued`` does) while the
+    block runs; another runner holding or taking it fails the step (retryable)."""
     if claims is None:
         yield
         return
-    name, holder = lease_name(child_id), f"child:{tag}"
-    if not await claims.claim(name, holder, LEASE_TTL, over=QUEUED):
-        raise AgentFailure(f"child execution {child_id} is run by another process")
-    me = asyncio.current_task()
-    assert me is not None
-    lost = asyncio.Event()
-
-    async def keep() -> None:
-        while True:
-            await asyncio.sleep(LEASE_TTL / 4)
-            try:
-                kept = await claims.renew(name, holder, LEASE_TTL) or await claims.claim(
-                    name, holder, LEASE_TTL
-                )
-            except Exception:  # the claims store is briefly unreachable: try again soon
-                continue
-            if not kept:
-                lost.set()
-                me.cancel()
-                return
-
-    keeper = asyncio.create_task(keep(), name=f"lease-{child_id}")
     try:
-        yield
-    except asyncio.CancelledError:
-        if lost.is_set() and me.uncancel() == 0:
-            raise AgentFailure(
-                f"lost the lease of child execution {child_id}: another process runs it"
-            ) from None
-        raise
-    finally:
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
-        if not lost.is_set():
-            await claims.release(name, holder)
+        async with lease(claims, child_id, f"child:{tag}"):
+            yield
+    except LeaseHeld:
+        raise AgentFailure(f"child execution {child_id} is run by another process") from None
+    except LeaseLost:
+        raise AgentFailure(
+            f"lost the lease of child execution {child_id}: another process runs it"
+        ) from None
 
 
 async def _stop_child(

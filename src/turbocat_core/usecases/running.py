@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
@@ -53,53 +54,19 @@ class RunQueued:
     async def __call__(self, execution_id: ExecutionId) -> RunResult | None:
         """The engine's result, or ``None`` when another process holds the execution or this
         one lost its lease while running (the run stopped without recording anything)."""
-        name = lease_name(execution_id)
         # One holder per run, not per process: a second job for the same execution in
         # this process (a cancel's follow-up, a duplicate) must not share the lease.
         holder = f"{self.holder}:{self.engine.ids.new_id().hex[-12:]}"
-        if not await self.claims.claim(name, holder, self.lease_ttl, over=QUEUED):
-            return None
-        me = asyncio.current_task()
-        assert me is not None
-        lost = asyncio.Event()
-        keeper = asyncio.create_task(
-            self._keep(name, holder, me, lost), name=f"lease-{execution_id}"
-        )
         try:
-            result = await self.engine.run_once(execution_id)
-        except asyncio.CancelledError:
-            if lost.is_set() and me.uncancel() == 0:
-                logger.warning("lost the lease of execution %s: stopped running it", execution_id)
-                return None
-            raise
-        finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-            if not lost.is_set():
-                await self.claims.release(name, holder)
+            async with lease(self.claims, execution_id, holder, self.lease_ttl):
+                result = await self.engine.run_once(execution_id)
+        except LeaseHeld:
+            return None
+        except LeaseLost:
+            logger.warning("lost the lease of execution %s: stopped running it", execution_id)
+            return None
         await self._follow_up(result)
         return result
-
-    async def _keep(
-        self, name: str, holder: str, runner: asyncio.Task[object], lost: asyncio.Event
-    ) -> None:
-        while True:
-            # Real time, whatever the clock: other processes judge the lease by Redis's.
-            await asyncio.sleep(self.lease_ttl / 4)
-            try:
-                renewed = await self.claims.renew(name, holder, self.lease_ttl)
-                if not renewed:
-                    # Gone without another holder (the claims store restarted empty, or a
-                    # long stall): take it again; only another holder means it is lost.
-                    renewed = await self.claims.claim(name, holder, self.lease_ttl)
-            except Exception:  # the claims store is briefly unreachable: try again soon
-                logger.warning("could not renew lease %s", name, exc_info=True)
-                continue
-            if not renewed:
-                lost.set()
-                runner.cancel()
-                return
 
     async def _follow_up(self, result: RunResult) -> None:
         execution = result.execution
@@ -111,3 +78,59 @@ class RunQueued:
         elif execution.status.finished and result.limit:
             for waiting in await next_waiting(self.engine.uow, execution, 1):
                 await self.queue.enqueue_execution(waiting.id)
+
+
+class LeaseHeld(Exception):
+    """Another runner holds the execution's lease."""
+
+
+class LeaseLost(Exception):
+    """Another runner took the lease over while this one ran: the run was stopped."""
+
+
+@contextlib.asynccontextmanager
+async def lease(
+    claims: Claims, execution_id: ExecutionId, holder: str, ttl: float = LEASE_TTL
+) -> AsyncIterator[None]:
+    """Hold ``run:<id>`` as ``holder`` while the block runs (queue markers give way).
+
+    Renewed every quarter of ``ttl`` in real time (other processes judge it by the claims
+    store's clock); taken again if it vanished with no other holder (the store restarted
+    empty); if another holder has it, the block's task is cancelled and ``LeaseLost`` comes
+    out of the block. ``LeaseHeld`` if another runner holds it at the start.
+    """
+    name = lease_name(execution_id)
+    if not await claims.claim(name, holder, ttl, over=QUEUED):
+        raise LeaseHeld(name)
+    me = asyncio.current_task()
+    assert me is not None
+    lost = asyncio.Event()
+
+    async def keep() -> None:
+        while True:
+            await asyncio.sleep(ttl / 4)
+            try:
+                kept = await claims.renew(name, holder, ttl) or await claims.claim(
+                    name, holder, ttl
+                )
+            except Exception:  # the claims store is briefly unreachable: try again soon
+                logger.warning("could not renew lease %s", name, exc_info=True)
+                continue
+            if not kept:
+                lost.set()
+                me.cancel()
+                return
+
+    keeper = asyncio.create_task(keep(), name=f"lease-{execution_id}")
+    try:
+        yield
+    except asyncio.CancelledError:
+        if lost.is_set() and me.uncancel() == 0:
+            raise LeaseLost(name) from None
+        raise
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        if not lost.is_set():
+            await claims.release(name, holder)

@@ -11,7 +11,7 @@ from dependency_injector import containers, providers
 
 from turbocat_adapters.code import SubprocessCodeRunner
 from turbocat_adapters.crypto import SecretBox
-from turbocat_adapters.http import HttpxClient
+from turbocat_adapters.http import GuardedNetwork, HttpxClient
 from turbocat_adapters.llm import HttpLlmClient
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
 from turbocat_adapters.memory import (
@@ -229,35 +229,41 @@ def _env_for(settings: Settings, uow: UnitOfWorkFactory) -> EnvProvider | None:
     return deployment_env(uow=uow, secrets=_secret_box(settings))
 
 
-def _llm_agent(settings: Settings) -> LlmAgent:
-    """Providers' endpoints from the settings; the server's own keys (``OPENAI_API_KEY``,
+def _network(settings: Settings) -> GuardedNetwork:
+    """The SSRF guard every outbound request made for a user goes through (API and LLM
+    agents alike), built once from the settings."""
+    return GuardedNetwork.build(
+        allow_private=settings.http_allow_private, allowed_hosts=settings.http_allowed_hosts
+    )
+
+
+def _llm_agent(settings: Settings, network: GuardedNetwork) -> LlmAgent:
+    """Providers' endpoints from the settings (trusted: the operator set them; a config's
+    ``baseUrl`` goes through the guard); the server's own keys (``OPENAI_API_KEY``,
     ``ANTHROPIC_API_KEY``) from the process environment, for runs that bring none."""
     client = HttpLlmClient(
         openai_base_url=settings.openai_base_url,
         anthropic_base_url=settings.anthropic_base_url,
+        network=network,
         timeout=float(settings.llm_timeout_seconds),
     )
     return LlmAgent(client, server_env=os.environ)
 
 
-def _api_agent(settings: Settings) -> ApiAgent:
+def _api_agent(settings: Settings, network: GuardedNetwork) -> ApiAgent:
     """Outbound HTTP behind the SSRF guard. Bodies may be larger than a step output (JSON is
     stored compact), but not unboundedly."""
-    client = HttpxClient(
-        allow_private=settings.http_allow_private, allowed_hosts=settings.http_allowed_hosts
-    )
     cap = max(DEFAULT_MAX_RESPONSE_BYTES, settings.max_step_output_bytes)
-    return ApiAgent(client, SystemClock(), max_response_bytes=cap)
+    return ApiAgent(HttpxClient(network=network), SystemClock(), max_response_bytes=cap)
 
 
 def _executors(settings: Settings) -> AgentExecutors:
-    # API, LLM, CODE and WORKFLOW executors plug in here as their adapters land (issue 7);
-    # until then a step using one fails with "no <TYPE> executor is configured".
+    network = _network(settings)
     return AgentExecutors(
         {
             AgentType.DATA: DataAgent(),
-            AgentType.API: _api_agent(settings),
-            AgentType.LLM: _llm_agent(settings),
+            AgentType.API: _api_agent(settings, network),
+            AgentType.LLM: _llm_agent(settings, network),
             AgentType.WORKFLOW: WorkflowAgent(),
             AgentType.CODE: CodeAgent(SubprocessCodeRunner()),
         }

@@ -29,6 +29,9 @@ class HttpResponse:
     headers: Mapping[str, str]
     body: bytes
     duration_ms: float
+    internal: bool = False
+    """It came from a non-public address (one the SSRF guard let through because the
+    operator allowed it): a failure message never quotes its body."""
 
 
 class HttpClient(Protocol):

@@ -413,3 +413,18 @@ async def test_numeric_spellings_of_loopback_are_resolved_then_refused(peer: Pee
     for host in ("2130706433", "0x7f000001", "127.1"):
         with pytest.raises(AgentFailure, match="a loopback address"):
             await HttpxClient().send(request(f"http://{host}:{peer.port}/echo"))
+
+
+async def test_a_failing_internal_call_is_not_quoted(peer: Peer):
+    """Issue 11: an address allowed by the operator answers with its status, never its body;
+    the same answer's body is the output when it succeeds (the operator allowed the host)."""
+    api = Api(HttpxClient(allowed_hosts=["127.0.0.1"]))
+    for status in (400, 404, 500):
+        with pytest.raises(AgentFailure) as raised:
+            await api({"url": peer.url(f"/status/{status}"), "headers": {"X-Secret": "hunter2"}})
+        message = raised.value.message
+        assert message.startswith(f"GET {peer.url(f'/status/{status}')} answered {status} ")
+        assert message.endswith("(body not shown: the answer came from a non-public address)")
+        assert "as asked" not in message
+        assert "hunter2" not in message
+    assert (await api({"url": peer.url("/echo")}))["body"]["path"] == "/echo"

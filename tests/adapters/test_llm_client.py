@@ -12,6 +12,8 @@ from dependency_injector import providers
 
 from tests.fakes.llm_servers import FakeAnthropic, FakeOpenAI, Scripted
 from turbocat_adapters.container import Container
+from turbocat_adapters.http import GuardedNetwork
+from turbocat_adapters.http.transport import reached_internal
 from turbocat_adapters.llm import HttpLlmClient
 from turbocat_adapters.llm.client import retry_after, scrub
 from turbocat_adapters.llm.wire import endpoint
@@ -22,6 +24,9 @@ from turbocat_core.errors import ValidationFailed
 from turbocat_core.ports import LlmRequest
 
 KEY = "sk-test-abcdefghijklmnop"
+SECRET = "internal-db-password-hunter2"
+LOCAL = GuardedNetwork.build(allowed_hosts=["127.0.0.1"])
+"""The guard as an operator who runs a model server on this machine sets it."""
 
 
 @pytest.fixture
@@ -217,7 +222,7 @@ async def test_openai_compatible_base_urls(suffix):
         request = LlmRequest(
             provider="openai-compatible", model="llama3.2", prompt="hi", base_url=local.url + suffix
         )
-        response = await HttpLlmClient().complete(request)
+        response = await HttpLlmClient(network=LOCAL).complete(request)
         assert local.last.path == "/v1/chat/completions"
         assert "authorization" not in local.last.headers
         assert response.text == "Hello!"
@@ -234,16 +239,106 @@ def test_endpoint_keeps_a_providers_own_path():
 
 
 async def test_openai_compatible_errors_name_the_server(sleeps):
+    """A plain ``{"error": "..."}`` body (Ollama, vLLM) is quoted from the operator's own
+    endpoint; the server is named by its origin."""
     with FakeOpenAI(api_key=None) as local:
         local.script(Scripted(404, {"error": "model 'llama9' not found"}))
-        request = LlmRequest(
-            provider="openai-compatible", model="llama9", prompt="hi", base_url=local.url + "/v1"
-        )
+        client = HttpLlmClient(openai_base_url=local.url + "/v1", sleep=sleeps)
+        request = LlmRequest(provider="openai-compatible", model="llama9", prompt="hi")
         with pytest.raises(AgentFailure) as caught:
-            await HttpLlmClient(sleep=sleeps).complete(request)
+            await client.complete(request)
     assert str(caught.value) == (
         f"OpenAI-compatible API at {local.url} answered HTTP 404: model 'llama9' not found"
     )
+
+
+# --- the SSRF guard ----------------------------------------------------------------------
+
+
+def internal_request(base_url: str, provider: str = "openai-compatible") -> LlmRequest:
+    return LlmRequest(provider=provider, model="m", prompt="hi", base_url=base_url)
+
+
+@pytest.mark.parametrize("provider", ["openai-compatible", "openai", "anthropic"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_base_url_to_an_internal_address_is_refused_by_the_guard(provider, host, sleeps):
+    """Issue 11: a user's ``baseUrl`` reached internal services and echoed their answers."""
+    with FakeOpenAI(api_key=None) as internal, FakeAnthropic(api_key=None) as other:
+        for server in (internal, other):
+            server.script(*[Scripted(500, {"error": {"message": SECRET}})] * 5)
+        server = other if provider == "anthropic" else internal
+        base_url = server.url.replace("127.0.0.1", host)
+        with pytest.raises(AgentFailure) as caught:
+            await HttpLlmClient(sleep=sleeps).complete(internal_request(base_url, provider))
+        assert internal.requests == [] and other.requests == []  # nothing was sent
+    message = str(caught.value)
+    assert message.startswith("refused: ")
+    assert "a loopback address (SSRF guard)" in message
+    assert "list the host in TURBOCAT_HTTP_ALLOWED_HOSTS to allow it" in message
+    assert SECRET not in message
+    assert caught.value.kind is FailureKind.ERROR
+    assert caught.value.retryable is False
+    assert sleeps.waits == []
+
+
+async def test_the_operators_endpoint_is_trusted_a_typed_copy_of_it_is_not(openai):
+    """``TURBOCAT_OPENAI_BASE_URL`` on loopback works with the strict guard; the same URL in
+    a config's ``baseUrl`` goes through the guard like any other."""
+    client = client_for(openai)
+    assert (await client.complete(openai_request())).text == "Hello!"
+    with pytest.raises(AgentFailure, match=r"^refused: 127\.0\.0\.1 is a loopback address"):
+        await client.complete(openai_request(base_url=openai.url))
+    assert len(openai.requests) == 1
+
+
+async def test_allowed_hosts_let_a_local_model_server_through():
+    with FakeOpenAI(api_key=None, reply_text="from llama") as ollama:
+        client = HttpLlmClient(network=LOCAL)
+        response = await client.complete(internal_request(ollama.url + "/v1"))
+    assert response.text == "from llama"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (500, {"error": {"message": SECRET, "type": "server_error"}}, FailureKind.HTTP_5XX),
+        (400, {"error": SECRET}, FailureKind.ERROR),
+        (404, f"<html>{SECRET}</html>".encode(), FailureKind.ERROR),
+        (429, {"message": SECRET}, FailureKind.HTTP_429),
+    ],
+)
+async def test_a_failing_internal_server_is_not_quoted(status, body, kind, sleeps):
+    """An internal address the operator allowed: the status, never the body."""
+    with FakeOpenAI(api_key=None) as internal:
+        internal.script(*[Scripted(status, body)] * 4)
+        client = HttpLlmClient(network=LOCAL, sleep=sleeps, retries=1)
+        with pytest.raises(AgentFailure) as caught:
+            await client.complete(internal_request(internal.url))
+    message = str(caught.value)
+    assert SECRET not in message
+    assert message.startswith(f"OpenAI-compatible API at {internal.url} answered HTTP {status}")
+    assert message.endswith(": body not shown: the answer came from a non-public address")
+    assert caught.value.kind is kind
+
+
+def test_only_an_answer_from_a_public_address_counts_as_public():
+    class Stream:
+        def __init__(self, address: object) -> None:
+            self.address = address
+
+        def get_extra_info(self, name: str) -> object:
+            return self.address if name == "server_addr" else None
+
+    def answer(address: object) -> httpx.Response:
+        return httpx.Response(200, extensions={"network_stream": Stream(address)})
+
+    assert reached_internal(answer(("93.184.215.14", 443))) is False
+    assert reached_internal(answer(("2606:4700::6810:85e5", 443, 0, 0))) is False
+    assert reached_internal(answer(("127.0.0.1", 8080))) is True
+    assert reached_internal(answer(("10.1.2.3", 80))) is True
+    assert reached_internal(answer(("::ffff:192.168.1.1", 80, 0, 0))) is True
+    assert reached_internal(answer(None)) is True  # not known: say less
+    assert reached_internal(httpx.Response(200)) is True
 
 
 # --- errors and retries ------------------------------------------------------------------
@@ -386,9 +481,17 @@ def test_settings_take_the_base_urls_and_timeout():
 
 
 def test_the_container_runs_llm_agents_with_the_settings():
-    settings = Settings.load({"TURBOCAT_OPENAI_BASE_URL": "http://127.0.0.1:9"})
+    settings = Settings.load(
+        {
+            "TURBOCAT_OPENAI_BASE_URL": "http://127.0.0.1:9",
+            "TURBOCAT_HTTP_ALLOWED_HOSTS": "ollama.internal,10.1.0.0/16",
+        }
+    )
     container = Container(settings=providers.Object(settings))
     executors = container.executors()
     assert executors.supports(AgentType.LLM)
-    llm = executors.get(AgentType.LLM)
-    assert llm.client.openai_base_url == "http://127.0.0.1:9"  # type: ignore[attr-defined]
+    llm = executors.get(AgentType.LLM).client  # type: ignore[attr-defined]
+    api = executors.get(AgentType.API).http  # type: ignore[attr-defined]
+    assert llm.openai_base_url == "http://127.0.0.1:9"
+    assert llm.network is api.network  # one guard for every outbound request
+    assert llm.network.guard.allowed_names == frozenset({"ollama.internal"})

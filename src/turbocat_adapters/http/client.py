@@ -8,10 +8,10 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-import httpcore
 import httpx
 
 from turbocat_adapters.http.guard import AddressGuard, Resolver, system_resolver
+from turbocat_adapters.http.transport import GuardedNetwork, reached_internal
 from turbocat_core.agents.failures import AgentFailure, FailureKind
 from turbocat_core.ports import HttpRequest, HttpResponse
 
@@ -21,76 +21,13 @@ _BODY_HEADERS: Final = ("content-type", "content-length", "transfer-encoding")
 _CREDENTIAL_WORDS: Final = ("auth", "key", "token", "secret", "password", "session", "cookie")
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Opens TCP connections only to addresses the guard passed, and to exactly those: the
-    name is resolved once, here, so what is checked is what is connected to. TLS still
-    verifies the certificate against the URL's host name (httpcore passes it as SNI)."""
-
-    def __init__(self, guard: AddressGuard, resolve: Resolver) -> None:
-        self._guard = guard
-        self._resolve = resolve
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                addresses = await self._guard.addresses(host, port, self._resolve)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took over {timeout:g} s") from None
-        except OSError as error:
-            reason = error.strerror or str(error)
-            raise httpcore.ConnectError(f"cannot resolve {host}: {reason}") from None
-        failure: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address,
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
-                failure = error
-        assert failure is not None  # addresses is never empty
-        raise failure
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("Unix sockets are not reachable from API agents")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport (its error mapping, its streaming) over a guarded pool."""
-
-    def __init__(self, ssl_context: ssl.SSLContext, backend: _GuardedBackend) -> None:
-        super().__init__(verify=ssl_context, trust_env=False)
-        # httpx takes no network backend, so the pool it made is swapped for one with ours.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context, network_backend=backend, max_connections=4
-        )
-
-
 class HttpxClient:
     """Outbound HTTP for API agents (``HttpClient``).
 
     Every connection goes through the ``AddressGuard``; redirects are followed here, at most
     ``max_redirects`` hops, each one connecting through the guard again; credentials are
-    not carried to another origin. The body is streamed and refused past the request's cap.
+    not carried to another origin. The body is streamed and refused past the request's cap;
+    the answer says whether it came from a non-public address (``internal``).
     Each ``send`` has a client of its own: pooled connections would belong to one event loop,
     and RQ jobs each run their own. Failures are ``AgentFailure``: ``timeout``, ``network``,
     or ``error`` (not retryable) for a refused address, a bad URL, too many redirects or too
@@ -105,16 +42,24 @@ class HttpxClient:
         resolve: Resolver = system_resolver,
         max_redirects: int = MAX_REDIRECTS,
         ssl_context: ssl.SSLContext | None = None,
+        network: GuardedNetwork | None = None,
     ) -> None:
-        self.guard = AddressGuard.build(allow_private=allow_private, allowed_hosts=allowed_hosts)
+        """``network`` (the container's, shared with LLM agents) or the guard's options."""
+        if network is None:
+            network = GuardedNetwork.build(
+                allow_private=allow_private,
+                allowed_hosts=allowed_hosts,
+                resolve=resolve,
+                ssl_context=ssl_context,
+            )
+        elif allow_private or allowed_hosts or resolve is not system_resolver or ssl_context:
+            raise TypeError("give either a network or the guard's options, not both")
+        self.network = network
         self.max_redirects = max_redirects
-        self._backend = _GuardedBackend(self.guard, resolve)
-        self._ssl_context = ssl_context
 
-    def _context(self) -> ssl.SSLContext:
-        if self._ssl_context is None:  # loads the CA bundle: once, and not at import
-            self._ssl_context = httpx.create_ssl_context(trust_env=False)
-        return self._ssl_context
+    @property
+    def guard(self) -> AddressGuard:
+        return self.network.guard
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         started = time.monotonic()
@@ -123,13 +68,13 @@ class HttpxClient:
             async with (
                 asyncio.timeout(seconds),
                 httpx.AsyncClient(
-                    transport=_GuardedTransport(self._context(), self._backend),
+                    transport=self.network.transport(),
                     timeout=httpx.Timeout(seconds),
                     follow_redirects=False,
                     trust_env=False,
                 ) as client,
             ):
-                status, headers, body = await self._exchange(client, request)
+                status, headers, body, internal = await self._exchange(client, request)
         except TimeoutError:
             raise AgentFailure(
                 f"no complete answer within {seconds:g} s", kind=FailureKind.TIMEOUT
@@ -143,11 +88,12 @@ class HttpxClient:
             headers=headers,
             body=body,
             duration_ms=(time.monotonic() - started) * 1000,
+            internal=internal,
         )
 
     async def _exchange(
         self, client: httpx.AsyncClient, request: HttpRequest
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> tuple[int, dict[str, str], bytes, bool]:
         method = request.method.upper()
         try:
             url = httpx.URL(request.url)
@@ -173,7 +119,8 @@ class HttpxClient:
                     or not location
                 ):
                     data = await _read_capped(response, request.max_response_bytes)
-                    return response.status_code, dict(response.headers.items()), data
+                    headers_out = dict(response.headers.items())
+                    return response.status_code, headers_out, data, reached_internal(response)
             finally:
                 await response.aclose()
             hops += 1

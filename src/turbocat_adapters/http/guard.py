@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import (
     IPv4Address,
     IPv4Network,
@@ -116,9 +116,14 @@ class AddressGuard:
         cls, *, allow_private: bool = False, allowed_hosts: Iterable[str] = ()
     ) -> AddressGuard:
         """From the settings; ``ValueError`` names an entry that is neither a host nor a CIDR."""
-        names: set[str] = set()
-        networks: list[IPNetwork] = []
-        for entry in (raw.strip() for raw in allowed_hosts):
+        return cls(allow_private=allow_private).allowing(allowed_hosts)
+
+    def allowing(self, hosts: Iterable[str]) -> AddressGuard:
+        """This guard, also letting through ``hosts`` (names and IP networks, as in
+        ``TURBOCAT_HTTP_ALLOWED_HOSTS``); ``ValueError`` names an entry that is neither."""
+        names = set(self.allowed_names)
+        networks = list(self.allowed_networks)
+        for entry in (raw.strip() for raw in hosts):
             if not entry:
                 continue
             if "/" in entry or parse_address(entry) is not None:
@@ -130,10 +135,8 @@ class AddressGuard:
                     ) from None
             else:
                 names.add(_normal(entry))
-        return cls(
-            allow_private=allow_private,
-            allowed_names=frozenset(names),
-            allowed_networks=tuple(networks),
+        return replace(
+            self, allowed_names=frozenset(names), allowed_networks=tuple(dict.fromkeys(networks))
         )
 
     def refusal(self, host: str, address: IPAddress | None) -> str | None:

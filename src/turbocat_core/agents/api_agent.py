@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from turbocat_core.agents.configs import check_api_config
 from turbocat_core.agents.contract import RunContext
-from turbocat_core.agents.failures import AgentFailure, FailureKind
+from turbocat_core.agents.failures import INTERNAL_BODY, AgentFailure, FailureKind
 from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import JsonObject
 from turbocat_core.domain.execution import LogLevel
@@ -256,9 +256,12 @@ def _result(response: HttpResponse, target: str, secrets: tuple[str, ...]) -> Js
             phrase = f" {HTTPStatus(status).phrase}"
         except ValueError:
             phrase = ""
-        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-        snippet = " ".join(text.split())[:SNIPPET_CHARS]
-        message = f"{target} answered {status}{phrase}" + (f": {snippet}" if snippet else "")
+        if response.internal:  # an internal service's answer is not for the step's error
+            message = f"{target} answered {status}{phrase} ({INTERNAL_BODY})"
+        else:
+            text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+            snippet = " ".join(text.split())[:SNIPPET_CHARS]
+            message = f"{target} answered {status}{phrase}" + (f": {snippet}" if snippet else "")
         kind = _kind(status)
         # 429, 408 and 5xx may pass (the step's retryOn decides); another 4xx will not.
         raise AgentFailure(

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 from turbocat_core.errors import TurbocatError
+
+INTERNAL_BODY: Final = "body not shown: the answer came from a non-public address"
+"""Said in place of the body of a failed answer from an address the SSRF guard let through
+only because the operator allowed it: an internal service's answer never reaches a step's
+error."""
 
 
 class FailureKind(StrEnum):

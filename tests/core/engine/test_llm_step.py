@@ -9,7 +9,7 @@ import pytest
 
 from tests.core.builders import step
 from tests.core.engine.harness import Harness, echo
-from tests.fakes.llm_servers import FakeOpenAI
+from tests.fakes.llm_servers import FakeOpenAI, Scripted
 from turbocat_adapters.llm import HttpLlmClient
 from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.agents.data_agent import DataAgent
@@ -126,3 +126,33 @@ async def test_an_answer_that_is_not_json_fails_and_is_retried(
     assert runs["ask"].output["json"] == {"title": "Cats"}
     assert runs["ask"].attempt == 2
     assert len(openai.requests) == 2
+
+
+async def test_a_base_url_to_an_internal_address_fails_the_step_at_the_guard(
+    llm_harness: Harness,
+):
+    """Issue 11: the step fails with the guard's message alone, and nothing is sent."""
+    h = llm_harness
+    with FakeOpenAI(api_key=None) as internal:
+        internal.script(Scripted(200, FakeOpenAI.completion("internal-secret-answer")))
+        llm = await h.agent(
+            "local",
+            agent_type=AgentType.LLM,
+            config={
+                "provider": "openai-compatible",
+                "baseUrl": f"{internal.url}/v1",
+                "model": "llama3.2",
+                "prompt": "hi",
+            },
+        )
+        wf = await h.workflow([step("ask", agent_id=llm.id, retry_count=3, retry_delay_ms=1)])
+        execution = await h.run(wf)
+        assert internal.requests == []
+    assert execution.status is ExecutionStatus.FAILED
+    run = (await h.runs(execution.id))["ask"]
+    assert run.attempt == 1  # not retryable
+    assert run.error == (
+        "refused: 127.0.0.1 is a loopback address (SSRF guard); set "
+        "TURBOCAT_HTTP_ALLOW_PRIVATE=true or list the host in TURBOCAT_HTTP_ALLOWED_HOSTS "
+        "to allow it"
+    )

@@ -88,6 +88,7 @@ worker and is queued again for when the first one ends."""
 def _engine_settings(settings: Settings) -> EngineSettings:
     return EngineSettings(
         max_step_output_bytes=settings.max_step_output_bytes,
+        max_resolved_input_bytes=settings.max_resolved_input_bytes,
         park_waits_over=PARK_WAITS_OVER if settings.redis_url else None,
     )
 
@@ -261,7 +262,7 @@ def _executors(settings: Settings) -> AgentExecutors:
     network = _network(settings)
     return AgentExecutors(
         {
-            AgentType.DATA: DataAgent(),
+            AgentType.DATA: DataAgent(max_resolved_bytes=settings.max_resolved_input_bytes),
             AgentType.API: _api_agent(settings, network),
             AgentType.LLM: _llm_agent(settings, network),
             AgentType.WORKFLOW: WorkflowAgent(),

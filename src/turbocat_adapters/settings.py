@@ -11,6 +11,8 @@ from pathlib import Path
 from turbocat_core.errors import ValidationFailed
 
 DEFAULT_MAX_STEP_OUTPUT_BYTES = 1024 * 1024
+RESOLVED_INPUT_OUTPUTS = 4
+"""By default a step's references may resolve to four step outputs' worth of data."""
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
@@ -92,6 +94,8 @@ class Settings:
     redis_prefix: str = "turbocat"
     """Every Redis key this deployment writes starts with ``<prefix>:``."""
     max_step_output_bytes: int = DEFAULT_MAX_STEP_OUTPUT_BYTES
+    max_resolved_input_bytes: int = RESOLVED_INPUT_OUTPUTS * DEFAULT_MAX_STEP_OUTPUT_BYTES
+    """What a step's inputs and configs may resolve to (default: 4 x the output limit)."""
     retention_days: int = 30
     bcrypt_rounds: int = 12
     seed_admin_password: str | None = field(default=None, repr=False)
@@ -140,14 +144,21 @@ class Settings:
         env = source.get("TURBOCAT_ENV", "development").strip().lower() or "development"
         if env not in ("development", "production", "test"):
             raise ValidationFailed.field("TURBOCAT_ENV", "must be development, production or test")
+        max_output = _int(
+            source, "TURBOCAT_MAX_STEP_OUTPUT_BYTES", DEFAULT_MAX_STEP_OUTPUT_BYTES, minimum=1
+        )
         return cls(
             env=env,
             data_dir=Path(source.get("TURBOCAT_DATA_DIR") or ".turbocat"),
             database_url=source.get("TURBOCAT_DATABASE_URL") or None,
             redis_url=source.get("TURBOCAT_REDIS_URL") or None,
             redis_prefix=(source.get("TURBOCAT_REDIS_PREFIX") or "turbocat").strip(),
-            max_step_output_bytes=_int(
-                source, "TURBOCAT_MAX_STEP_OUTPUT_BYTES", DEFAULT_MAX_STEP_OUTPUT_BYTES, minimum=1
+            max_step_output_bytes=max_output,
+            max_resolved_input_bytes=_int(
+                source,
+                "TURBOCAT_MAX_RESOLVED_INPUT_BYTES",
+                RESOLVED_INPUT_OUTPUTS * max_output,
+                minimum=1,
             ),
             retention_days=_int(source, "TURBOCAT_RETENTION_DAYS", 30, minimum=1),
             bcrypt_rounds=_int(source, "TURBOCAT_BCRYPT_ROUNDS", 12, minimum=4),

@@ -7,8 +7,10 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from dependency_injector import providers
 
 from tests.core.builders import T0
+from turbocat_adapters.container import Container
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.wire import camel, encode
 from turbocat_core.domain.agent import Agent, AgentType
@@ -60,11 +62,25 @@ def test_settings_from_the_environment_over_a_dotenv_file(tmp_path: Path):
     assert Settings.load({}, tmp_path / "absent").env == "development"
 
 
+def test_the_resolved_input_bound_follows_the_output_limit_unless_set(tmp_path: Path):
+    absent = tmp_path / "absent"
+    assert Settings.load({}, absent).max_resolved_input_bytes == 4 * 1024 * 1024
+    raised = Settings.load({"TURBOCAT_MAX_STEP_OUTPUT_BYTES": "10000"}, absent)
+    assert raised.max_resolved_input_bytes == 40000
+    both = {"TURBOCAT_MAX_STEP_OUTPUT_BYTES": "10000", "TURBOCAT_MAX_RESOLVED_INPUT_BYTES": "500"}
+    assert Settings.load(both, absent).max_resolved_input_bytes == 500
+    container = Container(settings=providers.Object(Settings.load(both, absent)))
+    assert container.engine.kwargs["settings"]().max_resolved_input_bytes == 500
+    data = container.executors().get(AgentType.DATA)
+    assert data.max_resolved_bytes == 500  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(
     ("environ", "field"),
     [
         ({"TURBOCAT_RETENTION_DAYS": "soon"}, "TURBOCAT_RETENTION_DAYS"),
         ({"TURBOCAT_MAX_STEP_OUTPUT_BYTES": "0"}, "TURBOCAT_MAX_STEP_OUTPUT_BYTES"),
+        ({"TURBOCAT_MAX_RESOLVED_INPUT_BYTES": "0"}, "TURBOCAT_MAX_RESOLVED_INPUT_BYTES"),
         ({"TURBOCAT_ENV": "staging"}, "TURBOCAT_ENV"),
     ],
 )

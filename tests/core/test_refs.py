@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from turbocat_core.engine.refs import MISSING, mapping_lookup, references_in, resolve
+from turbocat_core.engine.refs import (
+    MISSING,
+    Budget,
+    ResolvedTooLarge,
+    mapping_lookup,
+    references_in,
+    resolve,
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
@@ -83,3 +91,50 @@ def test_text_that_is_not_a_reference_is_left_alone():
     for text in ["{{ }}", "{{not valid!}}", "{ {inputs.a} }", "plain"]:
         assert resolve(text, lookup) == text
     assert list(references_in({"a": ["{{x.y}}", "{{z}} and {{w.0}}"]})) == ["x.y", "z", "w.0"]
+
+
+# --- the budget: what resolving may build ------------------------------------------------
+
+ROOTS = {"inputs": {"a": 'é"x\n', "b": [1, 2.5, None, True], "c": {"k": "v" * 40}}}
+REFERENCES = st.sampled_from(
+    ["{{inputs.a}}", "{{inputs.b}}", "{{inputs.c}}", "{{inputs.missing}}", "{{inputs}}"]
+)
+texts = st.lists(st.text(max_size=6) | REFERENCES, min_size=1, max_size=5).map("".join)
+templates = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | texts,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def compact_size(value):
+    """How the engine measures a step output: compact JSON, non-ASCII escaped."""
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+@given(templates, st.integers(min_value=0, max_value=4096))
+def test_within_the_budget_the_result_is_unchanged_and_beyond_it_resolving_raises(template, limit):
+    lookup = mapping_lookup(ROOTS)
+    expected = resolve(template, lookup)
+    budget = Budget(limit)
+    if compact_size(expected) <= limit:
+        assert resolve(template, lookup, budget=budget) == expected
+        assert budget.used == compact_size(expected)  # counted exactly
+    else:
+        with pytest.raises(ResolvedTooLarge):
+            resolve(template, lookup, budget=budget)
+        assert budget.limit < budget.used
+
+
+@given(st.integers(min_value=1, max_value=50))
+def test_a_budget_stops_resolving_as_soon_as_it_is_spent(limit_kb):
+    """Resolving stops at the first piece past the limit: what was built (``used`` counts
+    it all) is about the limit, not the 500 copies the template asks for."""
+    big = "y" * 10_000
+    lookup = mapping_lookup({"inputs": {"big": big}})
+    budget = Budget(limit_kb * 1024)
+    with pytest.raises(ResolvedTooLarge):
+        resolve({"k": ["<{{inputs.big}}>"] * 500}, lookup, budget=budget)
+    assert budget.limit < budget.used <= budget.limit + len(big) + 8

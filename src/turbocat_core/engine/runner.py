@@ -30,6 +30,7 @@ from turbocat_core.domain.workflow import OnError, StepType
 from turbocat_core.engine.admission import admission_gate, may_start
 from turbocat_core.engine.dag import Graph, branch_keys
 from turbocat_core.engine.journal import Journal
+from turbocat_core.engine.refs import DEFAULT_MAX_RESOLVED_BYTES
 from turbocat_core.engine.steps import StepWork, agent_ids_of
 from turbocat_core.engine.validation import validate_steps
 from turbocat_core.errors import NotFound, ValidationFailed
@@ -56,6 +57,9 @@ _STOPPED_BY = {
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineSettings:
     max_step_output_bytes: int = 1024 * 1024
+    max_resolved_input_bytes: int = DEFAULT_MAX_RESOLVED_BYTES
+    """What a step's references may resolve to at once (its inputs, the called agents'
+    configs, LOOP items, conditions...), as compact JSON; counted while resolving."""
     retry_jitter: float = 0.2
     """Retry waits are spread uniformly over ±20% of the nominal backoff."""
     park_waits_over: float | None = None

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from turbocat_core.agents.contract import RunContext
+from turbocat_core.agents.contract import AgentExecutor, RunContext
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES, Agent
 from turbocat_core.domain.common import AgentId, JsonObject
@@ -16,7 +17,14 @@ from turbocat_core.domain.execution import ExecutionLog, LogLevel, StepRun, Step
 from turbocat_core.domain.workflow import StepType, WorkflowStep
 from turbocat_core.engine.journal import Journal, Tally
 from turbocat_core.engine.predicates import evaluate
-from turbocat_core.engine.refs import MISSING, references_in, resolve, walk
+from turbocat_core.engine.refs import (
+    MISSING,
+    Budget,
+    ResolvedTooLarge,
+    references_in,
+    resolve,
+    walk,
+)
 from turbocat_core.engine.retry import backoff_ms, classify, should_retry
 from turbocat_core.engine.validation import RESERVED_ROOTS, agent_ref, parse_instant
 
@@ -41,6 +49,16 @@ def agent_ids_of(steps: Iterable[WorkflowStep]) -> list[AgentId]:
                 if isinstance(branch, dict):
                     found.setdefault(agent_ref(branch.get("agentId")), None)
     return [key for key in found if key is not None]
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One attempt of a step: its state, the references it could not resolve, and the
+    budget every value it resolves is counted against."""
+
+    run: StepRun
+    budget: Budget
+    warnings: list[str] = field(default_factory=list)
 
 
 class StepWork:
@@ -289,18 +307,29 @@ class StepWork:
     def _resolve(
         self,
         value: Any,
-        run: StepRun,
-        warnings: list[str],
+        what: str,
+        attempt: _Attempt,
         loop: JsonObject | None = None,
         *,
         agent_config: bool = False,
     ) -> Any:
-        return resolve(
-            value,
-            self._lookup(loop),
-            warnings.append,
-            handles=self._handles if agent_config else None,
-        )
+        """``value`` with its references filled in, counted against the attempt's budget;
+        a non-retryable failure naming the step, ``what`` and the limit past it."""
+        try:
+            return resolve(
+                value,
+                self._lookup(loop),
+                attempt.warnings.append,
+                handles=self._handles if agent_config else None,
+                budget=attempt.budget,
+            )
+        except ResolvedTooLarge as error:
+            raise AgentFailure(
+                f"step {attempt.run.step_key!r}: {what} over {error.limit} bytes once "
+                "references are resolved (TURBOCAT_MAX_RESOLVED_INPUT_BYTES); reference the "
+                "parts the step needs rather than whole outputs many times",
+                retryable=False,
+            ) from None
 
     async def _warn_unresolved(self, run: StepRun, warnings: list[str]) -> None:
         unique = list(dict.fromkeys(warnings))
@@ -315,21 +344,21 @@ class StepWork:
     # --- the step types ----------------------------------------------------------------
 
     async def _perform(self, step: WorkflowStep, run: StepRun) -> Any:
-        warnings: list[str] = []
+        attempt = _Attempt(run, Budget(self.engine.settings.max_resolved_input_bytes))
         try:
             if step.step_type is StepType.AGENT:
-                return await self._call(step.agent_id, step.inputs, run, warnings, None)
+                return await self._call(step.agent_id, step.inputs, attempt, None)
             if step.step_type is StepType.CONDITION:
-                condition = self._resolve(step.config.get("condition"), run, warnings)
+                condition = self._resolve(step.config.get("condition"), "its condition", attempt)
                 return {"result": evaluate(condition)}
             if step.step_type is StepType.LOOP:
-                return await self._loop(step, run, warnings)
+                return await self._loop(step, attempt)
             if step.step_type is StepType.PARALLEL:
-                return await self._parallel(step, run, warnings)
-            return await self._wait(step, run, warnings)
+                return await self._parallel(step, attempt)
+            return await self._wait(step, attempt)
         finally:
-            if warnings:  # rare; written even when the attempt failed or was interrupted
-                await self._warn_unresolved(run, warnings)
+            if attempt.warnings:  # rare; written even when the attempt failed or was interrupted
+                await self._warn_unresolved(run, attempt.warnings)
 
     def _agent(self, reference: Any) -> Agent:
         agent_id = agent_ref(reference)
@@ -347,12 +376,7 @@ class StepWork:
         return agent
 
     async def _call(
-        self,
-        agent_id: Any,
-        inputs: Any,
-        run: StepRun,
-        warnings: list[str],
-        loop: JsonObject | None,
+        self, agent_id: Any, inputs: Any, attempt: _Attempt, loop: JsonObject | None
     ) -> Any:
         agent = self._agent(agent_id)
         executor = self.engine.executors.get(agent.type)
@@ -362,9 +386,29 @@ class StepWork:
             templated is None
         ):  # most configs hold no reference: walk them once per run, not per call
             templated = self.templated[agent.id] = next(references_in(config), None) is not None
+        # What this call resolves is held until it returns: LOOP iterations and PARALLEL
+        # branches running at once share the attempt's budget, and give theirs back when done.
+        budget = attempt.budget
+        held = budget.used
         if templated:
-            config = self._resolve(config, run, warnings, loop, agent_config=True)
-        resolved = self._resolve(inputs or {}, run, warnings, loop)
+            what = f"the config of agent {agent.name!r}"
+            config = self._resolve(config, what, attempt, loop, agent_config=True)
+        resolved = self._resolve(inputs or {}, "its inputs", attempt, loop)
+        held = budget.used - held  # nothing else ran meanwhile: no await since
+        try:
+            return await self._execute(agent, executor, config, resolved, attempt.run)
+        finally:
+            budget.release(held)
+
+    async def _execute(
+        self,
+        agent: Agent,
+        executor: AgentExecutor,
+        config: JsonObject,
+        resolved: Any,
+        run: StepRun,
+    ) -> Any:
+        """One agent run with its resolved config and inputs, counted in the run's tally."""
         if not isinstance(resolved, dict):
             raise AgentFailure("step inputs must be an object", retryable=False)
         ctx = RunContext(
@@ -389,9 +433,9 @@ class StepWork:
         self.tally.add(agent.id, True, (clock.monotonic() - began) * 1000)
         return output
 
-    async def _loop(self, step: WorkflowStep, run: StepRun, warnings: list[str]) -> Any:
+    async def _loop(self, step: WorkflowStep, attempt: _Attempt) -> Any:
         config = step.config
-        items = self._resolve(config.get("items"), run, warnings)
+        items = self._resolve(config.get("items"), "its LOOP items", attempt)
         if not isinstance(items, list):
             raise AgentFailure(
                 f"LOOP items must be a list, got {type(items).__name__}", retryable=False
@@ -409,7 +453,7 @@ class StepWork:
                 loop = {"item": item, "index": index}
                 try:
                     results[index] = await self._call(
-                        config.get("agentId"), config.get("inputs", {}), run, warnings, loop
+                        config.get("agentId"), config.get("inputs", {}), attempt, loop
                     )
                 except AgentFailure as error:
                     raise AgentFailure(
@@ -421,14 +465,14 @@ class StepWork:
         await _all_or_nothing(one(i, item) for i, item in enumerate(items))
         return results
 
-    async def _parallel(self, step: WorkflowStep, run: StepRun, warnings: list[str]) -> Any:
+    async def _parallel(self, step: WorkflowStep, attempt: _Attempt) -> Any:
         branches: dict[str, Any] = step.config.get("branches", {})
         results: dict[str, Any] = {}
 
         async def one(name: str, branch: dict[str, Any]) -> None:
             try:
                 results[name] = await self._call(
-                    branch.get("agentId"), branch.get("inputs", {}), run, warnings, None
+                    branch.get("agentId"), branch.get("inputs", {}), attempt, None
                 )
             except AgentFailure as error:
                 raise AgentFailure(
@@ -440,10 +484,10 @@ class StepWork:
         await _all_or_nothing(one(name, branch) for name, branch in branches.items())
         return {name: results[name] for name in branches}
 
-    async def _wait(self, step: WorkflowStep, run: StepRun, warnings: list[str]) -> Any:
+    async def _wait(self, step: WorkflowStep, attempt: _Attempt) -> Any:
         clock = self.engine.clock
-        config = self._resolve(step.config, run, warnings)
-        first = run.started_at or clock.now()
+        config = self._resolve(step.config, "its WAIT config", attempt)
+        first = attempt.run.started_at or clock.now()
         if "until" in config:
             due = parse_instant(str(config["until"])) if isinstance(config["until"], str) else None
             if due is None:

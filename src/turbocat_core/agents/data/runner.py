@@ -7,7 +7,9 @@ from typing import Any
 from turbocat_core.agents.data.errors import DataError
 from turbocat_core.agents.data.operations import OPERATIONS, step_problems
 from turbocat_core.agents.data.schema import describe, schema_problems, violations
+from turbocat_core.agents.data.shaping import run_transform
 from turbocat_core.agents.data.values import dotted, find_non_json, json_path, type_name
+from turbocat_core.engine.refs import Budget
 from turbocat_core.errors import FieldError, ValidationFailed
 
 
@@ -76,12 +78,15 @@ def _label(step: Any, position: int | None) -> str:
     return f"pipeline[{position}] {name}" if name else f"pipeline[{position}]"
 
 
-def run_data(config: dict[str, Any], data: Any) -> Any:
+def run_data(config: dict[str, Any], data: Any, *, max_resolved_bytes: int | None = None) -> Any:
     """Apply ``config`` (one ``operation`` or a ``pipeline``) to ``data``; see docs/data-agent.md.
 
     ``data`` is never modified: results are new containers that may share unchanged parts of
     it. Every failure, including a config that :func:`validate_data_config` would refuse, is
     a :class:`DataError` whose message names the operation (and its pipeline position).
+    ``transform`` templates are filled in (references resolved) within ``max_resolved_bytes``
+    (compact JSON) for each transform: a template repeating a big item fails as it passes
+    that, before it is all built.
     """
     problems = _shape_problems(config)
     if problems:
@@ -108,7 +113,11 @@ def run_data(config: dict[str, Any], data: Any) -> Any:
     result = data
     for label, step, _ in steps:
         try:
-            result = OPERATIONS[step["operation"]].run(step, result)
+            if step["operation"] == "transform":  # the one operation resolving references
+                budget = Budget(max_resolved_bytes) if max_resolved_bytes is not None else None
+                result = run_transform(step, result, budget)
+            else:
+                result = OPERATIONS[step["operation"]].run(step, result)
         except DataError as exc:
             raise DataError(f"{label}: {exc.message}") from exc
     if "outputSchema" in config:

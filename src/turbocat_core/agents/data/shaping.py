@@ -14,7 +14,13 @@ from turbocat_core.agents.data.values import (
     split_path,
     type_name,
 )
-from turbocat_core.engine.refs import MISSING, mapping_lookup, resolve
+from turbocat_core.engine.refs import (
+    MISSING,
+    Budget,
+    ResolvedTooLarge,
+    mapping_lookup,
+    resolve,
+)
 
 
 def check_map(checks: Checks) -> None:
@@ -138,14 +144,21 @@ def check_transform(checks: Checks) -> None:
     checks.required("template")
 
 
-def run_transform(config: dict[str, Any], data: Any) -> Any:
-    """Each item (or the one object) becomes the template resolved against it."""
+def run_transform(config: dict[str, Any], data: Any, budget: Budget | None = None) -> Any:
+    """Each item (or the one object) becomes the template resolved against it; with a
+    ``budget``, the whole result is counted against it as it is built."""
     template = config["template"]
-    if isinstance(data, dict):
-        return resolve(template, mapping_lookup({"item": data, "index": 0}))
-    if not isinstance(data, list):
-        raise DataError(f"expected an array or an object, got {type_name(data)}")
-    return [
-        resolve(template, mapping_lookup({"item": item, "index": index}))
-        for index, item in enumerate(data)
-    ]
+    try:
+        if isinstance(data, dict):
+            return resolve(template, mapping_lookup({"item": data, "index": 0}), budget=budget)
+        if not isinstance(data, list):
+            raise DataError(f"expected an array or an object, got {type_name(data)}")
+        return [
+            resolve(template, mapping_lookup({"item": item, "index": index}), budget=budget)
+            for index, item in enumerate(data)
+        ]
+    except ResolvedTooLarge as error:
+        raise DataError(
+            f"the result is over {error.limit} bytes as the template is filled in "
+            "(TURBOCAT_MAX_RESOLVED_INPUT_BYTES)"
+        ) from None

@@ -56,11 +56,25 @@ class Budget:
     ``release`` gives back the size of values no longer held.
     """
 
-    __slots__ = ("limit", "used")
+    __slots__ = ("_sizes", "limit", "used")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
+        self._sizes: dict[int, tuple[Any, int]] = {}
+
+    def size_of(self, value: Any) -> int:
+        """:func:`json_size`, measured once per object this budget sees: a LOOP passing one
+        big output to every iteration does not encode it again each time. (The object is
+        kept, so its id cannot be reused; resolved values are never modified.)"""
+        if not isinstance(value, str | dict | list):
+            return json_size(value)
+        known = self._sizes.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        size = json_size(value)
+        self._sizes[id(value)] = (value, size)
+        return size
 
     def spend(self, size: int) -> None:
         self.used += size
@@ -213,10 +227,11 @@ def _resolve_text(
     whole = REFERENCE.fullmatch(text)
     if whole is not None:
         found = found_at(whole)
-        result = text if found is MISSING else found
+        if found is MISSING:
+            found = text
         if budget is not None:
-            budget.spend(json_size(result))
-        return result
+            budget.spend(budget.size_of(found))
+        return found
 
     # Piece by piece, each counted before the next is made: the joined text is built only
     # once its size is known to fit.

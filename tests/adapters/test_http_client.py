@@ -346,7 +346,8 @@ async def test_the_checked_address_is_the_one_connected_to(peer: Peer):
 
 async def test_allowed_hosts_lift_the_guard_for_what_they_name(peer: Peer):
     by_address = HttpxClient(allowed_hosts=["127.0.0.1"])
-    assert (await by_address.send(request(peer.url("/echo")))).status == 200
+    answer = await by_address.send(request(peer.url("/echo")))
+    assert (answer.status, answer.internal) == (200, True)
     by_network = HttpxClient(allowed_hosts=["127.0.0.0/8", "::1/128"])
     assert (await by_network.send(request(peer.url("/echo", host="localhost")))).status == 200
     by_name = HttpxClient(allowed_hosts=["LOCALHOST"])
@@ -404,6 +405,7 @@ async def test_https_verifies_the_url_host_on_the_checked_address(tmp_path):
     with running_peer(tls=server_tls) as tls_peer:
         response = await client.send(request(f"https://service.test:{tls_peer.port}/echo"))
         assert response.status == 200
+        assert response.internal  # the peer's address is known through TLS too
         with pytest.raises(AgentFailure, match="TLS certificate not trusted") as raised:
             await client.send(request(f"https://other.test:{tls_peer.port}/echo"))
         assert not raised.value.retryable

@@ -325,9 +325,9 @@ class StepWork:
             )
         except ResolvedTooLarge as error:
             raise AgentFailure(
-                f"step {attempt.run.step_key!r}: {what} over {error.limit} bytes once "
-                "references are resolved (TURBOCAT_MAX_RESOLVED_INPUT_BYTES); reference the "
-                "parts the step needs rather than whole outputs many times",
+                f"step {attempt.run.step_key!r}: references resolve to more than "
+                f"{error.limit} bytes, stopped in {what} (TURBOCAT_MAX_RESOLVED_INPUT_BYTES); "
+                "reference the parts the step needs rather than whole outputs many times",
                 retryable=False,
             ) from None
 

@@ -28,7 +28,7 @@ async def big(config: dict[str, Any], inputs: dict[str, Any], ctx: RunContext) -
 
 def failure(limit: int, what: str = "its inputs") -> str:
     return (
-        f"{what} over {limit} bytes once references are resolved "
+        f"references resolve to more than {limit} bytes, stopped in {what} "
         "(TURBOCAT_MAX_RESOLVED_INPUT_BYTES); reference the parts the step needs rather than "
         "whole outputs many times"
     )
@@ -165,7 +165,7 @@ async def test_loop_iterations_and_branches_running_together_share_the_bound(sma
     assert one_at_a_time.status is ExecutionStatus.COMPLETED, one_at_a_time.error_message
     all_at_once = await h.run(await h.workflow([loop(3)]), inputs)
     error = (await h.runs(all_at_once.id))["s"].error or ""
-    assert error.startswith("iteration 2 failed: step 's': its inputs over 2048 bytes")
+    assert error == "iteration 2 failed: step 's': " + failure(2048)
 
     branches = {name: {"agentId": str(sink.id), "inputs": {"t": "{{inputs.t}}"}} for name in "ab"}
     parallel = await h.workflow(
@@ -173,7 +173,7 @@ async def test_loop_iterations_and_branches_running_together_share_the_bound(sma
     )
     execution = await h.run(parallel, {"t": "v" * 1100})
     error = (await h.runs(execution.id))["s"].error or ""
-    assert error.startswith("branch 'b' failed: step 's': its inputs over 2048 bytes"), error
+    assert error == "branch 'b' failed: step 's': " + failure(2048)
     execution = await h.run(parallel, {"t": "v" * 900})
     assert execution.status is ExecutionStatus.COMPLETED, execution.error_message
 

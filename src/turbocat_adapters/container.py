@@ -259,7 +259,7 @@ def _executors(settings: Settings) -> AgentExecutors:
             AgentType.API: _api_agent(settings),
             AgentType.LLM: _llm_agent(settings),
             AgentType.WORKFLOW: WorkflowAgent(),
-            AgentType.CODE: CodeAgent(SubprocessCodeRunner()),
+            AgentType.CODE: CodeAgent(SubprocessCodeRunner(sandbox=settings.code_sandbox)),
         }
     )
 

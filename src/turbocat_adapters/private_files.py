@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Final
@@ -14,13 +15,35 @@ DIR_MODE: Final = 0o700
 FILE_MODE: Final = 0o600
 OTHERS: Final = 0o077
 """Permission bits of the group and of other users (a CODE run's uid is one of them)."""
+OWN_FILES: Final = re.compile(r"(secrets\.json|\.secrets\.json\.\d+\.tmp|turbocat\.db(-\w+)?)")
+"""What Turbocat keeps in a data dir (secrets_file.py, the SQLite store and its journals)."""
 
 
 def private_dir(path: Path) -> None:
-    """``path`` as a directory of mode 0700: created so (with missing parents, left as the
-    umask makes them), or an existing one tightened (and a warning logged) when the group or
-    other users can reach it. ``OSError`` when it cannot be created."""
+    """``path`` as a directory of mode 0700: created so (missing parents are left as the
+    umask makes them), or an existing one tightened (:func:`tighten_dir`). ``OSError`` when
+    it cannot be created."""
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    tighten_dir(path)
+
+
+def tighten_dir(path: Path) -> None:
+    """Make an existing data dir 0700 if the group or other users can reach it, logging a
+    warning; but only if it holds nothing but Turbocat's own files: a directory shared with
+    anything else (``/var/lib``, ``/tmp``, a project's root) is only warned about, never
+    changed (the files Turbocat keeps there are 0600 whatever the directory's mode)."""
+    if not path.is_dir() or not _mode(path) & OTHERS:
+        return
+    strangers = [entry.name for entry in path.iterdir() if not OWN_FILES.fullmatch(entry.name)]
+    if strangers:
+        log.warning(
+            "the data dir %s can be read by other users (mode %o) and holds more than "
+            "Turbocat's files (%s): not changed; give Turbocat a directory of its own",
+            path,
+            _mode(path),
+            ", ".join(sorted(strangers)[:3]),
+        )
+        return
     tighten(path)
 
 
@@ -35,9 +58,9 @@ def private_file(path: Path) -> None:
 
 def tighten(path: Path) -> None:
     """Remove the group's and other users' permissions from ``path`` if it exists and has
-    any (logged once: the next start finds it tight)."""
+    any (logged: the next start finds it tight, so once)."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        mode = _mode(path)
     except FileNotFoundError:
         return
     if not mode & OTHERS:
@@ -48,3 +71,7 @@ def tighten(path: Path) -> None:
         log.warning("%s can be read by other users (mode %o) and is not ours to change", path, mode)
         return
     log.warning("%s could be read by other users (mode %o): now %o", path, mode, mode & ~OTHERS)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)

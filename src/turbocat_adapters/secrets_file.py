@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
-from turbocat_adapters.private_files import private_dir, tighten
+from turbocat_adapters.private_files import private_dir, tighten, tighten_dir
 from turbocat_adapters.settings import Settings
 from turbocat_core.errors import FieldError, ValidationFailed
 
@@ -47,7 +47,7 @@ def with_secrets(settings: Settings) -> Settings:
     The data dir, when it exists, is made private first (mode 0700: a CODE run's uid must not
     read the secrets or the SQLite file there).
     """
-    tighten(settings.data_dir)
+    tighten_dir(settings.data_dir)
     problems = []
     if settings.jwt_secret is not None and settings.production:
         why = secret_problem(settings.jwt_secret)

@@ -55,7 +55,7 @@ INIT: Final = '"$@"; exit $?'
 SIGKILL, SIGXCPU) act as usual (an init ignores those it has no handler for)."""
 PR_SET_PDEATHSIG: Final = 1
 PR_SET_NO_NEW_PRIVS: Final = 38
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 class Isolation(StrEnum):
@@ -148,13 +148,13 @@ class ChildSetup:
     def __call__(self) -> None:
         self.limits.apply()
         if self.uid is not None:
-            if _prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            if _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
                 raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
             os.setgroups([])
             os.setgid(self.uid)
             os.setuid(self.uid)
         # After the switch, which clears it.
-        _prctl(PR_SET_PDEATHSIG, self.death_signal, 0, 0, 0)
+        _LIBC.prctl(PR_SET_PDEATHSIG, self.death_signal, 0, 0, 0)
 
 
 def limits_for(

@@ -47,7 +47,9 @@ def server_files() -> Iterator[dict[str, str]]:
 async def test_the_code_cannot_kill_the_server(runner):
     code = """
 import os, signal
-out = {"ppid": os.getppid(), "uid": os.getuid()}
+with open("/proc/self/status") as status:
+    nnp = [line.split()[1] for line in status if line.startswith("NoNewPrivs:")]
+out = {"ppid": os.getppid(), "uid": os.getuid(), "no_new_privs": nnp}
 for name, pid in (("parent", os.getppid()), ("server", inputs["server"])):
     try:
         os.kill(pid, signal.SIGKILL)
@@ -61,6 +63,7 @@ result = out
     result = output["result"]
     assert output["isolation"] == str(await runner.isolation())
     assert result["uid"] != 0
+    assert result["no_new_privs"] == ["1"]  # a setuid program cannot make it root again
     assert result["server"] in ("PermissionError", "ProcessLookupError")
     # The parent is the runner (refused) or the init of the run's own pid namespace, which
     # ignores a SIGKILL sent from inside it.

@@ -266,7 +266,7 @@ def _executors(settings: Settings) -> AgentExecutors:
             AgentType.API: _api_agent(settings, network),
             AgentType.LLM: _llm_agent(settings, network),
             AgentType.WORKFLOW: WorkflowAgent(),
-            AgentType.CODE: CodeAgent(SubprocessCodeRunner()),
+            AgentType.CODE: CodeAgent(SubprocessCodeRunner(sandbox=settings.code_sandbox)),
         }
     )
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
+from turbocat_adapters.private_files import private_dir, tighten, tighten_dir
 from turbocat_adapters.settings import Settings
 from turbocat_core.errors import FieldError, ValidationFailed
 
@@ -43,7 +44,10 @@ def with_secrets(settings: Settings) -> Settings:
     and strong, else ``ValidationFailed`` names each problem and the server does not start.
     Elsewhere, a missing one is read from ``<data_dir>/secrets.json``, or generated and
     written there once (mode 0600), so restarts keep sessions and encrypted values valid.
+    The data dir, when it exists, is made private first (mode 0700: a CODE run's uid must not
+    read the secrets or the SQLite file there).
     """
+    tighten_dir(settings.data_dir)
     problems = []
     if settings.jwt_secret is not None and settings.production:
         why = secret_problem(settings.jwt_secret)
@@ -80,13 +84,14 @@ def with_secrets(settings: Settings) -> Settings:
 def _kept(data_dir: Path) -> dict[str, str]:
     path = data_dir / SECRETS_FILE
     if path.is_file():
+        tighten(path)
         stored: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
         return stored
     values = {
         "jwtSecret": secrets.token_urlsafe(48),
         "encryptionKey": base64.urlsafe_b64encode(os.urandom(32)).decode("ascii").rstrip("="),
     }
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     temporary = data_dir / f".{SECRETS_FILE}.{os.getpid()}.tmp"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import ip_network
 from pathlib import Path
+from typing import Literal, cast
 
 from turbocat_core.errors import ValidationFailed
 
@@ -14,6 +15,7 @@ DEFAULT_MAX_STEP_OUTPUT_BYTES = 1024 * 1024
 RESOLVED_INPUT_OUTPUTS = 4
 """By default a step's references may resolve to four step outputs' worth of data."""
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+CodeSandbox = Literal["auto", "bubblewrap", "none"]
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -53,6 +55,13 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ValidationFailed.field(name, f"must be true or false, got {raw!r}")
+
+
+def _code_sandbox(env: Mapping[str, str], name: str) -> CodeSandbox:
+    raw = (env.get(name) or "auto").strip().lower()
+    if raw not in ("auto", "bubblewrap", "none"):
+        raise ValidationFailed.field(name, f"must be auto, bubblewrap or none, got {raw!r}")
+    return cast(CodeSandbox, raw)
 
 
 def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
@@ -122,6 +131,10 @@ class Settings:
     mail_from: str = "Turbocat <no-reply@turbocat.local>"
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: str | None = field(default=None, repr=False)
+    # CODE agents
+    code_sandbox: CodeSandbox = "auto"
+    """``auto``: bubblewrap where it works, else the best level without it; ``bubblewrap``:
+    required (CODE steps fail without it); ``none``: never bubblewrap (docs/agents.md)."""
     # API agents (outbound HTTP)
     http_allow_private: bool = False
     """Let API agents reach loopback, private, link-local... addresses (not cloud metadata)."""
@@ -191,6 +204,7 @@ class Settings:
             mail_from=source.get("TURBOCAT_MAIL_FROM") or "Turbocat <no-reply@turbocat.local>",
             bootstrap_admin_email=source.get("TURBOCAT_BOOTSTRAP_ADMIN_EMAIL") or None,
             bootstrap_admin_password=source.get("TURBOCAT_BOOTSTRAP_ADMIN_PASSWORD") or None,
+            code_sandbox=_code_sandbox(source, "TURBOCAT_CODE_SANDBOX"),
             http_allow_private=_bool(source, "TURBOCAT_HTTP_ALLOW_PRIVATE"),
             http_allowed_hosts=_hosts(source, "TURBOCAT_HTTP_ALLOWED_HOSTS"),
             openai_base_url=_base_url(source, "TURBOCAT_OPENAI_BASE_URL", "https://api.openai.com"),

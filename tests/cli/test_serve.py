@@ -33,6 +33,13 @@ def environment(data_dir: Path, **env: str) -> dict[str, str]:
 @contextlib.contextmanager
 def server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
     """A running `turbocat serve`; its base URL. Stopped (SIGTERM) afterwards."""
+    with serving(data_dir, *args, **env) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def serving(data_dir: Path, *args: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """As :func:`server`, with the process too (its pid, its output once stopped)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "turbocat_cli", "serve", "--port", str(port), *args],
@@ -54,7 +61,7 @@ def server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise AssertionError("serve did not become ready in 30 s")
             time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:

@@ -1,27 +1,32 @@
-"""How a CODE child is confined: the interpreter, rlimits, a run-as user and bubblewrap argv.
+"""How a CODE child is confined: the interpreter, rlimits, a run-as uid and the wrapper argv.
 
-Isolation levels (docs/agents.md, "CODE agent"):
+Isolation levels (docs/agents.md, "CODE agent", "Isolation"), the first that works here:
 
 - ``bubblewrap``: the child runs under ``bwrap`` with new pid, network, IPC and UTS
   namespaces, a read-only view of the system and the interpreter, and the workdir as the
   only writable place; ending ``bwrap`` ends every process in the sandbox.
-- ``rlimits``: no ``bwrap`` on this worker (or ``sandbox="none"``): rlimits, a fresh process
-  group, an empty workdir and a scrubbed environment only.
+- ``namespaces`` (root, no ``bwrap``): ``unshare`` gives the run new pid, mount (its own
+  ``/proc``), network, IPC and UTS namespaces, and ``setpriv`` runs it as a fresh uid; when
+  the run ends the kernel kills every process left in its pid namespace.
+- ``uid`` (root, no ``bwrap``, namespaces refused): the child switches to a fresh uid
+  between fork and exec; at the end every process of that uid is killed.
+- ``rlimits`` (not root, no ``bwrap``): the child runs as the server's own user under a
+  subreaper (``reaper.py``) that kills whatever it started, ``setsid`` or not.
 
-Both add rlimits (CPU, memory, processes, file size, open files, no core files). RLIMIT_NPROC
-counts every task of a user and is not enforced for root, so a worker running as root runs
-the child as a fresh unprivileged uid (one per run, no passwd entry needed): inside
-bubblewrap through ``setpriv``, without it through ``Popen(user=...)`` when the interpreter
-is reachable by other users. A worker that is not root gives the child a budget of tasks on
-top of what its uid already runs.
+All add rlimits (CPU, memory, processes, file size, open files, no core files). A worker
+running as root never runs user code as root: RLIMIT_NPROC is not enforced for root, and a
+root child could signal and read the server. The fresh uid (one per run, no passwd entry
+needed) can neither; outside bubblewrap it needs an interpreter that other users can run.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
 import secrets
 import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,10 +48,20 @@ UID_RANGE: Final = (2_000_000_000, 2_100_000_000)
 SYSTEM_DIRS: Final = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES: Final = ("/etc/ld.so.cache", "/etc/alternatives", "/etc/localtime", "/etc/ssl")
 """Read by the dynamic loader and node (OpenSSL reads its config at start)."""
+NAMESPACES: Final = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net", "--ipc", "--uts")
+"""``unshare`` flags: ``--kill-child`` ends the namespace's init when ``unshare`` dies."""
+INIT: Final = '"$@"; exit $?'
+"""``sh -c`` as the pid namespace's init: the program runs as pid 2, where signals (its own
+SIGKILL, SIGXCPU) act as usual (an init ignores those it has no handler for)."""
+PR_SET_PDEATHSIG: Final = 1
+PR_SET_NO_NEW_PRIVS: Final = 38
+_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 class Isolation(StrEnum):
     BUBBLEWRAP = "bubblewrap"
+    NAMESPACES = "namespaces"
+    UID = "uid"
     RLIMITS = "rlimits"
 
 
@@ -66,18 +81,35 @@ class Runtime:
         return [self.executable, f"--max-old-space-size={heap}", "-e", program]
 
 
-def find_runtime(name: str) -> Runtime:
-    """The interpreter for ``python`` (this one) or ``node`` (from PATH); ``AgentFailure``."""
+def find_runtime(name: str, *, shared: bool = False) -> Runtime:
+    """The interpreter for ``python`` (this one) or ``node`` (from PATH); ``AgentFailure``.
+
+    ``shared``: the child runs as another uid without bubblewrap, so the interpreter must be
+    one that any user can run: this one or ``PATH``'s if so, else the first on ``SAFE_PATH``
+    that is (``/usr/bin/python3`` when this one lives under ``/root``).
+    """
     if name == "python":
-        executable = os.path.realpath(sys.executable)
-        return Runtime(name, executable, os.path.realpath(sys.base_prefix))
-    if name == "node":
-        found = shutil.which("node") or shutil.which("node", path=SAFE_PATH)
-        if found is None:
+        own = Runtime(name, os.path.realpath(sys.executable), os.path.realpath(sys.base_prefix))
+        found = [own.executable, shutil.which("python3", path=SAFE_PATH)]
+    elif name == "node":
+        found = [shutil.which("node"), shutil.which("node", path=SAFE_PATH)]
+        if not any(found):
             raise AgentFailure("node is not installed on this worker", retryable=False)
-        executable = os.path.realpath(found)
-        return Runtime(name, executable, str(Path(executable).parent.parent))
-    raise AgentFailure(f"unknown CODE runtime {name!r}", retryable=False)
+    else:
+        raise AgentFailure(f"unknown CODE runtime {name!r}", retryable=False)
+    paths = [os.path.realpath(path) for path in found if path]
+    if shared:
+        paths = [path for path in paths if world_reachable(path)]
+        if not paths:
+            raise AgentFailure(
+                f"no {name} interpreter here can be run by another user, and CODE never runs "
+                "as root: install bubblewrap, or a system "
+                f"{'python3' if name == 'python' else 'node'} under /usr",
+                retryable=False,
+            )
+    if name == "python" and paths[0] == own.executable:
+        return own
+    return Runtime(name, paths[0], str(Path(paths[0]).parent.parent))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +134,29 @@ class Limits:
             setrlimit(resource.RLIMIT_NPROC, (self.tasks, self.tasks))
 
 
+@dataclass(frozen=True, slots=True)
+class ChildSetup:
+    """What the child does between fork and exec (``preexec_fn``): the rlimits, a signal
+    when the runner dies, and (``uid``) the switch to that uid, with no groups and no way to
+    gain privileges again (setuid programs). Done here, not through ``Popen(user=...)``,
+    which uvloop's subprocess API refuses."""
+
+    limits: Limits
+    death_signal: int = signal.SIGKILL
+    uid: int | None = None
+
+    def __call__(self) -> None:
+        self.limits.apply()
+        if self.uid is not None:
+            if _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+            os.setgroups([])
+            os.setgid(self.uid)
+            os.setuid(self.uid)
+        # After the switch, which clears it.
+        _LIBC.prctl(PR_SET_PDEATHSIG, self.death_signal, 0, 0, 0)
+
+
 def limits_for(
     runtime: Runtime, timeout_seconds: float, memory_mb: int, tasks: int | None
 ) -> Limits:
@@ -115,24 +170,6 @@ def limits_for(
 
 def fresh_uid() -> int:
     return UID_RANGE[0] + secrets.randbelow(UID_RANGE[1] - UID_RANGE[0])
-
-
-def tasks_of(uid: int) -> int:
-    """How many tasks (processes and threads) ``uid`` runs now: what RLIMIT_NPROC counts."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/status", encoding="ascii", errors="replace") as file:
-                status = file.read()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        real_uid = fields.get("Uid", "").split()
-        if real_uid and int(real_uid[0]) == uid:
-            total += int(fields.get("Threads", "1").strip() or 1)
-    return total
 
 
 def world_reachable(path: str) -> bool:
@@ -202,3 +239,25 @@ def bubblewrap_argv(
         argv += [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
         argv += ["--"]
     return [*argv, *command]
+
+
+def namespaces_argv(unshare: str, setpriv: str, uid: int, command: Sequence[str]) -> list[str]:
+    """``unshare ... setpriv ... sh -c INIT sh command``: new pid, mount, network, IPC and UTS
+    namespaces (``unshare`` runs as root), then ``uid`` with no groups and no new privileges,
+    and ``sh`` as the namespace's init, killed with ``unshare``; its exit ends the rest."""
+    switch = [f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs"]
+    # The uid switch clears the parent-death signal --kill-child set: set it again after.
+    switch += ["--pdeathsig", "KILL"]
+    return [
+        unshare,
+        *NAMESPACES,
+        "--",
+        setpriv,
+        *switch,
+        "--",
+        "/bin/sh",
+        "-c",
+        INIT,
+        "sh",
+        *command,
+    ]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from turbocat_adapters.private_files import private_dir, private_file, tighten
 from turbocat_adapters.sqlite.errors import SERVICE, translate
 from turbocat_core.errors import ExternalServiceError
 
@@ -112,13 +113,20 @@ class Worker:
     def connect(self) -> None:
         """Open the writer and the reader and set them up (runs as the first call)."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.parent.is_dir():
+                private_dir(self.path.parent)
         except OSError as error:
             raise ExternalServiceError(
                 f"cannot create the data directory {self.path.parent}: {error.strerror}",
                 service=SERVICE,
                 retriable=False,
             ) from None
+        # Only the server's user reads the database (not a CODE run's uid, for one); an
+        # error here is left to sqlite3, which names the file.
+        with contextlib.suppress(OSError):
+            private_file(self.path)
+            for suffix in ("-wal", "-shm"):
+                tighten(self.path.with_name(self.path.name + suffix))
         self.writer = self._open()
         mode = self.writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":

@@ -8,26 +8,28 @@ import os
 import shutil
 import time
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 
+from tests.adapters.code.helpers import (
+    HAVE_NODE,
+    ROOT,
+    gone,
+    marked_processes,
+    marker,
+    needs_node,
+    run,
+)
 from turbocat_adapters.code import Isolation, SubprocessCodeRunner
 from turbocat_adapters.code import sandbox as sandbox_module
+from turbocat_adapters.container import Container
+from turbocat_adapters.settings import Settings
 from turbocat_core.agents.code_agent import CodeAgent
-from turbocat_core.agents.contract import RunContext
 from turbocat_core.agents.failures import AgentFailure, FailureKind
+from turbocat_core.domain.agent import AgentType
+from turbocat_core.errors import ValidationFailed
 
 pytestmark = pytest.mark.slow
-
-HAVE_NODE = shutil.which("node") is not None
-ROOT = os.geteuid() == 0
-CTX = RunContext(
-    execution_id=uuid4(),  # type: ignore[arg-type]
-    workflow_id=uuid4(),  # type: ignore[arg-type]
-    user_id=uuid4(),  # type: ignore[arg-type]
-    step_key="code",
-)
 
 
 def test_node_is_present_in_ci():
@@ -35,50 +37,20 @@ def test_node_is_present_in_ci():
         assert HAVE_NODE, "CI must have node for the CODE agent's tests"
 
 
-needs_node = pytest.mark.skipif(not HAVE_NODE, reason="node is not installed")
-
-
-@pytest.fixture(params=["auto", "none"])
-def runner(request):
-    return SubprocessCodeRunner(sandbox=request.param)
-
-
-async def run(runner, runtime, code, inputs=None, *, timeout=2, memory=128):
-    config = {"runtime": runtime, "code": code, "timeoutSeconds": timeout, "memoryMb": memory}
-    return await CodeAgent(runner).execute(None, config, inputs or {}, CTX)  # type: ignore[arg-type]
-
-
-def marked_processes(marker: str) -> list[int]:
-    """Pids of processes whose command line holds ``marker``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-async def gone(marker: str, within: float = 2.0) -> list[int]:
-    deadline = time.monotonic() + within
-    while (left := marked_processes(marker)) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    return left
-
-
 async def test_isolation_level_is_reported(runner):
     output = await run(runner, "python", "result = 1")
-    expected = await runner.isolation()
-    assert output["isolation"] == str(expected)
-    if runner.sandbox == "none":
-        assert expected is Isolation.RLIMITS
-    elif os.environ.get("CI") == "true" and shutil.which("bwrap"):
-        assert expected is Isolation.BUBBLEWRAP
+    assert output["isolation"] == str(await runner.isolation())
+
+
+async def test_auto_picks_the_strongest_level_and_never_leaves_root_code_as_root():
+    level = await SubprocessCodeRunner().isolation()
+    if os.environ.get("CI") == "true" and shutil.which("bwrap"):
+        assert level is Isolation.BUBBLEWRAP
+    without_bwrap = await SubprocessCodeRunner(sandbox="none").isolation()
+    if ROOT:
+        assert without_bwrap in (Isolation.NAMESPACES, Isolation.UID)
+    else:
+        assert without_bwrap is Isolation.RLIMITS
 
 
 async def test_inputs_arrive_and_the_environment_holds_no_server_secret(runner, monkeypatch):
@@ -157,7 +129,7 @@ async def test_node_memory_bomb_is_stopped(runner):
 
 
 async def test_a_fork_bomb_is_contained_and_everything_is_killed(runner):
-    marker = f"60.{uuid4().int % 10**9}"
+    mark = marker()
     # Bounded by the test itself (200) so it cannot hurt the machine where no limit holds.
     code = f"""
 import os
@@ -165,37 +137,29 @@ n = 0
 try:
     for _ in range(200):
         if os.fork() == 0:
-            os.execv("/bin/sleep", ["sleep", "{marker}"])
+            os.execv("/bin/sleep", ["sleep", "{mark}"])
         n += 1
 except OSError:
     pass
 result = n
 """
     output = await run(runner, "python", code, timeout=5)
-    limited = not ROOT or output["isolation"] == "bubblewrap" or _python_reachable()
-    if limited:
-        assert output["result"] < sandbox_module.TASK_BUDGET
-    else:
-        assert output["result"] == 200  # root, no uid to switch to: RLIMIT_NPROC is void
-    assert await gone(marker) == []
-
-
-def _python_reachable() -> bool:
-    return sandbox_module.world_reachable(os.path.realpath(os.sys.executable))
+    assert output["result"] < sandbox_module.TASK_BUDGET  # never root: RLIMIT_NPROC holds
+    assert await gone(mark) == []
 
 
 async def test_cancelling_kills_the_child(runner):
-    marker = f"30.{uuid4().int % 10**9}"
-    code = f"import subprocess\nsubprocess.run(['/bin/sleep', '{marker}'])"
+    mark = marker()
+    code = f"import subprocess\nsubprocess.run(['/bin/sleep', '{mark}'])"
     task = asyncio.create_task(run(runner, "python", code, timeout=20))
-    deadline = time.monotonic() + 5
-    while not marked_processes(marker):
+    deadline = time.monotonic() + 10
+    while not marked_processes(mark):
         assert time.monotonic() < deadline, "the child never started"
         await asyncio.sleep(0.02)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await gone(marker, within=1.0) == []
+    assert await gone(mark) == []
 
 
 async def test_a_missing_node_is_a_clear_failure(monkeypatch):
@@ -214,17 +178,19 @@ async def test_output_is_capped_and_the_result_survives(runner):
     assert "[stdout truncated: 200" in output["stdout"]
 
 
-async def test_sandbox_has_no_network_and_a_read_only_system(runner):
-    if await runner.isolation() is not Isolation.BUBBLEWRAP:
-        pytest.skip("bubblewrap is not in use")
+async def test_no_network_and_a_system_the_code_cannot_write(runner):
+    level = await runner.isolation()
+    if level not in (Isolation.BUBBLEWRAP, Isolation.NAMESPACES):
+        pytest.skip(f"{level} keeps the network")
     code = """
 import socket
 out = {}
-try:
-    socket.create_connection(("1.1.1.1", 53), timeout=1)
-    out["net"] = "open"
-except OSError as error:
-    out["net"] = type(error).__name__
+for host, port in (("1.1.1.1", 53), ("127.0.0.1", 5432)):
+    try:
+        socket.create_connection((host, port), timeout=1)
+        out[host] = "open"
+    except OSError as error:
+        out[host] = type(error).__name__
 try:
     open("/usr/evil", "w")
     out["usr"] = "writable"
@@ -235,6 +201,24 @@ out["root"] = sorted(os.listdir("/"))
 result = out
 """
     output = (await run(runner, "python", code))["result"]
-    assert output["net"] != "open"
-    assert output["usr"] != "writable"
-    assert "home" not in output["root"]
+    assert output["1.1.1.1"] != "open"
+    assert output["127.0.0.1"] != "open"  # the server's own database, say
+    if level is Isolation.BUBBLEWRAP:
+        assert output["usr"] != "writable"
+        assert "home" not in output["root"]
+    else:  # the system as any local user sees it: read-only for a uid that owns nothing
+        assert output["usr"] == "PermissionError"
+
+
+def test_turbocat_code_sandbox_picks_the_runners_sandbox(tmp_path: Path):
+    absent = tmp_path / "no.env"
+    assert Settings.load({}, absent).code_sandbox == "auto"
+    container = Container()
+    container.settings.override(Settings.load({"TURBOCAT_CODE_SANDBOX": "None "}, absent))
+    agent = container.executors().get(AgentType.CODE)
+    assert isinstance(agent, CodeAgent)
+    assert isinstance(agent.runner, SubprocessCodeRunner)
+    assert agent.runner.sandbox == "none"
+    with pytest.raises(ValidationFailed) as caught:
+        Settings.load({"TURBOCAT_CODE_SANDBOX": "off"}, absent)
+    assert caught.value.details[0].field == "TURBOCAT_CODE_SANDBOX"

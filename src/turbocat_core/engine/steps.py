@@ -6,14 +6,16 @@ import asyncio
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from turbocat_core.agents.contract import RunContext
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES, Agent
-from turbocat_core.domain.common import AgentId, JsonObject
+from turbocat_core.domain.common import AgentId, JsonObject, UserId
 from turbocat_core.domain.execution import ExecutionLog, LogLevel, StepRun, StepStatus
 from turbocat_core.domain.workflow import StepType, WorkflowStep
+from turbocat_core.engine.env import RunEnv, refused_to_agent, refused_to_steps
 from turbocat_core.engine.journal import Journal, Tally
 from turbocat_core.engine.predicates import evaluate
 from turbocat_core.engine.refs import MISSING, references_in, resolve, walk
@@ -53,7 +55,9 @@ class StepWork:
         runs: dict[str, StepRun],
         agents: Mapping[AgentId, Agent | None],
         owner: Any,
-        env: Mapping[str, str],
+        env: RunEnv,
+        *,
+        author: UserId | None = None,
     ) -> None:
         self.engine = engine
         self.journal = journal
@@ -61,7 +65,11 @@ class StepWork:
         self.runs = runs
         self.agents = agents
         self.owner = owner
-        self.env = dict(env)
+        self.env = dict(env.values)
+        # Whose the variables are, and so which definitions may read them (engine.env): the
+        # agents of that user, and the steps when that user wrote them (``author``).
+        self.secrets_owner = env.owner if env.owner is not None else owner
+        self.steps_see_env = env.owner is None or author == env.owner
         self.steps = {step.step_key: step for step in self.execution.steps}
         self.tally = Tally()
         self.templated: dict[AgentId, bool] = {}
@@ -258,7 +266,8 @@ class StepWork:
 
     # --- references ----------------------------------------------------------------------
 
-    def _lookup(self, loop: JsonObject | None) -> Any:
+    def _lookup(self, loop: JsonObject | None, refused: Callable[[str], Exception] | None) -> Any:
+        """Paths to values; ``refused`` (when set) makes any ``env`` path fail the step."""
         execution = self.execution
 
         def lookup(path: str) -> Any:
@@ -268,6 +277,8 @@ class StepWork:
             elif head == "metadata":
                 root = execution.metadata
             elif head == "env":
+                if refused is not None:
+                    raise refused(path)
                 root = self.env
             elif head == "loop":
                 if loop is None:
@@ -293,13 +304,21 @@ class StepWork:
         warnings: list[str],
         loop: JsonObject | None = None,
         *,
-        agent_config: bool = False,
+        agent: Agent | None = None,
     ) -> Any:
+        """A step definition's value resolved, or (``agent`` given) that agent's config."""
+        refused: Callable[[str], Exception] | None
+        if agent is None:
+            refused = None if self.steps_see_env else refused_to_steps
+        elif agent.user_id == self.secrets_owner:
+            refused = None
+        else:
+            refused = partial(refused_to_agent, agent)
         return resolve(
             value,
-            self._lookup(loop),
+            self._lookup(loop, refused),
             warnings.append,
-            handles=self._handles if agent_config else None,
+            handles=self._handles if agent is not None else None,
         )
 
     async def _warn_unresolved(self, run: StepRun, warnings: list[str]) -> None:
@@ -363,7 +382,7 @@ class StepWork:
         ):  # most configs hold no reference: walk them once per run, not per call
             templated = self.templated[agent.id] = next(references_in(config), None) is not None
         if templated:
-            config = self._resolve(config, run, warnings, loop, agent_config=True)
+            config = self._resolve(config, run, warnings, loop, agent=agent)
         resolved = self._resolve(inputs or {}, run, warnings, loop)
         if not isinstance(resolved, dict):
             raise AgentFailure("step inputs must be an object", retryable=False)
@@ -374,7 +393,9 @@ class StepWork:
             step_key=run.step_key,
             attempt=run.attempt,
             depth=self.execution.depth,
-            env=self.env,
+            # Another user's agent never gets the variables, not even through its executor
+            # (the LLM agent's key lookup would send OPENAI_API_KEY to its baseUrl).
+            env=self.env if agent.user_id == self.secrets_owner else {},
             log=lambda level, message, metadata: self.journal.log(
                 level, message, run=run, metadata=metadata
             ),

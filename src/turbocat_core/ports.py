@@ -153,6 +153,14 @@ class StepRepository(Protocol):
         """The steps ordered by position, then step key."""
         ...
 
+    async def agent_used_by_others(self, agent_id: AgentId, owner_id: UserId) -> bool:
+        """Whether a step of a live (not deleted) workflow of a user other than ``owner_id``
+        calls the agent, as the engine finds the agents a step calls (``agent_ids_of``):
+        the step's ``agent_id``, a LOOP's ``config.agentId``, a PARALLEL branch's
+        ``agentId``; ids in config text match in any case, with or without hyphens,
+        braces or a ``urn:uuid:`` prefix."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PruneCount:

@@ -12,6 +12,7 @@ from tests.contracts import factories as make
 from tests.contracts.factories import at
 from tests.contracts.helpers import put
 from turbocat_core.domain.execution import ExecutionStatus, StepStatus
+from turbocat_core.domain.workflow import StepType
 from turbocat_core.errors import Conflict, NotFound
 
 # --- steps -------------------------------------------------------------------------------
@@ -93,6 +94,54 @@ async def test_steps_are_copied(uow_factory):
         read = (await uow.steps.for_workflow(flow))[0]
         read.inputs["v"] = "changed"
         assert await uow.steps.for_workflow(flow) == [expected]
+
+
+async def test_agent_used_by_others_looks_at_live_workflows_of_other_users(uow_factory):
+    owner, other = uuid4(), uuid4()
+    agent, looped, branched = make.agent(owner), make.agent(owner), make.agent(owner)
+    await put(uow_factory, "agents", agent, looped, branched)
+    mine, theirs = make.workflow(owner), make.workflow(other)
+    gone = make.workflow(other, deleted_at=at(5))
+    await put(uow_factory, "workflows", mine, theirs, gone)
+    await put(
+        uow_factory,
+        "steps",
+        make.step(mine.id, "a", agent_id=agent.id),  # the owner's own use does not count
+        make.step(gone.id, "a", agent_id=agent.id),  # nor does a deleted workflow's
+        # ids in config, written as UUID() reads them, only where the engine looks for them
+        make.step(
+            theirs.id,
+            "each",
+            step_type=StepType.LOOP,
+            agent_id=None,
+            config={"items": [1], "agentId": str(looped.id).upper()},
+        ),
+        make.step(
+            theirs.id,
+            "both",
+            step_type=StepType.PARALLEL,
+            agent_id=None,
+            config={"branches": {"x": 1, "y": {"agentId": "{" + branched.id.hex + "}"}}},
+        ),
+        make.step(
+            theirs.id,
+            "odd",
+            step_type=StepType.CONDITION,
+            agent_id=None,
+            config={"agentId": str(agent.id), "branches": "text"},
+        ),
+    )
+    async with uow_factory() as uow:
+        assert not await uow.steps.agent_used_by_others(agent.id, owner)
+        assert await uow.steps.agent_used_by_others(looped.id, owner)
+        assert await uow.steps.agent_used_by_others(branched.id, owner)
+        assert not await uow.steps.agent_used_by_others(looped.id, other)  # theirs: own use
+        assert not await uow.steps.agent_used_by_others(make.agent(owner).id, owner)
+        # A step written in this transaction counts at once (the same rows reads see).
+        await uow.steps.add(make.step(theirs.id, "direct", agent_id=agent.id))
+        assert await uow.steps.agent_used_by_others(agent.id, owner)
+    async with uow_factory() as uow:  # rolled back
+        assert not await uow.steps.agent_used_by_others(agent.id, owner)
 
 
 # --- executions ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.core.builders import T0
+from tests.core.builders import T0, step
 from turbocat_adapters.memory import ManualClock, MemoryStore
 from turbocat_adapters.system import UuidV7Generator
 from turbocat_core.agents.configs import MASK
@@ -18,10 +18,17 @@ from turbocat_core.agents.data_agent import DataAgent
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import AgentStatus, AgentType
 from turbocat_core.domain.audit import AUDIT_QUERY, AuditLog
-from turbocat_core.domain.common import ListQuery, TemplateId, UserId
+from turbocat_core.domain.common import ListQuery, TemplateId, UserId, WorkflowId
 from turbocat_core.domain.template import Template, TemplateType
 from turbocat_core.domain.user import User, UserRole
-from turbocat_core.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
+from turbocat_core.domain.workflow import Workflow
+from turbocat_core.errors import (
+    Conflict,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from turbocat_core.usecases import agents as uc
 from turbocat_core.usecases import templates as tc
 from turbocat_core.usecases.workflow_files import WorkflowFiles
@@ -181,6 +188,53 @@ async def test_owners_write_others_read_public_admins_do_both(w: World):
     assert listed.total == 0
     everyone = await uc.ListAgents(**w.ports())(admin, ListQuery())
     assert everyone.total == 2
+
+
+async def uses(w: World, owner: Actor, agent_id: Any) -> Workflow:
+    """A workflow of ``owner`` with one AGENT step calling ``agent_id``."""
+    workflow = Workflow(
+        id=WorkflowId(uuid4()), created_at=T0, updated_at=T0, user_id=owner.user_id, name="w"
+    )
+    async with w.store.unit_of_work() as uow:
+        await uow.workflows.add(workflow)
+        await uow.steps.add(replace(step("a", agent_id=agent_id), workflow_id=workflow.id))
+        await uow.commit()
+    return workflow
+
+
+async def test_an_agent_another_users_workflow_uses_is_pinned(w: World):
+    ada, bob, admin = await w.person(), await w.person(), await w.person(UserRole.ADMIN)
+    agent = await w.create(ada, is_public=True, status=AgentStatus.ACTIVE)
+    update = uc.UpdateAgent(**w.ports("clock", "ids", "executors"))
+    delete = uc.DeleteAgent(**w.ports("clock", "ids"))
+    await uses(w, ada, agent.id)  # the owner's own use pins nothing
+    agent = await update(ada, agent.id, {"config": {**API, "url": "https://example.org"}})
+    theirs = await uses(w, bob, agent.id)
+    for who, change in (
+        (ada, {"config": API}),
+        (ada, {"max_execution_time": 5}),
+        (ada, {"max_memory_mb": 64}),
+        (ada, {"max_concurrent_executions": 2}),
+        (admin, {"config": API}),  # pinned for ADMINs too: they duplicate as well
+        (ada, {"is_public": False}),
+        (ada, {"status": AgentStatus.INACTIVE}),
+        (ada, {"status": AgentStatus.ARCHIVED}),
+    ):
+        with pytest.raises(Conflict, match="used by another user's workflow"):
+            await update(who, agent.id, change)
+    with pytest.raises(Conflict, match="cannot be deleted"):
+        await delete(ada, agent.id)
+    described = {"name": "n", "description": "d", "tags": ["t"], "capabilities": ["c"]}
+    agent = await update(ada, agent.id, {**described, "parameters": {"p": 1}})
+    agent = await update(ada, agent.id, {"status": AgentStatus.DRAFT})  # still runnable
+    assert agent.config == {**API, "url": "https://example.org"}
+    # An ADMIN may take it down; once no live workflow of another user uses it, its owner may.
+    assert not (await update(admin, agent.id, {"is_public": False})).is_public
+    async with w.store.unit_of_work() as uow:
+        await uow.workflows.update(replace(theirs, deleted_at=T0))
+        await uow.commit()
+    await update(ada, agent.id, {"config": API})
+    await delete(ada, agent.id)
 
 
 # -- templates ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from turbocat_core.domain.common import DeploymentId, ExecutionId, UserId
 from turbocat_core.domain.deployment import DeploymentStatus, HealthStatus
 from turbocat_core.domain.execution import Execution, ExecutionStatus
 from turbocat_core.domain.user import User, UserRole
+from turbocat_core.engine.env import NO_ENV
 from turbocat_core.errors import InvalidState, NotFound, Unauthenticated, ValidationFailed
 from turbocat_core.usecases.deployment_lifecycle import StartDeployment, StopDeployment
 from turbocat_core.usecases.deployments import (
@@ -166,19 +167,20 @@ async def test_a_deployments_runs_read_its_variables_as_env(h: Harness):
     assert "s3cr3t-value" not in repr(await h.logs(execution.id))
 
     env = await deployment_env(uow=h.store.unit_of_work, secrets=box)(execution)
-    assert env == {"TOKEN": "s3cr3t-value", "OTHER": "o"}  # never the webhook secret
-    assert secret not in env.values()
+    assert env.values == {"TOKEN": "s3cr3t-value", "OTHER": "o"}  # never the webhook secret
+    assert secret not in env.values.values()
+    assert env.owner == h.owner  # the deployment's owner: only their definitions read them
     # Runs without a deployment, or of a deleted one, have no env; nor do values sealed
     # with a key the server no longer has.
     plain = await h.run(workflow)
     assert plain.output_data == {"a": {"token": "{{env.TOKEN}}"}}
     stranger = deployment_env(uow=h.store.unit_of_work, secrets=SecretBox(bytes(32)))
-    assert await stranger(execution) == {}
+    assert (await stranger(execution)).values == {}
     assert (
         await deployment_env(uow=h.store.unit_of_work, secrets=box)(
             dataclasses.replace(execution, deployment_id=DeploymentId(uuid4()))
         )
-        == {}
+        == NO_ENV
     )
 
 

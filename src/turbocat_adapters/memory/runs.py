@@ -23,7 +23,7 @@ from turbocat_adapters.memory.transaction import (
     Remove,
     Transaction,
 )
-from turbocat_core.domain.common import ExecutionId, Page, StepId, WorkflowId
+from turbocat_core.domain.common import AgentId, ExecutionId, Page, StepId, UserId, WorkflowId
 from turbocat_core.domain.execution import (
     EXECUTION_QUERY,
     Execution,
@@ -33,6 +33,7 @@ from turbocat_core.domain.execution import (
     StepRun,
 )
 from turbocat_core.domain.workflow import WorkflowStep
+from turbocat_core.engine.steps import agent_ids_of
 from turbocat_core.errors import Conflict, NotFound, ValidationFailed
 from turbocat_core.ports import PruneCount
 
@@ -86,6 +87,16 @@ class MemoryStepRepository:
         steps = tx.grouped(self.table, "workflow_id", workflow_id.int)
         steps.sort(key=lambda step: (step.position, step.step_key))
         return [_copy_step(step) for step in steps]
+
+    async def agent_used_by_others(self, agent_id: AgentId, owner_id: UserId) -> bool:
+        tx = self._tx
+        tx.require()
+        for step in tx.rows(self.table):
+            if agent_id in agent_ids_of([step]):
+                flow = tx.row("workflows", step.workflow_id.int)
+                if flow is not None and flow.deleted_at is None and flow.user_id != owner_id:
+                    return True
+        return False
 
 
 class MemoryExecutionRepository(EntityRepository[Execution, ExecutionId]):

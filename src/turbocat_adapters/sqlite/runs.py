@@ -8,7 +8,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
-from turbocat_adapters.sqlite.codec import ts
+from turbocat_adapters.sql_text import id_hex
+from turbocat_adapters.sqlite.codec import ts, uid
 from turbocat_adapters.sqlite.mapping_runs import (
     EXECUTION_COLUMNS,
     EXECUTION_HEAD_COLUMNS,
@@ -28,7 +29,7 @@ from turbocat_adapters.sqlite.querying import Listing, insert_sql, select_sql, u
 from turbocat_adapters.sqlite.retention import prune_finished
 from turbocat_adapters.sqlite.rows import Rows, Table, execute
 from turbocat_adapters.sqlite.transaction import Transaction
-from turbocat_core.domain.common import ExecutionId, Page, StepId, WorkflowId
+from turbocat_core.domain.common import AgentId, ExecutionId, Page, StepId, UserId, WorkflowId
 from turbocat_core.domain.execution import (
     EXECUTION_QUERY,
     Execution,
@@ -48,6 +49,21 @@ STEPS_OF_WORKFLOW: Final = (
     select_sql("workflow_steps", STEP_COLUMNS, "workflow_id = :workflow_id")
     + " ORDER BY position, step_key"
 )
+
+
+_BRANCH_AGENT: Final = "CASE WHEN b.type = 'object' THEN json_extract(b.value, '$.agentId') END"
+# The agent in a step's column, a LOOP's config or a PARALLEL branch (``agent_ids_of``).
+AGENT_USED_BY_OTHERS: Final = f"""
+SELECT EXISTS (
+    SELECT 1 FROM workflow_steps s JOIN workflows w ON w.id = s.workflow_id
+    WHERE w.deleted_at IS NULL AND w.user_id <> :owner AND (
+        s.agent_id = :agent
+        OR (s.step_type = 'LOOP' AND {id_hex("json_extract(s.config, '$.agentId')")} = :hex)
+        OR (s.step_type = 'PARALLEL' AND EXISTS (
+            SELECT 1 FROM json_each(s.config, '$.branches') AS b
+            WHERE {id_hex(_BRANCH_AGENT)} = :hex))
+    )
+)"""
 
 EXECUTIONS: Final = Table.of(
     "execution",
@@ -155,6 +171,16 @@ class SqliteStepRepository:
 
         def work(connection: sqlite3.Connection) -> list[WorkflowStep]:
             return [step_from_row(row) for row in connection.execute(STEPS_OF_WORKFLOW, key)]
+
+        return await tx.read(work)
+
+    async def agent_used_by_others(self, agent_id: AgentId, owner_id: UserId) -> bool:
+        tx = self._tx
+        tx.require()
+        params = {"agent": uid(agent_id), "hex": agent_id.hex, "owner": uid(owner_id)}
+
+        def work(connection: sqlite3.Connection) -> bool:
+            return bool(connection.execute(AGENT_USED_BY_OTHERS, params).fetchone()[0])
 
         return await tx.read(work)
 

@@ -31,6 +31,8 @@ class RunContext:
     attempt: int = 1
     depth: int = 0
     env: Mapping[str, str] = field(default_factory=dict)
+    """The run's deployment variables when the agent belongs to their owner, else empty
+    (another user's agent never sees them: ``engine.env``)."""
     log: LogFn = _discard
 
 

@@ -75,8 +75,10 @@ class LlmAgent:
     not sent to the model: reference what the prompt needs.
 
     The API key is the config's ``apiKey`` (a ``{{env.NAME}}`` reference), else the run's
-    ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` (deployment variables), else the server's
-    own, which goes only to the operator's endpoints: never to a config's ``baseUrl``.
+    ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` (deployment variables, in ``ctx.env``: the
+    engine gives them only to the deployment owner's own agents, another user's agent gets
+    none), else the server's own, which goes only to the operator's endpoints: never to a
+    config's ``baseUrl``.
     """
 
     def __init__(self, client: LlmClient, server_env: Mapping[str, str]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from turbocat_core.domain.execution import (
 from turbocat_core.domain.workflow import OnError, StepType
 from turbocat_core.engine.admission import admission_gate, may_start
 from turbocat_core.engine.dag import Graph, branch_keys
+from turbocat_core.engine.env import NO_ENV, RunEnv
 from turbocat_core.engine.journal import Journal
 from turbocat_core.engine.refs import DEFAULT_MAX_RESOLVED_BYTES
 from turbocat_core.engine.steps import StepWork, agent_ids_of
@@ -44,8 +45,9 @@ from turbocat_core.ports import (
     UnitOfWorkFactory,
 )
 
-EnvProvider = Callable[[Execution], Awaitable[Mapping[str, str]]]
-"""The secrets a run may reference as ``{{env.NAME}}`` (a deployment's variables)."""
+EnvProvider = Callable[[Execution], Awaitable[RunEnv]]
+"""The secrets a run may reference as ``{{env.NAME}}`` (a deployment's variables), with
+their owner: only that user's definitions may read them (``engine.env``)."""
 
 _STOPPED_BY = {
     ExecutionStatus.FAILED: "interrupted: another step failed",
@@ -127,10 +129,14 @@ class Engine:
             if any(not run.status.finished for run in runs.values()):
                 await self._tidy(execution, runs)
             return RunResult(execution=execution, limit=limit)
-        env = await self.env_for(execution) if self.env_for is not None else {}
-        journal = Journal(self, execution, env, parked=parked)
+        env = await self.env_for(execution) if self.env_for is not None else NO_ENV
+        journal = Journal(self, execution, env.values, parked=parked)
+        # The workflow's owner decides which agents the steps may call (their own and public
+        # ones) and wrote the steps; an ADMIN running another user's workflow changes neither.
         owner = workflow.user_id if workflow is not None else execution.user_id
-        run = _Run(self, StepWork(self, journal, runs, agents, owner, env))
+        author = workflow.user_id if workflow is not None else None
+        work = StepWork(self, journal, runs, agents, owner, env, author=author)
+        run = _Run(self, work)
         try:
             if execution.status is ExecutionStatus.PENDING and limit and self.claims:
                 holder = self.ids.new_id().hex
@@ -151,7 +157,7 @@ class Engine:
         process ran it: parked, queued, or its worker died) end as the run would have ended
         them: running ones interrupted, the others not run."""
         why = _STOPPED_BY.get(execution.status, "interrupted: the execution ended")
-        work = StepWork(self, Journal(self, execution, {}), runs, {}, execution.user_id, {})
+        work = StepWork(self, Journal(self, execution, {}), runs, {}, execution.user_id, NO_ENV)
         transitions = [
             work.interrupt(key, why)
             if run.status is StepStatus.RUNNING

@@ -7,14 +7,16 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from turbocat_core.agents.contract import AgentExecutor, RunContext
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES, Agent
-from turbocat_core.domain.common import AgentId, JsonObject
+from turbocat_core.domain.common import AgentId, JsonObject, UserId
 from turbocat_core.domain.execution import ExecutionLog, LogLevel, StepRun, StepStatus
 from turbocat_core.domain.workflow import StepType, WorkflowStep
+from turbocat_core.engine.env import RunEnv, refused_to_agent, refused_to_steps
 from turbocat_core.engine.journal import Journal, Tally
 from turbocat_core.engine.predicates import evaluate
 from turbocat_core.engine.refs import (
@@ -71,7 +73,9 @@ class StepWork:
         runs: dict[str, StepRun],
         agents: Mapping[AgentId, Agent | None],
         owner: Any,
-        env: Mapping[str, str],
+        env: RunEnv,
+        *,
+        author: UserId | None = None,
     ) -> None:
         self.engine = engine
         self.journal = journal
@@ -79,7 +83,11 @@ class StepWork:
         self.runs = runs
         self.agents = agents
         self.owner = owner
-        self.env = dict(env)
+        self.env = dict(env.values)
+        # Whose the variables are, and so which definitions may read them (engine.env): the
+        # agents of that user, and the steps when that user wrote them (``author``).
+        self.secrets_owner = env.owner if env.owner is not None else owner
+        self.steps_see_env = env.owner is None or author == env.owner
         self.steps = {step.step_key: step for step in self.execution.steps}
         self.tally = Tally()
         self.templated: dict[AgentId, bool] = {}
@@ -276,7 +284,8 @@ class StepWork:
 
     # --- references ----------------------------------------------------------------------
 
-    def _lookup(self, loop: JsonObject | None) -> Any:
+    def _lookup(self, loop: JsonObject | None, refused: Callable[[str], Exception] | None) -> Any:
+        """Paths to values; ``refused`` (when set) makes any ``env`` path fail the step."""
         execution = self.execution
 
         def lookup(path: str) -> Any:
@@ -286,6 +295,8 @@ class StepWork:
             elif head == "metadata":
                 root = execution.metadata
             elif head == "env":
+                if refused is not None:
+                    raise refused(path)
                 root = self.env
             elif head == "loop":
                 if loop is None:
@@ -311,16 +322,24 @@ class StepWork:
         attempt: _Attempt,
         loop: JsonObject | None = None,
         *,
-        agent_config: bool = False,
+        agent: Agent | None = None,
     ) -> Any:
-        """``value`` with its references filled in, counted against the attempt's budget;
-        a non-retryable failure naming the step, ``what`` and the limit past it."""
+        """``value`` with its references filled in, counted against the attempt's budget; a
+        non-retryable failure naming the step, ``what`` and the limit past it. With ``agent``,
+        that agent's config (``env`` only for the variables' owner's own agents)."""
+        refused: Callable[[str], Exception] | None
+        if agent is None:
+            refused = None if self.steps_see_env else refused_to_steps
+        elif agent.user_id == self.secrets_owner:
+            refused = None
+        else:
+            refused = partial(refused_to_agent, agent)
         try:
             return resolve(
                 value,
-                self._lookup(loop),
+                self._lookup(loop, refused),
                 attempt.warnings.append,
-                handles=self._handles if agent_config else None,
+                handles=self._handles if agent is not None else None,
                 budget=attempt.budget,
             )
         except ResolvedTooLarge as error:
@@ -363,12 +382,13 @@ class StepWork:
     def _agent(self, reference: Any) -> Agent:
         agent_id = agent_ref(reference)
         agent = self.agents.get(agent_id) if agent_id is not None else None
-        if agent is None:
+        # One answer for a missing agent and another user's private one (never confirmed).
+        if agent is None or (agent.user_id != self.owner and not agent.is_public):
             raise AgentFailure(
-                f"agent {reference} does not exist (or was deleted)", retryable=False
+                f"agent {reference} is no longer available (it does not exist, was deleted, "
+                "or its owner made it private)",
+                retryable=False,
             )
-        if agent.user_id != self.owner and not agent.is_public:
-            raise AgentFailure(f"agent {agent_id} does not exist (or was deleted)", retryable=False)
         if agent.status not in RUNNABLE_AGENT_STATUSES:
             raise AgentFailure(
                 f"agent {agent.name!r} is {agent.status} and cannot run", retryable=False
@@ -392,7 +412,7 @@ class StepWork:
         held = budget.used
         if templated:
             what = f"the config of agent {agent.name!r}"
-            config = self._resolve(config, what, attempt, loop, agent_config=True)
+            config = self._resolve(config, what, attempt, loop, agent=agent)
         resolved = self._resolve(inputs or {}, "its inputs", attempt, loop)
         held = budget.used - held  # nothing else ran meanwhile: no await since
         try:
@@ -418,7 +438,9 @@ class StepWork:
             step_key=run.step_key,
             attempt=run.attempt,
             depth=self.execution.depth,
-            env=self.env,
+            # Another user's agent never gets the variables, not even through its executor
+            # (the LLM agent's key lookup would send OPENAI_API_KEY to its baseUrl).
+            env=self.env if agent.user_id == self.secrets_owner else {},
             log=lambda level, message, metadata: self.journal.log(
                 level, message, run=run, metadata=metadata
             ),

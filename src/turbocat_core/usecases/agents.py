@@ -8,6 +8,11 @@ Duplicating your own agent adds a version to its tree (``parent_id`` = the tree'
 ``version`` = the highest live version + 1). Duplicating someone else's agent (a public one,
 or anyone's for an ADMIN) is a fork: a new tree owned by the caller (``parent_id`` None,
 ``version`` 1), so a version tree never spans owners; the audit entry records the source.
+
+An agent that another user's workflow uses is pinned, like a published package version
+(``check_unpinned``): what it runs (``PINNED``) never changes, and it is not unpublished,
+deactivated or deleted while they use it; its owner duplicates it into a new version, which
+its users adopt by pointing their steps at it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from turbocat_core.domain.access import (
     require_owner,
     require_visible,
 )
-from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
+from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES, Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import (
     AgentId,
     JsonObject,
@@ -35,7 +40,7 @@ from turbocat_core.domain.common import (
     clean_tags,
     next_version,
 )
-from turbocat_core.errors import FieldError, NotFound, ValidationFailed
+from turbocat_core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from turbocat_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit, changed_fields
 
@@ -70,6 +75,10 @@ UPDATABLE: Final = (
 )
 """What ``PATCH`` may change (the type never changes: configs are per type)."""
 AUDITED: Final = ("type", *UPDATABLE)
+PINNED: Final = ("config", "max_execution_time", "max_memory_mb", "max_concurrent_executions")
+"""What decides what an agent runs (with its type, which never changes): fixed once another
+user's workflow uses the agent. Name, description, tags, capabilities and parameters are
+descriptions: they may still change."""
 _WIRE: Final = {
     "is_public": "isPublic",
     **{name: wire for name, (wire, _, _) in LIMITS.items()},
@@ -173,6 +182,36 @@ async def _load_owned(uow: UnitOfWork, actor: Actor, agent_id: AgentId) -> Agent
     return agent
 
 
+async def check_unpinned(uow: UnitOfWork, actor: Actor, before: Agent, after: Agent | None) -> None:
+    """``Conflict`` when changing ``before`` into ``after`` (``None``: deleting it) would
+    change what another user's workflow runs: a ``PINNED`` field never changes while such a
+    workflow uses the agent; making it private, INACTIVE or ARCHIVED, or deleting it, waits
+    until none does, except for an ADMIN acting on another user's agent (moderation: the
+    users' runs then fail saying the agent is no longer available)."""
+    changed = [name for name in PINNED if after and getattr(before, name) != getattr(after, name)]
+    retired = after is None or (
+        (before.is_public and not after.is_public)
+        or (
+            before.status in RUNNABLE_AGENT_STATUSES and after.status not in RUNNABLE_AGENT_STATUSES
+        )
+    )
+    if not changed and not retired:
+        return
+    if not await uow.steps.agent_used_by_others(before.id, before.user_id):
+        return
+    used = f"agent {before.name!r} ({before.id}) is used by another user's workflow"
+    if changed:
+        raise Conflict(
+            f"{used}, so what it runs is pinned: {', '.join(_WIRE.get(n, n) for n in changed)} "
+            "cannot change. Duplicate it (POST /agents/{id}/duplicate) into a new version, "
+            "change and publish that one; its users adopt it by pointing their steps at it"
+        )
+    if actor.is_admin and actor.user_id != before.user_id:
+        return
+    what = "deleted" if after is None else "made private, INACTIVE or ARCHIVED"
+    raise Conflict(f"{used}: it cannot be {what} while they use it")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreateAgent:
     """Create an agent for the actor; its config is checked against its type."""
@@ -256,8 +295,9 @@ class UpdateAgent:
     executors: AgentExecutors
 
     async def __call__(self, actor: Actor, agent_id: AgentId, changes: Mapping[str, Any]) -> Agent:
-        """Raises ``NotFound``, ``PermissionDenied`` (another user's public agent) or
-        ``ValidationFailed``. Sending nothing that differs writes nothing."""
+        """Raises ``NotFound``, ``PermissionDenied`` (another user's public agent),
+        ``ValidationFailed``, or ``Conflict`` (a change another user's workflow forbids:
+        ``check_unpinned``). Sending nothing that differs writes nothing."""
         problems = [
             FieldError(_WIRE.get(name, name), "cannot be changed" if name == "type" else "unknown")
             for name in changes
@@ -271,6 +311,7 @@ class UpdateAgent:
             diff = agent_changes(agent, after, UPDATABLE)
             if not diff:
                 return agent
+            await check_unpinned(uow, actor, agent, after)
             after = replace(after, updated_at=self.clock.now())
             await uow.agents.update(after)
             await audit(
@@ -296,10 +337,12 @@ class DeleteAgent:
     ids: IdGenerator
 
     async def __call__(self, actor: Actor, agent_id: AgentId) -> None:
-        """Raises ``NotFound`` or ``PermissionDenied``."""
+        """Raises ``NotFound``, ``PermissionDenied`` or ``Conflict`` (another user's workflow
+        uses it: ``check_unpinned``)."""
         now = self.clock.now()
         async with self.uow() as uow:
             agent = await _load_owned(uow, actor, agent_id)
+            await check_unpinned(uow, actor, agent, None)
             deleted = replace(agent, deleted_at=now, updated_at=now)
             await uow.agents.update(deleted)
             await audit(

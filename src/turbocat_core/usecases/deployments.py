@@ -37,6 +37,7 @@ from turbocat_core.domain.deployment import (
     check_single_target,
 )
 from turbocat_core.domain.execution import Execution, ExecutionStatus
+from turbocat_core.engine.env import NO_ENV, RunEnv
 from turbocat_core.engine.runner import EnvProvider
 from turbocat_core.errors import (
     FieldError,
@@ -456,17 +457,19 @@ class DeleteDeployment:
 
 
 def deployment_env(*, uow: UnitOfWorkFactory, secrets: SecretBox) -> EnvProvider:
-    """The engine's ``env_for``: an execution started by a deployment (``deployment_id``)
-    gets that deployment's variables, decrypted (``{{env.NAME}}``; the engine masks their
-    values in logs); any other execution, or one whose deployment was deleted, ``{}``."""
+    """The engine's ``env_for``: an execution started by a deployment (``deployment_id``,
+    children included) gets that deployment's variables, decrypted (``{{env.NAME}}``; the
+    engine masks their values in logs), owned by the deployment's owner (only their own
+    definitions read them: ``engine.env``); any other execution, or one whose deployment
+    was deleted, none."""
 
-    async def env_for(execution: Execution) -> Mapping[str, str]:
+    async def env_for(execution: Execution) -> RunEnv:
         if execution.deployment_id is None:
-            return {}
+            return NO_ENV
         async with uow() as unit:
             deployment = await unit.deployments.get(execution.deployment_id)
         if deployment is None:
-            return {}
+            return NO_ENV
         env: dict[str, str] = {}
         for name, token in deployment.environment_variables.items():
             try:
@@ -475,7 +478,7 @@ def deployment_env(*, uow: UnitOfWorkFactory, secrets: SecretBox) -> EnvProvider
                 # Sealed with a key the server no longer has: references to it stay
                 # unresolved (the run logs a WARN naming them) rather than failing to start.
                 continue
-        return env
+        return RunEnv(values=env, owner=deployment.user_id)
 
     return env_for
 

@@ -20,6 +20,7 @@ from turbocat_core.domain.common import AgentId, ExecutionId, UserId, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionLog, LogQuery, StepRun
 from turbocat_core.domain.user import UserRole
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus, WorkflowStep
+from turbocat_core.engine.env import RunEnv
 from turbocat_core.engine.runner import Engine, EngineSettings
 from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
 
@@ -94,6 +95,8 @@ class Harness:
     cancellation: InProcessCancellation = field(default_factory=InProcessCancellation)
     settings: EngineSettings = field(default_factory=EngineSettings)
     env: Mapping[str, str] = field(default_factory=dict)
+    env_owner: UserId | None = None
+    """Whose ``env`` is (a deployment's owner); ``None``: the workflow's owner's."""
     owner: UserId = field(default_factory=lambda: UserId(uuid4()))
     lines: list[ExecutionLog] = field(default_factory=list)
 
@@ -104,8 +107,8 @@ class Harness:
         self.queue = InProcessQueue(runner=self.engine.run, clock=self.clock)
 
     def make_engine(self) -> Engine:
-        async def env_for(execution: Execution) -> Mapping[str, str]:
-            return self.env
+        async def env_for(execution: Execution) -> RunEnv:
+            return RunEnv(values=self.env, owner=self.env_owner)
 
         return Engine(
             uow=self.store.unit_of_work,
@@ -147,13 +150,14 @@ class Harness:
         *,
         agent_type: AgentType = AgentType.CODE,
         config: dict[str, Any] | None = None,
+        owner: UserId | None = None,
         **fields: Any,
     ) -> Agent:
         agent = Agent(
             id=AgentId(uuid4()),
             created_at=T0,
             updated_at=T0,
-            user_id=self.owner,
+            user_id=owner or self.owner,
             name=name,
             type=agent_type,
             status=AgentStatus.ACTIVE,

@@ -8,7 +8,8 @@ from psycopg.rows import DictRow
 
 from turbocat_adapters.postgres.mapping import jsonb, strings
 from turbocat_adapters.postgres.session import Session
-from turbocat_core.domain.common import ExecutionId, StepId, WorkflowId
+from turbocat_adapters.sql_text import id_hex
+from turbocat_core.domain.common import AgentId, ExecutionId, StepId, UserId, WorkflowId
 from turbocat_core.domain.execution import StepRun, StepStatus
 from turbocat_core.domain.workflow import OnError, StepType, WorkflowStep
 from turbocat_core.errors import NotFound
@@ -38,6 +39,21 @@ DELETE_STEP: Final = "DELETE FROM workflow_steps WHERE id = %(id)s"
 STEPS_OF_WORKFLOW: Final = """
 SELECT * FROM workflow_steps WHERE workflow_id = %(workflow_id)s
 ORDER BY position, step_key COLLATE "C" """
+
+
+# The agent in a step's column, a LOOP's config or a PARALLEL branch (``agent_ids_of``).
+AGENT_USED_BY_OTHERS: Final = f"""
+SELECT EXISTS (
+    SELECT 1 FROM workflow_steps s JOIN workflows w ON w.id = s.workflow_id
+    WHERE w.deleted_at IS NULL AND w.user_id <> %(owner)s AND (
+        s.agent_id = %(agent)s
+        OR (s.step_type = 'LOOP' AND {id_hex("s.config->>'agentId'")} = %(hex)s)
+        OR (s.step_type = 'PARALLEL' AND EXISTS (
+            SELECT 1 FROM jsonb_each(CASE WHEN jsonb_typeof(s.config->'branches') = 'object'
+                THEN s.config->'branches' ELSE '{{}}'::jsonb END) AS b
+            WHERE {id_hex("b.value->>'agentId'")} = %(hex)s))
+    )
+) AS used"""
 
 
 def step_params(step: WorkflowStep) -> dict[str, Any]:
@@ -106,6 +122,11 @@ class PostgresStepRepository:
     async def for_workflow(self, workflow_id: WorkflowId) -> list[WorkflowStep]:
         rows = await self._session.all(STEPS_OF_WORKFLOW, {"workflow_id": workflow_id})
         return [step_from_row(row) for row in rows]
+
+    async def agent_used_by_others(self, agent_id: AgentId, owner_id: UserId) -> bool:
+        params = {"agent": agent_id, "hex": agent_id.hex, "owner": owner_id}
+        row = await self._session.one(AGENT_USED_BY_OTHERS, params)
+        return bool(row and row["used"])
 
 
 # --- step runs ----------------------------------------------------------------------------

@@ -89,6 +89,7 @@ def _engine_settings(settings: Settings) -> EngineSettings:
     return EngineSettings(
         max_step_output_bytes=settings.max_step_output_bytes,
         park_waits_over=PARK_WAITS_OVER if settings.redis_url else None,
+        max_recoveries=settings.max_run_recoveries,
     )
 
 

@@ -93,6 +93,9 @@ class Settings:
     """Every Redis key this deployment writes starts with ``<prefix>:``."""
     max_step_output_bytes: int = DEFAULT_MAX_STEP_OUTPUT_BYTES
     retention_days: int = 30
+    max_run_recoveries: int = 3
+    """A run whose processing failed this many times (not a step's failure: its process
+    died, or storing its progress failed) ends FAILED instead of being resumed again."""
     bcrypt_rounds: int = 12
     seed_admin_password: str | None = field(default=None, repr=False)
     seed_demo_password: str | None = field(default=None, repr=False)
@@ -150,6 +153,7 @@ class Settings:
                 source, "TURBOCAT_MAX_STEP_OUTPUT_BYTES", DEFAULT_MAX_STEP_OUTPUT_BYTES, minimum=1
             ),
             retention_days=_int(source, "TURBOCAT_RETENTION_DAYS", 30, minimum=1),
+            max_run_recoveries=_int(source, "TURBOCAT_MAX_RUN_RECOVERIES", 3, minimum=1),
             bcrypt_rounds=_int(source, "TURBOCAT_BCRYPT_ROUNDS", 12, minimum=4),
             seed_admin_password=source.get("TURBOCAT_SEED_ADMIN_PASSWORD") or None,
             seed_demo_password=source.get("TURBOCAT_SEED_DEMO_PASSWORD") or None,

@@ -96,9 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif route == "slow":
             time.sleep(float(query.get("seconds", "2")))
             self._json(200, {"slow": True})
-        elif route == "hold":  # /hold/<key>?seconds=..: counted, then answers late
-            peer.hit(segments[1])
-            time.sleep(float(query.get("seconds", "60")))
+        elif route == "hold":  # /hold/<key>?seconds=..&times=..: counted, answers late
+            if peer.hit(segments[1]) <= int(query.get("times", "1000000")):
+                time.sleep(float(query.get("seconds", "60")))
             self._json(200, {"held": True})
         elif route == "big":
             size = int(query["bytes"])

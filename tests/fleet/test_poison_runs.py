@@ -3,10 +3,13 @@ characters in what steps return are stored like any other (issue 11, defect 3)."
 
 from __future__ import annotations
 
+import signal
+
 import psycopg
 import pytest
 
 from tests.adapters.http_peer import running_peer
+from tests.cli.test_serve_recovery import wait_for
 from tests.fleet.fleet import Client, Fleet
 
 pytestmark = pytest.mark.slow
@@ -82,3 +85,27 @@ def test_a_step_output_holding_nul_characters_completes_on_a_worker(fleet: Fleet
     assert output["result"] == {"text": "a\x00b", "\x00": ["\ufdd0", "\ufdd00"], "n": "\x00"}
     assert "out\x00put" in output["stdout"]
     assert done["inputData"] == {"given": "in\x00put"}
+
+
+def test_runs_handed_back_by_stopping_workers_never_count_as_failures(fleet: Fleet):
+    """A worker stopped with SIGTERM hands its runs back: four times in a row (more than the
+    bound of 3) and the run still completes."""
+    fleet.env["TURBOCAT_HTTP_ALLOWED_HOSTS"] = "127.0.0.1"
+    with running_peer() as peer:
+        base = fleet.server()
+        client = Client(base)
+        # The first four calls are held (20 s, under the API agent's 30 s), the fifth not.
+        agent = api_agent(client, peer.url("/hold/held?seconds=20&times=4"))
+        execution_id = client.execute(client.workflow([{"stepKey": "call", "agentId": agent}]))
+        for times in range(1, 5):
+            worker = fleet.worker()
+            wait_for(lambda times=times: peer.hits["held"] >= times, f"call {times}")
+            Fleet.kill(worker, signal.SIGTERM)  # a deploy: stop gracefully, hand the run back
+            assert "handed back" in fleet.log_of(worker)
+        fleet.worker()
+        done = client.finished(execution_id, timeout=60)
+        assert done["status"] == "COMPLETED", done
+        assert peer.hits["held"] == 5
+        messages = [line["message"] for line in client.logs(execution_id)]
+        assert sum("resumed after an interruption" in m for m in messages) == 4
+        assert not any("processing failed" in m for m in messages)

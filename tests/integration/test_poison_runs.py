@@ -14,6 +14,7 @@ import pytest
 
 from tests.core.builders import step
 from tests.core.engine.harness import Harness, echo
+from tests.core.engine.test_queued_runs import queued
 from tests.databases import STORE_KINDS
 from tests.integration.stores import harness_on
 from turbocat_adapters.memory import InProcessQueue
@@ -161,3 +162,24 @@ async def test_runs_whose_processes_died_end_failed_without_running_again(h: Har
         StepStatus.SKIPPED,
     ]
     assert done.output_data == {"a": {"v": 1}}
+
+
+async def test_a_queue_tries_a_failed_processing_again_until_the_bound(sql_h: Harness):
+    """Under ``RunQueued`` (every queue: a server's, a worker's) a processing that raised is
+    queued again shortly, without waiting for a reaper or a restart, up to the bound."""
+    h = sql_h
+    runner = queued(h)
+    key = f"call_{uuid4().hex[:8]}"
+    agent = await h.agent("echo", echo)
+    wf = await h.workflow([step(key, agent_id=agent.id, inputs={"v": 1})])
+    async with refusing_completion(h, key):
+        started = await h.start(h.actor, wf.id)
+        await h.queue.drain()
+    done = await h.execution(started.id)
+    assert done.status is ExecutionStatus.FAILED
+    assert done.error_message is not None and done.error_message.startswith(
+        "processing failed 3 times (last: "
+    )
+    assert h.scripted.count("echo") == 3
+    assert await runner(started.id) is not None  # finished: running it again is harmless
+    assert h.scripted.count("echo") == 3

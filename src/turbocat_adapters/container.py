@@ -90,6 +90,7 @@ def _engine_settings(settings: Settings) -> EngineSettings:
         max_step_output_bytes=settings.max_step_output_bytes,
         max_resolved_input_bytes=settings.max_resolved_input_bytes,
         park_waits_over=PARK_WAITS_OVER if settings.redis_url else None,
+        max_recoveries=settings.max_run_recoveries,
     )
 
 

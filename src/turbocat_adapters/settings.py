@@ -106,6 +106,9 @@ class Settings:
     max_resolved_input_bytes: int = RESOLVED_INPUT_OUTPUTS * DEFAULT_MAX_STEP_OUTPUT_BYTES
     """What a step's inputs and configs may resolve to (default: 4 x the output limit)."""
     retention_days: int = 30
+    max_run_recoveries: int = 2
+    """A run whose processing failed this many times (not a step's failure: its process
+    died, or storing its progress failed) ends FAILED instead of being resumed again."""
     bcrypt_rounds: int = 12
     seed_admin_password: str | None = field(default=None, repr=False)
     seed_demo_password: str | None = field(default=None, repr=False)
@@ -174,6 +177,7 @@ class Settings:
                 minimum=1,
             ),
             retention_days=_int(source, "TURBOCAT_RETENTION_DAYS", 30, minimum=1),
+            max_run_recoveries=_int(source, "TURBOCAT_MAX_RUN_RECOVERIES", 2, minimum=1),
             bcrypt_rounds=_int(source, "TURBOCAT_BCRYPT_ROUNDS", 12, minimum=4),
             seed_admin_password=source.get("TURBOCAT_SEED_ADMIN_PASSWORD") or None,
             seed_demo_password=source.get("TURBOCAT_SEED_DEMO_PASSWORD") or None,

@@ -186,6 +186,29 @@ class ExecutionRepository(Repository[Execution, ExecutionId], Protocol):
         """The stored status alone (cheap: what cancellation polls)."""
         ...
 
+    async def begin_processing(self, execution_id: ExecutionId, token: str) -> Execution | None:
+        """Record that the processing ``token`` now runs this PENDING or RUNNING execution,
+        and return the execution as stored then (``None`` for an unknown id; a finished
+        one is returned unchanged).
+
+        If the processing before never ended (``processing`` is still set: its process
+        died, or ``end_processing`` said it failed), ``recoveries`` goes up by one and
+        ``last_failure`` keeps that processing's reason; otherwise ``last_failure`` is
+        cleared. One atomic change, under the execution's lease (one processing at a time).
+        """
+        ...
+
+    async def end_processing(
+        self, execution_id: ExecutionId, token: str, *, failure: str | None = None
+    ) -> None:
+        """The processing ``token`` stops without finishing the run: handing it back
+        (``failure`` is ``None``: ``processing`` is cleared, so the next one counts
+        nothing), or failing for a reason that is not a step's own (``processing`` stays
+        set, so the next one counts it, and ``last_failure`` = ``failure``). Nothing
+        happens if another processing has begun since.
+        """
+        ...
+
     async def prune_finished(self, before: datetime, limit: int) -> PruneCount:
         """Delete at most ``limit`` finished executions (COMPLETED, FAILED, CANCELLED,
         TIMEOUT) that ended before ``before`` (``completed_at``, or ``created_at`` where that

@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class Peer:
-    """The running server: ``url(path)``, and ``hits[key]`` for the ``/flaky`` routes."""
+    """The running server: ``url(path)``, and ``hits[key]`` for the ``/flaky`` and ``/hold``
+    routes."""
 
     def __init__(self, server: ThreadingHTTPServer) -> None:
         self.server = server
@@ -95,6 +96,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif route == "slow":
             time.sleep(float(query.get("seconds", "2")))
             self._json(200, {"slow": True})
+        elif route == "hold":  # /hold/<key>?seconds=..&times=..: counted, answers late
+            if peer.hit(segments[1]) <= int(query.get("times", "1000000")):
+                time.sleep(float(query.get("seconds", "60")))
+            self._json(200, {"held": True})
         elif route == "big":
             size = int(query["bytes"])
             if query.get("chunked"):

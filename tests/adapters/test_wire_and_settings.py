@@ -60,6 +60,8 @@ def test_settings_from_the_environment_over_a_dotenv_file(tmp_path: Path):
     assert settings.data_dir == Path("/var/lib/tc")
     assert settings.max_step_output_bytes == 2048  # a real variable wins over .env
     assert Settings.load({}, tmp_path / "absent").env == "development"
+    assert Settings.load({}, tmp_path / "absent").max_run_recoveries == 2
+    assert Settings.load({"TURBOCAT_MAX_RUN_RECOVERIES": "5"}, dotenv).max_run_recoveries == 5
 
 
 def test_the_resolved_input_bound_follows_the_output_limit_unless_set(tmp_path: Path):
@@ -81,6 +83,7 @@ def test_the_resolved_input_bound_follows_the_output_limit_unless_set(tmp_path: 
         ({"TURBOCAT_RETENTION_DAYS": "soon"}, "TURBOCAT_RETENTION_DAYS"),
         ({"TURBOCAT_MAX_STEP_OUTPUT_BYTES": "0"}, "TURBOCAT_MAX_STEP_OUTPUT_BYTES"),
         ({"TURBOCAT_MAX_RESOLVED_INPUT_BYTES": "0"}, "TURBOCAT_MAX_RESOLVED_INPUT_BYTES"),
+        ({"TURBOCAT_MAX_RUN_RECOVERIES": "0"}, "TURBOCAT_MAX_RUN_RECOVERIES"),
         ({"TURBOCAT_ENV": "staging"}, "TURBOCAT_ENV"),
     ],
 )

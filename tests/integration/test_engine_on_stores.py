@@ -14,7 +14,7 @@ from tests.integration.stores import harness_on
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.domain.execution import ExecutionStatus, StepStatus
-from turbocat_core.domain.workflow import StepType
+from turbocat_core.domain.workflow import OnError, StepType
 
 
 @pytest.fixture(params=STORE_KINDS)
@@ -149,3 +149,35 @@ async def test_cancel_and_retry_from_failure(h: Harness):
     assert done.status is ExecutionStatus.COMPLETED and done.retry_of == failed.id
     assert (await h.runs(retried.id))["x"].reused_from == failed.id
     assert h.scripted.count("echo") == 1
+
+
+async def test_outputs_errors_and_inputs_holding_nul_characters_complete(h: Harness):
+    """NUL (which PostgreSQL refuses in text and jsonb) and its escape make the round trip."""
+    awkward = "a\x00b \ufdd0 \ufdd00 \\u0000"
+
+    async def broken(config, inputs, ctx):
+        raise AgentFailure(f"remote said {awkward}", retryable=False)
+
+    shout = await h.agent("echo", echo)
+    fails = await h.agent("broken", broken)
+    pick = await h.agent(
+        "pick", agent_type=AgentType.DATA, config={"operation": "pick", "fields": ["stdout"]}
+    )
+    wf = await h.workflow(
+        [
+            step("a", agent_id=shout.id, inputs={"stdout": awkward, awkward: ["\x00"]}),
+            step("b", ["a"], agent_id=pick.id, inputs={"data": "{{a.output}}"}),
+            step("c", agent_id=fails.id, on_error=OnError.CONTINUE),
+        ]
+    )
+    execution = await h.run(wf, {"raw": awkward})
+    assert execution.status is ExecutionStatus.COMPLETED, execution.error_message
+    assert execution.input_data == {"raw": awkward}
+    assert execution.output_data == {
+        "a": {"stdout": awkward, awkward: ["\x00"]},
+        "b": {"stdout": awkward},
+    }
+    runs = await h.runs(execution.id)
+    assert runs["b"].output == {"stdout": awkward}
+    assert runs["c"].error is not None and awkward in runs["c"].error
+    assert any(awkward in line.message for line in await h.logs(execution.id))

@@ -16,12 +16,15 @@ from turbocat_adapters.memory.copying import (
 )
 from turbocat_adapters.memory.entities import EntityRepository
 from turbocat_adapters.memory.retention import prune
+from turbocat_adapters.memory.tables import Table
 from turbocat_adapters.memory.transaction import (
     CompareAndSet,
     Increment,
+    Patch,
     Put,
     Remove,
     Transaction,
+    Undo,
 )
 from turbocat_core.domain.common import AgentId, ExecutionId, Page, StepId, UserId, WorkflowId
 from turbocat_core.domain.execution import (
@@ -45,6 +48,32 @@ _shallow_log = shallow_copier_for(ExecutionLog)
 _set_seq = slot_setter(ExecutionLog, "seq")
 _copy_execution_head = copier_sharing(Execution, "steps")
 _set_steps = slot_setter(Execution, "steps")
+_PROCESSING = ("recoveries", "processing", "last_failure")
+"""Written only by begin/end_processing: updates keep the stored values, as in SQL."""
+
+
+def _keep_processing(row: Execution, stored: Execution | None) -> None:
+    if stored is not None:
+        for name in _PROCESSING:
+            object.__setattr__(row, name, getattr(stored, name))
+
+
+class _ExecutionPut(Put):
+    """An update that keeps the processing bookkeeping committed when it applies."""
+
+    __slots__ = ()
+
+    def apply(self, table: Table, undo: Undo) -> None:
+        _keep_processing(self.row, table.rows.get(self.row.id.int))
+        super().apply(table, undo)
+
+
+class _ExecutionCompareAndSet(CompareAndSet):
+    __slots__ = ()
+
+    def apply(self, table: Table, undo: Undo) -> None:
+        _keep_processing(self.row, table.rows.get(self.row.id.int))
+        super().apply(table, undo)
 
 
 class MemoryStepRepository:
@@ -112,7 +141,17 @@ class MemoryExecutionRepository(EntityRepository[Execution, ExecutionId]):
     def _replacement(self, entity: Execution, current: Execution) -> Execution:
         row = _copy_execution_head(entity)
         _set_steps(row, current.steps)  # the stored snapshot, already private
+        _keep_processing(row, current)
         return row
+
+    async def update(self, entity: Execution) -> None:
+        tx = self._tx
+        tx.require()
+        current = tx.row(self.table, entity.id.int)
+        if current is None:
+            raise NotFound("execution", entity.id)
+        row = self._replacement(entity, current)
+        tx.write(self.table, entity.id.int, _ExecutionPut(row, insert=False))
 
     async def update_if(self, execution: Execution, expect: ExecutionStatus) -> bool:
         """Checked now against what this transaction sees, and again when it commits."""
@@ -122,7 +161,7 @@ class MemoryExecutionRepository(EntityRepository[Execution, ExecutionId]):
         if current is None or current.status != expect:
             return False
         row = self._replacement(execution, current)
-        tx.write(self.table, execution.id.int, CompareAndSet(row, expect))
+        tx.write(self.table, execution.id.int, _ExecutionCompareAndSet(row, expect))
         return True
 
     async def add_step_counts(
@@ -143,6 +182,41 @@ class MemoryExecutionRepository(EntityRepository[Execution, ExecutionId]):
         tx.require()
         row = tx.row(self.table, execution_id.int)
         return None if row is None else row.status
+
+    async def begin_processing(self, execution_id: ExecutionId, token: str) -> Execution | None:
+        tx = self._tx
+        tx.require()
+        key = execution_id.int
+        if tx.row(self.table, key) is None:
+            return None
+
+        def begun(row: Execution) -> dict[str, object]:
+            if row.status.finished:
+                return {}
+            failed = row.processing is not None  # the one before never ended
+            return {
+                "recoveries": row.recoveries + failed,
+                "last_failure": row.last_failure if failed else None,
+                "processing": token,
+            }
+
+        tx.write(self.table, key, Patch(key, begun))
+        return await self.get(execution_id)
+
+    async def end_processing(
+        self, execution_id: ExecutionId, token: str, *, failure: str | None = None
+    ) -> None:
+        tx = self._tx
+        tx.require()
+        key = execution_id.int
+        change: dict[str, object] = (
+            {"processing": None} if failure is None else {"last_failure": failure}
+        )
+
+        def ended(row: Execution) -> dict[str, object]:
+            return change if row.processing == token else {}
+
+        tx.write(self.table, key, Patch(key, ended))
 
     async def prune_finished(self, before: datetime, limit: int) -> PruneCount:
         return prune(self._tx, before, limit)

@@ -11,7 +11,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from turbocat_adapters.postgres import migrator
+from turbocat_adapters.postgres import migrator, nul
 from turbocat_adapters.postgres.errors import SERVICE, translate
 from turbocat_adapters.postgres.session import Connection
 from turbocat_adapters.postgres.session_store import PostgresOneTimeTokens, PostgresSessionStore
@@ -94,7 +94,11 @@ class PostgresStore:
         pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
             self._conninfo,
             connection_class=AsyncConnection[DictRow],
-            kwargs={"row_factory": dict_row, "autocommit": True},  # units of work BEGIN lazily
+            kwargs={
+                "row_factory": dict_row,
+                "autocommit": True,  # units of work BEGIN lazily
+                "context": nul.adapters(),  # NUL characters under a reversible escape
+            },
             min_size=self._min_size,
             max_size=self._max_size,
             timeout=POOL_TIMEOUT,

@@ -4,7 +4,10 @@ One worker of the fleet reaps at a time (the ``reaper`` claim). Each round reads
 PENDING and RUNNING executions and their lease holders: an execution without one for
 longer than the grace period (its worker died, Redis lost its keys, its enqueue failed),
 or whose queued job is gone, is queued again. So no execution stays PENDING or RUNNING
-for good, and a run whose worker died resumes elsewhere within about 20 seconds.
+for good, and a run whose worker died resumes elsewhere within about 20 seconds. A run
+whose processing fails every time is not queued for ever either: the engine counts each
+failed processing with the execution and ends it FAILED at the bound
+(``turbocat_core.engine.processing``).
 """
 
 from __future__ import annotations

@@ -154,9 +154,16 @@ EXECUTION_COLUMNS: Final = (
     "parent_execution_id",
     "depth",
     "deployment_id",
+    "recoveries",
+    "processing",
+    "last_failure",
 )
-EXECUTION_HEAD_COLUMNS: Final = tuple(name for name in EXECUTION_COLUMNS if name != "steps")
-"""What ``update`` writes: everything but the pinned steps (and ``log_seq``, not a field)."""
+PROCESSING_COLUMNS: Final = ("recoveries", "processing", "last_failure")
+EXECUTION_HEAD_COLUMNS: Final = tuple(
+    name for name in EXECUTION_COLUMNS if name != "steps" and name not in PROCESSING_COLUMNS
+)
+"""What ``update`` writes: everything but the pinned steps, the processing bookkeeping
+(only ``begin_processing``/``end_processing`` write it) and ``log_seq`` (not a field)."""
 
 
 def execution_params(execution: Execution, *, with_steps: bool = True) -> Params:
@@ -186,6 +193,9 @@ def execution_params(execution: Execution, *, with_steps: bool = True) -> Params
         "parent_execution_id": uid_or_none(execution.parent_execution_id),
         "depth": execution.depth,
         "deployment_id": uid_or_none(execution.deployment_id),
+        "recoveries": execution.recoveries,
+        "processing": execution.processing,
+        "last_failure": execution.last_failure,
     }
     if with_steps:  # a snapshot of thousands of steps is not rebuilt at each status change
         params["steps"] = js(steps_to_json(execution.steps), "steps")
@@ -220,6 +230,9 @@ def execution_from_row(row: Row) -> Execution:
         parent_execution_id,
         depth,
         deployment_id,
+        recoveries,
+        processing,
+        last_failure,
     ) = row
     retried = parse_uid_or_none(retry_of)
     parent = parse_uid_or_none(parent_execution_id)
@@ -251,6 +264,9 @@ def execution_from_row(row: Row) -> Execution:
         parent_execution_id=ExecutionId(parent) if parent is not None else None,
         depth=depth,
         deployment_id=DeploymentId(deployment) if deployment is not None else None,
+        recoveries=recoveries,
+        processing=processing,
+        last_failure=last_failure,
     )
 
 

@@ -97,6 +97,21 @@ UPDATE executions SET
 WHERE id = :id
 """
 STATUS_OF: Final = "SELECT status FROM executions WHERE id = :id"
+# SET expressions all read the row as it was: the count and the reason are the previous
+# processing's, judged before ``processing`` changes.
+BEGIN_PROCESSING: Final = """
+UPDATE executions SET
+    recoveries = recoveries + (processing IS NOT NULL),
+    last_failure = CASE WHEN processing IS NULL THEN NULL ELSE last_failure END,
+    processing = :token
+WHERE id = :id AND status IN ('PENDING', 'RUNNING')
+"""
+END_PROCESSING: Final = (
+    "UPDATE executions SET processing = NULL WHERE id = :id AND processing = :token"
+)
+FAIL_PROCESSING: Final = (
+    "UPDATE executions SET last_failure = :failure WHERE id = :id AND processing = :token"
+)
 
 # One row per (execution, step key): saving again keeps the row's first id and created_at
 # (and its place: ``run_no`` is first-saved order).
@@ -221,6 +236,16 @@ class SqliteExecutionRepository(Rows[Execution, ExecutionId]):
             return None if row is None else ExecutionStatus(row[0])
 
         return await tx.read(work)
+
+    async def begin_processing(self, execution_id: ExecutionId, token: str) -> Execution | None:
+        await self._change(BEGIN_PROCESSING, {"id": str(execution_id), "token": token})
+        return await self.get(execution_id)
+
+    async def end_processing(
+        self, execution_id: ExecutionId, token: str, *, failure: str | None = None
+    ) -> None:
+        params = {"id": str(execution_id), "token": token, "failure": failure}
+        await self._change(END_PROCESSING if failure is None else FAIL_PROCESSING, params)
 
     async def prune_finished(self, before: datetime, limit: int) -> PruneCount:
         return await prune_finished(self._tx, before, limit)

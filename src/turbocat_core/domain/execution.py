@@ -115,6 +115,16 @@ class Execution(Entity):
     parent_execution_id: ExecutionId | None = None
     depth: int = 0
     deployment_id: DeploymentId | None = None
+    # The engine's own bookkeeping of who processes the run (never on the wire). Only
+    # ``ExecutionRepository.begin_processing``/``end_processing`` change them: ``update``
+    # and ``update_if`` keep what is stored, as they keep the pinned ``steps``.
+    recoveries: int = field(default=0, repr=False)
+    """How many processings of this run ended without finishing or handing it back (their
+    process died, or they failed for a reason that is not a step's own)."""
+    processing: str | None = field(default=None, repr=False)
+    """The token of the processing under way, or of the last one if it never ended."""
+    last_failure: str | None = field(default=None, repr=False)
+    """Why the last counted processing failed (``None``: its process stopped without a word)."""
 
     def moved_to(self, status: ExecutionStatus, now: datetime, **changes: Any) -> Execution:
         """The execution in ``status``, timestamps and duration set; ``InvalidState`` if illegal."""

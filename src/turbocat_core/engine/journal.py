@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from turbocat_core.domain.common import AgentId, JsonObject, LogId
 from turbocat_core.domain.execution import (
@@ -18,6 +18,10 @@ from turbocat_core.engine.masking import Masker
 
 if TYPE_CHECKING:
     from turbocat_core.engine.runner import Engine
+
+
+CRASHED: Final = "the process running it stopped before it finished"
+"""Why a processing failed when it recorded no reason (engine/processing.py)."""
 
 
 class Tally:
@@ -151,10 +155,17 @@ class Journal:
                 LogLevel.INFO, f"execution resumed after waiting ({self.completed} steps done)"
             )
         else:
-            await self.log(
-                LogLevel.WARN,
-                f"execution resumed after an interruption ({self.completed} steps already done)",
+            message = (
+                f"execution resumed after an interruption ({self.completed} steps already done)"
             )
+            if execution.recoveries:  # engine/processing.py
+                times = "time" if execution.recoveries == 1 else "times"
+                message += (
+                    f"; its processing failed {execution.recoveries} {times} so far"
+                    f" (last: {execution.last_failure or CRASHED});"
+                    f" the run is stopped at {self.engine.settings.max_recoveries}"
+                )
+            await self.log(LogLevel.WARN, message)
         return execution
 
     async def _reload(self) -> None:

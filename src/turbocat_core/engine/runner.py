@@ -26,11 +26,13 @@ from turbocat_core.domain.execution import (
     StepRun,
     StepStatus,
 )
-from turbocat_core.domain.workflow import OnError, StepType
+from turbocat_core.domain.workflow import OnError, StepType, Workflow
+from turbocat_core.engine import processing
 from turbocat_core.engine.admission import admission_gate, may_start
 from turbocat_core.engine.dag import Graph, branch_keys
 from turbocat_core.engine.env import NO_ENV, RunEnv
 from turbocat_core.engine.journal import Journal
+from turbocat_core.engine.masking import Masker
 from turbocat_core.engine.refs import DEFAULT_MAX_RESOLVED_BYTES
 from turbocat_core.engine.steps import StepWork, agent_ids_of
 from turbocat_core.engine.validation import validate_steps
@@ -68,6 +70,9 @@ class EngineSettings:
     """Under a queue: when every running step is a WAIT with more than this many seconds
     to go (and nothing else can start), the run stops holding its worker and is queued
     again for when the first wait ends. ``None``: waits are slept through."""
+    max_recoveries: int = 2
+    """A run whose processing failed this many times (its process died, or it failed for a
+    reason that is not a step's own) ends FAILED instead of being resumed again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,8 +119,10 @@ class Engine:
         (``admitted=False``, still PENDING). This is the entry point of every runner
         (in-process queue, RQ worker, CLI).
         """
+        token = self.ids.new_id().hex  # this processing (see engine/processing.py)
         async with self.uow() as uow:
-            execution = await uow.executions.get(execution_id)
+            # Recorded (and the one before counted, if it never ended) before anything runs.
+            execution = await uow.executions.begin_processing(execution_id, token)
             if execution is None:
                 raise NotFound("execution", execution_id)
             runs = {run.step_key: run for run in await uow.step_runs.for_execution(execution_id)}
@@ -124,12 +131,44 @@ class Engine:
             for agent_id in agent_ids_of(execution.steps):
                 agents[agent_id] = await uow.agents.get(agent_id)
             parked = execution.status is ExecutionStatus.RUNNING and await _parked(uow, execution)
+            await uow.commit()
         limit = workflow.concurrency_limit if workflow is not None else None
         if execution.status.finished:
             if any(not run.status.finished for run in runs.values()):
                 await self._tidy(execution, runs)
             return RunResult(execution=execution, limit=limit)
-        env = await self.env_for(execution) if self.env_for is not None else NO_ENV
+        if execution.recoveries >= self.settings.max_recoveries:
+            final = await processing.give_up(self, execution, runs)
+            self.cancellation.forget(execution_id)
+            return RunResult(execution=final, limit=limit)
+        masker = Masker(())
+        try:
+            env = await self.env_for(execution) if self.env_for is not None else NO_ENV
+            masker = Masker(env.values.values())
+            result = await self._process(execution, runs, workflow, agents, env, parked)
+        except asyncio.CancelledError:  # this process stops: the run is handed back
+            await processing.end(self, execution_id, token)
+            raise
+        except Exception as error:  # not a step's failure (those end the run, not raise)
+            failure = processing.failure_of(error)
+            await processing.end(self, execution_id, token, masker.text(failure))
+            raise
+        if not result.execution.status.finished:  # parked, or held back by its limit
+            await processing.end(self, execution_id, token)
+        return result
+
+    async def _process(
+        self,
+        execution: Execution,
+        runs: dict[str, StepRun],
+        workflow: Workflow | None,
+        agents: dict[AgentId, Agent | None],
+        env: RunEnv,
+        parked: bool,
+    ) -> RunResult:
+        """One processing of an unfinished execution (see :meth:`run_once`)."""
+        execution_id = execution.id
+        limit = workflow.concurrency_limit if workflow is not None else None
         journal = Journal(self, execution, env.values, parked=parked)
         # The workflow's owner decides which agents the steps may call (their own and public
         # ones) and wrote the steps; an ADMIN running another user's workflow changes neither.

@@ -15,7 +15,9 @@ class ResumeInterrupted:
 
     Only safe where nothing else may be running them: one server process over its own
     store (`turbocat serve` with one worker does this at start-up). The engine resumes a
-    RUNNING one from its stored step states. Fleets use leases instead (the RQ workers).
+    RUNNING one from its stored step states, unless its processing already failed
+    ``EngineSettings.max_recoveries`` times (a run that kills its server each time): that
+    one ends FAILED (``engine/processing.py``). Fleets use leases instead (the RQ workers).
     """
 
     uow: UnitOfWorkFactory

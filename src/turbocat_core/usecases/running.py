@@ -7,6 +7,8 @@ renewing (its process died) loses the lease and another worker resumes the run f
 stored steps. After the engine returns, what is left goes back to the queue: a run parked
 on a long WAIT at its due time, a run held back by its workflow's ``concurrencyLimit`` a
 little later, and, when a limited run ends, the next waiting execution of that workflow.
+A run whose processing raised (a storage error, a bug: not a step's failure) is queued
+again a little later too; the engine bounds how often (``engine/processing.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Final
 from turbocat_core.domain.common import ExecutionId
 from turbocat_core.engine.admission import next_waiting
 from turbocat_core.engine.runner import Engine, RunResult
+from turbocat_core.errors import NotFound
 from turbocat_core.ports import Claims, Clock, JobQueue
 
 logger = logging.getLogger("turbocat.running")
@@ -33,6 +36,9 @@ LEASE_TTL: Final = 10.0
 ADMISSION_RETRY: Final = 1.0
 """Seconds before a run held back by ``concurrencyLimit`` is tried again (runs ending
 release the next one at once; this is the safety net)."""
+FAILURE_RETRY: Final = 2.0
+"""Seconds before a run whose processing failed (an error that is not a step's own) is
+tried again; the engine ends it FAILED once that happened ``max_recoveries`` times."""
 
 
 def lease_name(execution_id: ExecutionId) -> str:
@@ -65,6 +71,17 @@ class RunQueued:
         except LeaseLost:
             logger.warning("lost the lease of execution %s: stopped running it", execution_id)
             return None
+        except NotFound:
+            raise
+        except Exception:
+            # Counted by the engine at the next processing (engine/processing.py), which
+            # ends the run FAILED at the bound: so trying again cannot loop for ever.
+            later = self.clock.now() + timedelta(seconds=FAILURE_RETRY)
+            try:
+                await self.queue.enqueue_execution(execution_id, at=later)
+            except Exception:  # the reaper (a fleet) or the next start (one server) will
+                logger.warning("could not queue execution %s again", execution_id)
+            raise
         await self._follow_up(result)
         return result
 

@@ -183,3 +183,21 @@ async def test_cancelling_a_parked_run_ends_its_waiting_step(h: Harness):
         (StepStatus.FAILED, "interrupted: the execution was cancelled")
     ]
     assert (await h.execution(execution.id)).status is ExecutionStatus.CANCELLED
+
+
+async def test_parking_and_waiting_for_a_place_never_count_as_failed_processings(h: Harness):
+    """Each park and each admission retry ends a processing without finishing the run: a
+    hand-back, not a failure, however often it happens (the bound is 3)."""
+    queued(h, park_over=5.0)
+    waits = [wait(f"w{i}", 60_000, (f"w{i - 1}",) if i else ()) for i in range(5)]
+    wf = await h.workflow(waits, concurrency_limit=1)
+    ids = [(await h.start(h.actor, wf.id)).id for _ in range(2)]
+    await h.queue.drain()
+    for execution_id in ids:
+        done = await h.execution(execution_id)
+        assert done.status is ExecutionStatus.COMPLETED, done.error_message
+        assert done.recoveries == 0
+    parks = [line for line in h.lines if line.message.startswith("waiting until")]
+    held = [line for line in h.lines if "resumed after waiting" in line.message]
+    assert len(parks) == len(held) == 10
+    assert not any("interruption" in line.message for line in h.lines)

@@ -45,3 +45,37 @@ class _Nowhere:
 
     async def enqueue_execution(self, execution_id, *, at=None):
         return None
+
+
+async def test_runs_handed_back_again_and_again_still_finish(h: Harness):
+    """A process stopping cleanly hands its runs back (cancelled tasks, the run left
+    RUNNING): that is no failure, however often it happens (the bound is 3)."""
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(config, inputs, ctx):
+        started.set()
+        if not release.is_set():
+            await asyncio.sleep(3600)
+        return {"attempt": ctx.attempt}
+
+    agent = await h.agent("slow", slow)
+    wf = await h.workflow([step("a", agent_id=agent.id)])
+    execution = await h.start(h.actor, wf.id)
+    queue = h.queue
+    for _ in range(5):
+        await started.wait()
+        started.clear()
+        await queue.close()  # a clean stop: the run is handed back
+        queue = InProcessQueue(runner=h.make_engine().run, clock=h.clock)
+        assert await ResumeInterrupted(uow=h.store.unit_of_work, queue=queue)() == 1
+    await started.wait()
+    release.set()
+    await queue.close()
+    queue = InProcessQueue(runner=h.make_engine().run, clock=h.clock)
+    await ResumeInterrupted(uow=h.store.unit_of_work, queue=queue)()
+    await queue.drain()
+    done = await h.execution(execution.id)
+    assert done.status is ExecutionStatus.COMPLETED, done.error_message
+    assert done.recoveries == 0
+    assert h.scripted.count("slow") == 7

@@ -22,21 +22,23 @@ from turbocat_core.domain.execution import (
 from turbocat_core.ports import PruneCount
 
 # The pinned ``steps`` are written by INSERT only: no UPDATE below touches them, nor the
-# ``log_seq`` counter that only logs.append moves.
+# ``log_seq`` counter that only logs.append moves, nor the processing bookkeeping
+# (``recoveries``, ``processing``, ``last_failure``) that only its own statements change.
 INSERT_EXECUTION: Final = """
 INSERT INTO executions (
     id, workflow_id, user_id, status, trigger_type, trigger_data, input_data, metadata,
     output_data, error_message, started_at, completed_at, duration_ms, steps_total,
     steps_completed, steps_failed, workflow_version, steps, timeout_seconds,
     max_concurrency, retry_of, parent_execution_id, depth, deployment_id, created_at,
-    updated_at
+    updated_at, recoveries, processing, last_failure
 ) VALUES (
     %(id)s, %(workflow_id)s, %(user_id)s, %(status)s, %(trigger_type)s, %(trigger_data)s,
     %(input_data)s, %(metadata)s, %(output_data)s, %(error_message)s, %(started_at)s,
     %(completed_at)s, %(duration_ms)s, %(steps_total)s, %(steps_completed)s,
     %(steps_failed)s, %(workflow_version)s, %(steps)s, %(timeout_seconds)s,
     %(max_concurrency)s, %(retry_of)s, %(parent_execution_id)s, %(depth)s,
-    %(deployment_id)s, %(created_at)s, %(updated_at)s
+    %(deployment_id)s, %(created_at)s, %(updated_at)s, %(recoveries)s, %(processing)s,
+    %(last_failure)s
 )"""
 GET_EXECUTION: Final = "SELECT * FROM executions WHERE id = %(id)s"
 _SET_EXECUTION: Final = """
@@ -63,6 +65,21 @@ UPDATE executions SET
     steps_failed = steps_failed + %(failed)s
 WHERE id = %(id)s"""
 STATUS_OF_EXECUTION: Final = "SELECT status FROM executions WHERE id = %(id)s"
+# SET expressions all read the row as it was: the count and the reason are the previous
+# processing's, judged before ``processing`` changes.
+BEGIN_PROCESSING: Final = """
+UPDATE executions SET
+    recoveries = recoveries + (processing IS NOT NULL)::int,
+    last_failure = CASE WHEN processing IS NULL THEN NULL ELSE last_failure END,
+    processing = %(token)s
+WHERE id = %(id)s AND status IN ('PENDING', 'RUNNING')
+RETURNING *"""
+END_PROCESSING: Final = (
+    "UPDATE executions SET processing = NULL WHERE id = %(id)s AND processing = %(token)s"
+)
+FAIL_PROCESSING: Final = (
+    "UPDATE executions SET last_failure = %(failure)s WHERE id = %(id)s AND processing = %(token)s"
+)
 
 
 def execution_params(execution: Execution) -> dict[str, Any]:
@@ -99,6 +116,9 @@ def execution_params(execution: Execution) -> dict[str, Any]:
 def execution_insert_params(execution: Execution) -> dict[str, Any]:
     params = execution_params(execution)
     params["steps"] = jsonb(steps_to_json(execution.steps))
+    params["recoveries"] = execution.recoveries
+    params["processing"] = execution.processing
+    params["last_failure"] = execution.last_failure
     return params
 
 
@@ -130,6 +150,9 @@ def execution_from_row(row: DictRow) -> Execution:
         deployment_id=row["deployment_id"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        recoveries=row["recoveries"],
+        processing=row["processing"],
+        last_failure=row["last_failure"],
     )
 
 
@@ -175,6 +198,20 @@ class PostgresExecutionRepository(EntityRepository[Execution, ExecutionId]):
     async def status_of(self, execution_id: ExecutionId) -> ExecutionStatus | None:
         row = await self._session.one(STATUS_OF_EXECUTION, {"id": execution_id})
         return None if row is None else ExecutionStatus(row["status"])
+
+    async def begin_processing(self, execution_id: ExecutionId, token: str) -> Execution | None:
+        async with self._session.savepoint() as conn:
+            cursor = await conn.execute(BEGIN_PROCESSING, {"id": execution_id, "token": token})
+            row = await cursor.fetchone()
+        if row is not None:
+            return execution_from_row(row)
+        return await self.get(execution_id)  # finished (unchanged) or unknown
+
+    async def end_processing(
+        self, execution_id: ExecutionId, token: str, *, failure: str | None = None
+    ) -> None:
+        params = {"id": execution_id, "token": token, "failure": failure}
+        await self._session.write(END_PROCESSING if failure is None else FAIL_PROCESSING, params)
 
     async def prune_finished(self, before: datetime, limit: int) -> PruneCount:
         return await prune_finished(self._session, before, limit)

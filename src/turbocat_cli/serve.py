@@ -81,8 +81,14 @@ def _spare_the_workers_ctrl_c() -> None:
     """Keep a terminal's Ctrl-C, which reaches the whole process group, away from uvicorn's
     worker processes: one caught starting up prints a KeyboardInterrupt traceback, and
     uvicorn's supervisor stops them with SIGTERM anyway. They inherit SIGINT blocked from
-    this thread; this process still takes it, through a thread of its own that leaves it
-    unblocked (Python runs the handler in the main thread whichever thread it reaches)."""
+    this thread (so do their own children; none relies on SIGINT); this process still takes
+    it, through a thread of its own that leaves it unblocked (Python runs the handler in
+    the main thread whichever thread the signal reaches)."""
+    from multiprocessing import resource_tracker
+
+    # Started now: multiprocessing starts it with the first worker otherwise, and unblocks
+    # SIGINT in the calling thread once it has.
+    resource_tracker.ensure_running()
     threading.Thread(target=threading.Event().wait, name="sigint", daemon=True).start()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 

@@ -94,6 +94,11 @@ class WorkerRuntime:
         (the worker is stopping). Safe from a signal handler."""
         self._stopping.set()
 
+    @property
+    def refusing(self) -> bool:
+        """Whether the runtime takes no more runs (stopping, or told to)."""
+        return self._stopping.is_set()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Interrupt what runs (it stays RUNNING, its lease released, queued again for
         another worker), stop the periodic work, close everything (also after a
@@ -159,6 +164,8 @@ class WorkerRuntime:
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         name = getattr(work, "__name__", "periodic work").strip("_")
+        me = asyncio.current_task()
+        assert me is not None
         while True:
             try:
                 await work()
@@ -167,6 +174,11 @@ class WorkerRuntime:
                 logger.warning("worker: %s unavailable (%s); trying again", name, error)
             except Exception:
                 logger.exception("worker: %s failed; trying again", name)
+            if me.cancelling():
+                # Python 3.11's asyncio.wait_for (redis-py connects with it) drops a cancel
+                # that lands as the awaited call completes: stop all the same, or stop()
+                # would wait out a whole round's sleep (an hour for the retention check).
+                raise asyncio.CancelledError
             await asyncio.sleep(seconds)
 
     async def _due_jobs(self) -> None:

@@ -50,8 +50,9 @@ def main() -> None:
     except KeyboardInterrupt:
         _leave()
     except SystemExit as exit_:
-        # Typer turns a KeyboardInterrupt inside a command into exit 130, without a word.
-        if _state.stopping and exit_.code not in (0, None):
+        # Typer turns a KeyboardInterrupt inside a command into exit 130, without a word;
+        # a command may also end its own way once interrupted (uvicorn's start-up: exit 3).
+        if exit_.code == INTERRUPTED or (_state.stopping and exit_.code not in (0, None)):
             _leave()
         raise
 

@@ -7,6 +7,7 @@ import signal
 import time
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 import httpx
 import psycopg
@@ -132,16 +133,18 @@ def test_a_long_wait_parks_and_resumes_on_any_worker(fleet: Fleet):
     parked = client.workflow([wait("long", 6000), step("after", agent, 7, "long")])
     quick = chain(client)
     long_id = client.execute(parked)
-    time.sleep(1.0)
-    # Both workers have one place; the parked run holds none, so two more runs go at once.
+
+    def parked_now(_: dict[str, object]) -> bool:
+        return any("without holding a worker" in line["message"] for line in client.logs(long_id))
+
+    client.wait_for(long_id, parked_now, timeout=30)
+    # Both workers have one place; the parked run holds none, so two more runs go meanwhile.
     quick_ids = [client.execute(quick) for _ in range(2)]
     for execution_id in quick_ids:
-        assert client.finished(execution_id, timeout=5)["status"] == "COMPLETED"
-    done = client.finished(long_id, timeout=30)
+        assert client.finished(execution_id, timeout=60)["status"] == "COMPLETED"
+    done = client.finished(long_id, timeout=60)
     assert done["status"] == "COMPLETED", done
     assert done["outputData"]["long"]["waitedMs"] >= 6000
-    messages = [line["message"] for line in client.logs(long_id)]
-    assert any("without holding a worker" in m for m in messages)
 
 
 def test_concurrency_limit_holds_across_workers(fleet: Fleet):
@@ -172,14 +175,21 @@ def test_a_schedule_fires_once_per_tick_with_several_workers(fleet: Fleet):
     created = client.post("/deployments", {"name": "every second", "workflowId": workflow})
     deployment = created["deployment"]
     client.post(f"/deployments/{deployment['id']}/start")
-    time.sleep(5)
+    deadline = time.monotonic() + 60
+    while len({run["triggerData"]["scheduledFor"] for run in fired(client, workflow)}) < 3:
+        assert time.monotonic() < deadline, "fewer than 3 ticks fired in 60 s"
+        time.sleep(0.2)
     client.post(f"/deployments/{deployment['id']}/stop")
-    time.sleep(1.5)
-    runs = client.get(f"/workflows/{workflow}/executions?pageSize=100")
+    time.sleep(1.5)  # a second worker firing a tick twice would have done so by now
+    runs = fired(client, workflow)
     ticks = Counter(run["triggerData"]["scheduledFor"] for run in runs)
     assert len(ticks) >= 3, ticks
     assert set(ticks.values()) == {1}, ticks  # no tick fired twice
     assert all(run["triggerType"] == "SCHEDULED" for run in runs)
+
+
+def fired(client: Client, workflow: str) -> list[dict[str, Any]]:
+    return list(client.get(f"/workflows/{workflow}/executions?pageSize=100"))
 
 
 def test_readiness_reports_redis_and_the_queue(fleet: Fleet):

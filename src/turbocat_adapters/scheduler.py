@@ -140,11 +140,16 @@ class Scheduler:
                 logger.error("scheduler: deployment %s has a bad schedule: %s", deployment_id, why)
 
     async def _loop(self) -> None:
+        me = asyncio.current_task()
+        assert me is not None
         while True:
             try:
                 await self.run_once()
             except Exception:  # a bug in one round must not end the schedules
                 logger.exception("scheduler: a round failed")
+            if me.cancelling():  # stop() was called, but the round swallowed the cancel
+                # (Python 3.11's asyncio.wait_for can, under redis-py and psycopg)
+                raise asyncio.CancelledError
             # Wake just after the next whole second (ticks are whole seconds), or sooner.
             now = self._clock.now()
             to_next_second = 1.0 - now.microsecond / 1_000_000 + 0.005

@@ -1,5 +1,5 @@
 """``python -m turbocat_cli``: the same as the ``turbocat`` command."""
 
-from turbocat_cli.app import main
+from turbocat_cli.interrupts import main
 
 main()

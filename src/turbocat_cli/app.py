@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +16,7 @@ from rich.console import Console
 
 from turbocat_adapters.container import Container
 from turbocat_adapters.wire import encode, to_wire
-from turbocat_cli import accounts, data, retention, serve, worker
+from turbocat_cli import accounts, data, interrupts, retention, serve, worker
 from turbocat_cli.files import InputError, read_document, read_inputs
 from turbocat_cli.progress import Progress
 from turbocat_core import __version__
@@ -119,7 +119,7 @@ def run(
     except InputError as error:
         raise _fail(str(error)) from None
     try:
-        execution = asyncio.run(_run(document, inputs, quiet=as_json, title=str(file)))
+        execution = interrupts.run_async(_run(document, inputs, quiet=as_json, title=str(file)))
     except TurbocatError as error:
         raise _fail(f"{file}: {_describe(error)}") from None
     if as_json:
@@ -143,10 +143,9 @@ async def _run(document: Any, inputs: dict[str, Any], *, quiet: bool, title: str
     progress = Progress(blueprint.steps, console, title)
     unsubscribe = container.logs().subscribe(progress.on_log)
     execution = await container.start_execution()(actor, blueprint.workflow.id, inputs=inputs)
-    _cancel_on_interrupt(container, execution)
     queue = container.queue()
     try:
-        with progress:
+        with progress, _cancel_on_interrupt(container, execution):
             await queue.drain()
     finally:
         unsubscribe()
@@ -156,23 +155,24 @@ async def _run(document: Any, inputs: dict[str, Any], *, quiet: bool, title: str
     return finished
 
 
-def _cancel_on_interrupt(container: Container, execution: Execution) -> None:
-    """First Ctrl-C cancels the run (steps interrupted, status CANCELLED); a second one quits."""
+@contextlib.contextmanager
+def _cancel_on_interrupt(container: Container, execution: Execution) -> Iterator[None]:
+    """While the run goes on, Ctrl-C cancels it (steps interrupted, status CANCELLED); the
+    next one stops the command at once (``interrupts.run_async``). Before the run exists,
+    Ctrl-C just stops the command."""
     loop = asyncio.get_running_loop()
-    cancel = container.cancellation()
-
+    cancellation = container.cancellation()
     pending: set[asyncio.Task[None]] = set()
 
-    def interrupted() -> None:
-        err.print("\ncancelling... (Ctrl-C again to quit at once)")
-        loop.remove_signal_handler(signal.SIGINT)
-        task = loop.create_task(cancel.request(execution.id))
+    def cancel() -> None:  # on the loop, not in the signal handler
+        after_echo = "\n" if err.is_terminal else ""  # the terminal has echoed ^C
+        err.print(f"{after_echo}cancelling... (Ctrl-C again to quit at once)")
+        task = loop.create_task(cancellation.request(execution.id))
         pending.add(task)
         task.add_done_callback(pending.discard)
 
-    # Not on the main thread, or no signals on this platform: Ctrl-C just stops the process.
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, interrupted)
+    with interrupts.calling(lambda: loop.call_soon_threadsafe(cancel)):
+        yield
 
 
 def _summary(execution: Execution) -> None:
@@ -191,5 +191,6 @@ def _summary(execution: Execution) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """The entry point of installs made before ``interrupts.main`` took over (their
+    ``turbocat`` script still names this one): the same command, the same guard."""
+    interrupts.main()

@@ -3,7 +3,6 @@ its encrypted secrets and seed data."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -16,6 +15,7 @@ from turbocat_adapters.container import Container, close_redis
 from turbocat_adapters.secrets_file import with_secrets
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.stores import MigrationError, MigrationState, Store, redact
+from turbocat_cli import interrupts
 from turbocat_core.errors import TurbocatError
 from turbocat_core.usecases.reseal import ResealReport
 from turbocat_core.usecases.seed import SeedReport
@@ -59,7 +59,7 @@ async def opened(store: Store) -> AsyncIterator[Store]:
 
 def run_with_store(container: Container, work: Callable[[Store], Awaitable[T]]) -> T:
     """Open the configured store, run ``work``, close it (and the Redis client, if the
-    container has one); failures end in one line."""
+    container has one); failures end in one line, a Ctrl-C in ``interrupted``."""
 
     async def main() -> T:
         try:
@@ -69,7 +69,7 @@ def run_with_store(container: Container, work: Callable[[Store], Awaitable[T]]) 
             await close_redis(container)
 
     try:
-        return asyncio.run(main())
+        return interrupts.run_async(main())
     except MigrationError as error:
         raise fail(str(error)) from None
     except TurbocatError as error:

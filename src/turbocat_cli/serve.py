@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from typing import Annotated
 
 import typer
@@ -22,7 +24,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [TURBOCAT_PORT, 3001].")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
 ) -> None:
-    """Serve the HTTP API (docs at /api/v1/docs) until Ctrl-C."""
+    """Serve the HTTP API (docs at /api/v1/docs) until Ctrl-C or SIGTERM."""
     import uvicorn
 
     container = load_container(secrets=True)  # refuses weak secrets in production
@@ -57,6 +59,8 @@ def serve(
             "until Redis is configured (the fleet mode)",
             err=True,
         )
+    if workers > 1:
+        _spare_the_workers_ctrl_c()
     uvicorn.run(
         APP_FACTORY,  # by name: uvicorn imports it in each worker process
         factory=True,
@@ -68,6 +72,25 @@ def serve(
         proxy_headers=settings.trust_proxy_headers,
         log_level=settings.log_level,
     )
+    # uvicorn returns once it has stopped on Ctrl-C (or SIGTERM with several workers; with
+    # one, it ends by SIGTERM itself); its start-up failures exit instead.
+    typer.echo("turbocat stopped", err=True)
+
+
+def _spare_the_workers_ctrl_c() -> None:
+    """Keep a terminal's Ctrl-C, which reaches the whole process group, away from uvicorn's
+    worker processes: one caught starting up prints a KeyboardInterrupt traceback, and
+    uvicorn's supervisor stops them with SIGTERM anyway. They inherit SIGINT blocked from
+    this thread (so do their own children; none relies on SIGINT); this process still takes
+    it, through a thread of its own that leaves it unblocked (Python runs the handler in
+    the main thread whichever thread the signal reaches)."""
+    from multiprocessing import resource_tracker
+
+    # Started now: multiprocessing starts it with the first worker otherwise, and unblocks
+    # SIGINT in the calling thread once it has.
+    resource_tracker.ensure_running()
+    threading.Thread(target=threading.Event().wait, name="sigint", daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
 async def _prepare(container: Container, store: Store) -> None:

@@ -4,13 +4,16 @@ PostgreSQL database and one Redis prefix, and an HTTP client that drives it."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,16 @@ class Fleet:
             time.sleep(0.1)
         return process
 
+    def lease_holder(self, execution_id: str) -> str | None:
+        """Who holds the execution's lease in Redis now (``<host>:<pid>:...`` for a worker,
+        ``queue:<job>`` for a queued job), or ``None``."""
+        import redis
+
+        key = f"{self.env['TURBOCAT_REDIS_PREFIX']}:claim:run:{execution_id}"
+        with redis.Redis.from_url(self.env["TURBOCAT_REDIS_URL"], decode_responses=True) as r:
+            holder = r.get(key)
+        return None if holder is None else str(holder)
+
     @staticmethod
     def kill(process: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
         """Signal the process and everything it started (RQ's scheduler)."""
@@ -114,6 +127,65 @@ class Fleet:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill(process)
+
+
+def held_by(holder: str | None, process: subprocess.Popen[str]) -> bool:
+    """Whether a lease holder is ``process`` (a worker: ``<host>:<pid>:<random>:<run>``)."""
+    return holder is not None and holder.split(":")[1:2] == [str(process.pid)]
+
+
+class Gate:
+    """An HTTP server on 127.0.0.1 for API steps: the first request is held until
+    :meth:`close` (a step in flight, for as long as the test needs), later ones answer at
+    once; :meth:`wait_for` waits for the n-th to arrive."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._arrived = threading.Condition()
+        self._open = threading.Event()
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                with gate._arrived:
+                    gate.requests += 1
+                    number = gate.requests
+                    gate._arrived.notify_all()
+                if number == 1:
+                    gate._open.wait(600)
+                body = json.dumps({"request": number}).encode()
+                with contextlib.suppress(OSError):  # its caller may have gone meanwhile
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float = 60) -> None:
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: self.requests >= count, timeout):
+                raise AssertionError(f"{self.requests} request(s) in {timeout} s, not {count}")
+
+    def close(self) -> None:
+        self._open.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Client:

@@ -7,12 +7,14 @@ import signal
 import time
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from tests.fleet.fleet import Client, Fleet, step, wait
+from tests.cli.running import Turbocat
+from tests.fleet.fleet import Client, Fleet, Gate, held_by, step, wait
 
 pytestmark = pytest.mark.slow
 
@@ -131,16 +133,18 @@ def test_a_long_wait_parks_and_resumes_on_any_worker(fleet: Fleet):
     parked = client.workflow([wait("long", 6000), step("after", agent, 7, "long")])
     quick = chain(client)
     long_id = client.execute(parked)
-    time.sleep(1.0)
-    # Both workers have one place; the parked run holds none, so two more runs go at once.
+
+    def parked_now(_: dict[str, object]) -> bool:
+        return any("without holding a worker" in line["message"] for line in client.logs(long_id))
+
+    client.wait_for(long_id, parked_now, timeout=30)
+    # Both workers have one place; the parked run holds none, so two more runs go meanwhile.
     quick_ids = [client.execute(quick) for _ in range(2)]
     for execution_id in quick_ids:
-        assert client.finished(execution_id, timeout=5)["status"] == "COMPLETED"
-    done = client.finished(long_id, timeout=30)
+        assert client.finished(execution_id, timeout=60)["status"] == "COMPLETED"
+    done = client.finished(long_id, timeout=60)
     assert done["status"] == "COMPLETED", done
     assert done["outputData"]["long"]["waitedMs"] >= 6000
-    messages = [line["message"] for line in client.logs(long_id)]
-    assert any("without holding a worker" in m for m in messages)
 
 
 def test_concurrency_limit_holds_across_workers(fleet: Fleet):
@@ -171,14 +175,21 @@ def test_a_schedule_fires_once_per_tick_with_several_workers(fleet: Fleet):
     created = client.post("/deployments", {"name": "every second", "workflowId": workflow})
     deployment = created["deployment"]
     client.post(f"/deployments/{deployment['id']}/start")
-    time.sleep(5)
+    deadline = time.monotonic() + 60
+    while len({run["triggerData"]["scheduledFor"] for run in fired(client, workflow)}) < 3:
+        assert time.monotonic() < deadline, "fewer than 3 ticks fired in 60 s"
+        time.sleep(0.2)
     client.post(f"/deployments/{deployment['id']}/stop")
-    time.sleep(1.5)
-    runs = client.get(f"/workflows/{workflow}/executions?pageSize=100")
+    time.sleep(1.5)  # a second worker firing a tick twice would have done so by now
+    runs = fired(client, workflow)
     ticks = Counter(run["triggerData"]["scheduledFor"] for run in runs)
     assert len(ticks) >= 3, ticks
     assert set(ticks.values()) == {1}, ticks  # no tick fired twice
     assert all(run["triggerType"] == "SCHEDULED" for run in runs)
+
+
+def fired(client: Client, workflow: str) -> list[dict[str, Any]]:
+    return list(client.get(f"/workflows/{workflow}/executions?pageSize=100"))
 
 
 def test_readiness_reports_redis_and_the_queue(fleet: Fleet):
@@ -197,28 +208,58 @@ def test_readiness_reports_redis_and_the_queue(fleet: Fleet):
 
 
 def test_a_stopping_worker_hands_its_runs_back_at_once(fleet: Fleet):
-    base = fleet.server()
-    first = fleet.worker()
-    client = Client(base)
-    agent = client.data_agent()
-    workflow = client.workflow(
-        [step("a", agent, 1), wait("hold", 4000, "a"), step("b", agent, 2, "hold")]
-    )
-    execution_id = client.execute(workflow)
-    client.wait_for(
-        execution_id,
-        lambda e: any(line["stepKey"] == "hold" for line in client.logs(execution_id)),
-        timeout=30,
-    )
-    fleet.worker()
-    began = time.monotonic()
-    Fleet.kill(first, signal.SIGTERM)  # a deploy: stop gracefully
-    assert "handed back" in fleet.log_of(first)
-    done = client.finished(execution_id, timeout=30)
+    fleet.env["TURBOCAT_HTTP_ALLOWED_HOSTS"] = "127.0.0.1"  # the API step's gate below
+    with Gate() as gate:
+        base = fleet.server()
+        workers = [fleet.worker(), fleet.worker()]
+        client = Client(base)
+        agent = client.data_agent()
+        api = {"url": gate.url, "timeoutMs": 300_000}
+        held = client.post("/agents", {"name": "held", "type": "API", "config": api})["id"]
+        workflow = client.workflow(
+            [
+                step("a", agent, 1),
+                {"stepKey": "held", "agentId": held, "dependsOn": ["a"]},
+                step("b", agent, 2, "held"),
+            ]
+        )
+        execution_id = client.execute(workflow)
+        gate.wait_for(1)  # the API step is in flight (the gate holds it) on one worker
+        (first,) = [w for w in workers if held_by(fleet.lease_holder(execution_id), w)]
+        Fleet.kill(first, signal.SIGTERM)  # a deploy: stop gracefully; returns once it exited
+        assert "handed back" in fleet.log_of(first)
+        # Handed back, not left to expire: the lease went with the worker, so no one waits
+        # the 10 s of a lapsing lease (it is queued again, or the other worker has it).
+        assert not held_by(fleet.lease_holder(execution_id), first)
+        gate.wait_for(2)  # the other worker resumed the run: the step runs again
+        done = client.finished(execution_id, timeout=60)
     assert done["status"] == "COMPLETED", done
-    # Handed back, not left to expire: resumed well before a lease would lapse.
-    assert time.monotonic() - began < 4 + 5, time.monotonic() - began
     assert done["outputData"]["b"] == {"n": 2}
+    messages = [line["message"] for line in client.logs(execution_id)]
+    assert any("resumed" in m for m in messages), messages
+
+
+@pytest.mark.parametrize(
+    ("sig", "point"),
+    [
+        (signal.SIGINT, "turbocat worker:"),  # starting: the runtime opens, RQ not yet there
+        (signal.SIGINT, " ready: "),
+        (signal.SIGTERM, " ready: "),
+    ],
+)
+def test_a_worker_stopped_as_it_starts_ends_in_one_line(fleet: Fleet, sig: int, point: str):
+    worker = Turbocat("worker", env=fleet.env)
+    shown = worker.wait_for(point)
+    worker.interrupt(sig)
+    code = worker.finish()
+    everything = worker.stderr + worker.stdout
+    assert "Traceback" not in everything and "Task was destroyed" not in everything, everything
+    lines = worker.stderr_after(shown)
+    if code == 130:  # before the worker's runtime began
+        assert lines == ["interrupted"]
+    else:  # a stop like any other: the ready line, if not shown yet, then the end
+        assert code == 0, everything
+        assert [line.split()[2] for line in lines] in (["stopped"], ["ready:", "stopped"])
 
 
 def test_a_worker_prunes_old_runs_once_a_day(fleet: Fleet):

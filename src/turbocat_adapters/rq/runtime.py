@@ -27,6 +27,7 @@ from turbocat_core.errors import ExternalServiceError
 
 if TYPE_CHECKING:
     from turbocat_adapters.container import Container
+    from turbocat_adapters.scheduler import Scheduler
 
 logger = logging.getLogger("turbocat.worker")
 
@@ -54,14 +55,22 @@ class WorkerRuntime:
         self.holder = container.worker_id()
         self._slots = threading.BoundedSemaphore(concurrency)
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="turbocat-runtime")
+        # A daemon: a runtime left running (its process stopped mid-start) never keeps the
+        # process alive; stop() is the orderly way out.
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="turbocat-runtime", daemon=True
+        )
         self._runs: dict[asyncio.Task[Any], ExecutionId] = {}
         self._periodic: list[asyncio.Task[None]] = []
+        self._opening: asyncio.Task[Any] | None = None
+        self._scheduler: Scheduler | None = None
         self._stopping = threading.Event()
 
     # --- from the main thread -----------------------------------------------------------
 
     def start(self) -> None:
+        """Open the store and start the periodic work; interrupted (Ctrl-C), :meth:`stop`
+        still closes whatever was opened."""
         global _RUNTIME
         self._thread.start()
         self._call(self._open()).result()
@@ -80,13 +89,28 @@ class WorkerRuntime:
         # Stopping: give the job back to the fleet rather than drop it.
         self._call(self.container.queue().enqueue_execution(execution_id)).result()
 
+    def refuse_runs(self) -> None:
+        """Take no more runs: from now on :meth:`accept` gives its job back to the fleet
+        (the worker is stopping). Safe from a signal handler."""
+        self._stopping.set()
+
+    @property
+    def refusing(self) -> bool:
+        """Whether the runtime takes no more runs (stopping, or told to)."""
+        return self._stopping.is_set()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Interrupt what runs (it stays RUNNING, its lease released, queued again for
-        another worker), stop the periodic work, close everything."""
+        another worker), stop the periodic work, close everything (also after a
+        :meth:`start` that was interrupted, or never called)."""
         global _RUNTIME
         self._stopping.set()
+        if not self._thread.is_alive():
+            return
         try:
             self._call(self._close()).result(timeout)
+        except TimeoutError:
+            logger.warning("worker: not stopped cleanly in %.0f s; leaving anyway", timeout)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout)
@@ -101,6 +125,7 @@ class WorkerRuntime:
     # --- in the runtime's loop ----------------------------------------------------------
 
     async def _open(self) -> None:
+        self._opening = asyncio.current_task()
         container = self.container
         await container.store().open()
         queue: Any = container.queue()
@@ -139,6 +164,8 @@ class WorkerRuntime:
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[object]]) -> None:
         name = getattr(work, "__name__", "periodic work").strip("_")
+        me = asyncio.current_task()
+        assert me is not None
         while True:
             try:
                 await work()
@@ -147,6 +174,11 @@ class WorkerRuntime:
                 logger.warning("worker: %s unavailable (%s); trying again", name, error)
             except Exception:
                 logger.exception("worker: %s failed; trying again", name)
+            if me.cancelling():
+                # Python 3.11's asyncio.wait_for (redis-py connects with it) drops a cancel
+                # that lands as the awaited call completes: stop all the same, or stop()
+                # would wait out a whole round's sleep (an hour for the retention check).
+                raise asyncio.CancelledError
             await asyncio.sleep(seconds)
 
     async def _due_jobs(self) -> None:
@@ -184,10 +216,14 @@ class WorkerRuntime:
         logger.info("retention: %s", report)
 
     async def _close(self) -> None:
+        if self._opening is not None and not self._opening.done():  # stopped while starting
+            self._opening.cancel()
+            await asyncio.gather(self._opening, return_exceptions=True)
         for task in self._periodic:
             task.cancel()
         await asyncio.gather(*self._periodic, return_exceptions=True)
-        await self._scheduler.stop()
+        if self._scheduler is not None:
+            await self._scheduler.stop()
         interrupted = list(self._runs.items())
         for task, _ in interrupted:
             task.cancel()

@@ -20,6 +20,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 
 from turbocat_core.domain.execution import Execution
 from turbocat_core.usecases.webhooks import ReceiveWebhook
+from turbocat_http.auth.access import PUBLIC
 from turbocat_http.auth.security import client_of
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ok
@@ -33,6 +34,7 @@ MAX_HEADER = 256
     "/{deployment_id:str}",
     status_code=HTTP_202_ACCEPTED,
     responses=error_responses(401, 409),
+    **PUBLIC,
 )
 async def receive_webhook(
     deployment_id: FromPath[str],

@@ -24,7 +24,7 @@ class MemoryStore:
 
     - entities are copied on the way in and on the way out (JSON-like fields only: the
       rest of an entity is immutable); rows are keyed by ``uuid.int``;
-    - ids are unique per table, emails case-insensitively (stored lower-cased), step keys
+    - ids are unique per table, emails in their canonical form (``canonical_email``), step keys
       per workflow, API-key hashes; soft-deleted rows keep their unique keys and stay in
       the store (``peek`` shows them) while reading as absent everywhere else;
     - counters (``record_runs``, ``record_run``, ``add_step_counts``, ``increment_usage``)

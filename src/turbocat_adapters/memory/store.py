@@ -7,7 +7,11 @@ from typing import Any
 from uuid import UUID
 
 from turbocat_adapters.memory.copying import shallow_with
-from turbocat_adapters.memory.services import MemoryOneTimeTokens, MemorySessionStore
+from turbocat_adapters.memory.services import (
+    MemoryOneTimeTokens,
+    MemoryReplayGuard,
+    MemorySessionStore,
+)
 from turbocat_adapters.memory.tables import TABLES, LogLocks, RowKey, Table
 from turbocat_adapters.memory.uow import MemoryUnitOfWork
 from turbocat_adapters.stores import MigrationState, Store
@@ -50,6 +54,8 @@ class MemoryStore:
         self.logs: dict[RowKey, list[ExecutionLog]] = {}
         self.log_ids: set[RowKey] = set()
         self.log_locks = LogLocks(lock_timeout)
+        # replay keys (as the SQL stores' replay_keys table): key -> when it expires
+        self.replay_keys: dict[str, float] = {}
 
     kind = "memory"
 
@@ -73,6 +79,9 @@ class MemoryStore:
 
     def one_time_tokens(self, clock: ports.Clock) -> MemoryOneTimeTokens:
         return MemoryOneTimeTokens(clock)
+
+    def replay_guard(self, clock: ports.Clock) -> MemoryReplayGuard:
+        return MemoryReplayGuard(clock, self.replay_keys)
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         """A fresh unit of work over this store (``UnitOfWorkFactory``)."""

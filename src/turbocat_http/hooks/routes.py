@@ -63,7 +63,8 @@ async def receive_webhook(
     the PENDING execution. UNAUTHORIZED for a missing, stale or wrong signature and for an
     unknown deployment alike; VALIDATION_ERROR (field ``body``) for a body that is not JSON;
     INVALID_STATE when the deployment is not RUNNING, runs an agent, or its workflow cannot
-    run."""
+    run; CONFLICT when this very request (same timestamp, body and signature) was accepted
+    before: it starts nothing."""
     body = await request.body()
     execution = await receive_webhook(
         deployment_id,
@@ -86,6 +87,7 @@ router = Router(
                 ids=c.ids(),
                 secrets=c.secret_box(),
                 start=c.start_execution(),
+                replay=c.replay_guard(),
             )
         ),
     },

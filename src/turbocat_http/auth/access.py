@@ -27,7 +27,6 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import SecurityRequirement
 
 from turbocat_core.domain.access import require_scope
-from turbocat_core.domain.api_key import scope_allows
 from turbocat_core.errors import PermissionDenied
 from turbocat_http.auth.security import authenticate, has_credentials
 from turbocat_http.openapi import AUTHENTICATED, BEARER_ONLY
@@ -57,14 +56,6 @@ class Access:
         if self.kind in (PUBLIC_KIND, SESSION_KIND):
             return self.kind
         return f"{self.resource}:{self.action}"
-
-    def admits_scope(self, scope: str) -> bool:
-        """Whether an API key holding only ``scope`` gets past this rule."""
-        if self.kind == PUBLIC_KIND:
-            return True
-        if self.kind == SESSION_KIND or self.resource is None or self.action is None:
-            return False
-        return scope_allows((scope,), self.resource, self.action)
 
 
 def _rule(access: Access, security: list[SecurityRequirement] | None) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from turbocat_core.ports import (
     JobQueue,
     Mailer,
     OneTimeTokens,
+    ReplayGuard,
     SessionStore,
     UnitOfWorkFactory,
 )
@@ -209,6 +210,18 @@ def _reset_tokens(
     return store.one_time_tokens(clock)
 
 
+def _replay_guard(
+    store: Store, clock: Clock, redis: Redis | None, settings: Settings
+) -> ReplayGuard:
+    """Accepted webhooks: in Redis where there is one, so every process agrees; otherwise
+    in the store (its ``replay_keys``)."""
+    if redis is not None:
+        from turbocat_adapters.redis import Keys, RedisReplayGuard
+
+        return RedisReplayGuard(redis, Keys(settings.redis_prefix), clock)
+    return store.replay_guard(clock)
+
+
 def _limiter(clock: Clock, redis: Redis | None, settings: Settings) -> RateLimiter:
     """Shared by every process on one Redis; otherwise this process's own (memory)."""
     if redis is not None:
@@ -294,8 +307,8 @@ class Container(containers.DeclarativeContainer):
 
     redis = providers.Singleton(_redis, settings)
     """``None`` without ``TURBOCAT_REDIS_URL``; whoever opens the store closes it too
-    (``close_redis``). With it, sessions, reset tokens, limits, claims, cancellation
-    requests and the RQ queue live in Redis."""
+    (``close_redis``). With it, sessions, reset tokens, accepted webhooks, limits, claims,
+    cancellation requests and the RQ queue live in Redis."""
     rq_connection = providers.Singleton(_rq_connection, settings)
     worker_id = providers.Singleton(_worker_id)
     claims = providers.Singleton(_claims, clock, redis, settings)
@@ -372,6 +385,7 @@ class Container(containers.DeclarativeContainer):
 
     # Deployments
     secret_box = providers.Singleton(_secret_box, settings)
+    replay_guard = providers.Singleton(_replay_guard, store, clock, redis, settings)
     reseal_secrets = providers.Factory(ResealSecrets, uow=uow, secrets=secret_box)
     prune_executions = providers.Factory(PruneExecutions, uow=uow, clock=clock)
     fire_due_schedules = providers.Factory(

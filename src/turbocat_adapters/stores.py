@@ -55,6 +55,10 @@ class Store(Protocol):
         """Single-use tokens (password resets) kept in this store."""
         ...
 
+    def replay_guard(self, clock: ports.Clock) -> ports.ReplayGuard:
+        """Keys accepted once within a time to live (signed webhooks) kept in this store."""
+        ...
+
 
 class MigrationError(Exception):
     """The migrations cannot be applied as they are (e.g. an applied file was edited)."""

@@ -11,7 +11,7 @@ from turbocat_adapters.stores import Store
 from turbocat_cli.data import fail, load_container, out, run_with_store
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.api_key import ApiKey
-from turbocat_core.domain.user import User, UserRole, check_password_policy
+from turbocat_core.domain.user import User, UserRole, canonical_email, check_password_policy
 from turbocat_core.errors import NotFound, TurbocatError
 
 user = typer.Typer(help="Accounts.", no_args_is_help=True)
@@ -73,7 +73,7 @@ def create_key(
 
     async def work(store: Store) -> tuple[ApiKey, str]:
         async with container.uow()() as uow:
-            owner = await uow.users.get_by_email(email.strip().lower())
+            owner = await uow.users.get_by_email(canonical_email(email))
         if owner is None:
             raise NotFound("user", email)
         actor = Actor(user_id=owner.id, role=owner.role)

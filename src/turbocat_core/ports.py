@@ -445,6 +445,24 @@ class OneTimeTokens(Protocol):
         ...
 
 
+class ReplayGuard(Protocol):
+    """Keys accepted once within a time to live (signed webhooks: a request is not replayed).
+
+    Expiry follows the injected clock's time, shared by processes; expired keys are
+    deleted by later writes, so nothing piles up.
+    """
+
+    async def first_use(self, key: str, ttl_seconds: int) -> bool:
+        """``True`` if ``key`` is not remembered (never used, forgotten or expired): it is
+        then remembered for ``ttl_seconds``. ``False`` while it is remembered. Atomic: of
+        concurrent calls with one key, in any processes, exactly one gets ``True``."""
+        ...
+
+    async def forget(self, key: str) -> None:
+        """Forget ``key`` at once (a use that started nothing may come again)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RateDecision:
     allowed: bool

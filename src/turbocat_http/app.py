@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from turbocat_adapters.bootstrap import ensure_bootstrap_admin
 from turbocat_adapters.container import close_redis
 from turbocat_core.usecases.recovery import ResumeInterrupted
+from turbocat_http.auth.access import check_access
 from turbocat_http.context import REQUEST_ID_HEADER
 from turbocat_http.dependencies import CONTAINER_STATE_KEY
 from turbocat_http.envelope import LIST_PARAMS_DEPENDENCY, provide_list_params
@@ -67,7 +68,8 @@ def create_app(
             "turbocat_adapters.secrets_file.with_secrets() (or set TURBOCAT_JWT_SECRET)"
         )
     _set_log_level(settings.log_level)
-    api = Router(API_PREFIX, route_handlers=[*API_ROUTERS, *routers])
+    # One guard enforces every route's access rule (turbocat_http.auth.access).
+    api = Router(API_PREFIX, route_handlers=[*API_ROUTERS, *routers], guards=[check_access])
     app = Litestar(
         route_handlers=[health_router, api],
         exception_handlers={Exception: handle_exception},

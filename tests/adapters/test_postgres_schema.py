@@ -96,7 +96,7 @@ async def test_an_empty_database_gets_every_file_once_and_a_second_run_applies_n
     assert tables == {
         "users", "agents", "workflows", "workflow_steps", "executions", "step_runs",
         "execution_logs", "templates", "deployments", "api_keys", "audit_logs",
-        "sessions", "one_time_tokens", "schema_migrations",
+        "sessions", "one_time_tokens", "replay_keys", "schema_migrations",
     }  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """The Redis adapters beyond their contract suites: two clients (two processes' worth) share
-sessions, tokens and limits; keys stay under the prefix and expire; Redis failures come out
-as ExternalServiceError."""
+sessions, tokens, replay keys and limits; keys stay under the prefix and expire; Redis
+failures come out as ExternalServiceError."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from turbocat_adapters.redis import (
     Keys,
     RedisOneTimeTokens,
     RedisRateLimiter,
+    RedisReplayGuard,
     RedisSessionStore,
     redis_client,
 )
@@ -144,6 +145,7 @@ async def test_every_key_is_under_the_prefix_and_expires(two):
     await RedisSessionStore(first, keys, clock).put(session)
     await RedisOneTimeTokens(first, keys, clock).put("hash-1", "user-1", 600)
     await RedisRateLimiter(first, keys, clock).hit("key", 5, 30)
+    assert await RedisReplayGuard(first, keys, clock).first_use("webhook:d:sig", 600)
     found = sorted([key async for key in first.scan_iter(match=f"{keys.prefix}:*")])
     assert found == sorted(
         [
@@ -152,6 +154,7 @@ async def test_every_key_is_under_the_prefix_and_expires(two):
             f"{keys.prefix}:token:hash-1",
             f"{keys.prefix}:subject-tokens:user-1",
             f"{keys.prefix}:rate:key",
+            f"{keys.prefix}:replay:webhook:d:sig",
         ]
     )
     ttls = {key.split(":")[2]: await first.pttl(key) for key in found}
@@ -160,6 +163,7 @@ async def test_every_key_is_under_the_prefix_and_expires(two):
     assert 590_000 < ttls["token"] <= 600_000
     assert 590_000 < ttls["subject-tokens"] <= 600_000
     assert 20_000 < ttls["rate"] <= 30_000
+    assert 590_000 < ttls["replay"] <= 600_000
 
 
 async def test_a_redis_that_is_down_raises_external_service_error():
@@ -174,5 +178,7 @@ async def test_a_redis_that_is_down_raises_external_service_error():
             await RedisSessionStore(redis, keys, clock).get(uuid4())
         with pytest.raises(ExternalServiceError):
             await RedisOneTimeTokens(redis, keys, clock).take("hash")
+        with pytest.raises(ExternalServiceError):
+            await RedisReplayGuard(redis, keys, clock).first_use("key", 60)
     finally:
         await redis.aclose()

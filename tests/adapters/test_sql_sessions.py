@@ -1,4 +1,5 @@
-"""Sessions and one-time tokens kept by the SQL stores: what the contract suite cannot see.
+"""Sessions, one-time tokens and replay keys kept by the SQL stores: what the contract suite
+cannot see.
 
 They outlive the store object, several stores (processes) on one database share them, the
 foreign key to users holds, expired rows are swept, times come from the clock, and on
@@ -198,6 +199,26 @@ async def test_putting_a_token_sweeps_the_expired_ones(db: Database, clock):
     left = {row[0] for row in await db.rows("SELECT token_hash FROM one_time_tokens")}
     assert left == {"live", "old-0", "new"}
     assert await tokens.take("old-0") == "again"
+
+
+async def test_first_uses_sweep_the_expired_replay_keys(db: Database, clock):
+    guard = db.store.replay_guard(clock)
+    for n in range(5):
+        assert await guard.first_use(f"old-{n}", 10)
+    assert await guard.first_use("live", 1000)
+    clock.advance(20)
+    assert await guard.first_use("old-0", 10)  # taken over, not swept
+    assert await guard.first_use("new", 10)
+    left = {row[0] for row in await db.rows("SELECT replay_key FROM replay_keys")}
+    assert left == {"live", "old-0", "new"}
+
+
+async def test_stores_on_one_database_share_replay_keys(db: Database, clock):
+    assert await db.store.replay_guard(clock).first_use("webhook:x", 600)
+    async with db.opened_another() as other:
+        assert await other.replay_guard(clock).first_use("webhook:x", 600) is False
+        await other.replay_guard(clock).forget("webhook:x")
+    assert await db.store.replay_guard(clock).first_use("webhook:x", 600) is True
 
 
 async def test_times_are_the_clocks_not_the_databases(db: Database):

@@ -111,6 +111,7 @@ async def test_a_fresh_file_is_created_and_migrated_on_open(store: SqliteStore, 
         "audit_logs",
         "sessions",
         "one_time_tokens",
+        "replay_keys",
         "schema_migrations",
     }
     assert recorded_rows == [(m.version, m.name, m.checksum) for m in migrations]

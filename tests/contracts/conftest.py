@@ -20,6 +20,7 @@ from turbocat_adapters.memory import (
     ManualClock,
     MemoryOneTimeTokens,
     MemoryRateLimiter,
+    MemoryReplayGuard,
     MemorySessionStore,
 )
 from turbocat_adapters.stores import Store
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 STORES = STORE_KINDS
 SESSION_STORES = ["memory", "sqlite", "postgres", "redis"]
 TOKEN_STORES = ["memory", "sqlite", "postgres", "redis"]
+REPLAY_GUARDS = ["memory", "sqlite", "postgres", "redis"]
 RATE_LIMITERS = ["memory", "redis"]
 
 
@@ -147,6 +149,23 @@ async def one_time_tokens(
         return
     async with _empty_store(request, tmp_path) as store:
         yield store.one_time_tokens(clock)
+
+
+@pytest.fixture(params=REPLAY_GUARDS)
+async def replay_guard(
+    request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path
+) -> AsyncIterator[ports.ReplayGuard]:
+    if request.param == "memory":
+        yield MemoryReplayGuard(clock)
+        return
+    if request.param == "redis":
+        from turbocat_adapters.redis import RedisReplayGuard
+
+        async with _redis(request) as (client, keys):
+            yield RedisReplayGuard(client, keys, clock)
+        return
+    async with _empty_store(request, tmp_path) as store:
+        yield store.replay_guard(clock)
 
 
 @pytest.fixture(params=RATE_LIMITERS)

@@ -204,6 +204,20 @@ async def test_emails_are_unique_case_insensitively(uow_factory):
             await uow.users.add(make.user(email="ada@EXAMPLE.com"))
 
 
+async def test_emails_are_unique_after_nfkc_and_without_invisible_characters(uow_factory):
+    """Fullwidth letters and zero-width characters do not make another address (issue 11)."""
+    first = make.user(email="\uff21\uff22@Example.com")  # fullwidth "AB"
+    await put(uow_factory, "users", first)
+    async with uow_factory() as uow:
+        for variant in ("ab@example.com", "a\u200bb@example.com", "\ufeffAB@EXAMPLE.COM"):
+            found = await uow.users.get_by_email(variant)
+            assert found is not None and found.id == first.id, variant
+        assert found.email == "ab@example.com"  # stored in its canonical form
+        for variant in ("ab@example.com", "a\u200db@example.com", "\uff41b@example.com"):
+            with pytest.raises(Conflict):
+                await uow.users.add(make.user(email=variant))
+
+
 async def test_an_update_may_not_take_another_users_email(uow_factory):
     ada, grace = make.user(email="ada@example.com"), make.user(email="grace@example.com")
     await put(uow_factory, "users", ada, grace)

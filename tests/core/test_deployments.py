@@ -252,7 +252,9 @@ async def test_health_is_recomputed_and_stored_when_read(h: Harness):
 
 
 def _receiver(h: Harness) -> ReceiveWebhook:
-    return ReceiveWebhook(**ports(h), secrets=SecretBox(KEY), start=h.start)
+    return ReceiveWebhook(
+        **ports(h), secrets=SecretBox(KEY), start=h.start, replay=h.store.replay_guard(h.clock)
+    )
 
 
 async def test_webhook_timestamps_have_five_minutes_of_leeway(h: Harness):

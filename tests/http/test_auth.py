@@ -531,6 +531,13 @@ async def test_forgot_password_answers_alike_for_known_and_unknown_emails(world)
     assert token not in known.text
 
 
+async def test_forgot_password_finds_the_account_by_any_form_of_its_email(world):
+    await world.register("ab@example.com")
+    for variant in ("\uff21\uff22@example.com", "a\u200bb@example.com"):  # ＡＢ, zero-width
+        assert (await world.forgot(variant)).status_code == 200
+    assert [mail.to for mail in world.outbox.messages] == ["ab@example.com"] * 2
+
+
 async def test_forgot_password_sends_at_most_three_mails_an_hour(world):
     await world.register()
     responses = [await world.forgot("ada@example.com") for _ in range(5)]

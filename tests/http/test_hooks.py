@@ -3,6 +3,7 @@ deployment's workflow; bad, stale or unknown ones are refused alike (SPEC §3)."
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
@@ -12,8 +13,9 @@ from uuid import uuid4
 
 import pytest
 
+from tests.databases import REDIS_URL
 from tests.http.conftest import API, assert_error
-from tests.http.resources import API_STORES, Api, Person
+from tests.http.resources import API_STORES, Api, Person, make_api
 from tests.http.test_deployments import (
     DEPLOYMENTS,
     act,
@@ -200,3 +202,83 @@ async def test_a_workflow_that_cannot_run_is_an_invalid_state(dapi: Api):
     await change(dapi, "workflows", dataclasses.replace(workflow, status=WorkflowStatus.INACTIVE))
     error = assert_error(await send(dapi, deployment_id, secret), 409, "INVALID_STATE")
     assert "ACTIVE" in error["message"]
+
+
+async def _runs(api: Api, owner: Person, deployment_id: str) -> int:
+    """How many executions the deployment's workflow has."""
+    deployment = await read(api, "deployments", deployment_id)
+    listing = await api.client.get(
+        f"{API}/workflows/{deployment.workflow_id}/executions", headers=owner.headers
+    )
+    assert listing.status_code == 200, listing.text
+    return int(listing.json()["meta"]["total"])
+
+
+async def test_a_replayed_request_is_409_and_starts_nothing(dapi: Api):
+    """Issue 11, item 7: the identical request sent twice started two executions."""
+    ada = await dapi.user()
+    deployment_id, secret = await running(dapi, ada)
+    body, stamp = b'{"items": [3]}', int(time.time())
+    signature = sign_webhook(secret, stamp, body)
+    first = await send(dapi, deployment_id, secret, body, timestamp=stamp, signature=signature)
+    assert first.status_code == 202, first.text
+    for again in (signature, signature.upper().replace("SHA256=", "sha256=")):
+        replay = await send(dapi, deployment_id, secret, body, timestamp=stamp, signature=again)
+        error = assert_error(replay, 409, "CONFLICT")
+        assert "already accepted" in error["message"]
+    assert await _runs(dapi, ada, deployment_id) == 1
+
+    # Another body or another timestamp, validly signed, is another request.
+    assert (
+        await send(dapi, deployment_id, secret, b'{"items": [4]}', timestamp=stamp)
+    ).status_code == 202
+    assert (await send(dapi, deployment_id, secret, body, timestamp=stamp - 1)).status_code == 202
+    assert await _runs(dapi, ada, deployment_id) == 3
+    # The replays are in the deployment's log, as refusals.
+    logged = await events(dapi, ada, deployment_id, "?action=deployment.webhook_received")
+    errors = [entry["metadata"].get("error") for entry in logged["data"]]
+    assert sum(1 for error in errors if error and "already accepted" in error) == 2
+
+
+async def test_identical_concurrent_requests_start_one_run(dapi: Api):
+    ada = await dapi.user()
+    deployment_id, secret = await running(dapi, ada)
+    body, stamp = b'{"items": [5]}', int(time.time())
+    answers = await asyncio.gather(
+        *(send(dapi, deployment_id, secret, body, timestamp=stamp) for _ in range(6))
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [202, 409, 409, 409, 409, 409], [a.text for a in answers]
+    assert await _runs(dapi, ada, deployment_id) == 1
+
+
+async def test_a_request_refused_before_it_ran_may_come_again(dapi: Api):
+    """Only accepted requests are remembered: one refused because the workflow could not
+    run is accepted once it can."""
+    ada = await dapi.user()
+    deployment_id, secret = await running(dapi, ada)
+    deployment = await read(dapi, "deployments", deployment_id)
+    workflow = await read(dapi, "workflows", deployment.workflow_id)
+    await change(dapi, "workflows", dataclasses.replace(workflow, status=WorkflowStatus.INACTIVE))
+    stamp = int(time.time())
+    assert_error(await send(dapi, deployment_id, secret, timestamp=stamp), 409, "INVALID_STATE")
+    await change(dapi, "workflows", workflow)
+    assert (await send(dapi, deployment_id, secret, timestamp=stamp)).status_code == 202
+    assert_error(await send(dapi, deployment_id, secret, timestamp=stamp), 409, "CONFLICT")
+
+
+async def test_with_redis_the_accepted_requests_are_remembered_there(redis_keys):
+    """In a fleet every API process must agree, so the signatures live in Redis."""
+    import redis
+
+    fleet = {"redis_url": REDIS_URL, "redis_prefix": redis_keys}
+    async with make_api("memory", **fleet) as api:
+        ada = await api.user()
+        deployment_id, secret = await running(api, ada)
+        stamp = int(time.time())
+        assert (await send(api, deployment_id, secret, timestamp=stamp)).status_code == 202
+        assert_error(await send(api, deployment_id, secret, timestamp=stamp), 409, "CONFLICT")
+    with redis.Redis.from_url(REDIS_URL) as client:
+        kept = list(client.scan_iter(match=f"{redis_keys}:replay:webhook:{deployment_id}:*"))
+        assert len(kept) == 1
+        assert 0 < client.pttl(kept[0]) <= 600_000

@@ -311,21 +311,24 @@ async def test_scopes_are_recorded_and_deduplicated(world):
     assert (await world.new_key(token, scopes=["*"]))["apiKey"]["scopes"] == ["*"]
 
 
-async def test_a_scoped_key_can_still_read_its_own_identity(world):
-    """Scopes cover resources (agents, workflows...); GET /users/me is identity and is
-    allowed for any key, whatever its scopes."""
+async def test_a_key_reads_its_own_account_only_with_users_read(world):
+    """GET /users/me is an account route: a key needs a scope that names it (users:read,
+    or *); workflows:read is not enough (403)."""
     user_id, token = await _user(world)
-    key = (await world.new_key(token, scopes=["workflows:read"]))["key"]
-    response = await world.me(key=key)
-    assert response.status_code == 200, response.text
-    assert response.json()["data"]["id"] == user_id
+    narrow = (await world.new_key(token, scopes=["workflows:read"]))["key"]
+    assert_error(await world.me(key=narrow), 403, "FORBIDDEN")
+    for scopes in (["users:read"], ["*"]):
+        key = (await world.new_key(token, scopes=scopes))["key"]
+        response = await world.me(key=key)
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["id"] == user_id
 
 
 @pytest.mark.parametrize(
     ("scopes", "fields"),
     [
         (["bogus"], ["scopes.0"]),
-        (["agents:read", "workflows:delete", "users:read"], ["scopes.1", "scopes.2"]),
+        (["agents:read", "workflows:delete", "users:write"], ["scopes.1", "scopes.2"]),
         (["agents"], ["scopes.0"]),
         (["agents:"], ["scopes.0"]),
         ([":read"], ["scopes.0"]),

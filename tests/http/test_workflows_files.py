@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.http.conftest import assert_error
+from tests.http.conftest import API, assert_error
 from tests.http.resources import API_STORES
 from tests.http.test_workflows_support import (
     SUM_AGES,
@@ -166,3 +166,37 @@ async def test_export_imports_into_another_account_and_runs_the_same(flows):
     assert second["status"] == "COMPLETED", second
     assert second["outputData"] == first["outputData"]
     assert second["outputData"]["sum"] == 70
+
+
+PAUSE_FILE: dict[str, Any] = {
+    "name": "Pause",
+    "steps": [{"stepKey": "pause", "stepType": "WAIT", "config": {"durationMs": 1}}],
+}
+
+
+async def _names(flows: Any, owner: Any, resource: str) -> list[str]:
+    listing = await flows.client.get(f"{API}/{resource}", headers=owner.headers)
+    assert listing.status_code == 200, listing.text
+    return sorted(item["name"] for item in listing.json()["data"])
+
+
+async def test_importing_a_file_with_agents_needs_agents_write_too(flows):
+    """Issue 11, item 8: a key scoped workflows:write created the file's agents."""
+    ada = await flows.user()
+    workflows_only = await flows.key(ada, ["workflows:write"])
+    refused = await flows.client.post(f"{WORKFLOWS}/import", json=FILE, headers=workflows_only)
+    error = assert_error(refused, 403, "FORBIDDEN")
+    assert "agents:write" in error["message"]
+    assert await _names(flows, ada, "agents") == []
+    assert await _names(flows, ada, "workflows") == []
+
+    # A file without agents creates none: workflows:write is enough.
+    paused = await flows.client.post(f"{WORKFLOWS}/import", json=PAUSE_FILE, headers=workflows_only)
+    assert paused.status_code == 201, paused.text
+    assert await _names(flows, ada, "agents") == []
+
+    both = await flows.key(ada, ["workflows:write", "agents:write"])
+    imported = await flows.client.post(f"{WORKFLOWS}/import", json=FILE, headers=both)
+    assert imported.status_code == 201, imported.text
+    assert len(await _names(flows, ada, "agents")) == 2
+    assert await _names(flows, ada, "workflows") == ["Adults", "Pause"]

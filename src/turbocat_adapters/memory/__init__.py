@@ -11,6 +11,7 @@ from turbocat_adapters.memory.clock import ManualClock
 from turbocat_adapters.memory.services import (
     MemoryOneTimeTokens,
     MemoryRateLimiter,
+    MemoryReplayGuard,
     MemorySessionStore,
 )
 from turbocat_adapters.memory.store import MemoryStore
@@ -24,6 +25,7 @@ __all__ = [
     "MemoryClaims",
     "MemoryOneTimeTokens",
     "MemoryRateLimiter",
+    "MemoryReplayGuard",
     "MemorySessionStore",
     "MemoryStore",
     "MemoryUnitOfWork",

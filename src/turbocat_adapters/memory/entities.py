@@ -10,7 +10,6 @@ from uuid import UUID
 
 from turbocat_adapters.memory.copying import copier_for, set_fields
 from turbocat_adapters.memory.querying import select
-from turbocat_adapters.memory.tables import normalize_email
 from turbocat_adapters.memory.transaction import (
     Delta,
     Increment,
@@ -35,7 +34,7 @@ from turbocat_core.domain.common import (
 )
 from turbocat_core.domain.deployment import DEPLOYMENT_QUERY, Deployment
 from turbocat_core.domain.template import TEMPLATE_QUERY, Template
-from turbocat_core.domain.user import USER_QUERY, User
+from turbocat_core.domain.user import USER_QUERY, User, canonical_email
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, Workflow
 from turbocat_core.errors import Conflict, NotFound
 
@@ -140,11 +139,11 @@ class MemoryUserRepository(EntityRepository[User, UserId]):
     spec = USER_QUERY
 
     def _prepare(self, row: User) -> User:
-        email = normalize_email(row.email)
+        email = canonical_email(row.email)
         return row if email == row.email else set_fields(row, email=email)
 
     async def get_by_email(self, email: str) -> User | None:
-        return self._find("email", normalize_email(email))
+        return self._find("email", canonical_email(email))
 
 
 class MemoryAgentRepository(EntityRepository[Agent, AgentId]):

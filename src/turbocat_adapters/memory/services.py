@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
+from itertools import islice
 from uuid import UUID
 
 from turbocat_adapters.memory.copying import shallow_with
@@ -108,6 +109,36 @@ class MemoryOneTimeTokens:
         for key in doomed:
             del self._tokens[key]
         return len(doomed)
+
+
+class MemoryReplayGuard:
+    """Keys accepted once within a time to live (``ReplayGuard``), on ``clock.monotonic``.
+
+    ``keys`` (key -> when it expires) is the store's, so every guard of one store shares
+    it; a call never awaits between looking and remembering, so it is atomic on the event
+    loop. Every ``first_use`` drops the expired ones among the ``SWEEP`` oldest keys.
+    """
+
+    SWEEP = 64
+
+    def __init__(self, clock: ports.Clock, keys: dict[str, float] | None = None) -> None:
+        self._clock = clock
+        self._keys: dict[str, float] = {} if keys is None else keys
+
+    async def first_use(self, key: str, ttl_seconds: int) -> bool:
+        now = self._clock.monotonic()
+        until = self._keys.get(key)
+        if until is not None and now < until:
+            return False
+        self._keys.pop(key, None)  # re-inserted last: the oldest keys come first
+        oldest = islice(self._keys.items(), self.SWEEP)
+        for expired in [old for old, old_until in oldest if old_until <= now]:
+            del self._keys[expired]
+        self._keys[key] = now + ttl_seconds
+        return True
+
+    async def forget(self, key: str) -> None:
+        self._keys.pop(key, None)
 
 
 class MemoryRateLimiter:

@@ -7,7 +7,11 @@ from typing import Any
 from uuid import UUID
 
 from turbocat_adapters.memory.copying import shallow_with
-from turbocat_adapters.memory.services import MemoryOneTimeTokens, MemorySessionStore
+from turbocat_adapters.memory.services import (
+    MemoryOneTimeTokens,
+    MemoryReplayGuard,
+    MemorySessionStore,
+)
 from turbocat_adapters.memory.tables import TABLES, LogLocks, RowKey, Table
 from turbocat_adapters.memory.uow import MemoryUnitOfWork
 from turbocat_adapters.stores import MigrationState, Store
@@ -24,7 +28,7 @@ class MemoryStore:
 
     - entities are copied on the way in and on the way out (JSON-like fields only: the
       rest of an entity is immutable); rows are keyed by ``uuid.int``;
-    - ids are unique per table, emails case-insensitively (stored lower-cased), step keys
+    - ids are unique per table, emails in their canonical form (``canonical_email``), step keys
       per workflow, API-key hashes; soft-deleted rows keep their unique keys and stay in
       the store (``peek`` shows them) while reading as absent everywhere else;
     - counters (``record_runs``, ``record_run``, ``add_step_counts``, ``increment_usage``)
@@ -50,6 +54,8 @@ class MemoryStore:
         self.logs: dict[RowKey, list[ExecutionLog]] = {}
         self.log_ids: set[RowKey] = set()
         self.log_locks = LogLocks(lock_timeout)
+        # replay keys (as the SQL stores' replay_keys table): key -> when it expires
+        self.replay_keys: dict[str, float] = {}
 
     kind = "memory"
 
@@ -73,6 +79,9 @@ class MemoryStore:
 
     def one_time_tokens(self, clock: ports.Clock) -> MemoryOneTimeTokens:
         return MemoryOneTimeTokens(clock)
+
+    def replay_guard(self, clock: ports.Clock) -> MemoryReplayGuard:
+        return MemoryReplayGuard(clock, self.replay_keys)
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         """A fresh unit of work over this store (``UnitOfWorkFactory``)."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
+from turbocat_core.domain.user import canonical_email
 from turbocat_core.errors import Conflict
 
 if TYPE_CHECKING:
@@ -110,13 +111,8 @@ class Table:
                 groups.setdefault(new_key, {})[row_id] = None
 
 
-def normalize_email(email: str) -> str:
-    """Emails are unique case-insensitively: stored and compared trimmed and lower-cased."""
-    return email.strip().lower()
-
-
 def _email_key(user: Any) -> Hashable:
-    return normalize_email(user.email)
+    return canonical_email(user.email)
 
 
 TABLES: Final[tuple[TableSpec, ...]] = (

@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from turbocat_adapters.postgres import migrator, nul
 from turbocat_adapters.postgres.errors import SERVICE, translate
+from turbocat_adapters.postgres.replay_guard import PostgresReplayGuard
 from turbocat_adapters.postgres.session import Connection
 from turbocat_adapters.postgres.session_store import PostgresOneTimeTokens, PostgresSessionStore
 from turbocat_adapters.postgres.uow import PostgresUnitOfWork
@@ -124,6 +125,10 @@ class PostgresStore:
     def one_time_tokens(self, clock: ports.Clock) -> PostgresOneTimeTokens:
         """Single-use tokens in this database (``OneTimeTokens``; each call one statement)."""
         return PostgresOneTimeTokens(self, clock)
+
+    def replay_guard(self, clock: ports.Clock) -> PostgresReplayGuard:
+        """Keys accepted once in this database (``ReplayGuard``; each call its own transaction)."""
+        return PostgresReplayGuard(self, clock)
 
     async def migrate(self) -> list[MigrationState]:
         return await migrator.migrate(self._migration_conninfo, _milliseconds(self._lock_timeout))

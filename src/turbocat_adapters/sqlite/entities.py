@@ -13,7 +13,6 @@ from turbocat_adapters.sqlite.mapping import (
     WORKFLOW_COLUMNS,
     agent_from_row,
     agent_params,
-    normalize_email,
     user_from_row,
     user_params,
     workflow_from_row,
@@ -52,7 +51,7 @@ from turbocat_core.domain.common import (
 )
 from turbocat_core.domain.deployment import DEPLOYMENT_QUERY, Deployment
 from turbocat_core.domain.template import TEMPLATE_QUERY, Template
-from turbocat_core.domain.user import USER_QUERY, User
+from turbocat_core.domain.user import USER_QUERY, User, canonical_email
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, Workflow
 
 USERS: Final = Table.of(
@@ -203,7 +202,7 @@ class SqliteUserRepository(Rows[User, UserId]):
     table = USERS
 
     async def get_by_email(self, email: str) -> User | None:
-        return await self._one(USER_BY_EMAIL, {"email": normalize_email(email)})
+        return await self._one(USER_BY_EMAIL, {"email": canonical_email(email)})
 
 
 class SqliteAgentRepository(Rows[Agent, AgentId]):

@@ -25,18 +25,13 @@ from turbocat_core.domain.common import (
     UserId,
     WorkflowId,
 )
-from turbocat_core.domain.user import User, UserRole
+from turbocat_core.domain.user import User, UserRole, canonical_email
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus
 
 # A ``*_COLUMNS`` tuple is the order in which the repositories select a row; a mapper's
 # parameters are named after the same columns.
 Row = Sequence[Any]
 Params = dict[str, Any]
-
-
-def normalize_email(email: str) -> str:
-    """Emails are unique case-insensitively: stored and looked up trimmed and lower-cased."""
-    return email.strip().lower()
 
 
 # --- users -------------------------------------------------------------------------------
@@ -63,7 +58,7 @@ def user_params(user: User) -> Params:
         "id": uid(user.id),
         "created_at": ts(user.created_at),
         "updated_at": ts(user.updated_at),
-        "email": normalize_email(user.email),
+        "email": canonical_email(user.email),
         "password_hash": user.password_hash,
         "full_name": user.full_name,
         "avatar_url": user.avatar_url,

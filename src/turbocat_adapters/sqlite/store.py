@@ -8,6 +8,7 @@ from pathlib import Path
 from turbocat_adapters.migrations import discover
 from turbocat_adapters.sqlite import migrator
 from turbocat_adapters.sqlite.errors import SERVICE
+from turbocat_adapters.sqlite.replay_guard import SqliteReplayGuard
 from turbocat_adapters.sqlite.session_store import SqliteOneTimeTokens, SqliteSessionStore
 from turbocat_adapters.sqlite.uow import SqliteUnitOfWork
 from turbocat_adapters.sqlite.worker import Worker
@@ -100,6 +101,10 @@ class SqliteStore:
     def one_time_tokens(self, clock: ports.Clock) -> SqliteOneTimeTokens:
         """Single-use tokens in this file (``OneTimeTokens``; each call its own transaction)."""
         return SqliteOneTimeTokens(self, clock)
+
+    def replay_guard(self, clock: ports.Clock) -> SqliteReplayGuard:
+        """Keys accepted once in this file (``ReplayGuard``; each call its own transaction)."""
+        return SqliteReplayGuard(self, clock)
 
     async def migrate(self) -> list[MigrationState]:
         """Apply pending migrations (open does it too); the ones this call applied."""

@@ -26,7 +26,17 @@ SCOPE_RESOURCES: Final = (
     "deployments",
     "analytics",
 )
+"""Resources with a ``read`` and a ``write`` scope (``write`` implies ``read``)."""
 SCOPE_ACTIONS: Final = ("read", "write")
+ACCOUNT_SCOPES: Final = ("users:read",)
+"""Account routes a key may reach: reading the account (``GET /users/me``; any account,
+``GET /users/{id}``, for an ADMIN's key). Keys never change accounts or keys: there is no
+``users:write``."""
+SCOPES: Final = (
+    *(f"{resource}:{action}" for resource in SCOPE_RESOURCES for action in SCOPE_ACTIONS),
+    *ACCOUNT_SCOPES,
+)
+"""Every scope a key may hold, besides ``*`` (every scope)."""
 ALL_SCOPES: Final = "*"
 DEFAULT_RATE_LIMIT: Final = 60
 
@@ -88,17 +98,16 @@ def display_prefix(raw: str) -> str:
 
 
 def check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
-    """Validate scopes (``<resource>:read|write`` or ``*``); an empty list means ``*``."""
+    """Validate scopes (one of :data:`SCOPES`, or ``*``); an empty list means ``*``."""
     cleaned: dict[str, None] = {}
     problems = []
     for index, scope in enumerate(scopes):
-        resource, _, action = scope.partition(":")
-        if scope != ALL_SCOPES and (resource not in SCOPE_RESOURCES or action not in SCOPE_ACTIONS):
+        if scope != ALL_SCOPES and scope not in SCOPES:
             problems.append(
                 FieldError(
                     f"scopes.{index}",
-                    f"unknown scope {scope!r}; use <resource>:read|write "
-                    f"with resource one of {', '.join(SCOPE_RESOURCES)}, or *",
+                    f"unknown scope {scope!r}; use <resource>:read|write with resource one "
+                    f"of {', '.join(SCOPE_RESOURCES)}, or {', '.join(ACCOUNT_SCOPES)}, or *",
                 )
             )
         cleaned.setdefault(scope, None)

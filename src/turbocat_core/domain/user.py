@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -15,6 +16,7 @@ PASSWORD_MIN_CHARS: Final = 8
 PASSWORD_MAX_BYTES: Final = 72  # bcrypt ignores everything after the 72nd byte
 EMAIL_MAX: Final = 254
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL_FOLD_ROUNDS: Final = 8  # a round or two settles any string; the bound caps the cost
 
 
 class UserRole(StrEnum):
@@ -52,9 +54,30 @@ USER_QUERY: Final = QuerySpec(
 )
 
 
+def canonical_email(value: str) -> str:
+    """The one form an email is stored, compared and looked up in (no validation).
+
+    NFKC (fullwidth ``Ａ`` and other compatibility forms become their plain letters), no
+    Unicode format characters (category Cf: zero-width spaces and joiners, BOMs, bidi
+    marks), trimmed and lower-cased; repeated until nothing changes (a few rounds at most),
+    since removing or lower-casing can leave a string that NFKC would change again, so
+    the result is the same for the result itself.
+    """
+    current = value
+    for _ in range(_EMAIL_FOLD_ROUNDS):
+        composed = unicodedata.normalize("NFKC", current)
+        visible = "".join(ch for ch in composed if unicodedata.category(ch) != "Cf")
+        folded = visible.strip().lower()
+        if folded == current:
+            break
+        current = folded
+    return current
+
+
 def normalize_email(value: str) -> str:
-    """Emails compare case-insensitively: stored trimmed and lower-cased."""
-    email = value.strip().lower()
+    """:func:`canonical_email`, checked: ``ValidationFailed`` (field ``email``) unless it is
+    an address of at most 254 characters."""
+    email = canonical_email(value)
     if len(email) > EMAIL_MAX or not _EMAIL.match(email):
         raise ValidationFailed.field("email", "must be a valid email address")
     return email

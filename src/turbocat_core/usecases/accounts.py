@@ -22,6 +22,7 @@ from turbocat_core.domain.session import Session
 from turbocat_core.domain.user import (
     User,
     UserRole,
+    canonical_email,
     check_password_policy,
     normalize_email,
     password_fits_hasher,
@@ -216,7 +217,7 @@ class Login:
         identical for an unknown email, a wrong or over-long password and a disabled account;
         ``RateLimited`` after too many failures for the account or the address."""
         ports = self.ports
-        address = email.strip().lower()
+        address = canonical_email(email)
         account_key = f"login:account:{digest(address)}"
         address_key = f"login:ip:{client.ip}" if client.ip else None
         await self._throttle(account_key, address_key)
@@ -382,7 +383,7 @@ class ForgotPassword:
     async def __call__(self, email: str, client: Client) -> None:
         """Mail a one-hour, single-use reset link if the account exists; always returns."""
         ports = self.ports
-        address = email.strip().lower()
+        address = canonical_email(email)
         async with ports.uow() as uow:
             user = await uow.users.get_by_email(address) if "@" in address else None
         if user is None or not user.is_active:

@@ -3,7 +3,9 @@
 A sender signs ``"<timestamp>.<body>"`` with the deployment's webhook secret (shown once,
 when the deployment is created) using HMAC-SHA256, and sends the unix timestamp and the
 signature in ``X-Turbocat-Timestamp`` and ``X-Turbocat-Signature: sha256=<hex>``. The
-timestamp bounds replays to :data:`WEBHOOK_TOLERANCE_SECONDS`.
+timestamp bounds a request's life to :data:`WEBHOOK_TOLERANCE_SECONDS` either side of the
+server's clock, and the signature of each accepted request is remembered for longer than
+that (:data:`REPLAY_MEMORY_SECONDS`), so the same request is accepted once.
 """
 
 from __future__ import annotations
@@ -21,18 +23,24 @@ from turbocat_core.domain.common import DeploymentId, JsonObject
 from turbocat_core.domain.deployment import Deployment, DeploymentStatus
 from turbocat_core.domain.execution import Execution, TriggerType
 from turbocat_core.errors import (
+    Conflict,
     InvalidState,
     NotFound,
     PermissionDenied,
     Unauthenticated,
     ValidationFailed,
 )
-from turbocat_core.ports import Clock, IdGenerator, SecretBox, UnitOfWorkFactory
+from turbocat_core.ports import Clock, IdGenerator, ReplayGuard, SecretBox, UnitOfWorkFactory
 from turbocat_core.usecases.accounts import Client
 from turbocat_core.usecases.deployments import WEBHOOK_RECEIVED, deployment_audit, owner_actor
 from turbocat_core.usecases.executions import StartExecution
 
 WEBHOOK_TOLERANCE_SECONDS: Final = 300
+REPLAY_MEMORY_SECONDS: Final = 2 * WEBHOOK_TOLERANCE_SECONDS
+"""A timestamp up to 5 minutes ahead stays acceptable until 10 minutes from now."""
+REPLAYED: Final = (
+    "this webhook request was already accepted; sign each delivery with a new timestamp"
+)
 SIGNATURE_PREFIX: Final = "sha256="
 _TIMESTAMP: Final = re.compile(r"^[0-9]{1,12}$")
 _NO_SECRET: Final = b"turbocat: no such deployment"  # HMAC key of refused lookups
@@ -70,8 +78,11 @@ class ReceiveWebhook:
     timestamp or signature, an unknown id alike (compared in constant time, so ids cannot be
     probed); then ``InvalidState`` for an agent deployment, one that is not RUNNING, or a
     workflow that cannot run; ``ValidationFailed`` (field ``body``) for a body that is not
-    JSON. Every request past the signature is recorded in the deployment's log (its size and
-    the execution, never the body).
+    JSON; ``Conflict`` for a request accepted before (the same deployment and signature,
+    hence the same timestamp and body): it starts nothing. The signature is remembered in
+    ``replay`` before the run starts, so of identical concurrent requests one starts a run;
+    a refusal that started nothing forgets it again. Every request past the signature is
+    recorded in the deployment's log (its size and the execution, never the body).
     """
 
     uow: UnitOfWorkFactory
@@ -79,6 +90,7 @@ class ReceiveWebhook:
     ids: IdGenerator
     secrets: SecretBox
     start: StartExecution
+    replay: ReplayGuard
     tolerance_seconds: int = WEBHOOK_TOLERANCE_SECONDS
 
     async def __call__(
@@ -99,10 +111,10 @@ class ReceiveWebhook:
             raise Unauthenticated(
                 "X-Turbocat-Timestamp is missing, or more than 5 minutes off the server's time"
             )
-        deployment = await self._verified(deployment_id, timestamp, signature or "", body)
+        deployment, signed = await self._verified(deployment_id, timestamp, signature or "", body)
         try:
-            execution = await self._run(deployment, body, now)
-        except (InvalidState, ValidationFailed) as error:
+            execution = await self._run(deployment, body, now, f"webhook:{deployment.id}:{signed}")
+        except (InvalidState, ValidationFailed, Conflict) as error:
             await self._record(deployment, body, client, error=error.message)
             raise
         await self._record(deployment, body, client, execution=execution)
@@ -110,7 +122,9 @@ class ReceiveWebhook:
 
     async def _verified(
         self, deployment_id: str, timestamp: str, signature: str, body: bytes
-    ) -> Deployment:
+    ) -> tuple[Deployment, str]:
+        """The deployment and the signature's hex digest (as computed, so any spelling of
+        one signature is the same replay key)."""
         try:
             key = DeploymentId(UUID(deployment_id))
         except ValueError:
@@ -134,9 +148,11 @@ class ReceiveWebhook:
         matches = hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
         if not matches or secret is None or deployment is None:
             raise Unauthenticated("the webhook signature is missing or invalid")
-        return deployment
+        return deployment, expected.removeprefix(SIGNATURE_PREFIX)
 
-    async def _run(self, deployment: Deployment, body: bytes, now: datetime) -> Execution:
+    async def _run(
+        self, deployment: Deployment, body: bytes, now: datetime, replay_key: str
+    ) -> Execution:
         if deployment.workflow_id is None:
             raise InvalidState("webhooks start workflows; this deployment runs an agent")
         if deployment.status is not DeploymentStatus.RUNNING:
@@ -148,6 +164,8 @@ class ReceiveWebhook:
             owner = await owner_actor(uow, deployment.user_id)
         if owner is None:
             raise InvalidState("the deployment's owner account is disabled")
+        if not await self.replay.first_use(replay_key, REPLAY_MEMORY_SECONDS):
+            raise Conflict(REPLAYED)
         try:
             return await self.start(
                 owner,
@@ -157,10 +175,16 @@ class ReceiveWebhook:
                 trigger_data={"deploymentId": str(deployment.id), "receivedAt": now.isoformat()},
                 deployment_id=deployment.id,
             )
-        except (NotFound, PermissionDenied):
+        except (NotFound, PermissionDenied, InvalidState, ValidationFailed) as error:
+            # Refused before anything was written: the same request may come again.
+            await self.replay.forget(replay_key)
+            if isinstance(error, InvalidState):
+                raise
+            if isinstance(error, ValidationFailed):
+                raise InvalidState(
+                    f"the deployment's workflow cannot run: {error.message}"
+                ) from None
             raise InvalidState("the deployment's workflow no longer exists") from None
-        except ValidationFailed as error:
-            raise InvalidState(f"the deployment's workflow cannot run: {error.message}") from None
 
     async def _record(
         self,

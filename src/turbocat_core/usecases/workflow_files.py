@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from turbocat_core.agents.contract import AgentExecutors
-from turbocat_core.domain.access import Actor
+from turbocat_core.domain.access import Actor, require_scope
 from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import AgentId, StepId, WorkflowId, check_name, clean_tags
 from turbocat_core.domain.workflow import OnError, StepType, Workflow, WorkflowStatus, WorkflowStep
@@ -417,7 +417,11 @@ class WorkflowFiles:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ImportWorkflow:
-    """Store a workflow file's agents, workflow and steps for the actor, in one transaction."""
+    """Store a workflow file's agents, workflow and steps for the actor, in one transaction.
+
+    ``ValidationFailed`` names the file's paths; ``PermissionDenied`` when the file carries
+    agents and the actor's API key lacks ``agents:write`` (nothing is stored then).
+    """
 
     uow: UnitOfWorkFactory
     files: WorkflowFiles
@@ -426,6 +430,8 @@ class ImportWorkflow:
         self, actor: Actor, document: Any, *, status: WorkflowStatus = WorkflowStatus.DRAFT
     ) -> Blueprint:
         blueprint = self.files.blueprint(document, actor.user_id)
+        if blueprint.agents:  # importing creates them: as POST /agents would
+            require_scope(actor, "agents", "write")
         blueprint = replace(blueprint, workflow=replace(blueprint.workflow, status=status))
         async with self.uow() as uow:
             for agent in blueprint.agents.values():

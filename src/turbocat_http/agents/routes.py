@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from turbocat_adapters.container import Container
-from turbocat_core.domain.access import Actor, require_scope
+from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import AGENT_QUERY, Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import AgentId
 from turbocat_core.usecases.agents import (
@@ -25,16 +25,17 @@ from turbocat_core.usecases.agents import (
     UpdateAgent,
 )
 from turbocat_http.agents.schemas import AgentCreateIn, AgentUpdateIn, DuplicateAgentIn
+from turbocat_http.auth.access import scoped
 from turbocat_http.auth.security import ACTOR
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ListParams, list_query, ok, paged
-from turbocat_http.openapi import AUTHENTICATED, error_responses
+from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope, PageEnvelope
 
 SCOPE = "agents"
 
 
-@get("/", security=AUTHENTICATED)
+@get("/", **scoped(SCOPE, "read"))
 async def list_agents(
     actor: NamedDependency[Actor],
     listing: NamedDependency[ListParams],
@@ -47,32 +48,29 @@ async def list_agents(
     ] = None,
 ) -> PageEnvelope[Agent]:
     """Your agents (an ADMIN's listing covers everyone's), filtered and paged."""
-    require_scope(actor, SCOPE, "read")
     filters = {"type": agent_type, "status": status, "is_public": is_public, "user_id": user_id}
     return paged(await list_agents(actor, list_query(listing, AGENT_QUERY, filters=filters)))
 
 
-@post("/", status_code=HTTP_201_CREATED, security=AUTHENTICATED)
+@post("/", status_code=HTTP_201_CREATED, **scoped(SCOPE, "write"))
 async def create_agent(
     data: JSONBody[AgentCreateIn],
     actor: NamedDependency[Actor],
     create_agent: NamedDependency[CreateAgent],
 ) -> Envelope[Agent]:
     """A new agent (DRAFT, version 1 unless told otherwise); its config is checked."""
-    require_scope(actor, SCOPE, "write")
     return ok(await create_agent(actor, data.to_new()))
 
 
-@get("/{agent_id:uuid}", security=AUTHENTICATED)
+@get("/{agent_id:uuid}", **scoped(SCOPE, "read"))
 async def get_agent(
     agent_id: FromPath[UUID], actor: NamedDependency[Actor], get_agent: NamedDependency[GetAgent]
 ) -> Envelope[Agent]:
     """One of your agents, or a public one."""
-    require_scope(actor, SCOPE, "read")
     return ok(await get_agent(actor, AgentId(agent_id)))
 
 
-@patch("/{agent_id:uuid}", security=AUTHENTICATED, responses=error_responses(403))
+@patch("/{agent_id:uuid}", **scoped(SCOPE, "write"), responses=error_responses(403))
 async def update_agent(
     agent_id: FromPath[UUID],
     data: JSONBody[AgentUpdateIn],
@@ -80,14 +78,13 @@ async def update_agent(
     update_agent: NamedDependency[UpdateAgent],
 ) -> Envelope[Agent]:
     """Change the fields sent (403 on another user's public agent)."""
-    require_scope(actor, SCOPE, "write")
     return ok(await update_agent(actor, AgentId(agent_id), data.changes()))
 
 
 @delete(
     "/{agent_id:uuid}",
     status_code=HTTP_204_NO_CONTENT,
-    security=AUTHENTICATED,
+    **scoped(SCOPE, "write"),
     responses=error_responses(403),
 )
 async def delete_agent(
@@ -96,11 +93,10 @@ async def delete_agent(
     delete_agent: NamedDependency[DeleteAgent],
 ) -> None:
     """Delete an agent (soft: it reads as absent from then on)."""
-    require_scope(actor, SCOPE, "write")
     await delete_agent(actor, AgentId(agent_id))
 
 
-@post("/{agent_id:uuid}/duplicate", status_code=HTTP_201_CREATED, security=AUTHENTICATED)
+@post("/{agent_id:uuid}/duplicate", status_code=HTTP_201_CREATED, **scoped(SCOPE, "write"))
 async def duplicate_agent(
     agent_id: FromPath[UUID],
     actor: NamedDependency[Actor],
@@ -110,18 +106,16 @@ async def duplicate_agent(
     """A private DRAFT copy: of your own agent, the next version of its tree (``parentId`` the
     root, ``version`` the highest + 1); of another user's public agent, a fork that starts a
     tree of its own (``parentId`` null, ``version`` 1)."""
-    require_scope(actor, SCOPE, "write")
     return ok(await duplicate_agent(actor, AgentId(agent_id), name=data.name if data else None))
 
 
-@get("/{agent_id:uuid}/versions", security=AUTHENTICATED)
+@get("/{agent_id:uuid}/versions", **scoped(SCOPE, "read"))
 async def agent_versions(
     agent_id: FromPath[UUID],
     actor: NamedDependency[Actor],
     agent_versions: NamedDependency[AgentVersions],
 ) -> Envelope[list[Agent]]:
     """Every live version of the agent's tree you can see, newest first."""
-    require_scope(actor, SCOPE, "read")
     return ok(await agent_versions(actor, AgentId(agent_id)))
 
 

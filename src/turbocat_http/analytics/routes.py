@@ -14,19 +14,20 @@ from litestar.params import FromPath, QueryParameter, SkipValidation
 
 from turbocat_adapters.stores import Store
 from turbocat_core import __version__
-from turbocat_core.domain.access import Actor, require_role, require_scope
+from turbocat_core.domain.access import Actor, require_role
 from turbocat_core.domain.analytics import AgentMetrics, Interval, Overview, WorkflowMetrics
 from turbocat_core.domain.common import AgentId, UserId, WorkflowId
 from turbocat_core.domain.user import UserRole
 from turbocat_core.usecases.analytics import GetAgentMetrics, GetOverview, GetWorkflowMetrics
 from turbocat_http.analytics.params import From, To, time_range
 from turbocat_http.analytics.schemas import SystemHealth
+from turbocat_http.auth.access import scoped
 from turbocat_http.auth.security import ACTOR
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ok
 from turbocat_http.health.checks import check_all, ready
 from turbocat_http.health.routes import STARTED_AT_STATE_KEY
-from turbocat_http.openapi import AUTHENTICATED, error_responses
+from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope
 
 SCOPE = "analytics"
@@ -40,7 +41,7 @@ IntervalParam = Annotated[
 ]
 
 
-@get("/overview", security=AUTHENTICATED)
+@get("/overview", **scoped(SCOPE, "read"))
 async def overview(
     actor: NamedDependency[Actor],
     get_overview: NamedDependency[GetOverview],
@@ -54,13 +55,12 @@ async def overview(
     """The caller's agents and workflows by status (as they are now) and executions created
     in the range: by status, success and failure rates of the finished ones, durations.
     ADMINs see everyone's (or ``userId``'s)."""
-    require_scope(actor, SCOPE, "read")
     since, until = time_range(start, end)
     owner = UserId(user_id) if user_id is not None else None
     return ok(await get_overview(actor, start=since, end=until, user_id=owner))
 
 
-@get("/agents/{agent_id:uuid}/metrics", security=AUTHENTICATED)
+@get("/agents/{agent_id:uuid}/metrics", **scoped(SCOPE, "read"))
 async def agent_metrics(
     agent_id: FromPath[UUID],
     actor: NamedDependency[Actor],
@@ -71,14 +71,13 @@ async def agent_metrics(
 ) -> Envelope[AgentMetrics]:
     """Calls of the agent by AGENT steps of executions created in the range: counts, rates,
     p50/p95/p99 durations and a time series; ``lifetime`` holds the engine's counters."""
-    require_scope(actor, SCOPE, "read")
     since, until = time_range(start, end)
     return ok(
         await get_agent_metrics(actor, AgentId(agent_id), start=since, end=until, interval=interval)
     )
 
 
-@get("/workflows/{workflow_id:uuid}/metrics", security=AUTHENTICATED)
+@get("/workflows/{workflow_id:uuid}/metrics", **scoped(SCOPE, "read"))
 async def workflow_metrics(
     workflow_id: FromPath[UUID],
     actor: NamedDependency[Actor],
@@ -89,7 +88,6 @@ async def workflow_metrics(
 ) -> Envelope[WorkflowMetrics]:
     """Executions of the workflow created in the range: counts, rates, p50/p95/p99
     durations, a time series and per-step figures."""
-    require_scope(actor, SCOPE, "read")
     since, until = time_range(start, end)
     return ok(
         await get_workflow_metrics(
@@ -98,7 +96,7 @@ async def workflow_metrics(
     )
 
 
-@get("/system-health", security=AUTHENTICATED, responses=error_responses(403))
+@get("/system-health", **scoped(SCOPE, "read"), responses=error_responses(403))
 async def system_health(
     actor: NamedDependency[Actor],
     store: NamedDependency[SkipValidation[Store]],
@@ -108,7 +106,6 @@ async def system_health(
 ) -> Envelope[SystemHealth]:
     """The database (ping latency, pending migrations), Redis and the job queue, with the
     version and uptime (ADMIN only)."""
-    require_scope(actor, SCOPE, "read")
     require_role(actor, UserRole.ADMIN)
     checks = await check_all(store, redis, queue)
     uptime = time.monotonic() - float(state.get(STARTED_AT_STATE_KEY, time.monotonic()))

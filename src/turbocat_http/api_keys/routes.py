@@ -16,14 +16,14 @@ from turbocat_core.domain.api_key import API_KEY_QUERY, ApiKey
 from turbocat_core.domain.common import ApiKeyId
 from turbocat_core.usecases.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
 from turbocat_http.api_keys.schemas import CreateApiKeyIn, CreatedApiKey
-from turbocat_http.auth.security import ACTOR, client_of, session_only
+from turbocat_http.auth.access import SESSION_ONLY
+from turbocat_http.auth.security import ACTOR, client_of
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ListParams, list_query, ok, paged
-from turbocat_http.openapi import BEARER_ONLY
 from turbocat_http.schemas import Envelope, PageEnvelope
 
 
-@post("/", status_code=HTTP_201_CREATED, security=BEARER_ONLY)
+@post("/", status_code=HTTP_201_CREATED, **SESSION_ONLY)
 async def create_api_key(
     data: JSONBody[CreateApiKeyIn],
     request: Request[Any, Any, Any],
@@ -31,7 +31,6 @@ async def create_api_key(
     create_api_key: NamedDependency[CreateApiKey],
 ) -> Envelope[CreatedApiKey]:
     """A new key; ``key`` is the full key, shown this once (send it as ``X-API-Key``)."""
-    session_only(actor)
     key, raw = await create_api_key(
         actor,
         name=data.name,
@@ -43,18 +42,17 @@ async def create_api_key(
     return ok({"apiKey": to_wire(key), "key": raw})
 
 
-@get("/", security=BEARER_ONLY)
+@get("/", **SESSION_ONLY)
 async def list_api_keys(
     actor: NamedDependency[Actor],
     listing: NamedDependency[ListParams],
     list_api_keys: NamedDependency[ListApiKeys],
 ) -> PageEnvelope[ApiKey]:
     """The caller's live keys, newest first (never the keys themselves)."""
-    session_only(actor)
     return paged(await list_api_keys(actor, list_query(listing, API_KEY_QUERY)))
 
 
-@delete("/{key_id:uuid}", status_code=HTTP_204_NO_CONTENT, security=BEARER_ONLY)
+@delete("/{key_id:uuid}", status_code=HTTP_204_NO_CONTENT, **SESSION_ONLY)
 async def revoke_api_key(
     key_id: FromPath[UUID],
     request: Request[Any, Any, Any],
@@ -62,7 +60,6 @@ async def revoke_api_key(
     revoke_api_key: NamedDependency[RevokeApiKey],
 ) -> None:
     """Revoke one of the caller's keys at once."""
-    session_only(actor)
     await revoke_api_key(actor, ApiKeyId(key_id), client_of(request))
 
 

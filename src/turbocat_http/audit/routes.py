@@ -9,21 +9,22 @@ from litestar import Router, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from turbocat_core.domain.access import Actor, require_scope
+from turbocat_core.domain.access import Actor
 from turbocat_core.domain.audit import AUDIT_QUERY, AuditLog
 from turbocat_core.usecases.analytics import ListAuditLogs
 from turbocat_http.analytics.params import From, To, time_range
+from turbocat_http.auth.access import scoped
 from turbocat_http.auth.security import ACTOR
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ListParams, list_query, paged
-from turbocat_http.openapi import AUTHENTICATED, error_responses
+from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import PageEnvelope
 
 SCOPE = "analytics"
 """API keys read the audit log with ``analytics:read`` (and an ADMIN owner)."""
 
 
-@get("/", security=AUTHENTICATED, responses=error_responses(403))
+@get("/", **scoped(SCOPE, "read"), responses=error_responses(403))
 async def list_audit_logs(
     actor: NamedDependency[Actor],
     listing: NamedDependency[ListParams],
@@ -43,7 +44,6 @@ async def list_audit_logs(
 ) -> PageEnvelope[AuditLog]:
     """Audit entries (ADMIN only), filtered, newest first by default; sortable by
     ``createdAt`` or ``action``; ``search`` looks in the action."""
-    require_scope(actor, SCOPE, "read")
     since, until = time_range(start, end)
     query = list_query(
         listing,

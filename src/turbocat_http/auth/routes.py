@@ -21,6 +21,7 @@ from turbocat_core.usecases.accounts import (
     ResetPassword,
     Tokens,
 )
+from turbocat_http.auth.access import PUBLIC, SESSION_ONLY
 from turbocat_http.auth.schemas import (
     ForgotPasswordIn,
     LoginIn,
@@ -31,10 +32,10 @@ from turbocat_http.auth.schemas import (
     SessionData,
     TokensData,
 )
-from turbocat_http.auth.security import ACTOR, client_of, session_only
+from turbocat_http.auth.security import ACTOR, client_of
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ok
-from turbocat_http.openapi import BEARER_ONLY, error_responses
+from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope
 
 FORGOT_ANSWER = "if an account has this email, a reset link is on its way"
@@ -53,7 +54,7 @@ def _session(user: User, tokens: Tokens) -> Envelope[Any]:
     return ok({"user": to_wire(user), "tokens": _tokens(tokens)})
 
 
-@post("/register", status_code=HTTP_201_CREATED, responses=error_responses(409))
+@post("/register", status_code=HTTP_201_CREATED, responses=error_responses(409), **PUBLIC)
 async def register(
     data: JSONBody[RegisterIn], request: Request[Any, Any, Any], register: NamedDependency[Register]
 ) -> Envelope[SessionData]:
@@ -63,7 +64,7 @@ async def register(
     return _session(user, tokens)
 
 
-@post("/login", status_code=HTTP_200_OK, responses=error_responses(401, 429))
+@post("/login", status_code=HTTP_200_OK, responses=error_responses(401, 429), **PUBLIC)
 async def login(
     data: JSONBody[LoginIn], request: Request[Any, Any, Any], login: NamedDependency[Login]
 ) -> Envelope[SessionData]:
@@ -73,7 +74,7 @@ async def login(
     return _session(user, tokens)
 
 
-@post("/refresh", status_code=HTTP_200_OK, responses=error_responses(401))
+@post("/refresh", status_code=HTTP_200_OK, responses=error_responses(401), **PUBLIC)
 async def refresh(
     data: JSONBody[RefreshIn], request: Request[Any, Any, Any], refresh: NamedDependency[Refresh]
 ) -> Envelope[TokensData]:
@@ -83,17 +84,16 @@ async def refresh(
     return ok({"tokens": _tokens(tokens)})
 
 
-@post("/logout", status_code=HTTP_204_NO_CONTENT, security=BEARER_ONLY)
+@post("/logout", status_code=HTTP_204_NO_CONTENT, **SESSION_ONLY)
 async def logout(
     request: Request[Any, Any, Any], actor: NamedDependency[Actor], logout: NamedDependency[Logout]
 ) -> None:
     """End this session: its access and refresh tokens stop working (needs a bearer token,
     not an API key: 403)."""
-    session_only(actor)
     await logout(actor, client_of(request))
 
 
-@post("/forgot-password", status_code=HTTP_200_OK)
+@post("/forgot-password", status_code=HTTP_200_OK, **PUBLIC)
 async def forgot_password(
     data: JSONBody[ForgotPasswordIn],
     request: Request[Any, Any, Any],
@@ -104,7 +104,7 @@ async def forgot_password(
     return ok({"message": FORGOT_ANSWER})
 
 
-@post("/reset-password", status_code=HTTP_200_OK, responses=error_responses(401))
+@post("/reset-password", status_code=HTTP_200_OK, responses=error_responses(401), **PUBLIC)
 async def reset_password(
     data: JSONBody[ResetPasswordIn],
     request: Request[Any, Any, Any],

@@ -1,9 +1,10 @@
 """Who is calling: ``Authorization: Bearer <access token>`` or ``X-API-Key: <key>``.
 
 Handlers ask for ``actor: NamedDependency[Actor]`` (the router provides ``actor`` with
-:data:`ACTOR`); a route that needs a login session rather than a key checks
-:func:`session_only`, and API keys are checked against the route's scope with
-``require_scope`` (``turbocat_core.domain.access``).
+:data:`ACTOR`, or :data:`OPTIONAL_ACTOR` where credentials are optional). Which routes a
+key may reach is declared per route and enforced in ``turbocat_http.auth.access``, which
+authenticates first; the actor is then kept for the request, so a key is looked up (and
+counted against its limit) once.
 """
 
 # No ``from __future__ import annotations``: Litestar reads the provider's signature.
@@ -11,16 +12,19 @@ Handlers ask for ``actor: NamedDependency[Actor]`` (the router provides ``actor`
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 
 from turbocat_core.domain.access import Actor
-from turbocat_core.errors import PermissionDenied, Unauthenticated
+from turbocat_core.errors import Unauthenticated
 from turbocat_core.usecases.accounts import Client
 from turbocat_http.context import set_rate_limit, set_user_id
 from turbocat_http.dependencies import container_of
 
 MAX_CREDENTIAL = 4096  # no valid token or key is longer; refuse bigger ones unread
+ACTOR_KEY = "turbocat_actor"
+"""Where the authenticated caller is kept for the rest of the request (``scope["state"]``)."""
 
 
 def client_of(request: Request[Any, Any, Any]) -> Client:
@@ -31,7 +35,24 @@ def client_of(request: Request[Any, Any, Any]) -> Client:
     return Client(ip=host, user_agent=agent[:512] if agent else None)
 
 
-async def _current_actor(request: Request[Any, Any, State]) -> Actor:
+def has_credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether the request carries a bearer token or an API key (valid or not)."""
+    headers = connection.headers
+    return bool(headers.get("authorization") or headers.get("x-api-key"))
+
+
+async def authenticate(request: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """The caller, once per request (``Unauthenticated`` without valid credentials)."""
+    state = request.scope.setdefault("state", {})
+    known = state.get(ACTOR_KEY)
+    if isinstance(known, Actor):
+        return known
+    actor = await _authenticated(request)
+    state[ACTOR_KEY] = actor
+    return actor
+
+
+async def _authenticated(request: ASGIConnection[Any, Any, Any, Any]) -> Actor:
     container = container_of(request.app.state)
     authorization = request.headers.get("authorization")
     key = request.headers.get("x-api-key")
@@ -54,11 +75,15 @@ async def _current_actor(request: Request[Any, Any, State]) -> Actor:
     return actor
 
 
+async def _current_actor(request: Request[Any, Any, State]) -> Actor:
+    return await authenticate(request)
+
+
+async def _optional_actor(request: Request[Any, Any, State]) -> Actor | None:
+    return await authenticate(request) if has_credentials(request) else None
+
+
 ACTOR = Provide(_current_actor)
 """``dependencies={"actor": ACTOR}`` on a router that needs an authenticated caller."""
-
-
-def session_only(actor: Actor) -> None:
-    """Refuse API keys where a login session is needed (account and key management)."""
-    if actor.api_key_id is not None:
-        raise PermissionDenied("this needs a login session (a bearer token), not an API key")
+OPTIONAL_ACTOR = Provide(_optional_actor)
+"""``None`` when the request carries no credentials; otherwise what ``ACTOR`` gives."""

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from turbocat_adapters.wire import to_wire
-from turbocat_core.domain.access import Actor, require_scope
+from turbocat_core.domain.access import Actor
 from turbocat_core.domain.audit import AUDIT_QUERY
 from turbocat_core.domain.common import AgentId, DeploymentId, Page, WorkflowId
 from turbocat_core.domain.deployment import (
@@ -36,6 +36,7 @@ from turbocat_core.usecases.deployments import (
     UpdateDeployment,
     masked_variables,
 )
+from turbocat_http.auth.access import scoped
 from turbocat_http.auth.security import ACTOR, client_of
 from turbocat_http.dependencies import provide
 from turbocat_http.deployments.schemas import (
@@ -45,7 +46,7 @@ from turbocat_http.deployments.schemas import (
     UpdateDeploymentIn,
 )
 from turbocat_http.envelope import ListParams, list_query, ok, paged
-from turbocat_http.openapi import AUTHENTICATED, error_responses
+from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope, PageEnvelope
 
 SCOPE = "deployments"
@@ -58,7 +59,7 @@ def deployment_out(deployment: Deployment) -> dict[str, Any]:
     return wire
 
 
-@post("/", status_code=HTTP_201_CREATED, security=AUTHENTICATED)
+@post("/", status_code=HTTP_201_CREATED, **scoped(SCOPE, "write"))
 async def create_deployment(
     data: JSONBody[CreateDeploymentIn],
     request: Request[Any, Any, Any],
@@ -68,7 +69,6 @@ async def create_deployment(
     """A STOPPED deployment. ``webhookSecret`` signs its webhooks and is shown this once.
     VALIDATION_ERROR names ``workflowId``/``agentId`` when the target is missing, not
     yours, or both or neither are given."""
-    require_scope(actor, SCOPE, "write")
     deployment, secret = await create_deployment(
         actor,
         name=data.name,
@@ -85,7 +85,7 @@ async def create_deployment(
     return ok({"deployment": deployment_out(deployment), "webhookSecret": secret})
 
 
-@get("/", security=AUTHENTICATED)
+@get("/", **scoped(SCOPE, "read"))
 async def list_deployments(
     actor: NamedDependency[Actor],
     listing: NamedDependency[ListParams],
@@ -101,7 +101,6 @@ async def list_deployments(
 ) -> PageEnvelope[DeploymentOut]:
     """Your deployments (an ADMIN's: everyone's), newest first. ``healthStatus`` here is
     the one last computed (``GET /deployments/{id}`` recomputes it)."""
-    require_scope(actor, SCOPE, "read")
     query = list_query(
         listing,
         DEPLOYMENT_QUERY,
@@ -125,7 +124,7 @@ async def list_deployments(
     )
 
 
-@get("/{deployment_id:uuid}", security=AUTHENTICATED)
+@get("/{deployment_id:uuid}", **scoped(SCOPE, "read"))
 async def get_deployment(
     deployment_id: FromPath[UUID],
     actor: NamedDependency[Actor],
@@ -133,11 +132,10 @@ async def get_deployment(
 ) -> Envelope[DeploymentOut]:
     """One deployment, its ``healthStatus`` recomputed from its last 20 finished
     executions (and ``lastHealthCheckAt`` set)."""
-    require_scope(actor, SCOPE, "read")
     return ok(deployment_out(await get_deployment(actor, DeploymentId(deployment_id))))
 
 
-@patch("/{deployment_id:uuid}", security=AUTHENTICATED)
+@patch("/{deployment_id:uuid}", **scoped(SCOPE, "write"))
 async def update_deployment(
     deployment_id: FromPath[UUID],
     data: JSONBody[UpdateDeploymentIn],
@@ -147,14 +145,13 @@ async def update_deployment(
 ) -> Envelope[DeploymentOut]:
     """Change the fields sent. ``environmentVariables`` sets the names given (``null``
     removes one) and keeps the rest."""
-    require_scope(actor, SCOPE, "write")
     updated = await update_deployment(
         actor, DeploymentId(deployment_id), data.changes(), client_of(request)
     )
     return ok(deployment_out(updated))
 
 
-@delete("/{deployment_id:uuid}", status_code=HTTP_204_NO_CONTENT, security=AUTHENTICATED)
+@delete("/{deployment_id:uuid}", status_code=HTTP_204_NO_CONTENT, **scoped(SCOPE, "write"))
 async def delete_deployment(
     deployment_id: FromPath[UUID],
     request: Request[Any, Any, Any],
@@ -162,14 +159,13 @@ async def delete_deployment(
     delete_deployment: NamedDependency[DeleteDeployment],
 ) -> None:
     """Delete (soft): it stops serving webhooks and its schedule at once."""
-    require_scope(actor, SCOPE, "write")
     await delete_deployment(actor, DeploymentId(deployment_id), client_of(request))
 
 
 @post(
     "/{deployment_id:uuid}/start",
     status_code=HTTP_200_OK,
-    security=AUTHENTICATED,
+    **scoped(SCOPE, "write"),
     responses=error_responses(409),
 )
 async def start_deployment(
@@ -180,7 +176,6 @@ async def start_deployment(
 ) -> Envelope[DeploymentOut]:
     """STOPPED, FAILED or MAINTENANCE -> STARTING -> RUNNING. INVALID_STATE from any other
     status, or when its workflow or agent no longer exists."""
-    require_scope(actor, SCOPE, "write")
     started = await start_deployment(actor, DeploymentId(deployment_id), client_of(request))
     return ok(deployment_out(started))
 
@@ -188,7 +183,7 @@ async def start_deployment(
 @post(
     "/{deployment_id:uuid}/stop",
     status_code=HTTP_200_OK,
-    security=AUTHENTICATED,
+    **scoped(SCOPE, "write"),
     responses=error_responses(409),
 )
 async def stop_deployment(
@@ -198,12 +193,11 @@ async def stop_deployment(
     stop_deployment: NamedDependency[StopDeployment],
 ) -> Envelope[DeploymentOut]:
     """RUNNING -> STOPPING -> STOPPED. INVALID_STATE from any other status."""
-    require_scope(actor, SCOPE, "write")
     stopped = await stop_deployment(actor, DeploymentId(deployment_id), client_of(request))
     return ok(deployment_out(stopped))
 
 
-@get("/{deployment_id:uuid}/logs", security=AUTHENTICATED)
+@get("/{deployment_id:uuid}/logs", **scoped(SCOPE, "read"))
 async def deployment_logs(
     deployment_id: FromPath[UUID],
     actor: NamedDependency[Actor],
@@ -218,7 +212,6 @@ async def deployment_logs(
     ``.started``, ``.stopped``, ``.webhook_received`` (body size, execution id),
     ``.schedule_fired`` (tick, execution id). ``sortBy``: createdAt or action; ``search``
     matches the action."""
-    require_scope(actor, SCOPE, "read")
     query = list_query(listing, AUDIT_QUERY, filters={"action": action})
     return paged(await list_deployment_events(actor, DeploymentId(deployment_id), query))
 

@@ -12,7 +12,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from turbocat_core.domain.access import Actor, require_scope
+from turbocat_core.domain.access import Actor
 from turbocat_core.domain.common import MAX_PAGE_SIZE, ExecutionId
 from turbocat_core.domain.execution import (
     EXECUTION_QUERY,
@@ -33,19 +33,20 @@ from turbocat_core.usecases.executions import (
     RetryExecution,
     WatchExecution,
 )
+from turbocat_http.auth.access import scoped
 from turbocat_http.auth.security import ACTOR
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import MAX_PAGE, ListParams, list_query, ok, paged
 from turbocat_http.executions.schemas import RetryIn
 from turbocat_http.executions.stream import BATCH, ExecutionStream
-from turbocat_http.openapi import AUTHENTICATED, error_responses
+from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope, PageEnvelope
 
 EXECUTIONS = "executions"
 MAX_SEQ = 2**62
 
 
-@get("/{execution_id:uuid}", security=AUTHENTICATED)
+@get("/{execution_id:uuid}", **scoped(EXECUTIONS, "read"))
 async def get_execution(
     execution_id: FromPath[UUID],
     actor: NamedDependency[Actor],
@@ -53,11 +54,10 @@ async def get_execution(
 ) -> Envelope[ExecutionWithRuns]:
     """The execution (status, step counts, ``outputData``, the steps it pinned) and each
     step's state in ``stepRuns`` (status, attempt, output, error, ``reusedFrom``)."""
-    require_scope(actor, EXECUTIONS, "read")
     return ok(await get_execution(actor, ExecutionId(execution_id)))
 
 
-@get("/{execution_id:uuid}/children", security=AUTHENTICATED)
+@get("/{execution_id:uuid}/children", **scoped(EXECUTIONS, "read"))
 async def list_child_executions(
     execution_id: FromPath[UUID],
     actor: NamedDependency[Actor],
@@ -67,12 +67,11 @@ async def list_child_executions(
 ) -> PageEnvelope[Execution]:
     """The child executions the execution's WORKFLOW agents started (each has
     ``parentExecutionId`` set to this one), newest first; filter ``status``."""
-    require_scope(actor, EXECUTIONS, "read")
     query = list_query(listing, EXECUTION_QUERY, filters={"status": status})
     return paged(await list_child_executions(actor, ExecutionId(execution_id), query))
 
 
-@get("/{execution_id:uuid}/logs", security=AUTHENTICATED)
+@get("/{execution_id:uuid}/logs", **scoped(EXECUTIONS, "read"))
 async def list_execution_logs(
     execution_id: FromPath[UUID],
     actor: NamedDependency[Actor],
@@ -95,7 +94,6 @@ async def list_execution_logs(
     ] = 0,
 ) -> PageEnvelope[ExecutionLog]:
     """The execution's log lines in order (``seq``), filtered and paged."""
-    require_scope(actor, EXECUTIONS, "read")
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)  # a time without an offset is UTC
     query = LogQuery(
@@ -112,7 +110,7 @@ async def list_execution_logs(
 @post(
     "/{execution_id:uuid}/cancel",
     status_code=HTTP_200_OK,
-    security=AUTHENTICATED,
+    **scoped(EXECUTIONS, "write"),
     responses=error_responses(409),
 )
 async def cancel_execution(
@@ -122,14 +120,13 @@ async def cancel_execution(
 ) -> Envelope[Execution]:
     """Cancel a PENDING or RUNNING execution (answered CANCELLED; running steps stop within
     a second); a finished one is 409 INVALID_STATE."""
-    require_scope(actor, EXECUTIONS, "write")
     return ok(await cancel_execution(actor, ExecutionId(execution_id)))
 
 
 @post(
     "/{execution_id:uuid}/retry",
     status_code=HTTP_202_ACCEPTED,
-    security=AUTHENTICATED,
+    **scoped(EXECUTIONS, "write"),
     responses=error_responses(409),
 )
 async def retry_execution(
@@ -141,7 +138,6 @@ async def retry_execution(
     """Run a FAILED, CANCELLED or TIMEOUT execution again as a new one (``retryOf`` set),
     reusing the outputs of the steps that completed (see ``stepRuns[].reusedFrom``); 409
     INVALID_STATE otherwise."""
-    require_scope(actor, EXECUTIONS, "write")
     body = data or RetryIn()
     return ok(
         await retry_execution(
@@ -155,7 +151,7 @@ async def retry_execution(
 
 @get(
     "/{execution_id:uuid}/stream",
-    security=AUTHENTICATED,
+    **scoped(EXECUTIONS, "read"),
     media_type="text/event-stream",
     responses=error_responses(404),
 )
@@ -181,7 +177,6 @@ async def stream_execution(
     ``seq``, data = the line) from the first one (or after ``Last-Event-ID`` / ``afterSeq``),
     and each status change (event ``status``, data = the execution without its steps); a
     final ``status`` event, then the stream closes."""
-    require_scope(actor, EXECUTIONS, "read")
     cursor = after_seq
     if last_event_id is not None and last_event_id.strip():
         text = last_event_id.strip()

@@ -20,6 +20,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 
 from turbocat_core.domain.execution import Execution
 from turbocat_core.usecases.webhooks import ReceiveWebhook
+from turbocat_http.auth.access import PUBLIC
 from turbocat_http.auth.security import client_of
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ok
@@ -33,6 +34,7 @@ MAX_HEADER = 256
     "/{deployment_id:str}",
     status_code=HTTP_202_ACCEPTED,
     responses=error_responses(401, 409),
+    **PUBLIC,
 )
 async def receive_webhook(
     deployment_id: FromPath[str],
@@ -61,7 +63,8 @@ async def receive_webhook(
     the PENDING execution. UNAUTHORIZED for a missing, stale or wrong signature and for an
     unknown deployment alike; VALIDATION_ERROR (field ``body``) for a body that is not JSON;
     INVALID_STATE when the deployment is not RUNNING, runs an agent, or its workflow cannot
-    run."""
+    run; CONFLICT when this very request (same timestamp, body and signature) was accepted
+    before: it starts nothing."""
     body = await request.body()
     execution = await receive_webhook(
         deployment_id,
@@ -84,6 +87,7 @@ router = Router(
                 ids=c.ids(),
                 secrets=c.secret_box(),
                 start=c.start_execution(),
+                replay=c.replay_guard(),
             )
         ),
     },

@@ -4,18 +4,16 @@ needed for public templates) and ``POST /templates/{id}/instantiate`` (scope
 
 # No ``from __future__ import annotations``: Litestar reads the handler signatures.
 
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Request, Router, get, post
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
-from litestar.openapi.spec import SecurityRequirement
+from litestar import Router, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from turbocat_adapters.wire import to_wire
-from turbocat_core.domain.access import Actor, require_scope
+from turbocat_core.domain.access import Actor
 from turbocat_core.domain.common import TemplateId
 from turbocat_core.domain.template import TEMPLATE_QUERY, Template, TemplateType
 from turbocat_core.usecases.templates import (
@@ -26,34 +24,18 @@ from turbocat_core.usecases.templates import (
     TemplateCategories,
 )
 from turbocat_core.usecases.workflows import WorkflowWithSteps
-from turbocat_http.auth.security import ACTOR, _current_actor
+from turbocat_http.auth.access import optional, scoped
+from turbocat_http.auth.security import ACTOR, OPTIONAL_ACTOR
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ListParams, list_query, ok, paged
-from turbocat_http.openapi import AUTHENTICATED, error_responses
+from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope, PageEnvelope
 from turbocat_http.templates.schemas import CategoryOut, InstantiatedOut, InstantiateIn
 
 SCOPE = "templates"
-OPTIONALLY_AUTHENTICATED: Final[list[SecurityRequirement]] = [{}, *AUTHENTICATED]
-"""No credentials, or valid ones (a bad token or key is still 401)."""
 
 
-async def _optional_actor(request: Request[Any, Any, State]) -> Actor | None:
-    if not request.headers.get("authorization") and not request.headers.get("x-api-key"):
-        return None
-    return await _current_actor(request)
-
-
-OPTIONAL_ACTOR = Provide(_optional_actor)
-"""``None`` when the request carries no credentials; otherwise what ``ACTOR`` gives."""
-
-
-def _may_read(actor: Actor | None) -> None:
-    if actor is not None:
-        require_scope(actor, SCOPE, "read")
-
-
-@get("/", security=OPTIONALLY_AUTHENTICATED)
+@get("/", **optional(SCOPE, "read"))
 async def list_templates(
     viewer: NamedDependency[Actor | None],
     listing: NamedDependency[ListParams],
@@ -63,31 +45,28 @@ async def list_templates(
     is_official: Annotated[bool | None, QueryParameter(name="isOfficial")] = None,
 ) -> PageEnvelope[Template]:
     """Public templates (official ones among them); signed in, also your private ones."""
-    _may_read(viewer)
     filters = {"category": category, "type": template_type, "is_official": is_official}
     query = list_query(listing, TEMPLATE_QUERY, filters=filters)
     return paged(await list_templates(viewer, query))
 
 
-@get("/categories", security=OPTIONALLY_AUTHENTICATED)
+@get("/categories", **optional(SCOPE, "read"))
 async def template_categories(
     viewer: NamedDependency[Actor | None],
     template_categories: NamedDependency[TemplateCategories],
 ) -> Envelope[list[CategoryOut]]:
     """Each category of the templates you can see, with how many, by name."""
-    _may_read(viewer)
     found = await template_categories(viewer)
     return ok([CategoryOut(category=name, count=count) for name, count in found])
 
 
-@get("/{template_id:uuid}", security=OPTIONALLY_AUTHENTICATED)
+@get("/{template_id:uuid}", **optional(SCOPE, "read"))
 async def get_template(
     template_id: FromPath[UUID],
     viewer: NamedDependency[Actor | None],
     get_template: NamedDependency[GetTemplate],
 ) -> Envelope[Template]:
     """A public template, or one of your own."""
-    _may_read(viewer)
     return ok(await get_template(viewer, TemplateId(template_id)))
 
 
@@ -101,7 +80,7 @@ def _created(made: Instantiated) -> dict[str, Any]:
 @post(
     "/{template_id:uuid}/instantiate",
     status_code=HTTP_201_CREATED,
-    security=AUTHENTICATED,
+    **scoped(SCOPE, "write"),
     responses=error_responses(409),
 )
 async def instantiate_template(
@@ -113,7 +92,6 @@ async def instantiate_template(
     """Create a DRAFT agent (AGENT template) or a DRAFT workflow with its agents and steps
     (WORKFLOW template) for you, and count the use. A STEP template is 409 INVALID_STATE:
     clients insert those into workflows themselves."""
-    require_scope(actor, SCOPE, "write")
     body = data or InstantiateIn()
     made = await instantiate_template(
         actor, TemplateId(template_id), name=body.name, customizations=body.customizations

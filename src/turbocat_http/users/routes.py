@@ -13,21 +13,24 @@ from turbocat_core.domain.access import Actor
 from turbocat_core.domain.common import UserId
 from turbocat_core.domain.user import User
 from turbocat_core.usecases.users import GetMe, GetUser, UpdateMe
-from turbocat_http.auth.security import ACTOR, client_of, session_only
+from turbocat_http.auth.access import SESSION_ONLY, scoped
+from turbocat_http.auth.security import ACTOR, client_of
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ok
-from turbocat_http.openapi import AUTHENTICATED, BEARER_ONLY, error_responses
+from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope
 from turbocat_http.users.schemas import UpdateMeIn
 
+SCOPE = "users"
 
-@get("/me", security=AUTHENTICATED)
+
+@get("/me", **scoped(SCOPE, "read"))
 async def get_me(actor: NamedDependency[Actor], get_me: NamedDependency[GetMe]) -> Envelope[User]:
     """The caller's account."""
     return ok(await get_me(actor))
 
 
-@patch("/me", security=BEARER_ONLY)
+@patch("/me", **SESSION_ONLY)
 async def update_me(
     data: JSONBody[UpdateMeIn],
     request: Request[Any, Any, Any],
@@ -36,11 +39,10 @@ async def update_me(
 ) -> Envelope[User]:
     """Change the name, avatar or preferences; or the password, with the current one
     (INVALID_CREDENTIALS if it is wrong; the other sessions then end)."""
-    session_only(actor)
     return ok(await update_me(actor, data.changes(), client_of(request)))
 
 
-@get("/{user_id:uuid}", security=AUTHENTICATED, responses=error_responses(403))
+@get("/{user_id:uuid}", **scoped(SCOPE, "read"), responses=error_responses(403))
 async def get_user(
     user_id: FromPath[UUID], actor: NamedDependency[Actor], get_user: NamedDependency[GetUser]
 ) -> Envelope[User]:

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from turbocat_core.domain.access import Actor, require_scope
+from turbocat_core.domain.access import Actor
 from turbocat_core.domain.common import UserId, WorkflowId
 from turbocat_core.domain.execution import (
     EXECUTION_QUERY,
@@ -31,10 +31,11 @@ from turbocat_core.usecases.workflows import (
     UpdateWorkflow,
     WorkflowWithSteps,
 )
+from turbocat_http.auth.access import scoped
 from turbocat_http.auth.security import ACTOR
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ListParams, list_query, ok, paged
-from turbocat_http.openapi import AUTHENTICATED, error_responses
+from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope, PageEnvelope
 from turbocat_http.workflows.schemas import ExecuteIn, WorkflowIn, WorkflowPatch
 
@@ -42,7 +43,7 @@ WORKFLOWS = "workflows"
 EXECUTIONS = "executions"
 
 
-@get("/", security=AUTHENTICATED)
+@get("/", **scoped(WORKFLOWS, "read"))
 async def list_workflows(
     actor: NamedDependency[Actor],
     listing: NamedDependency[ListParams],
@@ -58,7 +59,6 @@ async def list_workflows(
     """The caller's workflows (an ADMIN's: everyone's), newest first; filters ``status``,
     ``isPublic``, ``scheduleEnabled``; ``search`` in name and description; ``tags`` (all of
     them)."""
-    require_scope(actor, WORKFLOWS, "read")
     query = list_query(
         listing,
         WORKFLOW_QUERY,
@@ -68,7 +68,7 @@ async def list_workflows(
     return paged(await list_workflows(actor, query, user_id=owner))
 
 
-@post("/", status_code=HTTP_201_CREATED, security=AUTHENTICATED)
+@post("/", status_code=HTTP_201_CREATED, **scoped(WORKFLOWS, "write"))
 async def create_workflow(
     data: JSONBody[WorkflowIn],
     actor: NamedDependency[Actor],
@@ -76,22 +76,20 @@ async def create_workflow(
 ) -> Envelope[WorkflowWithSteps]:
     """A workflow and its steps, created together once the DAG validates (``details`` name
     each problem as ``steps.<index>.<field>``; a cycle is reported as its path)."""
-    require_scope(actor, WORKFLOWS, "write")
     return ok(await create_workflow(actor, data.fields(), data.step_changes()))
 
 
-@get("/{workflow_id:uuid}", security=AUTHENTICATED)
+@get("/{workflow_id:uuid}", **scoped(WORKFLOWS, "read"))
 async def get_workflow(
     workflow_id: FromPath[UUID],
     actor: NamedDependency[Actor],
     get_workflow: NamedDependency[GetWorkflow],
 ) -> Envelope[WorkflowWithSteps]:
     """The workflow with its ``steps`` in order (position, then step key)."""
-    require_scope(actor, WORKFLOWS, "read")
     return ok(await get_workflow(actor, WorkflowId(workflow_id)))
 
 
-@patch("/{workflow_id:uuid}", security=AUTHENTICATED, responses=error_responses(403))
+@patch("/{workflow_id:uuid}", **scoped(WORKFLOWS, "write"), responses=error_responses(403))
 async def update_workflow(
     workflow_id: FromPath[UUID],
     data: JSONBody[WorkflowPatch],
@@ -102,7 +100,6 @@ async def update_workflow(
     one without creates a step, ``{"id", "_delete": true}`` removes one; steps not mentioned
     stay. Anything invalid (a field, an item, the DAG) changes nothing. A change to the steps
     or the run settings bumps ``version``; running executions keep the steps they pinned."""
-    require_scope(actor, WORKFLOWS, "write")
     return ok(
         await update_workflow(actor, WorkflowId(workflow_id), data.fields(), data.step_changes())
     )
@@ -111,7 +108,7 @@ async def update_workflow(
 @delete(
     "/{workflow_id:uuid}",
     status_code=HTTP_204_NO_CONTENT,
-    security=AUTHENTICATED,
+    **scoped(WORKFLOWS, "write"),
     responses=error_responses(403),
 )
 async def delete_workflow(
@@ -120,14 +117,13 @@ async def delete_workflow(
     delete_workflow: NamedDependency[DeleteWorkflow],
 ) -> None:
     """Soft delete: the workflow is gone for the API; its executions stay readable."""
-    require_scope(actor, WORKFLOWS, "write")
     await delete_workflow(actor, WorkflowId(workflow_id))
 
 
 @post(
     "/{workflow_id:uuid}/execute",
     status_code=HTTP_202_ACCEPTED,
-    security=AUTHENTICATED,
+    **scoped(EXECUTIONS, "write"),
     responses=error_responses(403, 409),
 )
 async def execute_workflow(
@@ -139,7 +135,6 @@ async def execute_workflow(
     """Start a run (202, the PENDING execution; follow it with ``GET /executions/{id}`` or
     its ``/stream``). The workflow must be ACTIVE with at least one step (409 INVALID_STATE).
     ``inputs`` go over the workflow's default inputs (``definition.inputs``)."""
-    require_scope(actor, EXECUTIONS, "write")
     body = data or ExecuteIn()
     trigger = TriggerType.API if actor.api_key_id is not None else TriggerType.MANUAL
     execution = await start_execution(
@@ -148,7 +143,7 @@ async def execute_workflow(
     return ok(execution)
 
 
-@get("/{workflow_id:uuid}/executions", security=AUTHENTICATED)
+@get("/{workflow_id:uuid}/executions", **scoped(EXECUTIONS, "read"))
 async def list_workflow_executions(
     workflow_id: FromPath[UUID],
     actor: NamedDependency[Actor],
@@ -157,12 +152,11 @@ async def list_workflow_executions(
     status: Annotated[ExecutionStatus | None, QueryParameter()] = None,
 ) -> PageEnvelope[Execution]:
     """The workflow's executions, newest first; filter ``status``."""
-    require_scope(actor, EXECUTIONS, "read")
     query = list_query(listing, EXECUTION_QUERY, filters={"status": status})
     return paged(await list_workflow_executions(actor, WorkflowId(workflow_id), query))
 
 
-@post("/import", status_code=HTTP_201_CREATED, security=AUTHENTICATED)
+@post("/import", status_code=HTTP_201_CREATED, **scoped(WORKFLOWS, "write"))
 async def import_workflow(
     data: JSONBody[dict[str, Any]],
     actor: NamedDependency[Actor],
@@ -175,12 +169,11 @@ async def import_workflow(
     """Create a workflow and its agents from a workflow file (SPEC §5, as ``GET
     /workflows/{id}/export`` writes them); problems name the file's paths
     (``steps.2.agent``, ``agents.x.config.operation``)."""
-    require_scope(actor, WORKFLOWS, "write")
     blueprint = await import_workflow(actor, data, status=status)
     return ok(WorkflowWithSteps.of(blueprint.workflow, blueprint.steps))
 
 
-@get("/{workflow_id:uuid}/export", security=AUTHENTICATED)
+@get("/{workflow_id:uuid}/export", **scoped(WORKFLOWS, "read"))
 async def export_workflow(
     workflow_id: FromPath[UUID],
     actor: NamedDependency[Actor],
@@ -188,7 +181,6 @@ async def export_workflow(
 ) -> Envelope[dict[str, Any]]:
     """The workflow as a workflow file, with the agents its steps use: ``data`` imports
     as it is with ``POST /workflows/import``, into any account or server."""
-    require_scope(actor, WORKFLOWS, "read")
     return ok(await export_workflow(actor, WorkflowId(workflow_id)))
 
 

@@ -15,7 +15,7 @@ from turbocat_adapters.postgres.session import Session
 from turbocat_core.domain.api_key import API_KEY_QUERY, ApiKey
 from turbocat_core.domain.audit import AUDIT_QUERY, AuditLog
 from turbocat_core.domain.common import ApiKeyId, AuditLogId, ListQuery, Page, UserId
-from turbocat_core.domain.user import USER_QUERY, User, UserRole
+from turbocat_core.domain.user import USER_QUERY, User, UserRole, canonical_email
 
 # --- users --------------------------------------------------------------------------------
 
@@ -40,15 +40,10 @@ UPDATE users SET
 WHERE id = %(id)s AND deleted_at IS NULL"""
 
 
-def normalize_email(email: str) -> str:
-    """Emails are unique case-insensitively: stored and compared trimmed and lower-cased."""
-    return email.strip().lower()
-
-
 def user_params(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
-        "email": normalize_email(user.email),
+        "email": canonical_email(user.email),
         "password_hash": user.password_hash,
         "full_name": user.full_name,
         "avatar_url": user.avatar_url,
@@ -96,7 +91,7 @@ class PostgresUserRepository(EntityRepository[User, UserId]):
     from_row = staticmethod(user_from_row)
 
     async def get_by_email(self, email: str) -> User | None:
-        row = await self._session.one(GET_USER_BY_EMAIL, {"email": normalize_email(email)})
+        row = await self._session.one(GET_USER_BY_EMAIL, {"email": canonical_email(email)})
         return None if row is None else user_from_row(row)
 
 

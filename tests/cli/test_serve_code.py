@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.adapters.code.helpers import READ_PATHS
 from tests.cli.test_serve import serving
 from tests.fleet.fleet import Client
 
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 ROOT = os.geteuid() == 0
 
-PROBE = """
+PROBE = (
+    """
 import os, signal
 out = {"uid": os.getuid()}
 for name, pid in (("parent", os.getppid()), ("server", inputs["server"])):
@@ -28,14 +30,9 @@ for name, pid in (("parent", os.getppid()), ("server", inputs["server"])):
         out[name] = "sent"
     except OSError as error:
         out[name] = type(error).__name__
-for path in inputs["paths"]:
-    try:
-        with open(path, "rb") as file:
-            out[path] = "read " + file.read(40).decode("latin-1")
-    except OSError as error:
-        out[path] = type(error).__name__
-result = out
 """
+    + READ_PATHS
+)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapters.code.helpers import ROOT, gone, marker, needs_node, run
+from tests.adapters.code.helpers import READ_PATHS, ROOT, gone, marker, needs_node, run
 from turbocat_adapters.code import SubprocessCodeRunner
 from turbocat_adapters.code import sandbox as sandbox_module
 from turbocat_core.agents.failures import AgentFailure, FailureKind
@@ -88,16 +88,7 @@ return out;
 
 async def test_the_code_cannot_read_the_servers_environment_secrets_or_shadow(runner, server_files):
     paths = [f"/proc/{os.getpid()}/environ", *server_files.values(), "/etc/shadow"]
-    code = """
-out = {}
-for path in inputs["paths"]:
-    try:
-        with open(path, "rb") as file:
-            out[path] = "read " + file.read(40).decode("latin-1")
-    except OSError as error:
-        out[path] = type(error).__name__
-result = out
-"""
+    code = "out = {}\n" + READ_PATHS
     result = (await run(runner, "python", code, {"paths": paths}))["result"]
     assert set(result) == set(paths)
     for path, outcome in result.items():

@@ -34,6 +34,18 @@ def failure(limit: int, what: str = "its inputs") -> str:
     )
 
 
+async def run_in_bounded_memory(h: Harness, wf: Any) -> Any:
+    """Run ``wf`` and check that Python's allocations peaked under 50 MiB meanwhile."""
+    tracemalloc.start()
+    try:
+        execution = await h.run(wf)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+    return execution
+
+
 async def test_a_reference_repeated_1500_times_fails_early_in_bounded_memory(h: Harness):
     """The attack of issue 11: a workflow of about 30 KB whose step inputs repeat a reference
     to a 900 KB output 1,500 times made the server allocate 1.4 GB."""
@@ -47,14 +59,8 @@ async def test_a_reference_repeated_1500_times_fails_early_in_bounded_memory(h: 
             step("amplify", ["big"], agent_id=sink.id, inputs=inputs, retry_count=3),
         ]
     )
-    tracemalloc.start()
-    try:
-        execution = await h.run(wf)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    execution = await run_in_bounded_memory(h, wf)
 
-    assert peak < 50 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
     assert execution.status is ExecutionStatus.FAILED
     run = (await h.runs(execution.id))["amplify"]
     assert run.status is StepStatus.FAILED
@@ -193,13 +199,7 @@ async def test_a_data_transform_template_is_bounded_as_it_is_filled_in(h: Harnes
             step("shape", ["big"], agent_id=transform.id, inputs={"data": "{{big.output}}"}),
         ]
     )
-    tracemalloc.start()
-    try:
-        execution = await h.run(wf)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 50 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+    execution = await run_in_bounded_memory(h, wf)
     assert (await h.runs(execution.id))["shape"].error == (
         f"transform: the result is over {LIMIT} bytes as the template is filled in "
         "(TURBOCAT_MAX_RESOLVED_INPUT_BYTES)"

@@ -30,6 +30,7 @@ from turbocat_core.agents.api_agent import DEFAULT_MAX_RESPONSE_BYTES, ApiAgent
 from turbocat_core.agents.code_agent import CodeAgent
 from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.agents.data_agent import DataAgent
+from turbocat_core.agents.function_agent import FunctionExecutor, FunctionRegistry
 from turbocat_core.agents.llm_agent import LlmAgent
 from turbocat_core.agents.workflow_agent import WorkflowAgent, bind_engine
 from turbocat_core.domain.agent import AgentType
@@ -272,7 +273,9 @@ def _api_agent(settings: Settings, network: GuardedNetwork) -> ApiAgent:
     return ApiAgent(HttpxClient(network=network), SystemClock(), max_response_bytes=cap)
 
 
-def _executors(settings: Settings) -> AgentExecutors:
+def _executors(settings: Settings, functions: FunctionRegistry, worker_id: str) -> AgentExecutors:
+    """Every agent type's executor; FUNCTION steps run the Python functions registered in
+    ``functions`` (empty unless the process registers some)."""
     network = _network(settings)
     return AgentExecutors(
         {
@@ -281,6 +284,7 @@ def _executors(settings: Settings) -> AgentExecutors:
             AgentType.LLM: _llm_agent(settings, network),
             AgentType.WORKFLOW: WorkflowAgent(),
             AgentType.CODE: CodeAgent(SubprocessCodeRunner(sandbox=settings.code_sandbox)),
+            AgentType.FUNCTION: FunctionExecutor(functions, where=f"this process ({worker_id})"),
         }
     )
 
@@ -313,7 +317,9 @@ class Container(containers.DeclarativeContainer):
     worker_id = providers.Singleton(_worker_id)
     claims = providers.Singleton(_claims, clock, redis, settings)
     cancellation = providers.Singleton(_cancellation, redis, settings)
-    executors = providers.Singleton(_executors, settings)
+    functions = providers.Singleton(FunctionRegistry)
+    """The Python functions FUNCTION steps may name (none by default)."""
+    executors = providers.Singleton(_executors, settings, functions, worker_id)
     logs = providers.Singleton(LogBroadcast)
     engine = providers.Singleton(
         _engine,

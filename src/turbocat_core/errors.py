@@ -100,3 +100,8 @@ class ExternalServiceError(TurbocatError):
 
 class NotConfigured(TurbocatError):
     """A capability this deployment does not provide was asked for (e.g. no ``node``)."""
+
+
+class NonRetryableError(Exception):
+    """Raised by a FUNCTION step's Python function: the attempt fails and is not retried,
+    whatever the step's ``retryCount`` (any other exception fails it retryably)."""

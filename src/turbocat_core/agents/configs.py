@@ -58,6 +58,7 @@ MAX_CODE_TIMEOUT_SECONDS: Final = 3600
 CODE_MEMORY_MB: Final = (16, 8192)
 
 WORKFLOW_KEYS: Final = ("workflowId",)
+FUNCTION_KEYS: Final = ("function",)
 
 SECRET_KEYS: Final = frozenset(
     {"token", "password", "key", "apikey", "api_key", "secret", "authorization", "x-api-key"}
@@ -296,6 +297,11 @@ def _workflow(config: _Shape) -> None:
     config.uuid("workflowId", required=True)
 
 
+def _function(config: _Shape) -> None:
+    config.only(FUNCTION_KEYS)
+    config.text("function", required=True)
+
+
 def check_api_config(config: Any, *, allow_refs: bool = True) -> None:
     """An API agent: ``method``, ``url`` (required), ``headers``, ``query``, ``body``,
     ``auth`` (bearer / basic / apiKey), ``timeoutMs``, ``retry``."""
@@ -318,6 +324,12 @@ def check_workflow_config(config: Any, *, allow_refs: bool = True) -> None:
     _run("WORKFLOW", config, allow_refs, _workflow)
 
 
+def check_function_config(config: Any, *, allow_refs: bool = True) -> None:
+    """A FUNCTION agent's shape: ``{"function": <non-empty name>}`` (whether that name is
+    registered is the executor's check: ``FunctionExecutor.check_config``)."""
+    _run("FUNCTION", config, allow_refs, _function)
+
+
 def _check_data_config(config: Any, *, allow_refs: bool = True) -> None:
     validate_data_config(config)
 
@@ -328,6 +340,7 @@ CONFIG_CHECKERS: Final[Mapping[AgentType, Callable[..., None]]] = {
     AgentType.CODE: check_code_config,
     AgentType.WORKFLOW: check_workflow_config,
     AgentType.DATA: _check_data_config,
+    AgentType.FUNCTION: check_function_config,
 }
 """Each type's shape checker: ``checker(config, allow_refs=...)``."""
 

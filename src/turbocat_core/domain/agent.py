@@ -1,4 +1,4 @@
-"""Agents: the five types, their lifecycle, versions and run counters."""
+"""Agents: the six types, their lifecycle, versions and run counters."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ class AgentType(StrEnum):
     LLM = "LLM"
     DATA = "DATA"
     WORKFLOW = "WORKFLOW"
+    FUNCTION = "FUNCTION"
+    """A Python callable registered in the running process (``agents.function_agent``)."""
 
 
 class AgentStatus(StrEnum):

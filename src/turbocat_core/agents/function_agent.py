@@ -1,0 +1,195 @@
+"""The FUNCTION agent: a Python callable registered in this process, run as a step."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import inspect
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from turbocat_core.agents.configs import check_function_config
+from turbocat_core.agents.contract import RunContext
+from turbocat_core.agents.failures import AgentFailure, FailureKind
+from turbocat_core.domain.agent import Agent
+from turbocat_core.domain.common import ExecutionId, JsonObject, WorkflowId
+from turbocat_core.domain.execution import LogLevel
+from turbocat_core.errors import NonRetryableError, ValidationFailed
+
+StepFunction = Callable[[JsonObject, "FunctionContext"], Any]
+"""``fn(inputs, ctx)``, sync or async, returning a JSON value."""
+
+_JSON_TYPES: Final = (str, int, bool, type(None), list, tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionContext:
+    """What a step's function is told about its run, and its way to write to the run's log."""
+
+    execution_id: ExecutionId
+    workflow_id: WorkflowId
+    step_key: str
+    attempt: int
+    _run: RunContext
+
+    async def log(self, message: str) -> None:
+        """Write ``message`` as an INFO line of the execution's log, attached to this step."""
+        await self._run.log(LogLevel.INFO, str(message), {})
+
+
+class FunctionRegistry:
+    """The Python functions this process can run as FUNCTION steps, by name.
+
+    ``register`` raises ``ValueError`` for an empty name, a non-callable, or a name already
+    taken by another function (registering the same function again is a no-op, so a module
+    imported twice does no harm).
+    """
+
+    __slots__ = ("_functions",)
+
+    def __init__(self) -> None:
+        self._functions: dict[str, StepFunction] = {}
+
+    def register(self, name: str, fn: StepFunction) -> StepFunction:
+        """Register ``fn`` as ``name``; returns ``fn`` (so it can back a decorator)."""
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("a function's name must be a non-empty string")
+        if not callable(fn):
+            raise ValueError(f"function {name!r} must be callable, got {type(fn).__name__}")
+        known = self._functions.get(name)
+        if known is not None and known is not fn:
+            raise ValueError(f"function {name!r} is already registered (to {known!r})")
+        self._functions[name] = fn
+        return fn
+
+    def get(self, name: str) -> StepFunction | None:
+        """The function registered as ``name``, or ``None``."""
+        return self._functions.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._functions
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every registered name, sorted."""
+        return tuple(sorted(self._functions))
+
+
+class FunctionExecutor:
+    """Runs FUNCTION agents (``{"function": name}``) with the functions of a registry.
+
+    Async functions run on the event loop (cancellation and timeouts interrupt them at their
+    next await); sync ones in a worker thread (``asyncio.to_thread``: a cancelled or timed-out
+    step ends at once, but Python cannot stop the thread, which runs on to its end and whose
+    result is dropped). An exception fails the attempt retryably (kind ``error``, with the
+    exception's type and message); ``NonRetryableError`` and a return value that is not JSON
+    fail it without retry; so does a name this process has not registered.
+    """
+
+    def __init__(self, registry: FunctionRegistry, *, where: str = "this process") -> None:
+        """``where`` names this process in run-time failures (a fleet's worker id)."""
+        self.registry = registry
+        self._where = where
+
+    def check_config(self, config: JsonObject) -> None:
+        """The shape, then that the name is registered here (``config.function`` otherwise)."""
+        check_function_config(config)
+        name = config["function"]
+        if name not in self.registry:
+            raise ValidationFailed.field(
+                "config.function", f"no function {name!r} is registered in this process"
+            )
+
+    async def execute(
+        self, agent: Agent, config: JsonObject, inputs: JsonObject, ctx: RunContext
+    ) -> Any:
+        name = config.get("function")
+        fn = self.registry.get(name) if isinstance(name, str) else None
+        if fn is None:
+            raise AgentFailure(
+                f"function {name!r} is not registered in {self._where}", retryable=False
+            )
+        context = FunctionContext(
+            execution_id=ctx.execution_id,
+            workflow_id=ctx.workflow_id,
+            step_key=ctx.step_key,
+            attempt=ctx.attempt,
+            _run=ctx,
+        )
+        # The function may change what it is given; the engine's values must not change.
+        arguments = copy.deepcopy(dict(inputs))
+        try:
+            if _is_async(fn):
+                result = await fn(arguments, context)
+            else:
+                result = await asyncio.to_thread(fn, arguments, context)
+                if inspect.isawaitable(result):  # a sync wrapper around a coroutine function
+                    result = await result
+        except AgentFailure:
+            raise
+        except NonRetryableError as error:
+            raise AgentFailure(_described(error), retryable=False) from error
+        except Exception as error:
+            raise AgentFailure(_described(error), kind=FailureKind.ERROR) from error
+        problem = _not_json(result)
+        if problem is not None:
+            raise AgentFailure(
+                f"function {name!r} returned {problem}, which is not JSON", retryable=False
+            )
+        return result
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    call = getattr(fn, "__call__", None)  # noqa: B004 (an object whose __call__ is async)
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
+
+
+def _described(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _a(name: str) -> str:
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
+
+
+def _not_json(value: Any) -> str | None:
+    """What in ``value`` is not JSON (``"a set"``, ``"a float nan at items.2"``), or ``None``.
+    Iterative, so a deeply nested value cannot exhaust the stack."""
+    for item, path in _walk(value):
+        where = f" at {path}" if path else ""
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return f"a float {item}{where}"
+        elif isinstance(item, dict):
+            for key in item:
+                if not isinstance(key, str):
+                    return f"an object with {_a(type(key).__name__)} key{where}"
+        elif not isinstance(item, _JSON_TYPES):
+            return f"{_a(type(item).__name__)}{where}"
+    return None
+
+
+def _walk(value: Any) -> Iterator[tuple[Any, str]]:
+    """Each value in ``value`` with its path; a container met again is not walked again (a
+    cycle ends here, and the engine's own check then refuses it as circular)."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    seen: set[int] = set()
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+        yield item, path
+        if isinstance(item, dict):
+            stack.extend(
+                (child, f"{path}.{key}" if path else str(key)) for key, child in item.items()
+            )
+        elif isinstance(item, list | tuple):
+            stack.extend(
+                (child, f"{path}.{index}" if path else str(index))
+                for index, child in enumerate(item)
+            )

@@ -14,6 +14,7 @@ from turbocat_adapters.stores import Store
 from turbocat_adapters.system import UuidV7Generator
 from turbocat_core.agents.contract import AgentExecutors, RunContext
 from turbocat_core.agents.data_agent import DataAgent
+from turbocat_core.agents.function_agent import FunctionExecutor, FunctionRegistry, StepFunction
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import AgentId, ExecutionId, UserId, WorkflowId
@@ -99,6 +100,8 @@ class Harness:
     """Whose ``env`` is (a deployment's owner); ``None``: the workflow's owner's."""
     owner: UserId = field(default_factory=lambda: UserId(uuid4()))
     lines: list[ExecutionLog] = field(default_factory=list)
+    functions: FunctionRegistry = field(default_factory=FunctionRegistry)
+    """The Python functions FUNCTION agents run (``function_agent`` registers one)."""
 
     def __post_init__(self) -> None:
         self.ids = UuidV7Generator()
@@ -115,7 +118,13 @@ class Harness:
             clock=self.clock,
             ids=self.ids,
             random=self.random,
-            executors=AgentExecutors({AgentType.CODE: self.scripted, AgentType.DATA: DataAgent()}),
+            executors=AgentExecutors(
+                {
+                    AgentType.CODE: self.scripted,
+                    AgentType.DATA: DataAgent(),
+                    AgentType.FUNCTION: FunctionExecutor(self.functions),
+                }
+            ),
             cancellation=self.cancellation,
             settings=self.settings,
             env_for=env_for,
@@ -170,6 +179,12 @@ class Harness:
             await uow.agents.add(agent)
             await uow.commit()
         return agent
+
+    async def function_agent(self, name: str, fn: StepFunction | None = None) -> Agent:
+        """A FUNCTION agent running the function ``name`` (registered as ``fn`` if given)."""
+        if fn is not None:
+            self.functions.register(name, fn)
+        return await self.agent(name, agent_type=AgentType.FUNCTION, config={"function": name})
 
     async def workflow(self, steps: Sequence[WorkflowStep], **fields: Any) -> Workflow:
         workflow = Workflow(

@@ -12,12 +12,14 @@ from turbocat_core.agents.configs import (
     check_agent_config,
     check_api_config,
     check_code_config,
+    check_function_config,
     check_llm_config,
     check_workflow_config,
     masked_config,
 )
 from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.agents.data_agent import DataAgent
+from turbocat_core.agents.function_agent import FunctionExecutor, FunctionRegistry
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.errors import ValidationFailed
 from turbocat_core.usecases import seed_data
@@ -92,6 +94,7 @@ def test_the_seeded_agents_are_valid(name):
         (AgentType.WORKFLOW, {"workflowId": WORKFLOW_ID}),
         (AgentType.WORKFLOW, {"workflowId": "{{inputs.flow}}"}),
         (AgentType.DATA, {"operation": "unique"}),
+        (AgentType.FUNCTION, {"function": "total"}),
     ],
 )
 def test_valid_configs(agent_type, config):
@@ -278,6 +281,48 @@ def test_code_of_exactly_one_mebibyte_is_accepted():
 )
 def test_workflow_refusals(config, fields):
     assert fields_of(check_workflow_config, config) == fields
+
+
+@pytest.mark.parametrize(
+    ("config", "fields"),
+    [
+        ({}, ["config.function"]),
+        ({"function": ""}, ["config.function"]),
+        ({"function": 7}, ["config.function"]),
+        ({"function": "total", "module": "etl"}, ["config.module"]),
+    ],
+)
+def test_function_refusals(config, fields):
+    assert fields_of(check_function_config, config) == fields
+
+
+def test_a_function_agent_may_only_name_a_function_registered_here():
+    registry = FunctionRegistry()
+    executors = AgentExecutors({AgentType.FUNCTION: FunctionExecutor(registry)})
+    with pytest.raises(ValidationFailed) as caught:
+        executors.check_config(AgentType.FUNCTION, {"function": "total"})
+    assert [d.field for d in caught.value.details] == ["config.function"]
+    assert "'total'" in caught.value.message and "not registered" in caught.value.message
+    registry.register("total", lambda inputs, ctx: 1)
+    executors.check_config(AgentType.FUNCTION, {"function": "total"})
+    assert registry.names == ("total",)
+
+
+def test_a_name_is_registered_once():
+    registry = FunctionRegistry()
+
+    def first(inputs: Any, ctx: Any) -> int:
+        return 1
+
+    registry.register("f", first)
+    registry.register("f", first)  # a module imported twice
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register("f", lambda inputs, ctx: 2)
+    with pytest.raises(ValueError, match="non-empty"):
+        registry.register(" ", first)
+    with pytest.raises(ValueError, match="callable"):
+        registry.register("g", 3)  # type: ignore[arg-type]
+    assert registry.get("f") is first and registry.get("g") is None
 
 
 # -- the executors' registry ----------------------------------------------------------------

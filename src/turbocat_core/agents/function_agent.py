@@ -99,7 +99,7 @@ class FunctionExecutor:
         name = config["function"]
         if name not in self.registry:
             raise ValidationFailed.field(
-                "config.function", f"no function {name!r} is registered in this process"
+                "config.function", f"function {name!r} is not registered in this process"
             )
 
     async def execute(

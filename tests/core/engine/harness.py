@@ -117,9 +117,25 @@ class Harness:
 
     def __post_init__(self) -> None:
         self.ids = UuidV7Generator()
-        self.actor = Actor(user_id=self.owner, role=UserRole.USER)
+        self.actor = self.new_actor(UserRole.USER, self.owner)
         self.engine = self.make_engine()
         self.queue = InProcessQueue(runner=self.engine.run, clock=self.clock)
+
+    def new_actor(self, role: UserRole = UserRole.USER, user_id: UserId | None = None) -> Actor:
+        """An actor whose user row exists (the store enforces foreign keys)."""
+        user_id = user_id or UserId(uuid4())
+        assert isinstance(self.store, MemoryStore)  # a committed row, without a loop
+        self.store.tables["users"].put(
+            User(
+                id=user_id,
+                created_at=T0,
+                updated_at=T0,
+                email=f"{user_id}@example.com",
+                password_hash="x",
+                role=role,
+            )
+        )
+        return Actor(user_id=user_id, role=role)
 
     def make_engine(self) -> Engine:
         async def env_for(execution: Execution) -> RunEnv:

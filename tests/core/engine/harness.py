@@ -117,14 +117,17 @@ class Harness:
 
     def __post_init__(self) -> None:
         self.ids = UuidV7Generator()
-        self.actor = self.new_actor(UserRole.USER, self.owner)
+        self.actor = Actor(user_id=self.owner, role=UserRole.USER)
+        if isinstance(self.store, MemoryStore):  # other stores: see tests/integration/stores.py
+            self.new_actor(UserRole.USER, self.owner)
         self.engine = self.make_engine()
         self.queue = InProcessQueue(runner=self.engine.run, clock=self.clock)
 
     def new_actor(self, role: UserRole = UserRole.USER, user_id: UserId | None = None) -> Actor:
         """An actor whose user row exists (the store enforces foreign keys)."""
         user_id = user_id or UserId(uuid4())
-        assert isinstance(self.store, MemoryStore)  # a committed row, without a loop
+        if not isinstance(self.store, MemoryStore):
+            raise TypeError("new_actor puts a committed row straight into a MemoryStore")
         self.store.tables["users"].put(
             User(
                 id=user_id,

@@ -104,6 +104,11 @@ def temporary_database(prefix: str = "turbocat_test") -> Iterator[str]:
             )
 
 
+LOCAL_OWNER_SQL = (
+    Path(__file__).parents[1] / "src/turbocat_adapters/postgres/migrations/0009_local_owner.sql"
+).read_text()
+
+
 async def truncate_everything(dsn: str) -> None:
     """Empty every table but the migrations' bookkeeping."""
     import psycopg
@@ -118,6 +123,8 @@ async def truncate_everything(dsn: str) -> None:
         if tables:
             names = sql.SQL(", ").join(sql.Identifier(t) for t in tables)
             await conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(names))
+        # Back to a freshly migrated store: the local owner's row is the migrations' data.
+        await conn.execute(LOCAL_OWNER_SQL)
 
 
 @contextlib.asynccontextmanager

@@ -23,7 +23,7 @@ from turbocat_core import __version__
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.common import UserId
 from turbocat_core.domain.execution import Execution, ExecutionStatus
-from turbocat_core.domain.user import UserRole
+from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
 from turbocat_core.domain.workflow import WorkflowStatus
 from turbocat_core.errors import CycleDetected, TurbocatError, ValidationFailed
 
@@ -137,7 +137,8 @@ async def _run(document: Any, inputs: dict[str, Any], *, quiet: bool, title: str
     container.settings.override(
         replace(container.settings(), database_url="memory://", redis_url=None)
     )
-    actor = Actor(user_id=UserId(container.ids().new_id()), role=UserRole.USER)
+    # The built-in local owner: it exists in every store, so the foreign keys hold.
+    actor = Actor(user_id=LOCAL_OWNER_ID, role=UserRole.USER)
     blueprint = await container.import_workflow()(actor, document, status=WorkflowStatus.ACTIVE)
     console = Console(stderr=True, quiet=quiet)
     progress = Progress(blueprint.steps, console, title)

@@ -22,6 +22,7 @@ from hypothesis.stateful import (
 
 from tests.contracts import factories as make
 from tests.contracts.factories import at
+from tests.contracts.parents import ensure_parents
 from turbocat_adapters.memory import MemoryStore
 from turbocat_core.domain.agent import AGENT_QUERY, Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import ListQuery, SortOrder
@@ -125,6 +126,7 @@ class AgentsMachine(RuleBasedStateMachine):
     async def _write(self, *changes: tuple[str, Agent], commit: bool = True) -> None:
         async with self.store.unit_of_work() as uow:
             for action, agent in changes:
+                await ensure_parents(uow, agent)  # the owner's row (foreign keys)
                 await getattr(uow.agents, action)(agent)
             if commit:
                 await uow.commit()

@@ -10,6 +10,7 @@ import pytest
 
 from tests.contracts import factories as make
 from tests.contracts.factories import at
+from tests.contracts.parents import ensure_parents
 from turbocat_adapters.memory import MemoryStore, MemoryUnitOfWork
 from turbocat_adapters.memory.copying import clone, copy_json
 from turbocat_core import ports
@@ -18,9 +19,18 @@ from turbocat_core.errors import Conflict
 from turbocat_core.ports import PruneCount
 
 
+async def parents_of(store: MemoryStore, *rows: object) -> None:
+    """Commit the parent rows ``rows`` name (the store enforces foreign keys)."""
+    async with store.unit_of_work() as uow:
+        for row in rows:
+            await ensure_parents(uow, row)
+        await uow.commit()
+
+
 async def test_soft_deleted_rows_stay_in_the_store():
     store = MemoryStore()
     agent = make.agent()
+    await parents_of(store, agent)
     async with store.unit_of_work() as uow:
         await uow.agents.add(agent)
         await uow.agents.update(replace(agent, deleted_at=at(1)))
@@ -51,6 +61,7 @@ async def test_repositories_refuse_use_outside_async_with():
 async def test_an_update_that_lost_to_a_committed_delete_is_dropped():
     store = MemoryStore()
     agent = make.agent()
+    await parents_of(store, agent)
     async with store.unit_of_work() as uow:
         await uow.agents.add(agent)
         await uow.commit()
@@ -65,6 +76,10 @@ async def test_an_update_that_lost_to_a_committed_delete_is_dropped():
 async def test_a_log_writer_waiting_too_long_gets_a_conflict():
     store = MemoryStore(lock_timeout=0.05)
     execution = make.execution()
+    await parents_of(store, execution)
+    async with store.unit_of_work() as uow:
+        await uow.executions.add(execution)
+        await uow.commit()
     async with store.unit_of_work() as holder, store.unit_of_work() as waiter:
         await holder.logs.append([make.log_line(execution.id)])
         with pytest.raises(Conflict):
@@ -78,6 +93,10 @@ async def test_a_log_writer_waiting_too_long_gets_a_conflict():
 async def test_a_cancelled_log_writer_leaves_the_lock_queue_clean():
     store = MemoryStore()
     execution = make.execution()
+    await parents_of(store, execution)
+    async with store.unit_of_work() as uow:
+        await uow.executions.add(execution)
+        await uow.commit()
     async with store.unit_of_work() as holder:
         await holder.logs.append([make.log_line(execution.id)])
 
@@ -102,6 +121,7 @@ async def test_pruning_skips_executions_being_logged_and_locks_those_it_takes():
     busy, idle = (
         make.execution(status=ExecutionStatus.FAILED, completed_at=at(1)) for _ in range(2)
     )
+    await parents_of(store, busy, idle)
     async with store.unit_of_work() as uow:
         for execution in (busy, idle):
             await uow.executions.add(execution)

@@ -18,7 +18,7 @@ from turbocat_adapters.postgres import PostgresStore
 from turbocat_adapters.postgres.migrator import PACKAGE
 from turbocat_adapters.stores import MigrationError
 from turbocat_core.domain.agent import Agent
-from turbocat_core.domain.user import User
+from turbocat_core.domain.user import LOCAL_OWNER_EMAIL, LOCAL_OWNER_ID, User
 from turbocat_core.domain.workflow import Workflow
 from turbocat_core.errors import Conflict, ValidationFailed
 
@@ -319,3 +319,13 @@ async def test_soft_deleted_rows_stay_in_the_table(store, migrated_dsn):
         migrated_dsn, "SELECT deleted_at FROM workflows WHERE id = %(id)s", {"id": flow.id}
     )
     assert rows == [(make.at(1),)]
+
+
+async def test_the_local_owner_is_inserted_once_by_the_migrations(fresh_dsn):
+    await _migrate(fresh_dsn)
+    await _raw(fresh_dsn, "DELETE FROM schema_migrations WHERE version = 9")
+    assert await _migrate(fresh_dsn) == [9]  # the insert again: ON CONFLICT DO NOTHING
+    rows = await _raw(
+        fresh_dsn, "SELECT email, is_active FROM users WHERE id = %(id)s", {"id": LOCAL_OWNER_ID}
+    )
+    assert rows == [(LOCAL_OWNER_EMAIL, False)]

@@ -20,7 +20,6 @@ from turbocat_adapters.system import SystemClock
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.domain.common import DeploymentId, ExecutionId, ListQuery
 from turbocat_core.domain.execution import EXECUTION_QUERY, Execution, TriggerType
-from turbocat_core.domain.user import User
 from turbocat_core.errors import ExternalServiceError
 from turbocat_core.usecases.deployment_lifecycle import StartDeployment
 from turbocat_core.usecases.deployments import CreateDeployment
@@ -40,12 +39,7 @@ class RecordingQueue:
 
 @pytest.fixture
 async def h() -> AsyncIterator[Harness]:
-    harness = Harness()
-    async with harness.store.unit_of_work() as uow:
-        await uow.users.add(
-            User(id=harness.owner, created_at=T0, updated_at=T0, email="a@b.c", password_hash="x")
-        )
-        await uow.commit()
+    harness = Harness()  # its owner's row made
     yield harness
     await harness.queue.close()
 

@@ -14,7 +14,7 @@ from turbocat_core.agents.data_agent import DataAgent
 from turbocat_core.domain.agent import AGENT_QUERY, AgentType
 from turbocat_core.domain.common import ListQuery
 from turbocat_core.domain.template import TEMPLATE_QUERY
-from turbocat_core.domain.user import USER_QUERY, password_problems
+from turbocat_core.domain.user import LOCAL_OWNER_ID, USER_QUERY, password_problems
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, WorkflowStatus
 from turbocat_core.engine.validation import validate_steps
 from turbocat_core.errors import ValidationFailed
@@ -42,7 +42,8 @@ def seeder(store) -> tuple[Seed, BcryptHasher]:
 
 async def everything(store):
     async with store.unit_of_work() as uow:
-        users = (await uow.users.list(ListQuery.build(USER_QUERY, page_size=100))).items
+        listed = (await uow.users.list(ListQuery.build(USER_QUERY, page_size=100))).items
+        users = [user for user in listed if user.id != LOCAL_OWNER_ID]  # in every store
         agents = (await uow.agents.list(ListQuery.build(AGENT_QUERY, page_size=100))).items
         workflows = (await uow.workflows.list(ListQuery.build(WORKFLOW_QUERY, page_size=100))).items
         templates = (await uow.templates.list(ListQuery.build(TEMPLATE_QUERY, page_size=100))).items

@@ -32,6 +32,7 @@ from turbocat_adapters.sqlite.mapping_runs import (
 from turbocat_adapters.sqlite.querying import insert_sql
 from turbocat_adapters.stores import MigrationError
 from turbocat_core.domain.deployment import Deployment
+from turbocat_core.domain.user import LOCAL_OWNER_ID
 from turbocat_core.errors import Conflict, TurbocatError, ValidationFailed
 
 
@@ -490,3 +491,19 @@ async def test_deleting_an_execution_takes_its_runs_and_lines_with_it(
             "SELECT (SELECT count(*) FROM step_runs), (SELECT count(*) FROM execution_logs)"
         ).fetchone()
     assert left == (0, 0)
+
+
+async def test_the_local_owner_is_inserted_once_by_the_migrations(store: SqliteStore, path: Path):
+    await store.close()
+    again = SqliteStore(path)
+    await again.open()  # and migrated again: nothing to apply, the row still one
+    try:
+        await again.migrate()
+        async with again.unit_of_work() as uow:
+            owner = await uow.users.get(LOCAL_OWNER_ID)
+    finally:
+        await again.close()
+    assert owner is not None and not owner.is_active
+    with sqlite3.connect(path) as raw:
+        rows = raw.execute("SELECT count(*) FROM users WHERE id = ?", (str(LOCAL_OWNER_ID),))
+        assert rows.fetchone() == (1,)

@@ -113,7 +113,7 @@ async def test_two_transactions_racing_for_one_email_commit_once(uow_factory):
     outcomes = await race(uow_factory, register(bystanders[0]), register(bystanders[1]))
     assert sum(isinstance(outcome, Conflict) for outcome in outcomes) == 1
     async with uow_factory() as uow:
-        assert (await uow.users.list(ListQuery())).total == 1
+        assert (await uow.users.list(ListQuery())).total == 2  # and the local owner
         # all or nothing: the loser's other write was not applied either
         kept = [await uow.agents.get(agent.id) for agent in bystanders]
     assert [agent is not None for agent in kept] == [o is None for o in outcomes]

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.contracts.parents import ensure_parents
 from turbocat_adapters.memory import ManualClock, MemoryStore
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import Agent, AgentType
@@ -137,6 +138,7 @@ async def store_with(*rows) -> MemoryStore:
     store = MemoryStore()
     async with store.unit_of_work() as uow:
         for row in rows:
+            await ensure_parents(uow, row)
             if isinstance(row, Agent):
                 await uow.agents.add(row)
             elif isinstance(row, Workflow):

@@ -20,7 +20,7 @@ from turbocat_core.domain.agent import AgentType
 from turbocat_core.domain.common import DeploymentId, ExecutionId, UserId
 from turbocat_core.domain.deployment import DeploymentStatus, HealthStatus
 from turbocat_core.domain.execution import Execution, ExecutionStatus
-from turbocat_core.domain.user import User, UserRole
+from turbocat_core.domain.user import UserRole
 from turbocat_core.engine.env import NO_ENV
 from turbocat_core.errors import InvalidState, NotFound, Unauthenticated, ValidationFailed
 from turbocat_core.usecases.deployment_lifecycle import StartDeployment, StopDeployment
@@ -42,17 +42,11 @@ KEY = bytes(range(32))
 
 @pytest.fixture
 async def h() -> AsyncIterator[Harness]:
-    harness = Harness()
+    harness = Harness()  # its owner's row made: named here
     async with harness.store.unit_of_work() as uow:
-        await uow.users.add(
-            User(
-                id=harness.owner,
-                created_at=T0,
-                updated_at=T0,
-                email="ada@example.com",
-                password_hash="x",
-            )
-        )
+        owner = await uow.users.get(harness.owner)
+        assert owner is not None
+        await uow.users.update(dataclasses.replace(owner, email="ada@example.com"))
         await uow.commit()
     yield harness
     await harness.queue.close()

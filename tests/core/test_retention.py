@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import pytest
 
+from tests.contracts.parents import ensure_parents
 from turbocat_adapters.memory import ManualClock, MemoryStore
 from turbocat_core.domain.common import ExecutionId, LogId, UserId, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionLog, ExecutionStatus, LogLevel
@@ -55,6 +56,7 @@ async def filled(old: int, *, lines: int = 2) -> tuple[MemoryStore, list[Executi
     ]
     async with store.unit_of_work() as uow:
         for item in doomed + kept:
+            await ensure_parents(uow, item)
             await uow.executions.add(item)
             await uow.logs.append([line(item.id, n) for n in range(lines)])
         await uow.commit()

@@ -18,7 +18,6 @@ from turbocat_core.domain.audit import AUDIT_QUERY
 from turbocat_core.domain.common import AgentId, DeploymentId, ListQuery, UserId, WorkflowId
 from turbocat_core.domain.deployment import Deployment, DeploymentStatus
 from turbocat_core.domain.execution import EXECUTION_QUERY, TriggerType
-from turbocat_core.domain.user import User
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus
 from turbocat_core.usecases.deployment_lifecycle import StartDeployment
 from turbocat_core.usecases.deployments import CreateDeployment
@@ -138,17 +137,11 @@ def test_several_deployments_of_one_workflow_each_fire():
 
 @pytest.fixture
 async def h() -> AsyncIterator[Harness]:
-    harness = Harness()
+    harness = Harness()  # its owner's row made: named here
     async with harness.store.unit_of_work() as uow:
-        await uow.users.add(
-            User(
-                id=harness.owner,
-                created_at=T0,
-                updated_at=T0,
-                email="ada@example.com",
-                password_hash="x",
-            )
-        )
+        owner = await uow.users.get(harness.owner)
+        assert owner is not None
+        await uow.users.update(dataclasses.replace(owner, email="ada@example.com"))
         await uow.commit()
     yield harness
     await harness.queue.close()

@@ -11,7 +11,6 @@ import pytest
 
 from tests.core.builders import WORKFLOW, step
 from tests.core.engine.harness import T0, Harness
-from turbocat_core.domain.access import Actor
 from turbocat_core.domain.audit import AUDIT_QUERY
 from turbocat_core.domain.common import ListQuery, UserId
 from turbocat_core.domain.execution import EXECUTION_QUERY, ExecutionStatus, StepRun, StepStatus
@@ -132,8 +131,8 @@ async def test_create_names_items_by_their_index_in_the_request(h):
 
 async def test_only_owners_and_admins_change_and_delete(h):
     created = await _create(h, wait(0, "a"), is_public=True)
-    stranger = Actor(user_id=UserId(uuid4()), role=UserRole.USER)
-    admin = Actor(user_id=UserId(uuid4()), role=UserRole.ADMIN)
+    stranger = h.new_actor(UserRole.USER)
+    admin = h.new_actor(UserRole.ADMIN)
     assert (await GetWorkflow(uow=h.store.unit_of_work)(stranger, created.id)).id == created.id
     with pytest.raises(PermissionDenied):
         await UpdateWorkflow(**ports(h))(stranger, created.id, {"name": "x"})
@@ -150,8 +149,8 @@ async def test_only_owners_and_admins_change_and_delete(h):
 async def test_the_workflows_owner_sees_executions_another_user_started(h):
     workflow = await h.workflow([])
     created = await _create(h, wait(0, "a"), status="ACTIVE")
-    admin = Actor(user_id=UserId(uuid4()), role=UserRole.ADMIN)
-    stranger = Actor(user_id=UserId(uuid4()), role=UserRole.USER)
+    admin = h.new_actor(UserRole.ADMIN)
+    stranger = h.new_actor(UserRole.USER)
     execution = await h.start(admin, created.id)
     assert (await GetExecution(uow=h.store.unit_of_work)(h.actor, execution.id)).id == execution.id
     with pytest.raises(NotFound):

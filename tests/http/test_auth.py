@@ -25,6 +25,7 @@ from tests.http.accounts_helpers import (
     without_request_id,
 )
 from tests.http.conftest import API, assert_error
+from turbocat_core.domain.user import LOCAL_OWNER_EMAIL, LOCAL_OWNER_ID, UserRole
 
 REGISTER = f"{API}/auth/register"
 LOGIN = f"{API}/auth/login"
@@ -633,3 +634,23 @@ async def test_a_reset_spends_the_accounts_other_reset_links(world):
     assert response.status_code == 200
     response = await world.client.post(RESET, json={"token": older, "password": "Third-pass-3"})
     assert_error(response, 401, "INVALID_TOKEN")
+
+
+async def test_the_local_owner_cannot_log_in(world):
+    """The built-in owner of embedded runs (in every store) is refused as a wrong password
+    is: whatever the password, one answer, byte for byte but the request id."""
+    unknown = await world.login("nobody@example.com", PASSWORD)
+    for password in ("!", PASSWORD, "x" * 8):
+        response = await world.login(LOCAL_OWNER_EMAIL, password)
+        assert_error(response, 401, "INVALID_CREDENTIALS")
+        assert without_request_id(response) == without_request_id(unknown)
+
+
+async def test_an_admin_sees_the_local_owner_as_an_inactive_account(world):
+    await world.container.create_user()("root@example.com", PASSWORD, role=UserRole.ADMIN)
+    admin = (await world.session("root@example.com", PASSWORD))["accessToken"]
+    response = await world.client.get(f"{API}/users/{LOCAL_OWNER_ID}", headers=bearer(admin))
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert (data["email"], data["isActive"]) == (LOCAL_OWNER_EMAIL, False)
+    assert_no_secrets(response)

@@ -25,6 +25,7 @@ from turbocat_adapters.memory.transaction import (
     Remove,
     Transaction,
     Undo,
+    missing_parent,
 )
 from turbocat_core.domain.common import AgentId, ExecutionId, Page, StepId, UserId, WorkflowId
 from turbocat_core.domain.execution import (
@@ -236,6 +237,12 @@ class MemoryStepRunRepository:
         if not tx.active:
             tx.require()
         execution = step_run.execution_id.int
+        if not tx.exists("executions", execution):
+            raise missing_parent("execution_id")
+        if step_run.reused_from is not None and not tx.exists(
+            "executions", step_run.reused_from.int
+        ):
+            raise missing_parent("reused_from")
         key = step_run.step_key
         row = _copy_run(step_run)
         pending = tx.runs.get(execution)
@@ -298,6 +305,8 @@ class MemoryExecutionLogRepository:
             key = line.id.int
             if key in taken or key in seen or key in keys:
                 raise Conflict(f"a log line with id {line.id} already exists")
+            if not tx.exists("executions", line.execution_id.int):
+                raise missing_parent("execution_id")
             keys.add(key)
         locks = store.log_locks
         for line in logs:  # lock first, so a timeout leaves nothing half-written

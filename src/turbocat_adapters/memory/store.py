@@ -18,6 +18,7 @@ from turbocat_adapters.stores import MigrationState, Store
 from turbocat_core import ports
 from turbocat_core.domain.common import ExecutionId
 from turbocat_core.domain.execution import ExecutionLog, StepRun
+from turbocat_core.domain.user import local_owner
 
 
 class MemoryStore:
@@ -38,6 +39,10 @@ class MemoryStore:
     - appending log lines to an execution locks it until the transaction ends, like a row
       lock: another writer waits (``Conflict`` after ``lock_timeout`` seconds), so ``seq``
       numbers are never shared nor committed out of order;
+    - foreign keys are those of the SQLite schema: a write naming a missing parent row
+      (soft-deleted parents count) is refused at once with ``ValidationFailed``, and
+      checked again at commit against what is committed by then;
+    - the built-in local owner (``LOCAL_OWNER_ID``) exists from the start;
     - an update that finds its row deleted by a transaction that committed first is
       dropped at commit (as if it had run before the delete).
 
@@ -56,6 +61,8 @@ class MemoryStore:
         self.log_locks = LogLocks(lock_timeout)
         # replay keys (as the SQL stores' replay_keys table): key -> when it expires
         self.replay_keys: dict[str, float] = {}
+        # The built-in local owner, as the SQL stores' migrations insert it.
+        self.tables["users"].put(local_owner())
 
     kind = "memory"
 

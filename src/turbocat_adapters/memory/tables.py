@@ -33,6 +33,8 @@ class TableSpec:
     soft_delete: bool = True
     unique: dict[str, KeyFn] = field(default_factory=dict)
     groups: dict[str, KeyFn] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)
+    """Foreign keys: a column naming a row id, and the table that row must be in."""
 
 
 class Table:
@@ -115,22 +117,55 @@ def _email_key(user: Any) -> Hashable:
     return canonical_email(user.email)
 
 
+# The foreign keys of the SQLite schema (a superset of PostgreSQL's), so a program that
+# works here works on both. Step runs and log lines (not tables here) reference executions.
 TABLES: Final[tuple[TableSpec, ...]] = (
     TableSpec("users", "user", unique={"email": _email_key}),
-    TableSpec("agents", "agent", groups={"parent_id": lambda agent: key_of(agent.parent_id)}),
-    TableSpec("workflows", "workflow", groups={"parent_id": lambda flow: key_of(flow.parent_id)}),
+    TableSpec(
+        "agents",
+        "agent",
+        groups={"parent_id": lambda agent: key_of(agent.parent_id)},
+        references={"user_id": "users", "parent_id": "agents"},
+    ),
+    TableSpec(
+        "workflows",
+        "workflow",
+        groups={"parent_id": lambda flow: key_of(flow.parent_id)},
+        references={"user_id": "users", "parent_id": "workflows"},
+    ),
     TableSpec(
         "steps",
         "step",
         soft_delete=False,
         unique={"step_key": lambda step: (step.workflow_id.int, step.step_key)},
         groups={"workflow_id": lambda step: step.workflow_id.int},
+        references={"workflow_id": "workflows", "agent_id": "agents"},
     ),
-    TableSpec("executions", "execution", soft_delete=False),
-    TableSpec("templates", "template"),
-    TableSpec("deployments", "deployment"),
-    TableSpec("api_keys", "API key", unique={"key_hash": lambda key: key.key_hash}),
-    TableSpec("audit_logs", "audit entry", soft_delete=False),
+    TableSpec(
+        "executions",
+        "execution",
+        soft_delete=False,
+        references={
+            "workflow_id": "workflows",
+            "user_id": "users",
+            "retry_of": "executions",
+            "parent_execution_id": "executions",
+            "deployment_id": "deployments",
+        },
+    ),
+    TableSpec("templates", "template", references={"user_id": "users"}),
+    TableSpec(
+        "deployments",
+        "deployment",
+        references={"user_id": "users", "workflow_id": "workflows", "agent_id": "agents"},
+    ),
+    TableSpec(
+        "api_keys",
+        "API key",
+        unique={"key_hash": lambda key: key.key_hash},
+        references={"user_id": "users"},
+    ),
+    TableSpec("audit_logs", "audit entry", soft_delete=False, references={"user_id": "users"}),
 )
 
 

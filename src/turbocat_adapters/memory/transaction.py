@@ -9,7 +9,7 @@ from uuid import UUID
 from turbocat_adapters.memory.copying import shallow_with
 from turbocat_adapters.memory.tables import RowKey
 from turbocat_core.domain.execution import ExecutionLog, StepRun
-from turbocat_core.errors import Conflict
+from turbocat_core.errors import Conflict, FieldError, ValidationFailed
 
 if TYPE_CHECKING:
     from turbocat_adapters.memory.store import MemoryStore
@@ -36,6 +36,26 @@ def unique_conflict(table: Table, row: Any) -> Conflict | None:
         if owner is not None and owner != row.id.int:
             return Conflict(f"a {table.spec.label} with this {_words(name)} already exists")
     return None
+
+
+def missing_parent(name: str) -> ValidationFailed:
+    """The error of a row whose column ``name`` names a row that does not exist (as the
+    PostgreSQL adapter words a foreign-key violation)."""
+    return ValidationFailed(
+        f"{name}: refers to a row that does not exist",
+        [FieldError(name, "refers to a row that does not exist")],
+    )
+
+
+def check_references(table: Table, row: Any, exists: Callable[[str, RowKey], bool]) -> None:
+    """``ValidationFailed`` if a foreign key of ``row`` names a row that ``exists`` denies.
+
+    Soft-deleted parents count, as in the databases (their rows are still there).
+    """
+    for name, parent in table.spec.references.items():
+        value = getattr(row, name)
+        if value is not None and not exists(parent, value.int):
+            raise missing_parent(name)
 
 
 class Put:
@@ -264,8 +284,16 @@ class Transaction:
 
     # --- writes --------------------------------------------------------------------------
 
+    def exists(self, table: str, row_id: RowKey) -> bool:
+        """Whether this transaction sees a row (soft-deleted or not) with this id."""
+        return self.row(table, row_id) is not None
+
     def write(self, table: str, row_id: RowKey, op: Op) -> None:
-        self.ops.append((self.store.tables[table], op))
+        target = self.store.tables[table]
+        if isinstance(op, Put) and target.spec.references:
+            # Checked at once, as SQLite and PostgreSQL check their (immediate) foreign keys.
+            check_references(target, op.row, self.exists)
+        self.ops.append((target, op))
         pending = self.touched.get(table)
         if pending is None:
             pending = self.touched[table] = {}
@@ -296,6 +324,7 @@ class Transaction:
             try:
                 for target, op in self.ops:
                     op.apply(target, undo)
+                self._check_committed_references()
             except BaseException:
                 for table, row_key, previous in reversed(undo):
                     if table is not None:
@@ -329,6 +358,30 @@ class Transaction:
             for execution_id in self.locks:
                 release(execution_id)
             self.locks = []
+
+    def _check_committed_references(self) -> None:
+        """Foreign keys again, against what is committed now: a parent that another
+        transaction removed meanwhile (retention) refuses the whole commit."""
+        tables = self.store.tables
+
+        def committed(table: str, row_id: RowKey) -> bool:
+            return row_id in tables[table].rows
+
+        for target, op in self.ops:
+            if isinstance(op, Put) and target.spec.references:
+                row = target.rows.get(op.row.id.int)
+                if row is op.row:
+                    check_references(target, row, committed)
+        executions = tables["executions"].rows
+        for execution_id, runs in self.runs.items():
+            if execution_id not in executions:
+                raise missing_parent("execution_id")
+            for run in runs.values():
+                if run.reused_from is not None and run.reused_from.int not in executions:
+                    raise missing_parent("reused_from")
+        for execution_id in self.logs:
+            if execution_id not in executions:
+                raise missing_parent("execution_id")
 
     def _check_runs_and_logs(self) -> None:
         store = self.store

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
+from uuid import UUID
 
 from turbocat_core.domain.common import Entity, JsonObject, QuerySpec, UserId
 from turbocat_core.errors import FieldError, ValidationFailed
@@ -44,6 +45,29 @@ class User(Entity):
     @property
     def is_admin(self) -> bool:
         return self.role is UserRole.ADMIN
+
+
+LOCAL_OWNER_ID: Final = UserId(UUID("00000000-0000-0000-0000-000000000001"))
+"""The built-in local owner: present in every store (a migration, or ``MemoryStore()``),
+it owns what an embedded program runs, so foreign keys hold with no account made by hand."""
+LOCAL_OWNER_EMAIL: Final = "local@turbocat.invalid"
+LOCAL_OWNER_CREATED: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LOCAL_OWNER_PASSWORD_HASH: Final = "!"
+"""Matches no password (not a bcrypt hash); the owner is inactive too, so it cannot log in."""
+
+
+def local_owner() -> User:
+    """The local owner's row, as the migrations insert it (inactive, no usable password)."""
+    return User(
+        id=LOCAL_OWNER_ID,
+        created_at=LOCAL_OWNER_CREATED,
+        updated_at=LOCAL_OWNER_CREATED,
+        email=LOCAL_OWNER_EMAIL,
+        password_hash=LOCAL_OWNER_PASSWORD_HASH,
+        full_name="Local owner",
+        role=UserRole.USER,
+        is_active=False,
+    )
 
 
 USER_QUERY: Final = QuerySpec(

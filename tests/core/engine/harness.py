@@ -12,6 +12,7 @@ from uuid import uuid4
 from turbocat_adapters.memory import InProcessCancellation, InProcessQueue, ManualClock, MemoryStore
 from turbocat_adapters.stores import Store
 from turbocat_adapters.system import UuidV7Generator
+from turbocat_core import ports
 from turbocat_core.agents.contract import AgentExecutors, RunContext
 from turbocat_core.agents.data_agent import DataAgent
 from turbocat_core.agents.function_agent import FunctionExecutor, FunctionRegistry, StepFunction
@@ -19,7 +20,7 @@ from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import AgentId, ExecutionId, UserId, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionLog, LogQuery, StepRun
-from turbocat_core.domain.user import UserRole
+from turbocat_core.domain.user import User, UserRole
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus, WorkflowStep
 from turbocat_core.engine.env import RunEnv
 from turbocat_core.engine.runner import Engine, EngineSettings
@@ -87,6 +88,20 @@ def sleeper(seconds: float, result: Any = "slept") -> Behaviour:
     return behaviour
 
 
+async def ensure_user(uow: ports.UnitOfWork, user_id: UserId) -> None:
+    """Add a user row for ``user_id`` unless there is one (the stores enforce foreign keys)."""
+    if await uow.users.get(user_id) is None:
+        await uow.users.add(
+            User(
+                id=user_id,
+                created_at=T0,
+                updated_at=T0,
+                email=f"{user_id}@example.com",
+                password_hash="x",
+            )
+        )
+
+
 @dataclass
 class Harness:
     store: Store = field(default_factory=MemoryStore)
@@ -106,8 +121,27 @@ class Harness:
     def __post_init__(self) -> None:
         self.ids = UuidV7Generator()
         self.actor = Actor(user_id=self.owner, role=UserRole.USER)
+        if isinstance(self.store, MemoryStore):  # other stores: see tests/integration/stores.py
+            self.new_actor(UserRole.USER, self.owner)
         self.engine = self.make_engine()
         self.queue = InProcessQueue(runner=self.engine.run, clock=self.clock)
+
+    def new_actor(self, role: UserRole = UserRole.USER, user_id: UserId | None = None) -> Actor:
+        """An actor whose user row exists (the store enforces foreign keys)."""
+        user_id = user_id or UserId(uuid4())
+        if not isinstance(self.store, MemoryStore):
+            raise TypeError("new_actor puts a committed row straight into a MemoryStore")
+        self.store.tables["users"].put(
+            User(
+                id=user_id,
+                created_at=T0,
+                updated_at=T0,
+                email=f"{user_id}@example.com",
+                password_hash="x",
+                role=role,
+            )
+        )
+        return Actor(user_id=user_id, role=role)
 
     def make_engine(self) -> Engine:
         async def env_for(execution: Execution) -> RunEnv:
@@ -176,6 +210,7 @@ class Harness:
         if behaviour is not None:
             self.scripted.on(name, behaviour)
         async with self.store.unit_of_work() as uow:
+            await ensure_user(uow, agent.user_id)
             await uow.agents.add(agent)
             await uow.commit()
         return agent
@@ -197,6 +232,7 @@ class Harness:
             **fields,
         )
         async with self.store.unit_of_work() as uow:
+            await ensure_user(uow, workflow.user_id)
             await uow.workflows.add(workflow)
             for position, step in enumerate(steps):
                 await uow.steps.add(

@@ -345,7 +345,7 @@ async def test_a_workflow_calling_itself_stops_at_the_depth_limit(h: Harness):
 
 
 async def test_another_users_workflow_is_refused_private_or_public(h: Harness):
-    other = UserId(uuid4())
+    other = h.new_actor().user_id
     tag = await h.agent("tag", echo)
     private = await add_workflow(h, [step("a", agent_id=tag.id)], owner=other)
     public = await add_workflow(h, [step("a", agent_id=tag.id)], owner=other, is_public=True)
@@ -385,7 +385,8 @@ async def test_an_unbound_workflow_agent_says_so():
             harness.engine, executors=AgentExecutors({AgentType.WORKFLOW: WorkflowAgent()})
         )
         harness.queue.runner = harness.engine.run
-        target = await harness.workflow([step("a")])
+        tag = await harness.agent("tag", echo)
+        target = await harness.workflow([step("a", agent_id=tag.id)])
         runner = await calls(harness, target.id)
         parent = await harness.run(await harness.workflow([step("call", agent_id=runner.id)]))
         assert "not bound to an engine" in (parent.error_message or "")

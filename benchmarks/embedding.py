@@ -1,0 +1,299 @@
+"""Embedded Turbocat beside DBOS and Prefect: a chain of Python functions that add one.
+
+Side by side, in one run on this machine: a chain of ``--steps`` (100) Python functions, each
+adding one to the previous one's output, run as one workflow by
+
+  - Turbocat (``from turbocat_adapters import Turbocat``) on memory://, sqlite:/// (a file in
+    a temporary folder) and PostgreSQL (a throwaway database on the server of
+    TURBOCAT_TEST_POSTGRES, default postgresql://postgres@127.0.0.1:5432/postgres);
+  - DBOS 3 (``@DBOS.workflow`` calling a ``@DBOS.step``) on SQLite and the same PostgreSQL;
+  - Prefect 3 (a ``@flow`` calling a ``@task``) on its local ephemeral server (SQLite).
+
+Each measurement is one warm-up run, then ``--runs`` timed runs; it prints the median in µs
+per step (wall time of a whole run / steps), Turbocat/DBOS on the same store, and the
+machine's load average at the start and the end. The peers run in subprocesses with the
+Python of their own virtual environment (``--peers-python``, default ``.peers/bin/python``),
+so their dependencies never meet ours; ``--setup-peers`` makes it:
+
+    python -m venv .peers && .peers/bin/pip install dbos prefect 'psycopg[binary]'
+
+    python benchmarks/embedding.py [--steps 100] [--runs 5] [--only turbocat-memory,dbos-sqlite]
+    python benchmarks/embedding.py --quick      # a smoke run: 20 steps, 2 runs each
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as `python benchmarks/<name>.py`: the repository, not this folder, leads sys.path
+# (benchmarks/queue.py would otherwise hide the standard library's `queue`).
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0:1] = [str(ROOT)]
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from tests.databases import temporary_database
+
+from turbocat_adapters import Turbocat
+from turbocat_core import ExecutionStatus
+
+MEASUREMENTS = (
+    "turbocat-memory",
+    "turbocat-sqlite",
+    "turbocat-postgres",
+    "dbos-sqlite",
+    "dbos-postgres",
+    "prefect",
+)
+PEERS_SCRIPT = Path(__file__).with_name("embedding_peers.py")
+DEFAULT_PEERS_PYTHON = ROOT / ".peers" / "bin" / "python"
+PEER_PACKAGES = ("dbos>=3,<4", "prefect>=3,<4", "psycopg[binary]>=3.2")
+TARGET_RATIO = 1 / 5  # Turbocat's time per step at most this share of DBOS's, same store
+TARGET_MEMORY_US = 60.0  # and at most this many µs per step on memory://
+
+
+@dataclass
+class Figure:
+    name: str
+    steps: int
+    seconds: list[float]
+    load: float
+    note: str = ""
+
+    @property
+    def us_per_step(self) -> float:
+        return statistics.median(self.seconds) / self.steps * 1e6
+
+
+def chain(steps: int) -> dict[str, Any]:
+    """A workflow file of ``steps`` steps, each calling ``add_one`` on the previous output."""
+    return {
+        "name": f"add one, {steps} times",
+        "inputs": {"value": 0},
+        "maxConcurrency": 1,
+        "steps": [
+            {
+                "stepKey": f"s{i}",
+                "function": "add_one",
+                "inputs": {"value": f"{{{{s{i - 1}.output.value}}}}" if i else "{{inputs.value}}"},
+                **({"dependsOn": [f"s{i - 1}"]} if i else {}),
+            }
+            for i in range(steps)
+        ],
+    }
+
+
+async def turbocat(url: str, steps: int, runs: int, profiler: Any = None) -> list[float]:
+    """One warm-up run, then ``runs`` timed runs of the chain on one open runtime."""
+    tc = Turbocat(url)
+
+    @tc.function
+    async def add_one(inputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        return {"value": inputs["value"] + 1}
+
+    workflow = chain(steps)
+    seconds = []
+    async with tc:
+        for attempt in range(runs + 1):
+            if profiler is not None and attempt:
+                profiler.enable()
+            began = time.perf_counter()
+            execution = await tc.run(workflow, inputs={"value": 0})
+            took = time.perf_counter() - began
+            if profiler is not None:
+                profiler.disable()
+            assert execution.status is ExecutionStatus.COMPLETED, execution.error_message
+            assert execution.output_data[f"s{steps - 1}"] == {"value": steps}
+            if attempt:
+                seconds.append(took)
+    return seconds
+
+
+@contextlib.contextmanager
+def temporary_folder() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="turbocat-bench-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure_turbocat(store: str, steps: int, runs: int, profile: str | None) -> list[float]:
+    """Turbocat on ``store``; with ``profile``, its timed runs profiled into that file."""
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+    if store == "memory":
+        seconds = asyncio.run(turbocat("memory://", steps, runs, profiler))
+    elif store == "sqlite":
+        with temporary_folder() as folder:
+            url = f"sqlite:///{folder / 'runs.db'}"
+            seconds = asyncio.run(turbocat(url, steps, runs, profiler))
+    else:
+        with temporary_database("turbocat_bench") as dsn:
+            seconds = asyncio.run(turbocat(dsn, steps, runs, profiler))
+    if profiler is not None and profile:
+        profiler.dump_stats(profile)
+    return seconds
+
+
+def run_peer(python: Path, args: list[str], env: dict[str, str] | None = None) -> list[float]:
+    """Run embedding_peers.py with the peers' Python; the timed runs' seconds."""
+    done = subprocess.run(
+        [str(python), str(PEERS_SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        raise RuntimeError(f"exit {done.returncode}:\n{tail}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return [float(s) for s in result["seconds"]]
+
+
+def measure_dbos(python: Path, store: str, steps: int, runs: int) -> list[float]:
+    common = ["dbos", "--steps", str(steps), "--runs", str(runs)]
+    if store == "sqlite":
+        with temporary_folder() as folder:
+            return run_peer(python, [*common, "--url", f"sqlite:///{folder / 'dbos.db'}"])
+    with temporary_database("dbos_bench") as dsn:
+        return run_peer(python, [*common, "--url", dsn])
+
+
+def measure_prefect(python: Path, steps: int, runs: int) -> list[float]:
+    with temporary_folder() as home:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update(
+            PREFECT_HOME=str(home),  # its ephemeral server's SQLite database goes here
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",  # a loaded machine
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_LOGGING_LEVEL="WARNING",  # no console line per task
+            DO_NOT_TRACK="1",
+        )
+        return run_peer(python, ["prefect", "--steps", str(steps), "--runs", str(runs)], env)
+
+
+def setup_peers(python: Path) -> None:
+    venv = python.parent.parent
+    print(f"making {venv} with {', '.join(PEER_PACKAGES)}", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
+
+
+def show(figure: Figure) -> None:
+    runs = sorted(s / figure.steps * 1e6 for s in figure.seconds)
+    print(
+        f"  {figure.name:18} {figure.us_per_step:9.1f} µs/step   (best {runs[0]:.1f}, "
+        f"worst {runs[-1]:.1f}; load {figure.load:.2f}){figure.note}",
+        flush=True,
+    )
+
+
+def summary(figures: dict[str, Figure]) -> None:
+    pairs = [
+        (store, figures[f"turbocat-{store}"], figures[f"dbos-{store}"])
+        for store in ("sqlite", "postgres")
+        if f"turbocat-{store}" in figures and f"dbos-{store}" in figures
+    ]
+    if pairs:
+        print("Turbocat / DBOS, same store (target at most 1/5 = 0.20):")
+    for store, ours, theirs in pairs:
+        ratio = ours.us_per_step / theirs.us_per_step
+        verdict = "met" if ratio <= TARGET_RATIO else "missed"
+        print(
+            f"  {store:9} {ratio:5.2f}  ({theirs.us_per_step / ours.us_per_step:.1f}x; {verdict})"
+        )
+    memory = figures.get("turbocat-memory")
+    if memory is not None:
+        verdict = "met" if memory.us_per_step <= TARGET_MEMORY_US else "missed"
+        print(
+            f"Turbocat on memory://: {memory.us_per_step:.1f} µs/step "
+            f"(target at most {TARGET_MEMORY_US:.0f}: {verdict})"
+        )
+    prefect = figures.get("prefect")
+    if prefect is not None and memory is not None:
+        print(f"Prefect / Turbocat memory://: {prefect.us_per_step / memory.us_per_step:.0f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs after one warm-up")
+    parser.add_argument("--only", help=f"a comma-separated subset of {','.join(MEASUREMENTS)}")
+    parser.add_argument("--quick", action="store_true", help="20 steps, 2 runs (a smoke run)")
+    parser.add_argument("--peers-python", type=Path, default=DEFAULT_PEERS_PYTHON)
+    parser.add_argument("--setup-peers", action="store_true", help="make --peers-python's venv")
+    parser.add_argument("--profile", help="cProfile the Turbocat runs into FILE.<store>")
+    args = parser.parse_args()
+    if args.quick:
+        args.steps, args.runs = 20, 2
+    chosen = args.only.split(",") if args.only else list(MEASUREMENTS)
+    unknown = sorted(set(chosen) - set(MEASUREMENTS))
+    if unknown:
+        parser.error(f"unknown measurement(s) {', '.join(unknown)}; known: {MEASUREMENTS}")
+    if args.setup_peers and not args.peers_python.exists():
+        setup_peers(args.peers_python)
+
+    load = os.getloadavg()
+    print(
+        f"{args.steps}-step chain of add-one Python functions, median of {args.runs} runs after "
+        f"a warm-up (load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+        f"{os.cpu_count()} CPUs)",
+        flush=True,
+    )
+    measures: dict[str, Callable[[], list[float]]] = {}
+    for store in ("memory", "sqlite", "postgres"):
+        profile = f"{args.profile}.{store}" if args.profile else None
+        measures[f"turbocat-{store}"] = lambda s=store, p=profile: measure_turbocat(
+            s, args.steps, args.runs, p
+        )
+    python = args.peers_python
+    measures["dbos-sqlite"] = lambda: measure_dbos(python, "sqlite", args.steps, args.runs)
+    measures["dbos-postgres"] = lambda: measure_dbos(python, "postgres", args.steps, args.runs)
+    measures["prefect"] = lambda: measure_prefect(python, args.steps, args.runs)
+
+    figures: dict[str, Figure] = {}
+    for name in MEASUREMENTS:
+        if name not in chosen:
+            continue
+        if not name.startswith("turbocat") and not python.exists():
+            print(f"  {name:18} skipped: no {python} (--setup-peers makes it)", flush=True)
+            continue
+        load_now = os.getloadavg()[0]
+        try:
+            seconds = measures[name]()
+        except Exception as error:
+            print(f"  {name:18} failed: {error}", flush=True)
+            continue
+        figures[name] = Figure(name, args.steps, seconds, load_now)
+        show(figures[name])
+    summary(figures)
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if args.profile:
+        print(f"profiles: {args.profile}.<store> (python -m pstats)")
+    if len(figures) < len(chosen):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -70,12 +70,16 @@ class Figure:
     name: str
     steps: int
     seconds: list[float]
+    cpu: list[float]
     load: float
-    note: str = ""
 
     @property
     def us_per_step(self) -> float:
         return statistics.median(self.seconds) / self.steps * 1e6
+
+    @property
+    def cpu_us_per_step(self) -> float:
+        return statistics.median(self.cpu) / self.steps * 1e6
 
 
 def chain(steps: int) -> dict[str, Any]:
@@ -96,7 +100,11 @@ def chain(steps: int) -> dict[str, Any]:
     }
 
 
-async def turbocat(url: str, steps: int, runs: int, profiler: Any = None) -> list[float]:
+Timings = tuple[list[float], list[float]]
+"""Each timed run's wall seconds, and the CPU seconds this process spent in it."""
+
+
+async def turbocat(url: str, steps: int, runs: int, profiler: Any = None) -> Timings:
     """One warm-up run, then ``runs`` timed runs of the chain on one open runtime."""
     tc = Turbocat(url)
 
@@ -105,21 +113,23 @@ async def turbocat(url: str, steps: int, runs: int, profiler: Any = None) -> lis
         return {"value": inputs["value"] + 1}
 
     workflow = chain(steps)
-    seconds = []
+    seconds: list[float] = []
+    cpu: list[float] = []
     async with tc:
         for attempt in range(runs + 1):
             if profiler is not None and attempt:
                 profiler.enable()
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             execution = await tc.run(workflow, inputs={"value": 0})
-            took = time.perf_counter() - began
+            took, took_cpu = time.perf_counter() - began, time.process_time() - began_cpu
             if profiler is not None:
                 profiler.disable()
             assert execution.status is ExecutionStatus.COMPLETED, execution.error_message
             assert execution.output_data[f"s{steps - 1}"] == {"value": steps}
             if attempt:
                 seconds.append(took)
-    return seconds
+                cpu.append(took_cpu)
+    return seconds, cpu
 
 
 @contextlib.contextmanager
@@ -131,7 +141,7 @@ def temporary_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure_turbocat(store: str, steps: int, runs: int, profile: str | None) -> list[float]:
+def measure_turbocat(store: str, steps: int, runs: int, profile: str | None) -> Timings:
     """Turbocat on ``store``; with ``profile``, its timed runs profiled into that file."""
     profiler = None
     if profile:
@@ -139,20 +149,20 @@ def measure_turbocat(store: str, steps: int, runs: int, profile: str | None) -> 
 
         profiler = cProfile.Profile()
     if store == "memory":
-        seconds = asyncio.run(turbocat("memory://", steps, runs, profiler))
+        timings = asyncio.run(turbocat("memory://", steps, runs, profiler))
     elif store == "sqlite":
         with temporary_folder() as folder:
             url = f"sqlite:///{folder / 'runs.db'}"
-            seconds = asyncio.run(turbocat(url, steps, runs, profiler))
+            timings = asyncio.run(turbocat(url, steps, runs, profiler))
     else:
         with temporary_database("turbocat_bench") as dsn:
-            seconds = asyncio.run(turbocat(dsn, steps, runs, profiler))
+            timings = asyncio.run(turbocat(dsn, steps, runs, profiler))
     if profiler is not None and profile:
         profiler.dump_stats(profile)
-    return seconds
+    return timings
 
 
-def run_peer(python: Path, args: list[str], env: dict[str, str] | None = None) -> list[float]:
+def run_peer(python: Path, args: list[str], env: dict[str, str] | None = None) -> Timings:
     """Run embedding_peers.py with the peers' Python; the timed runs' seconds."""
     done = subprocess.run(
         [str(python), str(PEERS_SCRIPT), *args],
@@ -167,10 +177,10 @@ def run_peer(python: Path, args: list[str], env: dict[str, str] | None = None) -
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
         raise RuntimeError(f"exit {done.returncode}:\n{tail}")
     result: dict[str, Any] = json.loads(lines[-1])
-    return [float(s) for s in result["seconds"]]
+    return [float(s) for s in result["seconds"]], [float(s) for s in result["cpu"]]
 
 
-def measure_dbos(python: Path, store: str, steps: int, runs: int) -> list[float]:
+def measure_dbos(python: Path, store: str, steps: int, runs: int) -> Timings:
     common = ["dbos", "--steps", str(steps), "--runs", str(runs)]
     if store == "sqlite":
         with temporary_folder() as folder:
@@ -179,7 +189,7 @@ def measure_dbos(python: Path, store: str, steps: int, runs: int) -> list[float]
         return run_peer(python, [*common, "--url", dsn])
 
 
-def measure_prefect(python: Path, steps: int, runs: int) -> list[float]:
+def measure_prefect(python: Path, steps: int, runs: int) -> Timings:
     with temporary_folder() as home:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
         env.update(
@@ -203,7 +213,8 @@ def show(figure: Figure) -> None:
     runs = sorted(s / figure.steps * 1e6 for s in figure.seconds)
     print(
         f"  {figure.name:18} {figure.us_per_step:9.1f} µs/step   (best {runs[0]:.1f}, "
-        f"worst {runs[-1]:.1f}; load {figure.load:.2f}){figure.note}",
+        f"worst {runs[-1]:.1f}; CPU of the process {figure.cpu_us_per_step:.1f} µs/step; "
+        f"load {figure.load:.2f})",
         flush=True,
     )
 
@@ -260,7 +271,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs)",
         flush=True,
     )
-    measures: dict[str, Callable[[], list[float]]] = {}
+    measures: dict[str, Callable[[], Timings]] = {}
     for store in ("memory", "sqlite", "postgres"):
         profile = f"{args.profile}.{store}" if args.profile else None
         measures[f"turbocat-{store}"] = lambda s=store, p=profile: measure_turbocat(
@@ -280,11 +291,11 @@ def main() -> None:
             continue
         load_now = os.getloadavg()[0]
         try:
-            seconds = measures[name]()
+            seconds, cpu = measures[name]()
         except Exception as error:
             print(f"  {name:18} failed: {error}", flush=True)
             continue
-        figures[name] = Figure(name, args.steps, seconds, load_now)
+        figures[name] = Figure(name, args.steps, seconds, cpu, load_now)
         show(figures[name])
     summary(figures)
     load = os.getloadavg()

@@ -6,8 +6,9 @@ environment that has `dbos` and `prefect` (so their dependencies never meet ours
     python -m venv .peers && .peers/bin/pip install dbos prefect 'psycopg[binary]'
     .peers/bin/python benchmarks/embedding_peers.py dbos --url sqlite:///x.db --steps 100 --runs 5
 
-Prints one JSON line: {"peer", "version", "steps", "seconds": [one per timed run]}. Each
-measurement is one warm-up run, then ``--runs`` timed runs of the whole workflow.
+Prints one JSON line: {"peer", "version", "steps", "seconds", "cpu"} (wall and CPU seconds
+of this process, one per timed run). Each measurement is one warm-up run, then ``--runs``
+timed runs of the whole workflow.
 """
 
 from __future__ import annotations
@@ -30,19 +31,24 @@ def add_one(value: int) -> int:
     return value + 1
 
 
-def timed(run: Callable[[], Any], steps: int, runs: int) -> list[float]:
+Timings = tuple[list[float], list[float]]
+"""Each timed run's wall seconds, and the CPU seconds this process spent in it."""
+
+
+def timed(run: Callable[[], Any], steps: int, runs: int) -> Timings:
     """One warm-up run, then ``runs`` timed ones; each must give ``steps``."""
     assert run() == steps
-    seconds = []
+    seconds, cpu = [], []
     for _ in range(runs):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         result = run()
         seconds.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
         assert result == steps, result
-    return seconds
+    return seconds, cpu
 
 
-def dbos(url: str, steps: int, runs: int) -> tuple[str, list[float]]:
+def dbos(url: str, steps: int, runs: int) -> tuple[str, Timings]:
     """A ``@DBOS.workflow()`` calling a ``@DBOS.step()`` ``steps`` times, each durable."""
     from importlib.metadata import version
 
@@ -65,7 +71,7 @@ def dbos(url: str, steps: int, runs: int) -> tuple[str, list[float]]:
         DBOS.destroy()
 
 
-def prefect(steps: int, runs: int) -> tuple[str, list[float]]:
+def prefect(steps: int, runs: int) -> tuple[str, Timings]:
     """A ``@flow`` calling a ``@task`` ``steps`` times, on a local ephemeral server."""
     from importlib.metadata import version
 
@@ -91,14 +97,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     if args.peer == "dbos":
-        found, seconds = dbos(args.url, args.steps, args.runs)
+        found, (seconds, cpu) = dbos(args.url, args.steps, args.runs)
     else:
         if os.environ.get("PREFECT_API_URL"):
             sys.exit("unset PREFECT_API_URL: the benchmark runs Prefect on its own local server")
-        found, seconds = prefect(args.steps, args.runs)
-    print(
-        json.dumps({"peer": args.peer, "version": found, "steps": args.steps, "seconds": seconds})
-    )
+        found, (seconds, cpu) = prefect(args.steps, args.runs)
+    figures = {"peer": args.peer, "version": found, "steps": args.steps}
+    print(json.dumps({**figures, "seconds": seconds, "cpu": cpu}))
 
 
 if __name__ == "__main__":

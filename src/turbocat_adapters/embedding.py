@@ -129,7 +129,7 @@ class Turbocat:
         self._lock = _lock_for(self._store, self.settings)
         self._actor = Actor(user_id=LOCAL_OWNER_ID, role=UserRole.USER)
         self._workflows: dict[str, WorkflowId] = {}
-        self._watchers: dict[ExecutionId, set[asyncio.Event]] = {}
+        self._watchers: dict[ExecutionId, set[_Watcher]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._importing: asyncio.Lock | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -315,12 +315,16 @@ class Turbocat:
         eid = _execution_id(execution_id)
         try:
             async with asyncio.timeout(timeout):
-                with self._watch(eid) as changed:
+                # Woken by the run's own lines (started, finished...), not its steps' (a
+                # look reads every step state: once per step would be quadratic).
+                with self._watch(eid, every_line=False) as changed:
                     while True:
                         changed.clear()
                         execution, settled = await self._look(eid)
                         if settled:
                             return execution
+                        # Finished but not settled (a cancel): the steps' last lines count.
+                        changed.every_line = execution.status.finished
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
         except TimeoutError:
@@ -421,8 +425,8 @@ class Turbocat:
     # --- watching ---------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _watch(self, execution_id: ExecutionId) -> Iterator[asyncio.Event]:
-        event = asyncio.Event()
+    def _watch(self, execution_id: ExecutionId, *, every_line: bool = True) -> Iterator[_Watcher]:
+        event = _Watcher(every_line)
         watchers = self._watchers.setdefault(execution_id, set())
         watchers.add(event)
         try:
@@ -433,7 +437,10 @@ class Turbocat:
                 self._watchers.pop(execution_id, None)
 
     def _on_log(self, line: ExecutionLog) -> None:
-        self._notify(line.execution_id)
+        run_level = line.step_key is None
+        for event in self._watchers.get(line.execution_id, ()):
+            if run_level or event.every_line:
+                event.set()
 
     def _notify(self, execution_id: ExecutionId) -> None:
         for event in self._watchers.get(execution_id, ()):
@@ -449,6 +456,15 @@ class Turbocat:
             done = {run.step_key for run in execution.step_runs if run.status.finished}
             return execution, all(step.step_key in done for step in execution.steps)
         return execution, True
+
+
+class _Watcher(asyncio.Event):
+    """Set by the log lines of the execution it watches: every line, or (``every_line``
+    false) only the run's own lines, those without a step key."""
+
+    def __init__(self, every_line: bool) -> None:
+        super().__init__()
+        self.every_line = every_line
 
 
 def _naming_steps(error: ValidationFailed, document: Any) -> ValidationFailed:

@@ -45,7 +45,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tests.databases import temporary_database
+from benchmarks.queue import commit_ms
+from tests.databases import ADMIN_DSN, temporary_database
 
 from turbocat_adapters import Turbocat
 from turbocat_core import ExecutionStatus
@@ -133,6 +134,23 @@ async def turbocat(url: str, steps: int, runs: int, profiler: Any = None) -> Tim
 
 
 @contextlib.contextmanager
+def postgres_database(prefix: str, synchronous_commit: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database (dropped after) with this ``synchronous_commit``."""
+    import psycopg
+    from psycopg import sql
+
+    with temporary_database(prefix) as dsn:
+        name = dsn.rsplit("/", 1)[1]
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET synchronous_commit = {}").format(
+                    sql.Identifier(name), sql.Literal(synchronous_commit)
+                )
+            )
+        yield dsn
+
+
+@contextlib.contextmanager
 def temporary_folder() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="turbocat-bench-"))
     try:
@@ -141,7 +159,9 @@ def temporary_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure_turbocat(store: str, steps: int, runs: int, profile: str | None) -> Timings:
+def measure_turbocat(
+    store: str, steps: int, runs: int, profile: str | None, pg_commit: str
+) -> Timings:
     """Turbocat on ``store``; with ``profile``, its timed runs profiled into that file."""
     profiler = None
     if profile:
@@ -155,7 +175,7 @@ def measure_turbocat(store: str, steps: int, runs: int, profile: str | None) -> 
             url = f"sqlite:///{folder / 'runs.db'}"
             timings = asyncio.run(turbocat(url, steps, runs, profiler))
     else:
-        with temporary_database("turbocat_bench") as dsn:
+        with postgres_database("turbocat_bench", pg_commit) as dsn:
             timings = asyncio.run(turbocat(dsn, steps, runs, profiler))
     if profiler is not None and profile:
         profiler.dump_stats(profile)
@@ -180,12 +200,12 @@ def run_peer(python: Path, args: list[str], env: dict[str, str] | None = None) -
     return [float(s) for s in result["seconds"]], [float(s) for s in result["cpu"]]
 
 
-def measure_dbos(python: Path, store: str, steps: int, runs: int) -> Timings:
+def measure_dbos(python: Path, store: str, steps: int, runs: int, pg_commit: str) -> Timings:
     common = ["dbos", "--steps", str(steps), "--runs", str(runs)]
     if store == "sqlite":
         with temporary_folder() as folder:
             return run_peer(python, [*common, "--url", f"sqlite:///{folder / 'dbos.db'}"])
-    with temporary_database("dbos_bench") as dsn:
+    with postgres_database("dbos_bench", pg_commit) as dsn:
         return run_peer(python, [*common, "--url", dsn])
 
 
@@ -207,6 +227,14 @@ def setup_peers(python: Path) -> None:
     print(f"making {venv} with {', '.join(PEER_PACKAGES)}", flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
+
+
+def postgres_commit_ms(synchronous_commit: str) -> str:
+    """What one commit costs here: the floor of a durable step on PostgreSQL."""
+    with postgres_database("turbocat_commit", synchronous_commit) as dsn:
+        took = commit_ms(dsn)
+    setting = f"synchronous_commit {synchronous_commit}"
+    return f"PostgreSQL commit (1-row INSERT, {setting}) p50 {took:.2f} ms"
 
 
 def show(figure: Figure) -> None:
@@ -252,6 +280,13 @@ def main() -> None:
     parser.add_argument("--peers-python", type=Path, default=DEFAULT_PEERS_PYTHON)
     parser.add_argument("--setup-peers", action="store_true", help="make --peers-python's venv")
     parser.add_argument("--profile", help="cProfile the Turbocat runs into FILE.<store>")
+    parser.add_argument(
+        "--pg-synchronous-commit",
+        choices=["on", "off"],
+        default="on",
+        help="PostgreSQL's synchronous_commit for both Turbocat's and DBOS's databases "
+        "(off: commits do not wait for the WAL flush; shows what that flush costs)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.steps, args.runs = 20, 2
@@ -269,15 +304,20 @@ def main() -> None:
         f"{os.cpu_count()} CPUs)",
         flush=True,
     )
+    postgres = any("postgres" in name for name in chosen)
+    if postgres:
+        print(f"{postgres_commit_ms(args.pg_synchronous_commit)} at the start", flush=True)
     measures: dict[str, Callable[[], Timings]] = {}
     for store in ("memory", "sqlite", "postgres"):
         profile = f"{args.profile}.{store}" if args.profile else None
         measures[f"turbocat-{store}"] = lambda s=store, p=profile: measure_turbocat(
-            s, args.steps, args.runs, p
+            s, args.steps, args.runs, p, args.pg_synchronous_commit
         )
     python = args.peers_python
-    measures["dbos-sqlite"] = lambda: measure_dbos(python, "sqlite", args.steps, args.runs)
-    measures["dbos-postgres"] = lambda: measure_dbos(python, "postgres", args.steps, args.runs)
+    for store in ("sqlite", "postgres"):
+        measures[f"dbos-{store}"] = lambda s=store: measure_dbos(
+            python, s, args.steps, args.runs, args.pg_synchronous_commit
+        )
     measures["prefect"] = lambda: measure_prefect(python, args.steps, args.runs)
 
     figures: dict[str, Figure] = {}
@@ -296,6 +336,8 @@ def main() -> None:
         figures[name] = Figure(name, args.steps, seconds, cpu, load_now)
         show(figures[name])
     summary(figures)
+    if postgres:
+        print(f"{postgres_commit_ms(args.pg_synchronous_commit)} at the end")
     load = os.getloadavg()
     print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.profile:

@@ -45,7 +45,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.queue import commit_ms
 from tests.databases import ADMIN_DSN, temporary_database
 
 from turbocat_adapters import Turbocat
@@ -231,6 +230,8 @@ def setup_peers(python: Path) -> None:
 
 def postgres_commit_ms(synchronous_commit: str) -> str:
     """What one commit costs here: the floor of a durable step on PostgreSQL."""
+    from benchmarks.queue import commit_ms  # (it needs the fleet's packages: only here)
+
     with postgres_database("turbocat_commit", synchronous_commit) as dsn:
         took = commit_ms(dsn)
     setting = f"synchronous_commit {synchronous_commit}"

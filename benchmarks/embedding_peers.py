@@ -48,11 +48,25 @@ def timed(run: Callable[[], Any], steps: int, runs: int) -> Timings:
     return seconds, cpu
 
 
-def dbos(url: str, steps: int, runs: int) -> tuple[str, Timings]:
-    """A ``@DBOS.workflow()`` calling a ``@DBOS.step()`` ``steps`` times, each durable."""
+def dbos(url: str, steps: int, runs: int, wal: bool) -> tuple[str, Timings]:
+    """A ``@DBOS.workflow()`` calling a ``@DBOS.step()`` ``steps`` times, each durable.
+
+    ``wal``: its SQLite database in write-ahead logging with ``synchronous = NORMAL``, as
+    Turbocat's (DBOS's own default is a rollback journal, ``synchronous = FULL``).
+    """
     from importlib.metadata import version
 
     from dbos import DBOS
+
+    if wal:
+        import sqlalchemy
+        from sqlalchemy import event
+
+        def like_turbocat(connection: Any, record: Any) -> None:
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+
+        event.listen(sqlalchemy.engine.Engine, "connect", like_turbocat)
 
     step = DBOS.step()(add_one)
 
@@ -95,9 +109,10 @@ def main() -> None:
     parser.add_argument("--url", help="DBOS's system database")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sqlite-wal", action="store_true", help="DBOS: SQLite as Turbocat's")
     args = parser.parse_args()
     if args.peer == "dbos":
-        found, (seconds, cpu) = dbos(args.url, args.steps, args.runs)
+        found, (seconds, cpu) = dbos(args.url, args.steps, args.runs, args.sqlite_wal)
     else:
         if os.environ.get("PREFECT_API_URL"):
             sys.exit("unset PREFECT_API_URL: the benchmark runs Prefect on its own local server")

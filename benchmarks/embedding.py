@@ -6,11 +6,14 @@ adding one to the previous one's output, run as one workflow by
   - Turbocat (``from turbocat_adapters import Turbocat``) on memory://, sqlite:/// (a file in
     a temporary folder) and PostgreSQL (a throwaway database on the server of
     TURBOCAT_TEST_POSTGRES, default postgresql://postgres@127.0.0.1:5432/postgres);
-  - DBOS 3 (``@DBOS.workflow`` calling a ``@DBOS.step``) on SQLite and the same PostgreSQL;
+  - DBOS 3 (``@DBOS.workflow`` calling a ``@DBOS.step``) on SQLite with its defaults (a
+    rollback journal, ``synchronous = FULL``), on SQLite set up as Turbocat's (a write-ahead
+    log, ``synchronous = NORMAL``: ``dbos-sqlite-wal``) and on PostgreSQL;
   - Prefect 3 (a ``@flow`` calling a ``@task``) on its local ephemeral server (SQLite).
 
 Each measurement is one warm-up run, then ``--runs`` timed runs; it prints the median in µs
-per step (wall time of a whole run / steps), Turbocat/DBOS on the same store, and the
+per step (wall time of a whole run / steps) and the CPU time of the process per step,
+Turbocat/DBOS on the same store against the targets, PostgreSQL's commit latency, and the
 machine's load average at the start and the end. The peers run in subprocesses with the
 Python of their own virtual environment (``--peers-python``, default ``.peers/bin/python``),
 so their dependencies never meet ours; ``--setup-peers`` makes it:

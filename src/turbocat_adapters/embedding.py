@@ -303,7 +303,7 @@ class Turbocat:
         status: COMPLETED, FAILED, TIMEOUT or CANCELLED). ``TimeoutError`` after
         ``timeout`` seconds (the run goes on: :meth:`cancel` it if needed)."""
         execution = await self.start(workflow, inputs=inputs, metadata=metadata)
-        return await self.wait(execution.id, timeout=timeout)
+        return await self._wait(execution.id, timeout, unfinished=True)
 
     async def wait(
         self, execution_id: ExecutionRef, timeout: float | None = None
@@ -312,19 +312,29 @@ class Turbocat:
         cancelled run's interrupted steps included), with its step states.
         ``TimeoutError`` naming it after ``timeout`` seconds; ``NotFound`` if unknown."""
         self._require_open()
-        eid = _execution_id(execution_id)
+        return await self._wait(_execution_id(execution_id), timeout)
+
+    async def _wait(
+        self, eid: ExecutionId, timeout: float | None, *, unfinished: bool = False
+    ) -> ExecutionWithRuns:
+        """:meth:`wait`; ``unfinished``: the caller has just seen the execution unfinished,
+        so there is nothing to read before it changes."""
         try:
             async with asyncio.timeout(timeout):
                 # Woken by the run's own lines (started, finished...), not its steps' (a
-                # look reads every step state: once per step would be quadratic).
+                # look reads every step state: once per step would be quadratic); and then
+                # only its status is read until it has finished.
                 with self._watch(eid, every_line=False) as changed:
+                    look = not unfinished
                     while True:
                         changed.clear()
-                        execution, settled = await self._look(eid)
-                        if settled:
-                            return execution
-                        # Finished but not settled (a cancel): the steps' last lines count.
-                        changed.every_line = execution.status.finished
+                        if look or await self._finished(eid):
+                            execution, settled = await self._look(eid)
+                            if settled:
+                                return execution
+                            # Finished but not settled (a cancel): its steps' last lines count.
+                            changed.every_line = execution.status.finished
+                        look = False
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
         except TimeoutError:
@@ -445,6 +455,13 @@ class Turbocat:
     def _notify(self, execution_id: ExecutionId) -> None:
         for event in self._watchers.get(execution_id, ()):
             event.set()
+
+    async def _finished(self, execution_id: ExecutionId) -> bool:
+        """Whether the execution has finished, from its status alone (``True`` if it is gone:
+        :meth:`_look` then says how)."""
+        async with self._container.uow()() as uow:
+            status = await uow.executions.status_of(execution_id)
+        return status is None or status.finished
 
     async def _look(self, execution_id: ExecutionId) -> tuple[ExecutionWithRuns, bool]:
         """The execution, and whether it is settled: finished, and (cancelled once started)

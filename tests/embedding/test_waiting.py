@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from uuid import uuid4
+
+import pytest
 
 from turbocat_adapters import Turbocat
-from turbocat_core import ExecutionStatus, StepStatus
+from turbocat_core import ExecutionStatus, NotFound, StepStatus
 
 
 def chain(steps: int) -> dict:
@@ -24,8 +27,10 @@ def chain(steps: int) -> dict:
     }
 
 
-async def test_wait_for_a_long_chain_returns_it_finished_with_every_step():
-    tc = Turbocat()
+@pytest.mark.slow
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+async def test_run_and_wait_for_a_long_chain_return_it_finished_with_every_step(store, tmp_path):
+    tc = Turbocat(f"sqlite:///{tmp_path / 'runs.db'}" if store == "sqlite" else None)
 
     @tc.function
     async def add_one(inputs: dict, ctx) -> int:
@@ -33,11 +38,15 @@ async def test_wait_for_a_long_chain_returns_it_finished_with_every_step():
 
     async with tc:
         execution = await tc.start(chain(300))
-        finished = await tc.wait(execution.id, timeout=60)
-    assert finished.status is ExecutionStatus.COMPLETED
-    assert finished.output_data["s299"] == 300
-    assert len(finished.step_runs) == 300
-    assert all(run.status is StepStatus.COMPLETED for run in finished.step_runs)
+        waited = await tc.wait(execution.id, timeout=60)
+        ran = await tc.run(chain(300), inputs={"value": 1}, timeout=60)
+    assert waited.status is ExecutionStatus.COMPLETED
+    assert waited.output_data["s299"] == 300
+    assert len(waited.step_runs) == 300
+    assert all(run.status is StepStatus.COMPLETED for run in waited.step_runs)
+    assert ran.status is ExecutionStatus.COMPLETED
+    assert ran.output_data["s299"] == 301
+    assert len(ran.step_runs) == 300
 
 
 async def test_wait_for_a_cancelled_run_returns_once_its_steps_are_stopped():
@@ -65,3 +74,9 @@ async def test_wait_for_a_cancelled_run_returns_once_its_steps_are_stopped():
     assert finished.status is ExecutionStatus.CANCELLED
     states = {run.step_key: run.status for run in finished.step_runs}
     assert states == {"a": StepStatus.FAILED, "b": StepStatus.SKIPPED}
+
+
+async def test_wait_for_an_unknown_execution_is_not_found():
+    async with Turbocat() as tc:
+        with pytest.raises(NotFound):
+            await tc.wait(uuid4(), timeout=60)

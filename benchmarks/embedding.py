@@ -45,7 +45,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.databases import ADMIN_DSN, temporary_database
@@ -53,14 +53,19 @@ from tests.databases import ADMIN_DSN, temporary_database
 from turbocat_adapters import Turbocat
 from turbocat_core import ExecutionStatus
 
-MEASUREMENTS = (
+MEASUREMENTS = (  # in this order, so that the runs compared are close in time
     "turbocat-memory",
     "turbocat-sqlite",
-    "turbocat-postgres",
     "dbos-sqlite",
     "dbos-sqlite-wal",
+    "turbocat-postgres",
     "dbos-postgres",
     "prefect",
+)
+PAIRS = (
+    ("turbocat-sqlite", "dbos-sqlite"),
+    ("turbocat-sqlite", "dbos-sqlite-wal"),
+    ("turbocat-postgres", "dbos-postgres"),
 )
 PEERS_SCRIPT = Path(__file__).with_name("embedding_peers.py")
 DEFAULT_PEERS_PYTHON = ROOT / ".peers" / "bin" / "python"
@@ -71,11 +76,14 @@ TARGET_MEMORY_US = 60.0  # and at most this many µs per step on memory://
 
 @dataclass
 class Figure:
+    """One measurement's timed runs, over every round."""
+
     name: str
     steps: int
-    seconds: list[float]
-    cpu: list[float]
-    load: float
+    seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    rounds: dict[int, float] = field(default_factory=dict)  # round -> its median seconds
 
     @property
     def us_per_step(self) -> float:
@@ -246,32 +254,33 @@ def postgres_commit_ms(synchronous_commit: str) -> str:
     return f"PostgreSQL commit (1-row INSERT, {setting}) p50 {took:.2f} ms"
 
 
-def show(figure: Figure) -> None:
+def show(figure: Figure, label: str) -> None:
     runs = sorted(s / figure.steps * 1e6 for s in figure.seconds)
+    loads = f"{min(figure.loads):.2f}-{max(figure.loads):.2f}"
     print(
-        f"  {figure.name:18} {figure.us_per_step:9.1f} µs/step   (best {runs[0]:.1f}, "
+        f"  {label:27} {figure.us_per_step:9.1f} µs/step   (best {runs[0]:.1f}, "
         f"worst {runs[-1]:.1f}; CPU of the process {figure.cpu_us_per_step:.1f} µs/step; "
-        f"load {figure.load:.2f})",
+        f"load {loads if len(figure.loads) > 1 else loads.split('-')[0]})",
         flush=True,
     )
 
 
 def summary(figures: dict[str, Figure]) -> None:
     pairs = [
-        (dbos.removeprefix("dbos-"), figures[ours], figures[dbos])
-        for ours, dbos in (
-            ("turbocat-sqlite", "dbos-sqlite"),
-            ("turbocat-sqlite", "dbos-sqlite-wal"),
-            ("turbocat-postgres", "dbos-postgres"),
-        )
-        if ours in figures and dbos in figures
+        (theirs, [mine.rounds[r] / peer.rounds[r] for r in mine.rounds if r in peer.rounds])
+        for ours, theirs in PAIRS
+        if (mine := figures.get(ours)) is not None and (peer := figures.get(theirs)) is not None
     ]
-    if pairs:
-        print("Turbocat / DBOS, same store (target at most 1/5 = 0.20):")
-    for store, ours, theirs in pairs:
-        ratio = ours.us_per_step / theirs.us_per_step
+    if any(paired for _, paired in pairs):
+        print("Turbocat / DBOS, same store (target at most 1/5 = 0.20), within each round:")
+    for theirs, paired in pairs:
+        if not paired:
+            continue
+        ratio = statistics.median(paired)
         verdict = "met" if ratio <= TARGET_RATIO else "missed"
-        print(f"  {store:10} {ratio:5.2f}  (Turbocat {1 / ratio:.1f}x as fast; {verdict})")
+        each = f"; rounds {', '.join(f'{r:.2f}' for r in paired)}" if len(paired) > 1 else ""
+        store = theirs.removeprefix("dbos-")
+        print(f"  {store:10} {ratio:5.2f}  (Turbocat {1 / ratio:.1f}x as fast; {verdict}{each})")
     memory = figures.get("turbocat-memory")
     if memory is not None:
         verdict = "met" if memory.us_per_step <= TARGET_MEMORY_US else "missed"
@@ -290,6 +299,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed runs after one warm-up")
     parser.add_argument("--only", help=f"a comma-separated subset of {','.join(MEASUREMENTS)}")
     parser.add_argument("--quick", action="store_true", help="20 steps, 2 runs (a smoke run)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure everything this many times, in alternating order (on a loaded machine, "
+        "pairs compared within a round see about the same load)",
+    )
     parser.add_argument("--peers-python", type=Path, default=DEFAULT_PEERS_PYTHON)
     parser.add_argument("--setup-peers", action="store_true", help="make --peers-python's venv")
     parser.add_argument("--profile", help="cProfile the Turbocat runs into FILE.<store>")
@@ -313,8 +329,8 @@ def main() -> None:
     load = os.getloadavg()
     print(
         f"{args.steps}-step chain of add-one Python functions, median of {args.runs} runs after "
-        f"a warm-up (load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
-        f"{os.cpu_count()} CPUs)",
+        f"a warm-up{f' in each of {args.rounds} rounds' if args.rounds > 1 else ''} "
+        f"(load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs)",
         flush=True,
     )
     postgres = any("postgres" in name for name in chosen)
@@ -334,20 +350,38 @@ def main() -> None:
     measures["prefect"] = lambda: measure_prefect(python, args.steps, args.runs)
 
     figures: dict[str, Figure] = {}
-    for name in MEASUREMENTS:
-        if name not in chosen:
-            continue
+    failed = False
+    for name in chosen:
         if not name.startswith("turbocat") and not python.exists():
-            print(f"  {name:18} skipped: no {python} (--setup-peers makes it)", flush=True)
-            continue
-        load_now = os.getloadavg()[0]
-        try:
-            seconds, cpu = measures[name]()
-        except Exception as error:
-            print(f"  {name:18} failed: {error}", flush=True)
-            continue
-        figures[name] = Figure(name, args.steps, seconds, cpu, load_now)
-        show(figures[name])
+            print(f"  {name:27} skipped: no {python} (--setup-peers makes it)", flush=True)
+            failed = True
+    runnable = python.exists()
+    ordered = [
+        name
+        for name in MEASUREMENTS
+        if name in chosen and (runnable or name.startswith("turbocat"))
+    ]
+    for round_ in range(args.rounds):
+        for name in ordered if round_ % 2 == 0 else ordered[::-1]:
+            label = f"{name} (round {round_ + 1})" if args.rounds > 1 else name
+            load_now = os.getloadavg()[0]
+            try:
+                seconds, cpu = measures[name]()
+            except Exception as error:
+                print(f"  {label:27} failed: {error}", flush=True)
+                failed = True
+                continue
+            figure = figures.setdefault(name, Figure(name, args.steps))
+            figure.seconds += seconds
+            figure.cpu += cpu
+            figure.loads.append(load_now)
+            figure.rounds[round_] = statistics.median(seconds)
+            show(Figure(name, args.steps, seconds, cpu, [load_now]), label)
+    if args.rounds > 1:
+        print(f"all {args.rounds} rounds:")
+        for name in ordered:
+            if name in figures:
+                show(figures[name], name)
     summary(figures)
     if postgres:
         print(f"{postgres_commit_ms(args.pg_synchronous_commit)} at the end")
@@ -355,7 +389,7 @@ def main() -> None:
     print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     if args.profile:
         print(f"profiles: {args.profile}.<store> (python -m pstats)")
-    if len(figures) < len(chosen):
+    if failed:
         sys.exit(1)
 
 

@@ -1,1 +1,5 @@
 """turbocat_adapters."""
+
+from turbocat_adapters.functions import function
+
+__all__ = ["function"]

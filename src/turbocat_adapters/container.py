@@ -11,7 +11,7 @@ from dependency_injector import containers, providers
 
 from turbocat_adapters.code import SubprocessCodeRunner
 from turbocat_adapters.crypto import SecretBox
-from turbocat_adapters.functions import load_functions
+from turbocat_adapters.functions import container_functions
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
 from turbocat_adapters.llm import HttpLlmClient
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
@@ -319,9 +319,10 @@ class Container(containers.DeclarativeContainer):
     claims = providers.Singleton(_claims, clock, redis, settings)
     cancellation = providers.Singleton(_cancellation, redis, settings)
     functions = providers.Singleton(
-        load_functions, providers.Callable(lambda s: s.functions, settings)
+        container_functions, providers.Callable(lambda s: s.functions, settings)
     )
-    """The process's Python functions FUNCTION steps may name, once ``TURBOCAT_FUNCTIONS``'
+    """The Python functions FUNCTION steps may name: this container's own (the facade's
+    ``tc.function``) over the process's (``@function``), once ``TURBOCAT_FUNCTIONS``'
     modules are imported (``ValidationFailed`` naming one that cannot be)."""
     executors = providers.Singleton(_executors, settings, functions, worker_id)
     logs = providers.Singleton(LogBroadcast)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Final, TypeVar, overload
 
-from turbocat_core.agents.function_agent import FunctionRegistry
+from turbocat_core.agents.function_agent import FunctionRegistry, StepFunction
 from turbocat_core.errors import ValidationFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +51,41 @@ def _register(name: str | None, fn: F) -> F:
             raise ValueError(f"{fn!r} has no __name__: name it, @function('name')")
     FUNCTIONS.register(name, fn)
     return fn
+
+
+class OverProcessFunctions(FunctionRegistry):
+    """One runtime's functions (``@tc.function``) over the process's (``@function``): a name
+    is looked up in its own first, then in the process's; registering a name the process
+    has given another function is refused (``ValueError``), as within one registry."""
+
+    __slots__ = ("_process",)
+
+    def __init__(self, process: FunctionRegistry) -> None:
+        super().__init__()
+        self._process = process
+
+    def register(self, name: str, fn: StepFunction) -> StepFunction:
+        known = self._process.get(name) if isinstance(name, str) else None
+        if known is not None and known is not fn:
+            raise ValueError(f"function {name!r} is already registered (to {known!r})")
+        return super().register(name, fn)
+
+    def get(self, name: str) -> StepFunction | None:
+        own = super().get(name)
+        return own if own is not None else self._process.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or name in self._process
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(sorted({*super().names, *self._process.names}))
+
+
+def container_functions(modules: Iterable[str]) -> FunctionRegistry:
+    """A container's registry: its own, over the process's once ``modules`` are imported
+    (``ValidationFailed`` as :func:`load_functions`)."""
+    return OverProcessFunctions(load_functions(modules))
 
 
 def load_functions(

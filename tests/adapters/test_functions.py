@@ -4,6 +4,7 @@ container imports for the FUNCTION executor."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import sys
 import uuid
 from pathlib import Path
@@ -13,9 +14,10 @@ from dependency_injector import providers
 
 import turbocat_adapters
 from tests.function_modules import write_module, write_steps
-from turbocat_adapters import function
+from turbocat_adapters import Turbocat, function
 from turbocat_adapters.container import Container
 from turbocat_adapters.settings import Settings
+from turbocat_core import ExecutionStatus
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.errors import ValidationFailed
 
@@ -121,3 +123,36 @@ def test_a_module_that_cannot_be_imported_is_named_in_one_line(
     assert detail.message.startswith(f"module '{name}' cannot be imported (")
     assert expected.format(name=name) in detail.message
     assert "\n" not in caught.value.message
+
+
+async def test_a_turbocat_runs_the_process_s_functions_beside_its_own(tmp_path: Path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    steps = write_steps(tmp_path)
+    importlib.import_module(steps.module)  # a program importing its module of steps
+    tc, other = Turbocat(), Turbocat()
+    mine = unique("mine")
+
+    @tc.function(mine)
+    def plus_one(inputs: dict, ctx: object) -> int:
+        return int(inputs["n"]) + 1
+
+    with pytest.raises(ValueError, match=f"function '{steps.double}' is already registered"):
+        tc.function(steps.double)(plus_one)  # the process's name: one function per name
+    assert {steps.double, steps.total, mine} <= set(tc.functions)
+    assert mine not in other.functions  # its own stay its own
+    flow = {
+        "name": "both",
+        "steps": [
+            {"stepKey": "twice", "function": steps.double, "inputs": {"n": 5}},
+            {
+                "stepKey": "next",
+                "function": mine,
+                "inputs": {"n": "{{twice.output.n}}"},
+                "dependsOn": ["twice"],
+            },
+        ],
+    }
+    async with tc:
+        execution = await tc.run(flow)
+    assert execution.status is ExecutionStatus.COMPLETED, execution.error_message
+    assert execution.output_data == {"twice": {"n": 10, "attempt": 1}, "next": 11}

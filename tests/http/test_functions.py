@@ -25,7 +25,7 @@ from tests.http.test_workflows_support import (
 )
 
 AGENTS = f"{API}/agents"
-STORES = ["memory"]
+STORES = ["memory", "postgres"]
 
 
 @pytest.fixture(params=STORES)

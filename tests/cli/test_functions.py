@@ -120,6 +120,10 @@ def test_every_server_process_imports_the_modules(tmp_path: Path):
             assert time.monotonic() < deadline, marks_of(marks, steps.module)
             time.sleep(0.1)
         headers = register(base)
+        # A connection per request: whichever process answers, it knows the function.
+        for _ in range(6):
+            created = function_agent(base, headers, steps.double)
+            assert created.status_code == 201, created.text
         refused = function_agent(base, headers, "os.system")
         assert refused.status_code == 400, refused.text
     # The command itself (checking them before any worker starts) and its two workers.

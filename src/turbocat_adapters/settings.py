@@ -73,13 +73,15 @@ def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _entries(env: Mapping[str, str], name: str) -> list[str]:
+    """A comma list's entries, stripped, the empty ones left out."""
+    return [entry.strip() for entry in (env.get(name) or "").split(",") if entry.strip()]
+
+
 def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma list of host names and IP networks (``10.1.2.3``, ``10.0.0.0/8``, ``[::1]``)."""
     hosts: list[str] = []
-    for raw in (env.get(name) or "").split(","):
-        entry = raw.strip()
-        if not entry:
-            continue
+    for entry in _entries(env, name):
         if "/" in entry or ":" in entry or entry.replace(".", "").isdigit():
             try:
                 ip_network(entry.strip("[]"), strict=False)
@@ -94,10 +96,7 @@ def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 def _modules(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma list of Python module names (``tasks,billing.steps``), each once, in order."""
     modules: list[str] = []
-    for raw in (env.get(name) or "").split(","):
-        entry = raw.strip()
-        if not entry:
-            continue
+    for entry in _entries(env, name):
         if not all(part.isidentifier() for part in entry.split(".")):
             raise ValidationFailed.field(name, f"{entry!r} is not a Python module name")
         if entry not in modules:

@@ -113,7 +113,8 @@ async def test_nothing_a_request_carries_makes_the_server_import_a_module(
 ):
     """A module the server could import (on its path, never named in its settings) is named
     every way a request can: as a function, a dotted path, ``module:attr``, an extra config
-    field, in an imported workflow file. Each is refused, and the module was never loaded."""
+    field, in an imported workflow file (its agents or its steps' ``function``). Each is
+    refused, and the module was never loaded."""
     api, steps = world
     ada = await api.user()
     mark = tmp_path / "sentinel-imported"
@@ -144,5 +145,9 @@ async def test_nothing_a_request_carries_makes_the_server_import_a_module(
         imported = await api.client.post(f"{WORKFLOWS}/import", json=document, headers=ada.headers)
         error = assert_error(imported, 400, "VALIDATION_ERROR")
         assert any(d["field"].startswith("agents.f.config") for d in error["details"]), error
+    for name in (sentinel, f"{sentinel}.run", f"{sentinel}:run"):  # the steps' shorthand
+        document = {"name": "short", "steps": [{"stepKey": "s", "function": name}]}
+        imported = await api.client.post(f"{WORKFLOWS}/import", json=document, headers=ada.headers)
+        assert_error(imported, 400, "VALIDATION_ERROR")
     assert sentinel not in sys.modules
     assert not mark.exists()

@@ -119,7 +119,21 @@ class Turbocat:
     """
 
     def __init__(self, url: str | None = None, **settings: Any) -> None:
-        self.settings = embedded_settings(url, settings)
+        self._build(embedded_settings(url, settings))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Turbocat:
+        """A runtime over settings made elsewhere, e.g. ``Settings.load()`` for a program
+        configured by ``TURBOCAT_*`` variables (``turbocat run`` does this); the store is
+        ``settings.database_url``. ``TypeError`` if they name a Redis fleet."""
+        if settings.redis_url is not None:
+            raise TypeError(f"Turbocat: {_NOT_SETTINGS['redis_url']}")
+        runtime = cls.__new__(cls)
+        runtime._build(settings)
+        return runtime
+
+    def _build(self, settings: Settings) -> None:
+        self.settings = settings
         self._container = Container(settings=providers.Object(self.settings))
         try:
             self._store: Store = self._container.store()

@@ -219,7 +219,22 @@ async def test_a_workflow_naming_an_unregistered_function_is_refused_before_runn
             await tc.start(document)
     error = caught.value
     assert "'two'" in error.message and "'missing'" in error.message
-    assert error.details[0].field == "steps.1"
+    assert error.details[0].field.startswith("steps.1")
+
+
+async def test_an_agent_naming_an_unregistered_function_is_reported_at_its_steps():
+    tc = Turbocat()
+    document = {
+        "name": "w",
+        "agents": {"adder": {"type": "FUNCTION", "config": {"function": "add"}}},
+        "steps": [{"stepKey": "first", "agent": "adder"}, {"stepKey": "again", "agent": "adder"}],
+    }
+    async with tc:
+        with pytest.raises(ValidationFailed) as caught:
+            await tc.run(document)
+    fields = [detail.field for detail in caught.value.details]
+    assert fields == ["steps.0", "steps.1"]
+    assert "step 'first' calls function 'add', which is not registered" in caught.value.message
 
 
 def test_registering_two_functions_under_one_name_is_refused():

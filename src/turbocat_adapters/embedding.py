@@ -168,7 +168,10 @@ class Turbocat:
         ``ValueError`` for an empty name or a name taken by another function."""
         registry = self._container.functions()
         if callable(fn_or_name):
-            return registry.register(fn_or_name.__name__, fn_or_name)
+            name = getattr(fn_or_name, "__name__", None)
+            if not isinstance(name, str):
+                raise TypeError("@tc.function on a callable without a __name__: name it")
+            return registry.register(name, fn_or_name)
         if fn_or_name is not None and not isinstance(fn_or_name, str):
             raise TypeError("@tc.function takes a function or a name")
 
@@ -223,6 +226,7 @@ class Turbocat:
             await close_redis(self._container)
         finally:
             await self._lock.release()
+            self._workflows.clear()  # the store may change before the next opening
             self._loop = None
             self._importing = None
 
@@ -380,9 +384,10 @@ class Turbocat:
                 return lines
 
     async def events(self, execution_id: ExecutionRef) -> AsyncIterator[ExecutionLog | Execution]:
-        """The execution's log lines (``ExecutionLog``) as they are written, from the first,
-        and its status changes (an ``Execution``, the first one being its status now), until
-        it has finished: the last item is the finished ``Execution``."""
+        """The execution's log lines (``ExecutionLog``) as they are written, from its first
+        line, and its status changes (an ``Execution`` each time its status is seen to have
+        changed, starting with its status now), until it has finished and nothing more will
+        be recorded for it: the last item is the finished ``Execution``."""
         self._require_open()
         eid = _execution_id(execution_id)
         watch = WatchExecution(uow=self._container.uow())

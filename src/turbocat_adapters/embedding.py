@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from os import PathLike
 from pathlib import Path
 from typing import Any, Final, TypeVar, overload
@@ -29,6 +29,7 @@ from turbocat_core.usecases.executions import (
     GetExecution,
     ListExecutionLogs,
     WatchExecution,
+    visible_execution,
 )
 from turbocat_core.usecases.recovery import ResumeInterrupted
 
@@ -143,7 +144,7 @@ class Turbocat:
         self._lock = _lock_for(self._store, self.settings)
         self._actor = Actor(user_id=LOCAL_OWNER_ID, role=UserRole.USER)
         self._workflows: dict[str, WorkflowId] = {}
-        self._watchers: dict[ExecutionId, set[asyncio.Event]] = {}
+        self._watchers: dict[ExecutionId, set[_Watcher]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._importing: asyncio.Lock | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -333,14 +334,18 @@ class Turbocat:
         eid = _execution_id(execution_id)
         try:
             async with asyncio.timeout(timeout):
-                with self._watch(eid) as changed:
+                # Woken by the run's execution-level lines (started, finished...), and by
+                # every line once it has finished but is not settled yet (a cancelled run's
+                # steps being recorded): not by each step's, which would cost a read each.
+                with self._watch(eid, every_line=False) as watcher:
                     while True:
-                        changed.clear()
-                        execution, settled = await self._look(eid)
-                        if settled:
+                        watcher.event.clear()
+                        execution = await self._settled(eid)
+                        if isinstance(execution, ExecutionWithRuns):
                             return execution
+                        watcher.every_line = execution.status.finished
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
+                            await asyncio.wait_for(watcher.event.wait(), RECHECK_SECONDS)
         except TimeoutError:
             raise TimeoutError(f"execution {eid} did not finish within {timeout} s") from None
 
@@ -393,9 +398,9 @@ class Turbocat:
         watch = WatchExecution(uow=self._container.uow())
         cursor = 0
         status: ExecutionStatus | None = None
-        with self._watch(eid) as changed:
+        with self._watch(eid) as watcher:
             while True:
-                changed.clear()
+                watcher.event.clear()
                 progress = await watch(self._actor, eid, after_seq=cursor)
                 for line in progress.lines:
                     cursor = line.seq
@@ -408,7 +413,7 @@ class Turbocat:
                     yield progress.execution
                 if not progress.more:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
+                        await asyncio.wait_for(watcher.event.wait(), RECHECK_SECONDS)
 
     # --- without asyncio --------------------------------------------------------------
 
@@ -440,34 +445,47 @@ class Turbocat:
     # --- watching ---------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _watch(self, execution_id: ExecutionId) -> Iterator[asyncio.Event]:
-        event = asyncio.Event()
+    def _watch(self, execution_id: ExecutionId, *, every_line: bool = True) -> Iterator[_Watcher]:
+        watcher = _Watcher(asyncio.Event(), every_line)
         watchers = self._watchers.setdefault(execution_id, set())
-        watchers.add(event)
+        watchers.add(watcher)
         try:
-            yield event
+            yield watcher
         finally:
-            watchers.discard(event)
+            watchers.discard(watcher)
             if not watchers:
                 self._watchers.pop(execution_id, None)
 
     def _on_log(self, line: ExecutionLog) -> None:
-        self._notify(line.execution_id)
+        for watcher in self._watchers.get(line.execution_id, ()):
+            if watcher.every_line or line.step_key is None:
+                watcher.event.set()
 
     def _notify(self, execution_id: ExecutionId) -> None:
-        for event in self._watchers.get(execution_id, ()):
-            event.set()
+        for watcher in self._watchers.get(execution_id, ()):
+            watcher.event.set()
 
-    async def _look(self, execution_id: ExecutionId) -> tuple[ExecutionWithRuns, bool]:
-        """The execution, and whether it is settled: finished, and (cancelled once started)
-        every step's state recorded."""
-        execution = await GetExecution(uow=self._container.uow())(self._actor, execution_id)
-        if not execution.status.finished:
-            return execution, False
+    async def _settled(self, execution_id: ExecutionId) -> Execution | ExecutionWithRuns:
+        """The execution with its step states once it is settled (finished, and, if it was
+        cancelled once started, every step's state recorded); else the execution as it is."""
+        async with self._container.uow()() as uow:
+            execution = await visible_execution(uow, self._actor, execution_id)
+            if not execution.status.finished:
+                return execution
+            runs = await uow.step_runs.for_execution(execution_id)
         if execution.status is ExecutionStatus.CANCELLED and execution.started_at is not None:
-            done = {run.step_key for run in execution.step_runs if run.status.finished}
-            return execution, all(step.step_key in done for step in execution.steps)
-        return execution, True
+            done = {run.step_key for run in runs if run.status.finished}
+            if not all(step.step_key in done for step in execution.steps):
+                return execution
+        return ExecutionWithRuns.of(execution, runs)
+
+
+@dataclass(eq=False, slots=True)
+class _Watcher:
+    """One waiter on an execution: its event, set by the lines it cares about."""
+
+    event: asyncio.Event
+    every_line: bool
 
 
 def _naming_steps(error: ValidationFailed, document: Any) -> ValidationFailed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any, Final, TypeVar, overload
@@ -14,7 +14,8 @@ from uuid import UUID
 from dependency_injector import providers
 
 from turbocat_adapters.container import Container, close_redis
-from turbocat_adapters.documents import fingerprint, read_document
+from turbocat_adapters.documents import fingerprint, read_document, unregistered_at_steps
+from turbocat_adapters.embedding_settings import NOT_SETTINGS, embedded_settings
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.store_lock import AdvisoryLock, FileLock, NoLock, StoreLock
 from turbocat_adapters.stores import Store, redact
@@ -23,7 +24,7 @@ from turbocat_core.domain.common import ExecutionId, ListQuery, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionLog, ExecutionStatus, LogQuery
 from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, WorkflowStatus
-from turbocat_core.errors import FieldError, ValidationFailed
+from turbocat_core.errors import ValidationFailed
 from turbocat_core.usecases.executions import (
     ExecutionWithRuns,
     GetExecution,
@@ -44,48 +45,6 @@ them again."""
 RECHECK_SECONDS: Final = 1.0
 """A waiter is woken by the run's log lines; it also looks again this often, in case a
 change came without a line (a safety net, not the mechanism)."""
-_NOT_SETTINGS: Final = {
-    "database_url": "pass the store as the url argument: Turbocat('sqlite:///path/runs.db')",
-    "redis_url": "the embedded runtime runs its workflows in this process; a fleet is "
-    "`turbocat serve` and `turbocat worker` (docs/operations.md)",
-}
-
-
-def embedded_settings(url: str | None, overrides: Mapping[str, Any]) -> Settings:
-    """The settings of an embedded runtime: the defaults, ``url`` as the store, and the
-    given fields of ``Settings``. Nothing is read from the environment or a ``.env`` file.
-
-    ``TypeError`` for a name that is not a setting or a value of the wrong type.
-    """
-    known = {field.name: field for field in fields(Settings)}
-    unknown = sorted(set(overrides) - set(known))
-    if unknown:
-        names = ", ".join(sorted(set(known) - set(_NOT_SETTINGS)))
-        raise TypeError(f"Turbocat() got unknown setting(s) {', '.join(unknown)}; known: {names}")
-    values: dict[str, Any] = {}
-    for name, value in overrides.items():
-        if name in _NOT_SETTINGS:
-            raise TypeError(f"Turbocat(): {name} is not an embedded setting: {_NOT_SETTINGS[name]}")
-        values[name] = _coerced(name, value, known[name].default)
-    if url is not None and not isinstance(url, str):
-        raise TypeError(f"Turbocat(url): a URL string, got {type(url).__name__}")
-    return Settings(database_url=(url or "memory://").strip(), **values)
-
-
-def _coerced(name: str, value: Any, default: Any) -> Any:
-    if isinstance(default, Path) and isinstance(value, str | PathLike):
-        return Path(value)
-    if isinstance(default, tuple) and isinstance(value, list | tuple):
-        return tuple(value)
-    wrong = default is not None and (
-        not isinstance(value, type(default))
-        or (isinstance(value, bool) and not isinstance(default, bool))
-    )
-    if wrong:
-        raise TypeError(
-            f"Turbocat(): setting {name} takes {type(default).__name__}, got {type(value).__name__}"
-        )
-    return value
 
 
 def _lock_for(store: Store, settings: Settings) -> StoreLock:
@@ -128,7 +87,7 @@ class Turbocat:
         configured by ``TURBOCAT_*`` variables (``turbocat run`` does this); the store is
         ``settings.database_url``. ``TypeError`` if they name a Redis fleet."""
         if settings.redis_url is not None:
-            raise TypeError(f"Turbocat: {_NOT_SETTINGS['redis_url']}")
+            raise TypeError(f"Turbocat: {NOT_SETTINGS['redis_url']}")
         runtime = cls.__new__(cls)
         runtime._build(settings)
         return runtime
@@ -264,7 +223,7 @@ class Turbocat:
         try:
             files.blueprint(document, LOCAL_OWNER_ID)  # every problem, before any lookup
         except ValidationFailed as error:
-            raise _naming_steps(error, document) from None
+            raise unregistered_at_steps(error, document) from None
         query = ListQuery.build(
             WORKFLOW_QUERY,
             page_size=1,
@@ -486,39 +445,3 @@ class _Watcher:
 
     event: asyncio.Event
     every_line: bool
-
-
-def _naming_steps(error: ValidationFailed, document: Any) -> ValidationFailed:
-    """A function that is not registered, reported at the steps that call it."""
-    steps = document.get("steps") if isinstance(document, dict) else None
-    agents = document.get("agents") if isinstance(document, dict) else None
-    if not isinstance(steps, list) or not isinstance(agents, dict):
-        return error
-    details: list[FieldError] = []
-    for detail in error.details:
-        parts = detail.field.split(".")
-        if parts[:1] != ["agents"] or parts[2:] != ["config", "function"]:
-            details.append(detail)
-            continue
-        agent = agents.get(parts[1])
-        name = agent.get("config", {}).get("function") if isinstance(agent, dict) else None
-        callers: list[tuple[int | None, Any]] = [
-            (index, step.get("stepKey"))
-            for index, step in enumerate(steps)
-            if isinstance(step, dict) and step.get("agent") == parts[1]
-        ]
-        for index, key in callers or [(None, None)]:
-            at = f"steps.{index}" if index is not None else detail.field
-            who = f"step {key!r}" if key is not None else f"agent {parts[1]!r}"
-            details.append(
-                FieldError(
-                    at,
-                    f"{who} calls function {name!r}, which is not registered "
-                    "(register it with @tc.function)",
-                )
-                if "not registered" in detail.message
-                else FieldError(at, detail.message)
-            )
-    first = details[0]
-    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return ValidationFailed(f"{first.field}: {first.message}{more}", details)

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from turbocat_core.errors import FieldError, ValidationFailed
+from turbocat_core.errors import ValidationFailed
 
 
 def read_document(path: Path) -> Any:
@@ -50,7 +50,7 @@ def _bad(path: Path, message: str) -> ValidationFailed:
 def fingerprint(document: Any) -> str:
     """SHA-256 of the document as canonical JSON (sorted keys, compact): equal documents,
     however their keys were ordered, have equal fingerprints (YAML dates count as their
-    text). ``ValidationFailed`` if it cannot be written as JSON (a cycle)."""
+    text). ``ValidationFailed`` if it cannot be written as JSON (a NaN, a cycle)."""
     try:
         text = json.dumps(
             document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
@@ -58,39 +58,3 @@ def fingerprint(document: Any) -> str:
     except (TypeError, ValueError) as error:
         raise ValidationFailed.field("$", f"a workflow file is JSON data: {error}") from None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def unregistered_at_steps(error: ValidationFailed, document: Any) -> ValidationFailed:
-    """A function that is not registered, reported at the steps that call it."""
-    steps = document.get("steps") if isinstance(document, dict) else None
-    agents = document.get("agents") if isinstance(document, dict) else None
-    if not isinstance(steps, list) or not isinstance(agents, dict):
-        return error
-    details: list[FieldError] = []
-    for detail in error.details:
-        parts = detail.field.split(".")
-        if parts[:1] != ["agents"] or parts[2:] != ["config", "function"]:
-            details.append(detail)
-            continue
-        agent = agents.get(parts[1])
-        name = agent.get("config", {}).get("function") if isinstance(agent, dict) else None
-        callers: list[tuple[int | None, Any]] = [
-            (index, step.get("stepKey"))
-            for index, step in enumerate(steps)
-            if isinstance(step, dict) and step.get("agent") == parts[1]
-        ]
-        for index, key in callers or [(None, None)]:
-            at = f"steps.{index}" if index is not None else detail.field
-            who = f"step {key!r}" if key is not None else f"agent {parts[1]!r}"
-            details.append(
-                FieldError(
-                    at,
-                    f"{who} calls function {name!r}, which is not registered "
-                    "(register it with @tc.function)",
-                )
-                if "not registered" in detail.message
-                else FieldError(at, detail.message)
-            )
-    first = details[0]
-    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return ValidationFailed(f"{first.field}: {first.message}{more}", details)

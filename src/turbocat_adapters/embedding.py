@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import fields
 from os import PathLike
 from pathlib import Path
 from typing import Any, Final, TypeVar, overload
@@ -14,8 +14,7 @@ from uuid import UUID
 from dependency_injector import providers
 
 from turbocat_adapters.container import Container, close_redis
-from turbocat_adapters.documents import fingerprint, read_document, unregistered_at_steps
-from turbocat_adapters.embedding_settings import NOT_SETTINGS, embedded_settings
+from turbocat_adapters.documents import fingerprint, read_document
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.store_lock import AdvisoryLock, FileLock, NoLock, StoreLock
 from turbocat_adapters.stores import Store, redact
@@ -24,13 +23,12 @@ from turbocat_core.domain.common import ExecutionId, ListQuery, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionLog, ExecutionStatus, LogQuery
 from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, WorkflowStatus
-from turbocat_core.errors import ValidationFailed
+from turbocat_core.errors import FieldError, ValidationFailed
 from turbocat_core.usecases.executions import (
     ExecutionWithRuns,
     GetExecution,
     ListExecutionLogs,
     WatchExecution,
-    visible_execution,
 )
 from turbocat_core.usecases.recovery import ResumeInterrupted
 
@@ -45,6 +43,48 @@ them again."""
 RECHECK_SECONDS: Final = 1.0
 """A waiter is woken by the run's log lines; it also looks again this often, in case a
 change came without a line (a safety net, not the mechanism)."""
+_NOT_SETTINGS: Final = {
+    "database_url": "pass the store as the url argument: Turbocat('sqlite:///path/runs.db')",
+    "redis_url": "the embedded runtime runs its workflows in this process; a fleet is "
+    "`turbocat serve` and `turbocat worker` (docs/operations.md)",
+}
+
+
+def embedded_settings(url: str | None, overrides: Mapping[str, Any]) -> Settings:
+    """The settings of an embedded runtime: the defaults, ``url`` as the store, and the
+    given fields of ``Settings``. Nothing is read from the environment or a ``.env`` file.
+
+    ``TypeError`` for a name that is not a setting or a value of the wrong type.
+    """
+    known = {field.name: field for field in fields(Settings)}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        names = ", ".join(sorted(set(known) - set(_NOT_SETTINGS)))
+        raise TypeError(f"Turbocat() got unknown setting(s) {', '.join(unknown)}; known: {names}")
+    values: dict[str, Any] = {}
+    for name, value in overrides.items():
+        if name in _NOT_SETTINGS:
+            raise TypeError(f"Turbocat(): {name} is not an embedded setting: {_NOT_SETTINGS[name]}")
+        values[name] = _coerced(name, value, known[name].default)
+    if url is not None and not isinstance(url, str):
+        raise TypeError(f"Turbocat(url): a URL string, got {type(url).__name__}")
+    return Settings(database_url=(url or "memory://").strip(), **values)
+
+
+def _coerced(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, Path) and isinstance(value, str | PathLike):
+        return Path(value)
+    if isinstance(default, tuple) and isinstance(value, list | tuple):
+        return tuple(value)
+    wrong = default is not None and (
+        not isinstance(value, type(default))
+        or (isinstance(value, bool) and not isinstance(default, bool))
+    )
+    if wrong:
+        raise TypeError(
+            f"Turbocat(): setting {name} takes {type(default).__name__}, got {type(value).__name__}"
+        )
+    return value
 
 
 def _lock_for(store: Store, settings: Settings) -> StoreLock:
@@ -87,7 +127,7 @@ class Turbocat:
         configured by ``TURBOCAT_*`` variables (``turbocat run`` does this); the store is
         ``settings.database_url``. ``TypeError`` if they name a Redis fleet."""
         if settings.redis_url is not None:
-            raise TypeError(f"Turbocat: {NOT_SETTINGS['redis_url']}")
+            raise TypeError(f"Turbocat: {_NOT_SETTINGS['redis_url']}")
         runtime = cls.__new__(cls)
         runtime._build(settings)
         return runtime
@@ -103,7 +143,7 @@ class Turbocat:
         self._lock = _lock_for(self._store, self.settings)
         self._actor = Actor(user_id=LOCAL_OWNER_ID, role=UserRole.USER)
         self._workflows: dict[str, WorkflowId] = {}
-        self._watchers: dict[ExecutionId, set[_Watcher]] = {}
+        self._watchers: dict[ExecutionId, set[asyncio.Event]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._importing: asyncio.Lock | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -223,7 +263,7 @@ class Turbocat:
         try:
             files.blueprint(document, LOCAL_OWNER_ID)  # every problem, before any lookup
         except ValidationFailed as error:
-            raise unregistered_at_steps(error, document) from None
+            raise _naming_steps(error, document) from None
         query = ListQuery.build(
             WORKFLOW_QUERY,
             page_size=1,
@@ -293,18 +333,14 @@ class Turbocat:
         eid = _execution_id(execution_id)
         try:
             async with asyncio.timeout(timeout):
-                # Woken by the run's execution-level lines (started, finished...), and by
-                # every line once it has finished but is not settled yet (a cancelled run's
-                # steps being recorded): not by each step's, which would cost a read each.
-                with self._watch(eid, every_line=False) as watcher:
+                with self._watch(eid) as changed:
                     while True:
-                        watcher.event.clear()
-                        execution = await self._settled(eid)
-                        if isinstance(execution, ExecutionWithRuns):
+                        changed.clear()
+                        execution, settled = await self._look(eid)
+                        if settled:
                             return execution
-                        watcher.every_line = execution.status.finished
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(watcher.event.wait(), RECHECK_SECONDS)
+                            await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
         except TimeoutError:
             raise TimeoutError(f"execution {eid} did not finish within {timeout} s") from None
 
@@ -348,18 +384,17 @@ class Turbocat:
                 return lines
 
     async def events(self, execution_id: ExecutionRef) -> AsyncIterator[ExecutionLog | Execution]:
-        """The execution's log lines (``ExecutionLog``) as they are written, from its first
-        line, and its status changes (an ``Execution`` each time its status is seen to have
-        changed, starting with its status now), until it has finished and nothing more will
-        be recorded for it: the last item is the finished ``Execution``."""
+        """The execution's log lines (``ExecutionLog``) as they are written, from the first,
+        and its status changes (an ``Execution``, the first one being its status now), until
+        it has finished: the last item is the finished ``Execution``."""
         self._require_open()
         eid = _execution_id(execution_id)
         watch = WatchExecution(uow=self._container.uow())
         cursor = 0
         status: ExecutionStatus | None = None
-        with self._watch(eid) as watcher:
+        with self._watch(eid) as changed:
             while True:
-                watcher.event.clear()
+                changed.clear()
                 progress = await watch(self._actor, eid, after_seq=cursor)
                 for line in progress.lines:
                     cursor = line.seq
@@ -372,7 +407,7 @@ class Turbocat:
                     yield progress.execution
                 if not progress.more:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(watcher.event.wait(), RECHECK_SECONDS)
+                        await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
 
     # --- without asyncio --------------------------------------------------------------
 
@@ -404,44 +439,67 @@ class Turbocat:
     # --- watching ---------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _watch(self, execution_id: ExecutionId, *, every_line: bool = True) -> Iterator[_Watcher]:
-        watcher = _Watcher(asyncio.Event(), every_line)
+    def _watch(self, execution_id: ExecutionId) -> Iterator[asyncio.Event]:
+        event = asyncio.Event()
         watchers = self._watchers.setdefault(execution_id, set())
-        watchers.add(watcher)
+        watchers.add(event)
         try:
-            yield watcher
+            yield event
         finally:
-            watchers.discard(watcher)
+            watchers.discard(event)
             if not watchers:
                 self._watchers.pop(execution_id, None)
 
     def _on_log(self, line: ExecutionLog) -> None:
-        for watcher in self._watchers.get(line.execution_id, ()):
-            if watcher.every_line or line.step_key is None:
-                watcher.event.set()
+        self._notify(line.execution_id)
 
     def _notify(self, execution_id: ExecutionId) -> None:
-        for watcher in self._watchers.get(execution_id, ()):
-            watcher.event.set()
+        for event in self._watchers.get(execution_id, ()):
+            event.set()
 
-    async def _settled(self, execution_id: ExecutionId) -> Execution | ExecutionWithRuns:
-        """The execution with its step states once it is settled (finished, and, if it was
-        cancelled once started, every step's state recorded); else the execution as it is."""
-        async with self._container.uow()() as uow:
-            execution = await visible_execution(uow, self._actor, execution_id)
-            if not execution.status.finished:
-                return execution
-            runs = await uow.step_runs.for_execution(execution_id)
+    async def _look(self, execution_id: ExecutionId) -> tuple[ExecutionWithRuns, bool]:
+        """The execution, and whether it is settled: finished, and (cancelled once started)
+        every step's state recorded."""
+        execution = await GetExecution(uow=self._container.uow())(self._actor, execution_id)
+        if not execution.status.finished:
+            return execution, False
         if execution.status is ExecutionStatus.CANCELLED and execution.started_at is not None:
-            done = {run.step_key for run in runs if run.status.finished}
-            if not all(step.step_key in done for step in execution.steps):
-                return execution
-        return ExecutionWithRuns.of(execution, runs)
+            done = {run.step_key for run in execution.step_runs if run.status.finished}
+            return execution, all(step.step_key in done for step in execution.steps)
+        return execution, True
 
 
-@dataclass(eq=False, slots=True)
-class _Watcher:
-    """One waiter on an execution: its event, set by the lines it cares about."""
-
-    event: asyncio.Event
-    every_line: bool
+def _naming_steps(error: ValidationFailed, document: Any) -> ValidationFailed:
+    """A function that is not registered, reported at the steps that call it."""
+    steps = document.get("steps") if isinstance(document, dict) else None
+    agents = document.get("agents") if isinstance(document, dict) else None
+    if not isinstance(steps, list) or not isinstance(agents, dict):
+        return error
+    details: list[FieldError] = []
+    for detail in error.details:
+        parts = detail.field.split(".")
+        if parts[:1] != ["agents"] or parts[2:] != ["config", "function"]:
+            details.append(detail)
+            continue
+        agent = agents.get(parts[1])
+        name = agent.get("config", {}).get("function") if isinstance(agent, dict) else None
+        callers: list[tuple[int | None, Any]] = [
+            (index, step.get("stepKey"))
+            for index, step in enumerate(steps)
+            if isinstance(step, dict) and step.get("agent") == parts[1]
+        ]
+        for index, key in callers or [(None, None)]:
+            at = f"steps.{index}" if index is not None else detail.field
+            who = f"step {key!r}" if key is not None else f"agent {parts[1]!r}"
+            details.append(
+                FieldError(
+                    at,
+                    f"{who} calls function {name!r}, which is not registered "
+                    "(register it with @tc.function)",
+                )
+                if "not registered" in detail.message
+                else FieldError(at, detail.message)
+            )
+    first = details[0]
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return ValidationFailed(f"{first.field}: {first.message}{more}", details)

@@ -44,7 +44,7 @@ RECHECK_SECONDS: Final = 1.0
 """A waiter is woken by the run's log lines; it also looks again this often, in case a
 change came without a line (a safety net, not the mechanism)."""
 _NOT_SETTINGS: Final = {
-    "database_url": "pass the store as the url argument: Turbocat('sqlite:///path/runs.db')",
+    "database_url": "pass the store as the url argument: Turbocat('sqlite:///runs.db')",
     "redis_url": "the embedded runtime runs its workflows in this process; a fleet is "
     "`turbocat serve` and `turbocat worker` (docs/operations.md)",
 }

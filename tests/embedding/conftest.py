@@ -24,7 +24,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "memory":
         return "memory://"
     if request.param == "sqlite":
-        return f"sqlite://{tmp_path / 'runs.db'}"
+        return f"sqlite:///{tmp_path / 'runs.db'}"
     return str(request.getfixturevalue("fresh_postgres"))
 
 
@@ -32,5 +32,5 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A durable store, empty: a SQLite file, then a PostgreSQL database."""
     if request.param == "sqlite":
-        return f"sqlite://{tmp_path / 'runs.db'}"
+        return f"sqlite:///{tmp_path / 'runs.db'}"
     return str(request.getfixturevalue("fresh_postgres"))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.embedding.workflows import function_step, workflow
 from turbocat_adapters import Turbocat
-from turbocat_core import Execution, ExecutionLog, ExecutionStatus, StepStatus
+from turbocat_core import Execution, ExecutionLog, ExecutionStatus, FunctionContext, StepStatus
 
 
 def runtime(url: str) -> tuple[Turbocat, asyncio.Event]:
@@ -68,3 +72,19 @@ async def test_start_cancel_and_retry_on_every_store(store_url: str):
         retried = await tc.wait((await tc.retry(started.id)).id, timeout=60)
         assert retried.status is ExecutionStatus.COMPLETED
         assert retried.retry_of == started.id
+
+
+async def test_sqlite_with_three_slashes_is_a_file_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tc = Turbocat("sqlite:///runs.db")
+
+    @tc.function
+    def one(inputs: dict[str, Any], ctx: FunctionContext) -> int:
+        return 1
+
+    async with tc:
+        execution = await tc.run({"name": "here", "steps": [{"stepKey": "a", "function": "one"}]})
+    assert execution.status is ExecutionStatus.COMPLETED
+    assert (tmp_path / "runs.db").is_file()

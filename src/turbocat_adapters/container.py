@@ -47,21 +47,72 @@ from turbocat_core.usecases.accounts import (
     Register,
     ResetPassword,
 )
+from turbocat_core.usecases.agents import (
+    AgentVersions,
+    CreateAgent,
+    DeleteAgent,
+    DuplicateAgent,
+    GetAgent,
+    ListAgents,
+    UpdateAgent,
+)
+from turbocat_core.usecases.analytics import (
+    GetAgentMetrics,
+    GetOverview,
+    GetWorkflowMetrics,
+    ListAuditLogs,
+)
 from turbocat_core.usecases.api_keys import (
     AuthenticateApiKey,
     CreateApiKey,
     ListApiKeys,
     RevokeApiKey,
 )
-from turbocat_core.usecases.deployments import deployment_env
-from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
+from turbocat_core.usecases.deployment_lifecycle import (
+    ListDeploymentEvents,
+    StartDeployment,
+    StopDeployment,
+)
+from turbocat_core.usecases.deployments import (
+    CreateDeployment,
+    DeleteDeployment,
+    GetDeployment,
+    ListDeployments,
+    UpdateDeployment,
+    deployment_env,
+)
+from turbocat_core.usecases.executions import (
+    CancelExecution,
+    GetExecution,
+    ListChildExecutions,
+    ListExecutionLogs,
+    ListWorkflowExecutions,
+    RetryExecution,
+    StartExecution,
+    WatchExecution,
+)
 from turbocat_core.usecases.reseal import ResealSecrets
 from turbocat_core.usecases.retention import PruneExecutions
 from turbocat_core.usecases.running import RunQueued
 from turbocat_core.usecases.scheduling import FireDueSchedules
 from turbocat_core.usecases.seed import Seed
+from turbocat_core.usecases.templates import (
+    GetTemplate,
+    InstantiateTemplate,
+    ListTemplates,
+    TemplateCategories,
+)
 from turbocat_core.usecases.users import GetMe, GetUser, UpdateMe
+from turbocat_core.usecases.webhooks import ReceiveWebhook
 from turbocat_core.usecases.workflow_files import ImportWorkflow, WorkflowFiles
+from turbocat_core.usecases.workflows import (
+    CreateWorkflow,
+    DeleteWorkflow,
+    ExportWorkflow,
+    GetWorkflow,
+    ListWorkflows,
+    UpdateWorkflow,
+)
 
 if TYPE_CHECKING:
     from turbocat_adapters.memory.tasks import Runner
@@ -297,3 +348,63 @@ class Container(containers.DeclarativeContainer):
         holder=worker_id,
     )
     scheduler = providers.Singleton(Scheduler, fire=fire_due_schedules, clock=clock)
+
+    # What the HTTP resources call (a fresh use case per request)
+    list_agents = providers.Factory(ListAgents, uow=uow)
+    get_agent = providers.Factory(GetAgent, uow=uow)
+    agent_versions = providers.Factory(AgentVersions, uow=uow)
+    create_agent = providers.Factory(
+        CreateAgent, uow=uow, clock=clock, ids=ids, executors=executors
+    )
+    update_agent = providers.Factory(
+        UpdateAgent, uow=uow, clock=clock, ids=ids, executors=executors
+    )
+    delete_agent = providers.Factory(DeleteAgent, uow=uow, clock=clock, ids=ids)
+    duplicate_agent = providers.Factory(DuplicateAgent, uow=uow, clock=clock, ids=ids)
+    list_workflows = providers.Factory(ListWorkflows, uow=uow)
+    get_workflow = providers.Factory(GetWorkflow, uow=uow)
+    create_workflow = providers.Factory(CreateWorkflow, uow=uow, clock=clock, ids=ids)
+    update_workflow = providers.Factory(UpdateWorkflow, uow=uow, clock=clock, ids=ids)
+    delete_workflow = providers.Factory(DeleteWorkflow, uow=uow, clock=clock, ids=ids)
+    export_workflow = providers.Factory(ExportWorkflow, uow=uow, files=workflow_files)
+    list_workflow_executions = providers.Factory(ListWorkflowExecutions, uow=uow)
+    get_execution = providers.Factory(GetExecution, uow=uow)
+    list_execution_logs = providers.Factory(ListExecutionLogs, uow=uow)
+    list_child_executions = providers.Factory(ListChildExecutions, uow=uow)
+    watch_execution = providers.Factory(WatchExecution, uow=uow)
+    list_templates = providers.Factory(ListTemplates, uow=uow)
+    template_categories = providers.Factory(TemplateCategories, uow=uow)
+    get_template = providers.Factory(GetTemplate, uow=uow)
+    instantiate_template = providers.Factory(
+        InstantiateTemplate,
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        executors=executors,
+        files=workflow_files,
+    )
+    create_deployment = providers.Factory(
+        CreateDeployment, uow=uow, clock=clock, ids=ids, random=random, secrets=secret_box
+    )
+    list_deployments = providers.Factory(ListDeployments, uow=uow)
+    get_deployment = providers.Factory(GetDeployment, uow=uow, clock=clock)
+    update_deployment = providers.Factory(
+        UpdateDeployment, uow=uow, clock=clock, ids=ids, secrets=secret_box
+    )
+    delete_deployment = providers.Factory(DeleteDeployment, uow=uow, clock=clock, ids=ids)
+    start_deployment = providers.Factory(StartDeployment, uow=uow, clock=clock, ids=ids)
+    stop_deployment = providers.Factory(StopDeployment, uow=uow, clock=clock, ids=ids)
+    list_deployment_events = providers.Factory(ListDeploymentEvents, uow=uow)
+    receive_webhook = providers.Factory(
+        ReceiveWebhook,
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        secrets=secret_box,
+        start=start_execution,
+        replay=replay_guard,
+    )
+    get_overview = providers.Factory(GetOverview, uow=uow)
+    get_agent_metrics = providers.Factory(GetAgentMetrics, uow=uow, clock=clock)
+    get_workflow_metrics = providers.Factory(GetWorkflowMetrics, uow=uow, clock=clock)
+    list_audit_logs = providers.Factory(ListAuditLogs, uow=uow)

@@ -91,6 +91,7 @@ from turbocat_core.usecases.executions import (
     StartExecution,
     WatchExecution,
 )
+from turbocat_core.usecases.recovery import ResumeInterrupted
 from turbocat_core.usecases.reseal import ResealSecrets
 from turbocat_core.usecases.retention import PruneExecutions
 from turbocat_core.usecases.running import RunQueued
@@ -283,6 +284,8 @@ class Container(containers.DeclarativeContainer):
         RunQueued, engine=engine, queue=queue, claims=claims, clock=clock, holder=worker_id
     )
     """What the queue runs for each job (the fleet's workers, or ``queue`` itself locally)."""
+    resume_interrupted = providers.Factory(ResumeInterrupted, uow=uow, queue=queue)
+    """A lone process, at start-up: queue again what a stopped one left unfinished."""
 
     workflow_files = providers.Singleton(WorkflowFiles, clock=clock, ids=ids, executors=executors)
     import_workflow = providers.Factory(ImportWorkflow, uow=uow, files=workflow_files)

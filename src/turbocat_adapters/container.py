@@ -14,6 +14,7 @@ from turbocat_adapters.crypto import SecretBox
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
 from turbocat_adapters.llm import HttpLlmClient
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
+from turbocat_adapters.rq.reaper import Reaper
 from turbocat_adapters.scheduler import Scheduler
 from turbocat_adapters.security import BcryptHasher
 from turbocat_adapters.settings import Settings
@@ -286,6 +287,16 @@ class Container(containers.DeclarativeContainer):
     """What the queue runs for each job (the fleet's workers, or ``queue`` itself locally)."""
     resume_interrupted = providers.Factory(ResumeInterrupted, uow=uow, queue=queue)
     """A lone process, at start-up: queue again what a stopped one left unfinished."""
+    reaper = providers.Factory(
+        Reaper,
+        uow=uow,
+        claims=claims,
+        queue=queue,
+        clock=clock,
+        holder=worker_id,
+        jobs_alive=queue.provided.job_alive,
+    )
+    """A fleet worker's: queue again the runs whose worker is gone (RQ's queue only)."""
 
     workflow_files = providers.Singleton(WorkflowFiles, clock=clock, ids=ids, executors=executors)
     import_workflow = providers.Factory(ImportWorkflow, uow=uow, files=workflow_files)

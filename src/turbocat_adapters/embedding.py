@@ -24,13 +24,7 @@ from turbocat_core.domain.execution import Execution, ExecutionLog, ExecutionSta
 from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, WorkflowStatus
 from turbocat_core.errors import FieldError, ValidationFailed
-from turbocat_core.usecases.executions import (
-    ExecutionWithRuns,
-    GetExecution,
-    ListExecutionLogs,
-    WatchExecution,
-)
-from turbocat_core.usecases.recovery import ResumeInterrupted
+from turbocat_core.usecases.executions import ExecutionWithRuns
 
 F = TypeVar("F", bound=Callable[..., Any])
 Workflow = Mapping[str, Any] | str | PathLike[str]
@@ -202,9 +196,7 @@ class Turbocat:
             await self._store.open()
             await self._store.migrate()  # SQLite migrates when opened; PostgreSQL here
             self._unsubscribe = self._container.logs().subscribe(self._on_log)
-            resume = ResumeInterrupted(
-                uow=self._container.uow(), queue=self._container.queue(), owner=LOCAL_OWNER_ID
-            )
+            resume = self._container.resume_interrupted(owner=LOCAL_OWNER_ID)
             self.resumed = await resume()
         except BaseException:
             await self._close()
@@ -380,15 +372,13 @@ class Turbocat:
     async def get(self, execution_id: ExecutionRef) -> ExecutionWithRuns:
         """The execution now, with its steps' states (``step_runs``); ``NotFound`` if unknown."""
         self._require_open()
-        return await GetExecution(uow=self._container.uow())(
-            self._actor, _execution_id(execution_id)
-        )
+        return await self._container.get_execution()(self._actor, _execution_id(execution_id))
 
     async def logs(self, execution_id: ExecutionRef) -> list[ExecutionLog]:
         """Every log line of the execution so far, in order."""
         self._require_open()
         eid = _execution_id(execution_id)
-        read = ListExecutionLogs(uow=self._container.uow())
+        read = self._container.list_execution_logs()
         lines: list[ExecutionLog] = []
         while True:
             after = lines[-1].seq if lines else 0
@@ -403,7 +393,7 @@ class Turbocat:
         it has finished: the last item is the finished ``Execution``."""
         self._require_open()
         eid = _execution_id(execution_id)
-        watch = WatchExecution(uow=self._container.uow())
+        watch = self._container.watch_execution()
         cursor = 0
         status: ExecutionStatus | None = None
         with self._watch(eid) as changed:
@@ -484,7 +474,7 @@ class Turbocat:
     async def _look(self, execution_id: ExecutionId) -> tuple[ExecutionWithRuns, bool]:
         """The execution, and whether it is settled: finished, and (cancelled once started)
         every step's state recorded."""
-        execution = await GetExecution(uow=self._container.uow())(self._actor, execution_id)
+        execution = await self._container.get_execution()(self._actor, execution_id)
         if not execution.status.finished:
             return execution, False
         if execution.status is ExecutionStatus.CANCELLED and execution.started_at is not None:

@@ -1,0 +1,237 @@
+"""docs/embedding.md and examples/embed_*.py, run as a reader runs them: each python block of
+the page as a program of its own (the conventions are in the page's top comment), each
+example as ``python examples/NAME.py``, asserting on what they print."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.databases import require_postgres, temporary_database
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "docs" / "embedding.md"
+MARKERS = ("not run", "file", "output", "needs")
+FENCE = re.compile(r"^```(\S*)\s*$")
+MARKER = re.compile(r"^<!--\s*([a-z ]+?)\s*(?::\s*(.*?))?\s*-->$")
+
+
+@dataclass(frozen=True)
+class Block:
+    line: int
+    heading: str
+    language: str
+    text: str
+    marker: str | None = None
+    argument: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"docs/embedding.md:{self.line} ({self.heading})"
+
+
+def read_blocks(page: Path = PAGE) -> list[Block]:
+    """The fenced blocks of the page, each with the marker comment right above it."""
+    blocks: list[Block] = []
+    lines = page.read_text().splitlines()
+    heading, index = "top", 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        opened = FENCE.match(line)
+        if opened is None:
+            index += 1
+            continue
+        end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
+        above = next((lines[i] for i in range(index - 1, -1, -1) if lines[i].strip()), "")
+        marked = MARKER.match(above.strip())
+        blocks.append(
+            Block(
+                line=index + 1,
+                heading=heading,
+                language=opened.group(1),
+                text="\n".join(lines[index + 1 : end]) + "\n",
+                marker=marked.group(1) if marked else None,
+                argument=marked.group(2) if marked else None,
+            )
+        )
+        index = end + 1
+    return blocks
+
+
+def python(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+
+
+def assert_prints(ran: subprocess.CompletedProcess[str], expected: str, where: str) -> None:
+    printed = [line.rstrip() for line in ran.stdout.splitlines()]
+    for line in expected.splitlines():
+        assert line.rstrip() in printed, f"{where} should print {line!r}; it printed:\n{ran.stdout}"
+
+
+def run_block(block: Block, expected: Block | None, cwd: Path, env: dict[str, str] | None = None):
+    script = cwd / f"block_{block.line}.py"
+    script.write_text(block.text)
+    ran = python(script.name, cwd=cwd, env=env)
+    assert ran.returncode == 0, f"{block.where} failed:\n{ran.stdout}\n{ran.stderr}"
+    if expected is not None:
+        assert_prints(ran, expected.text, block.where)
+
+
+def runnable(blocks: list[Block]) -> list[tuple[Block, Block | None]]:
+    """Each python block meant to run, with the output block after it (if any)."""
+    pairs = []
+    for index, block in enumerate(blocks):
+        if block.language == "python" and block.marker != "not run":
+            after = blocks[index + 1] if index + 1 < len(blocks) else None
+            pairs.append((block, after if after is not None and after.marker == "output" else None))
+    return pairs
+
+
+def test_the_page_marks_its_blocks_as_its_top_comment_says():
+    blocks = read_blocks()
+    assert [b.marker for b in blocks if b.marker not in (None, *MARKERS)] == []
+    for index, block in enumerate(blocks):
+        if block.marker == "output":
+            assert block.language == "text", block.where
+            assert blocks[index - 1].language == "python", f"{block.where}: output of what?"
+        if block.marker == "file":
+            assert block.argument, f"{block.where}: a file needs a name"
+        if block.marker == "needs":
+            assert block.argument == "postgres", block.where
+    pairs = runnable(blocks)
+    assert len(pairs) >= 10
+    assert sum(expected is not None for _, expected in pairs) >= 8
+
+
+@pytest.mark.slow
+def test_every_python_block_of_the_page_runs_and_prints_what_the_page_says(tmp_path):
+    for block, expected in runnable_in_order(read_blocks(), tmp_path):
+        run_block(block, expected, tmp_path)
+
+
+def runnable_in_order(blocks: list[Block], cwd: Path):
+    """The blocks to run without PostgreSQL, writing each ``file:`` block when it comes."""
+    outputs = {id(block): expected for block, expected in runnable(blocks)}
+    for block in blocks:
+        if block.marker == "file":
+            (cwd / str(block.argument)).write_text(block.text)
+        elif id(block) in outputs and block.marker != "needs":
+            yield block, outputs[id(block)]
+
+
+@pytest.mark.slow
+def test_the_postgres_blocks_of_the_page_run(tmp_path):
+    require_postgres()
+    pairs = [(b, e) for b, e in runnable(read_blocks()) if b.marker == "needs"]
+    assert pairs
+    for block, expected in pairs:
+        with temporary_database("turbocat_docs") as dsn:
+            run_block(block, expected, tmp_path, env={"DATABASE_URL": dsn})
+
+
+# --- the examples ----------------------------------------------------------------------
+
+
+def test_the_readme_tries_the_embedded_pipeline_as_the_next_test_runs_it():
+    commands = re.findall(r"^python (examples/\S+)$", (ROOT / "README.md").read_text(), re.M)
+    assert commands == ["examples/embed_pipeline.py"]
+
+
+@pytest.mark.slow
+def test_embed_pipeline_runs_three_functions_in_memory():
+    ran = python("examples/embed_pipeline.py", cwd=ROOT)
+    assert ran.returncode == 0, ran.stderr
+    assert_prints(
+        ran,
+        "COMPLETED: 3 steps\ntotal 68.5\n  east: 25.0\n  north: 31.5\n  south: 12.0\n"
+        "log: priced 4 rows",
+        "examples/embed_pipeline.py",
+    )
+
+
+@pytest.mark.slow
+def test_embed_worker_functions_run_embedded():
+    ran = python("examples/embed_worker_functions.py", cwd=ROOT)
+    assert ran.returncode == 0, ran.stderr
+    assert_prints(ran, "COMPLETED ['the', 'cat']", "examples/embed_worker_functions.py")
+
+
+class Program:
+    """``python SCRIPT`` whose stdout the test reads line by line as it comes."""
+
+    def __init__(self, script: Path, cwd: Path, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(script)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=cwd,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        assert self.process.stdout is not None
+        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        """Read lines until one holds ``text``; fail if the program ends or time runs out."""
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.seen):
+            try:
+                self.seen.append(self.lines.get(timeout=1.0))
+            except queue.Empty:
+                printed = "".join(self.seen)
+                assert self.process.poll() is None, f"ended without {text!r}:\n{printed}"
+                assert time.monotonic() < deadline, f"no {text!r} in {timeout} s:\n{printed}"
+
+
+@pytest.mark.slow
+def test_embed_durable_resumes_a_run_killed_with_sigkill(tmp_path):
+    script = ROOT / "examples" / "embed_durable.py"
+    first = Program(script, tmp_path, {"EMBED_DURABLE_SECONDS": "60"})
+    try:
+        first.wait_for("crunch: running (attempt 1)")
+    finally:
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(30)
+    assert any("download: running (attempt 1)" in line for line in first.seen)
+
+    second = python(str(script), cwd=tmp_path, env={"EMBED_DURABLE_SECONDS": "0.2"})
+    assert second.returncode == 0, second.stderr
+    assert "download: running" not in second.stdout  # completed before the kill: kept
+    assert_prints(
+        second,
+        "crunch: running (attempt 2), 0.2 s: kill me now to see a resume\n"
+        "publish: running (attempt 1)\n"
+        "COMPLETED: the sum of squares is 385\n"
+        "log: execution resumed after an interruption (1 steps already done)",
+        "the second start of examples/embed_durable.py",
+    )
+    assert re.search(r"^resuming run \S+ \(1 steps done\)$", second.stdout, re.MULTILINE)
+
+    third = python(str(script), cwd=tmp_path, env={"EMBED_DURABLE_SECONDS": "0"})
+    assert third.returncode == 0, third.stderr
+    assert "started run" in third.stdout and "download: running (attempt 1)" in third.stdout

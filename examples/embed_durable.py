@@ -1,7 +1,7 @@
 """A durable run on SQLite: kill the program in the middle, start it again, it goes on.
 
     python examples/embed_durable.py      # prints each step as it runs; the second is slow
-    # kill it while "crunch" works: Ctrl-\\, `kill -9 <pid>`, or close the terminal
+    # while "crunch" works, kill it: `kill -9 <pid>` from another shell, or close the terminal
     python examples/embed_durable.py      # resumes the same run: "download" is not run again
 
 Runs are kept in `.turbocat/embed_durable.db` under the current directory. The first
@@ -12,6 +12,10 @@ completed before the kill keep their output and are not called again; the step t
 running when the process died runs again from its start (attempt 2), so a step must be
 safe to run twice. When the run has finished, the next start begins a new one. Delete
 `.turbocat/embed_durable.*` to start afresh.
+
+Ctrl-C is not a crash: the program stops the run cleanly and the next start resumes it the
+same way. A run killed twice is not resumed a third time: the next start ends it FAILED
+(`max_run_recoveries`, 2 by default: docs/embedding.md, "What is durable and what is not").
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ RUN_ID = HERE / "embed_durable.id"
 SECONDS = float(os.environ.get("EMBED_DURABLE_SECONDS", "5"))
 """How long "crunch" works: time to kill the program."""
 
-tc = Turbocat(f"sqlite:///{(HERE / 'embed_durable.db').resolve()}")
+tc = Turbocat("sqlite:.turbocat/embed_durable.db")
 
 
 def say(text: str) -> None:
@@ -44,7 +48,7 @@ def download(inputs: dict, ctx: FunctionContext) -> list:
 
 @tc.function
 async def crunch(inputs: dict, ctx: FunctionContext) -> int:
-    say(f"crunch: running (attempt {ctx.attempt}), {SECONDS:g} s: kill me now to see a resume")
+    say(f"crunch: running (attempt {ctx.attempt}) for {SECONDS:g} s: `kill -9 {os.getpid()}` now")
     for tick in range(10):
         await asyncio.sleep(SECONDS / 10)  # the slow part of the job
         await ctx.log(f"crunched {tick + 1}/10")
@@ -88,7 +92,7 @@ async def main() -> None:
                 say(f"resuming run {execution.id} ({execution.steps_completed} steps done)")
         if execution is None:
             execution = await tc.start(WORKFLOW)
-            RUN_ID.write_text(execution.id)
+            RUN_ID.write_text(str(execution.id))
             say(f"started run {execution.id}")
         finished = await tc.wait(execution.id)
         say(f"{finished.status}: {finished.output_data.get('publish')}")
@@ -98,4 +102,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # Ctrl-C: `async with tc:` has stopped the run cleanly
+        say("stopped: start me again to resume the run")

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
+from turbocat_adapters import documents
+from turbocat_core.errors import ValidationFailed
 
 
 class InputError(Exception):
@@ -14,28 +15,11 @@ class InputError(Exception):
 
 
 def read_document(path: Path) -> Any:
-    """Parse a workflow file: ``.json`` as JSON, ``.yaml``/``.yml`` as YAML, others by content."""
+    """Parse a workflow file (``turbocat_adapters.documents.read_document``)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read it ({error})") from None
-    suffix = path.suffix.lower()
-    if suffix == ".json" or (suffix not in (".yaml", ".yml") and text.lstrip().startswith("{")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InputError(
-                f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}"
-            ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
-        problem = getattr(error, "problem", None) or str(error)
-        raise InputError(f"{where}: invalid YAML: {problem}") from None
+        return documents.read_document(path)
+    except ValidationFailed as error:
+        raise InputError(error.message) from None
 
 
 def read_inputs(raw: str | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from turbocat_adapters.migrations import discover
 from turbocat_adapters.postgres import PostgresStore
 from turbocat_adapters.postgres.migrator import PACKAGE
 from turbocat_adapters.stores import MigrationError
-from turbocat_core.domain.agent import Agent
+from turbocat_core.domain.agent import Agent, AgentType
 from turbocat_core.domain.user import LOCAL_OWNER_EMAIL, LOCAL_OWNER_ID, User
 from turbocat_core.domain.workflow import Workflow
 from turbocat_core.errors import Conflict, ValidationFailed
@@ -271,6 +271,17 @@ async def test_the_database_refuses_an_unknown_enum_value(store, migrated_dsn):
             migrated_dsn,
             "UPDATE users SET role = 'ROOT' WHERE id = %(id)s",
             {"id": person.id},
+        )
+
+
+async def test_the_database_takes_every_agent_type_function_included(store, migrated_dsn):
+    person, _, _ = await _owner_with_targets(store)
+    for agent_type in AgentType:
+        await _raw(
+            migrated_dsn,
+            "INSERT INTO agents (id, user_id, name, type, created_at, updated_at) "
+            "VALUES (%(id)s, %(user)s, 'a', %(type)s, now(), now())",
+            {"id": uuid4(), "user": person.id, "type": agent_type.value},
         )
 
 

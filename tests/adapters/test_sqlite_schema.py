@@ -16,7 +16,14 @@ from tests.contracts import factories as make
 from tests.contracts.factories import T0, at
 from turbocat_adapters.migrations import Migration, discover
 from turbocat_adapters.sqlite import SqliteStore, migrator
-from turbocat_adapters.sqlite.mapping import AGENT_COLUMNS, USER_COLUMNS, agent_params, user_params
+from turbocat_adapters.sqlite.mapping import (
+    AGENT_COLUMNS,
+    USER_COLUMNS,
+    WORKFLOW_COLUMNS,
+    agent_params,
+    user_params,
+    workflow_params,
+)
 from turbocat_adapters.sqlite.mapping_resources import (
     API_KEY_COLUMNS,
     DEPLOYMENT_COLUMNS,
@@ -507,3 +514,72 @@ async def test_the_local_owner_is_inserted_once_by_the_migrations(store: SqliteS
     with sqlite3.connect(path) as raw:
         rows = raw.execute("SELECT count(*) FROM users WHERE id = ?", (str(LOCAL_OWNER_ID),))
         assert rows.fetchone() == (1,)
+
+
+def test_rebuilding_the_agents_table_keeps_its_rows_and_every_reference(tmp_path: Path):
+    """0008 rebuilds ``agents`` (SQLite cannot change a CHECK) under a file made by 0001-0007
+    holding agents that steps, deployments and other agents refer to."""
+    migrations = discover(migrator.PACKAGE)
+    rebuild = next(m for m in migrations if m.name == "function_agents")
+    before = [m for m in migrations if m.version < rebuild.version]
+    file = tmp_path / "old.db"
+    connection = sqlite3.connect(file, isolation_level=None)
+    try:
+        connection.execute("PRAGMA foreign_keys = ON")
+        migrator.migrate(connection, before)
+        owner = make.user()
+        flow = make.workflow(owner.id)
+        parent = make.agent(owner.id)
+        child = make.agent(owner.id, parent_id=parent.id, name="child")
+        step = make.step(flow.id, agent_id=child.id)
+        deployment = Deployment(
+            id=uuid4(), created_at=T0, updated_at=T0, user_id=owner.id, name="d",
+            agent_id=parent.id,
+        )  # fmt: skip
+        _insert(connection, "users", owner)
+        connection.execute(insert_sql("workflows", WORKFLOW_COLUMNS), workflow_params(flow))
+        for row in (parent, child):
+            _insert(connection, "agents", row)
+        _insert(connection, "workflow_steps", step)
+        _insert(connection, "deployments", deployment)
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            _insert(connection, "agents", make.agent(owner.id), type="FUNCTION")
+
+        applied = migrator.migrate(connection, migrations)
+
+        assert [state.version for state in applied] == [
+            m.version for m in migrations if m.version >= rebuild.version
+        ]
+        assert connection.execute("PRAGMA foreign_keys").fetchone() == (1,)  # restored
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        names = {n for (n,) in connection.execute("SELECT name FROM sqlite_master")}
+        assert "agents_new" not in names
+        assert {i for i in EXPECTED_INDEXES if i.startswith("ix_agents_")} <= names
+        rows = connection.execute("SELECT id, parent_id FROM agents ORDER BY name").fetchall()
+        assert rows == [(str(child.id), str(parent.id)), (str(parent.id), None)]
+        function = make.agent(owner.id, type="FUNCTION", config={"function": "total"})
+        _insert(connection, "agents", function)  # the new type is accepted
+        # The references to agents still hold: a step naming a missing agent is refused.
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            _insert(connection, "workflow_steps", make.step(flow.id, "x", agent_id=uuid4()))
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            connection.execute("DELETE FROM agents WHERE id = ?", (str(child.id),))
+    finally:
+        connection.close()
+
+
+def test_a_migration_leaving_a_broken_reference_is_refused(tmp_path: Path):
+    schema = Migration(1, "schema", "CREATE TABLE p (id INTEGER PRIMARY KEY);\n"
+                       "CREATE TABLE c (p INTEGER REFERENCES p (id));")  # fmt: skip
+    orphan = Migration(2, "orphan", "INSERT INTO c VALUES (7);")
+    connection = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    try:
+        connection.execute("PRAGMA foreign_keys = ON")
+        with pytest.raises(MigrationError, match="0002_orphan failed: 1 row"):
+            migrator.migrate(connection, [schema, orphan])
+        assert [row.version for row in migrator.applied(connection)] == [1]
+        assert connection.execute("SELECT count(*) FROM c").fetchone() == (0,)
+        assert connection.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    finally:
+        connection.close()

@@ -80,10 +80,27 @@ def applied(connection: sqlite3.Connection) -> list[Applied]:
 def migrate(connection: sqlite3.Connection, migrations: list[Migration]) -> list[MigrationState]:
     """Apply every pending migration, each in its own ``BEGIN IMMEDIATE`` transaction.
 
+    Foreign keys are off while migrations run (the way SQLite documents for changing a
+    table's definition: build a new table, copy, drop, rename) and each file must leave
+    ``PRAGMA foreign_key_check`` empty before it commits; the connection's setting is
+    restored afterwards.
+
     What is pending is decided again under the write lock before each file, so processes
     opening one new file at once apply every migration exactly once. A file that fails
     leaves nothing of itself behind (``MigrationError``); files applied before it stay.
     """
+    enforced = bool(connection.execute("PRAGMA foreign_keys").fetchone()[0])
+    # Off outside the transaction (SQLite ignores the pragma inside one), so a migration may
+    # rebuild a table others refer to; each file's references are checked before it commits.
+    connection.execute("PRAGMA foreign_keys = OFF")
+    try:
+        return _migrate(connection, migrations)
+    finally:
+        if enforced:
+            connection.execute("PRAGMA foreign_keys = ON")
+
+
+def _migrate(connection: sqlite3.Connection, migrations: list[Migration]) -> list[MigrationState]:
     done: list[MigrationState] = []
     while True:
         connection.execute("BEGIN IMMEDIATE")
@@ -95,6 +112,7 @@ def migrate(connection: sqlite3.Connection, migrations: list[Migration]) -> list
                 return done
             migration = pending[0]
             _apply(connection, migration)
+            _check_references(connection, migration)
             now = datetime.now(UTC)
             connection.execute(
                 RECORD,
@@ -121,6 +139,16 @@ def _apply(connection: sqlite3.Connection, migration: Migration) -> None:
             raise MigrationError(
                 f"migration {migration.version:04d}_{migration.name} failed: {error}"
             ) from None
+
+
+def _check_references(connection: sqlite3.Connection, migration: Migration) -> None:
+    broken = connection.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _ = broken[0]
+        raise MigrationError(
+            f"migration {migration.version:04d}_{migration.name} failed: {len(broken)} "
+            f"row(s) name a missing {parent} row (first: {table} row {rowid})"
+        )
 
 
 def state(connection: sqlite3.Connection, migrations: list[Migration]) -> list[MigrationState]:

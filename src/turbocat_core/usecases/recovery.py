@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from turbocat_core.domain.common import ExecutionId, ListQuery
+from turbocat_core.domain.common import ExecutionId, ListQuery, UserId
 from turbocat_core.domain.execution import EXECUTION_QUERY, ExecutionStatus
 from turbocat_core.ports import JobQueue, UnitOfWorkFactory
 
@@ -22,11 +22,14 @@ class ResumeInterrupted:
 
     uow: UnitOfWorkFactory
     queue: JobQueue
+    owner: UserId | None = None
+    """Given, only the executions this user started (an embedded runtime's own runs)."""
 
     async def __call__(self) -> int:
         found: list[ExecutionId] = []
         async with self.uow() as uow:
             for status in (ExecutionStatus.RUNNING, ExecutionStatus.PENDING):
+                owned = {"status": status, "user_id": self.owner}
                 page = 1
                 while True:
                     query = ListQuery.build(
@@ -35,7 +38,7 @@ class ResumeInterrupted:
                         page_size=100,
                         sort_by="created_at",
                         sort_order="asc",
-                        filters={"status": status},
+                        filters={"status": status} if self.owner is None else owned,
                     )
                     batch = await uow.executions.list(query)
                     found.extend(execution.id for execution in batch.items)

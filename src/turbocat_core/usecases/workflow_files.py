@@ -2,7 +2,8 @@
 
 A file is plain data (the CLI reads JSON or YAML, the API reads JSON). Agents have local
 names; steps, LOOP configs and PARALLEL branches say ``"agent": "<local name>"`` where the
-API says ``agentId``.
+API says ``agentId``, or ``"function": "<name>"``: short for a FUNCTION agent with config
+``{"function": name}``, which the file's blueprint then creates (one per function name).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ STEP_KEYS: Final = frozenset(
         "stepName",
         "stepType",
         "agent",
+        "function",
         "position",
         "config",
         "inputs",
@@ -119,14 +121,56 @@ def _list_of_str(value: Any, at: str, problems: _Problems) -> list[str]:
 AgentNames = Callable[[Any, str], AgentId | None]
 
 
-def _swap_agent_names(value: Mapping[str, Any], at: str, names: AgentNames) -> dict[str, Any]:
-    """A LOOP config or PARALLEL branch with ``agent: name`` turned into ``agentId: id``."""
-    swapped = {key: item for key, item in value.items() if key != "agent"}
-    if "agent" in value:
-        agent_id = names(value["agent"], f"{at}.agent")
-        if agent_id is not None:
-            swapped["agentId"] = str(agent_id)
+def _swap_agent_names(
+    value: Mapping[str, Any], at: str, names: AgentNames, functions: AgentNames
+) -> dict[str, Any]:
+    """A LOOP config or PARALLEL branch with ``agent: name`` (or ``function: name``) turned
+    into ``agentId: id``."""
+    swapped = {key: item for key, item in value.items() if key not in ("agent", "function")}
+    agent_id = _agent_or_function(value, at, names, functions)
+    if agent_id is not None:
+        swapped["agentId"] = str(agent_id)
     return swapped
+
+
+def _agent_or_function(
+    value: Mapping[str, Any], at: str, names: AgentNames, functions: AgentNames
+) -> AgentId | None:
+    """The agent ``value`` names by ``agent`` or by ``function`` (both: a problem at
+    ``function``, reported through ``functions``' problems by the caller)."""
+    if "function" in value:
+        if "agent" in value:
+            return functions(_BOTH, f"{at}.function")
+        return functions(value["function"], f"{at}.function")
+    if "agent" in value:
+        return names(value["agent"], f"{at}.agent")
+    return None
+
+
+_BOTH: Final = object()
+"""Passed to the function resolver when a place names both an agent and a function."""
+
+
+def _new_agent(
+    ids: IdGenerator,
+    owner: Any,
+    now: Any,
+    agent_type: AgentType,
+    name: str,
+    config: dict[str, Any],
+    **more: Any,
+) -> Agent:
+    return Agent(
+        id=AgentId(ids.new_id()),
+        created_at=now,
+        updated_at=now,
+        user_id=owner,
+        name=name,
+        type=agent_type,
+        status=AgentStatus.ACTIVE,
+        config=config,
+        **more,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +200,7 @@ class WorkflowFiles:
                 return None
             return by_name[name]
 
+        functions = _Functions(self, owner, now, taken=set(agents))
         workflow = self._workflow(document, owner, now, problems)
         raw_steps = document.get("steps")
         steps: list[WorkflowStep] = []
@@ -163,12 +208,19 @@ class WorkflowFiles:
             problems.add("steps", "must be a non-empty list of steps")
         else:
             for index, raw in enumerate(raw_steps):
-                step = self._step(raw, index, workflow.id, now, agent_id_for, problems)
+                key = raw.get("stepKey") if isinstance(raw, dict) else None
+
+                def function_id_for(name: Any, at: str, key: Any = key) -> AgentId | None:
+                    return functions.agent_id(name, at, key, problems)
+
+                step = self._step(
+                    raw, index, workflow.id, now, agent_id_for, function_id_for, problems
+                )
                 if step is not None:
                     steps.append(step)
         problems.raise_if_any()
         validate_steps(steps)
-        return Blueprint(agents=agents, workflow=workflow, steps=steps)
+        return Blueprint(agents={**agents, **functions.agents}, workflow=workflow, steps=steps)
 
     def _agents(self, raw: Any, owner: Any, now: Any, problems: _Problems) -> dict[str, Agent]:
         if not isinstance(raw, dict):
@@ -193,16 +245,14 @@ class WorkflowFiles:
             except ValidationFailed as error:
                 for detail in error.details:
                     problems.add(f"{at}.{detail.field}", detail.message)
-            agents[name] = Agent(
-                id=AgentId(self.ids.new_id()),
-                created_at=now,
-                updated_at=now,
-                user_id=owner,
-                name=str(spec.get("name") or name),
+            agents[name] = _new_agent(
+                self.ids,
+                owner,
+                now,
+                agent_type,
+                str(spec.get("name") or name),
+                config,
                 description=spec.get("description"),
-                type=agent_type,
-                status=AgentStatus.ACTIVE,
-                config=config,
                 max_execution_time=spec.get("maxExecutionTime", 300),
                 max_memory_mb=spec.get("maxMemoryMb", 512),
                 tags=tuple(spec.get("tags", ())),
@@ -265,6 +315,7 @@ class WorkflowFiles:
         workflow_id: WorkflowId,
         now: Any,
         agent_id_for: AgentNames,
+        function_id_for: AgentNames,
         problems: _Problems,
     ) -> WorkflowStep | None:
         at = f"steps.{index}"
@@ -292,16 +343,23 @@ class WorkflowFiles:
             return None
         agent_id = None
         if step_type is StepType.AGENT:
-            agent_id = agent_id_for(raw.get("agent"), f"{at}.agent")
-        elif "agent" in raw:
-            problems.add(f"{at}.agent", f"a {step_type} step names its agents in config")
+            if "function" in raw:
+                agent_id = _agent_or_function(raw, at, agent_id_for, function_id_for)
+            else:
+                agent_id = agent_id_for(raw.get("agent"), f"{at}.agent")
+        else:
+            for field in ("agent", "function"):
+                if field in raw:
+                    problems.add(f"{at}.{field}", f"a {step_type} step names its agents in config")
         if step_type is StepType.LOOP:
-            config = _swap_agent_names(config, f"{at}.config", agent_id_for)
+            config = _swap_agent_names(config, f"{at}.config", agent_id_for, function_id_for)
         elif step_type is StepType.PARALLEL and isinstance(config.get("branches"), dict):
             config = {
                 **config,
                 "branches": {
-                    name: _swap_agent_names(branch, f"{at}.config.branches.{name}", agent_id_for)
+                    name: _swap_agent_names(
+                        branch, f"{at}.config.branches.{name}", agent_id_for, function_id_for
+                    )
                     if isinstance(branch, dict)
                     else branch
                     for name, branch in config["branches"].items()
@@ -339,10 +397,22 @@ class WorkflowFiles:
     def export(
         self, workflow: Workflow, steps: Sequence[WorkflowStep], agents: Mapping[AgentId, Agent]
     ) -> dict[str, Any]:
-        """The file that re-creates ``workflow`` (with the agents its steps use) anywhere."""
+        """The file that re-creates ``workflow`` (with the agents its steps use) anywhere.
+
+        A FUNCTION agent the shorthand would re-create exactly (config ``{"function": f}``,
+        named ``f``, no description) is written as ``"function": f`` where it is used, and
+        is not listed under ``agents``; any other agent is written out in full.
+        """
+        functions = {
+            agent_id: agent.config["function"]
+            for agent_id, agent in agents.items()
+            if _is_shorthand(agent)
+        }
         names: dict[AgentId, str] = {}
         taken: set[str] = set()
         for agent_id, agent in agents.items():
+            if agent_id in functions:
+                continue
             base = re.sub(r"[^A-Za-z0-9_-]+", "_", agent.name).strip("_").lower() or "agent"
             name, n = base, 2
             while name in taken:
@@ -353,7 +423,9 @@ class WorkflowFiles:
         def named(value: dict[str, Any]) -> dict[str, Any]:
             out = {key: item for key, item in value.items() if key != "agentId"}
             ref = agent_ref(value.get("agentId"))
-            if ref is not None and ref in names:
+            if ref is not None and ref in functions:
+                out["function"] = functions[ref]
+            elif ref is not None and ref in names:
                 out["agent"] = names[ref]
             return out
 
@@ -365,7 +437,9 @@ class WorkflowFiles:
                 "stepType": step.step_type.value,
                 "position": step.position,
             }
-            if step.agent_id is not None and step.agent_id in names:
+            if step.agent_id is not None and step.agent_id in functions:
+                item["function"] = functions[step.agent_id]
+            elif step.agent_id is not None and step.agent_id in names:
                 item["agent"] = names[step.agent_id]
             config = step.config
             if step.step_type is StepType.LOOP:
@@ -407,12 +481,68 @@ class WorkflowFiles:
                     **({"description": a.description} if a.description else {}),
                 }
                 for a in agents.values()
+                if a.id not in functions
             },
             steps=exported_steps,
         )
         if workflow.concurrency_limit is not None:
             document["concurrencyLimit"] = workflow.concurrency_limit
         return document
+
+
+def _is_shorthand(agent: Agent) -> bool:
+    """Whether ``"function": name`` re-creates ``agent`` as it is (see ``_Functions``)."""
+    name = agent.config.get("function")
+    return (
+        agent.type is AgentType.FUNCTION
+        and isinstance(name, str)
+        and agent.config == {"function": name}
+        and agent.name == name
+        and not agent.description
+    )
+
+
+class _Functions:
+    """The FUNCTION agents a file's ``"function": name`` shorthand asks for: one per name,
+    checked once by the FUNCTION executor (so an unregistered name is refused here, before
+    anything is stored or run), under a local name no declared agent of the file has."""
+
+    def __init__(self, files: WorkflowFiles, owner: Any, now: Any, *, taken: set[str]) -> None:
+        self._files, self._owner, self._now, self._taken = files, owner, now, taken
+        self.agents: dict[str, Agent] = {}
+        self._by_function: dict[str, Agent | list[str]] = {}
+
+    def agent_id(self, name: Any, at: str, step_key: Any, problems: _Problems) -> AgentId | None:
+        where = f"step {step_key!r}" if isinstance(step_key, str) else "this step"
+        if name is _BOTH:
+            problems.add(at, f"{where} names an agent and a function: name one")
+            return None
+        config = {"function": name}
+        key = name if isinstance(name, str) else repr(name)
+        known = self._by_function.get(key)
+        if known is None:
+            known = self._make(name, config)
+            self._by_function[key] = known
+        if isinstance(known, list):
+            for message in known:
+                problems.add(at, f"{where}: {message}")
+            return None
+        return known.id
+
+    def _make(self, name: Any, config: dict[str, Any]) -> Agent | list[str]:
+        try:
+            self._files.executors.check_config(AgentType.FUNCTION, config)
+        except ValidationFailed as error:
+            return [detail.message for detail in error.details] or [str(error)]
+        local, n = name, 2
+        while local in self._taken:
+            local, n = f"{name}_{n}", n + 1
+        self._taken.add(local)
+        agent = _new_agent(
+            self._files.ids, self._owner, self._now, AgentType.FUNCTION, name, config
+        )
+        self.agents[local] = agent
+        return agent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,487 @@
+"""``Turbocat``: the runtime embedded in a Python program (docs/embedding.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import fields
+from os import PathLike
+from pathlib import Path
+from typing import Any, Final, TypeVar, overload
+from uuid import UUID
+
+from dependency_injector import providers
+
+from turbocat_adapters.container import Container, close_redis
+from turbocat_adapters.documents import fingerprint, read_document
+from turbocat_adapters.settings import Settings
+from turbocat_adapters.store_lock import AdvisoryLock, FileLock, NoLock, StoreLock
+from turbocat_adapters.stores import Store, redact
+from turbocat_core.domain.access import Actor
+from turbocat_core.domain.common import ExecutionId, ListQuery, WorkflowId
+from turbocat_core.domain.execution import Execution, ExecutionLog, ExecutionStatus, LogQuery
+from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
+from turbocat_core.domain.workflow import WORKFLOW_QUERY, WorkflowStatus
+from turbocat_core.errors import FieldError, ValidationFailed
+from turbocat_core.usecases.executions import (
+    ExecutionWithRuns,
+    GetExecution,
+    ListExecutionLogs,
+    WatchExecution,
+)
+from turbocat_core.usecases.recovery import ResumeInterrupted
+
+F = TypeVar("F", bound=Callable[..., Any])
+Workflow = Mapping[str, Any] | str | PathLike[str]
+"""A workflow-file document (a dict), or the path of a JSON or YAML workflow file."""
+ExecutionRef = ExecutionId | UUID | str
+TAG_PREFIX: Final = "turbocat:sha256:"
+"""Workflows imported by an embedded runtime carry ``turbocat:sha256:<40 hex>``: the
+fingerprint of their file, so a program started again finds them instead of importing
+them again."""
+RECHECK_SECONDS: Final = 1.0
+"""A waiter is woken by the run's log lines; it also looks again this often, in case a
+change came without a line (a safety net, not the mechanism)."""
+_NOT_SETTINGS: Final = {
+    "database_url": "pass the store as the url argument: Turbocat('sqlite:///path/runs.db')",
+    "redis_url": "the embedded runtime runs its workflows in this process; a fleet is "
+    "`turbocat serve` and `turbocat worker` (docs/operations.md)",
+}
+
+
+def embedded_settings(url: str | None, overrides: Mapping[str, Any]) -> Settings:
+    """The settings of an embedded runtime: the defaults, ``url`` as the store, and the
+    given fields of ``Settings``. Nothing is read from the environment or a ``.env`` file.
+
+    ``TypeError`` for a name that is not a setting or a value of the wrong type.
+    """
+    known = {field.name: field for field in fields(Settings)}
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        names = ", ".join(sorted(set(known) - set(_NOT_SETTINGS)))
+        raise TypeError(f"Turbocat() got unknown setting(s) {', '.join(unknown)}; known: {names}")
+    values: dict[str, Any] = {}
+    for name, value in overrides.items():
+        if name in _NOT_SETTINGS:
+            raise TypeError(f"Turbocat(): {name} is not an embedded setting: {_NOT_SETTINGS[name]}")
+        values[name] = _coerced(name, value, known[name].default)
+    if url is not None and not isinstance(url, str):
+        raise TypeError(f"Turbocat(url): a URL string, got {type(url).__name__}")
+    return Settings(database_url=(url or "memory://").strip(), **values)
+
+
+def _coerced(name: str, value: Any, default: Any) -> Any:
+    if isinstance(default, Path) and isinstance(value, str | PathLike):
+        return Path(value)
+    if isinstance(default, tuple) and isinstance(value, list | tuple):
+        return tuple(value)
+    wrong = default is not None and (
+        not isinstance(value, type(default))
+        or (isinstance(value, bool) and not isinstance(default, bool))
+    )
+    if wrong:
+        raise TypeError(
+            f"Turbocat(): setting {name} takes {type(default).__name__}, got {type(value).__name__}"
+        )
+    return value
+
+
+def _lock_for(store: Store, settings: Settings) -> StoreLock:
+    path = getattr(store, "path", None)
+    if store.kind == "sqlite" and isinstance(path, Path):
+        return FileLock(path)
+    if store.kind == "postgres" and settings.database_url:
+        return AdvisoryLock(settings.database_url, redact(settings.database_url))
+    return NoLock()
+
+
+def _execution_id(value: ExecutionRef) -> ExecutionId:
+    if isinstance(value, UUID):
+        return ExecutionId(value)
+    try:
+        return ExecutionId(UUID(str(value)))
+    except ValueError:
+        raise ValidationFailed.field("execution_id", f"not an execution id: {value!r}") from None
+
+
+class Turbocat:
+    """Turbocat in this process: register Python functions, run workflow files, durably on
+    SQLite or PostgreSQL.
+
+    ``url``: ``memory://`` (the default: runs last as long as the object), ``sqlite:///path``
+    or ``postgresql://...``. ``settings``: fields of ``turbocat_adapters.settings.Settings``
+    (``max_step_output_bytes=...``, ``code_sandbox="none"``...); nothing comes from the
+    environment. Runs belong to the built-in local owner. Open it with ``async with tc:``
+    (or let :meth:`run_sync` open it), which opens and migrates the store, takes the store's
+    embedded lock (``StoreInUse`` if another program holds it) and resumes this store's
+    interrupted runs.
+    """
+
+    def __init__(self, url: str | None = None, **settings: Any) -> None:
+        self.settings = embedded_settings(url, settings)
+        self._container = Container(settings=providers.Object(self.settings))
+        try:
+            self._store: Store = self._container.store()
+        except ValidationFailed as error:
+            reason = error.details[0].message if error.details else error.message
+            raise ValidationFailed.field("url", reason) from None
+        self._lock = _lock_for(self._store, self.settings)
+        self._actor = Actor(user_id=LOCAL_OWNER_ID, role=UserRole.USER)
+        self._workflows: dict[str, WorkflowId] = {}
+        self._watchers: dict[ExecutionId, set[asyncio.Event]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._importing: asyncio.Lock | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self.resumed = 0
+        """How many interrupted runs the last opening queued again."""
+
+    def __repr__(self) -> str:
+        state = "open" if self._loop is not None else "closed"
+        return f"<Turbocat {redact(self.settings.database_url)} {state}>"
+
+    # --- functions --------------------------------------------------------------------
+
+    @overload
+    def function(self, fn: F, /) -> F: ...
+
+    @overload
+    def function(self, name: str | None = None, /) -> Callable[[F], F]: ...
+
+    def function(self, fn_or_name: Any = None, /) -> Any:
+        """Register a function ``fn(inputs, ctx)`` (sync or async, returning a JSON value) as
+        a step: ``@tc.function`` under its own name, ``@tc.function("name")`` under another.
+        ``ValueError`` for an empty name or a name taken by another function."""
+        registry = self._container.functions()
+        if callable(fn_or_name):
+            return registry.register(fn_or_name.__name__, fn_or_name)
+        if fn_or_name is not None and not isinstance(fn_or_name, str):
+            raise TypeError("@tc.function takes a function or a name")
+
+        def decorate(fn: F) -> F:
+            registry.register(fn_or_name if fn_or_name is not None else fn.__name__, fn)
+            return fn
+
+        return decorate
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """The names of the registered functions, sorted."""
+        return self._container.functions().names
+
+    # --- opening and closing ----------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._loop is not None
+
+    async def __aenter__(self) -> Turbocat:
+        if self._loop is not None:
+            raise RuntimeError("this Turbocat is already open")
+        await self._lock.acquire()
+        self._loop = asyncio.get_running_loop()
+        self._importing = asyncio.Lock()
+        try:
+            await self._store.open()
+            await self._store.migrate()  # SQLite migrates when opened; PostgreSQL here
+            self._unsubscribe = self._container.logs().subscribe(self._on_log)
+            resume = ResumeInterrupted(
+                uow=self._container.uow(), queue=self._container.queue(), owner=LOCAL_OWNER_ID
+            )
+            self.resumed = await resume()
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        """Stop the runs in flight (on a durable store the next opening resumes them), close
+        the store and release its lock."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        try:
+            await self._container.queue().close()
+            await self._store.close()
+            await close_redis(self._container)
+        finally:
+            await self._lock.release()
+            self._loop = None
+            self._importing = None
+
+    def _require_open(self) -> None:
+        if self._loop is None:
+            raise RuntimeError(
+                "this Turbocat is not open: use `async with tc:` (or tc.run_sync outside asyncio)"
+            )
+
+    # --- workflows --------------------------------------------------------------------
+
+    async def _workflow_id(self, workflow: Workflow) -> WorkflowId:
+        """The stored workflow for this document: imported once per content and store."""
+        if isinstance(workflow, str | PathLike):
+            document: Any = read_document(Path(workflow))
+        elif isinstance(workflow, Mapping):
+            document = dict(workflow)
+        else:
+            raise TypeError(f"a workflow is a dict or a file path, got {type(workflow).__name__}")
+        key = fingerprint(document)
+        known = self._workflows.get(key)
+        if known is not None:
+            return known
+        assert self._importing is not None
+        async with self._importing:
+            known = self._workflows.get(key)
+            if known is None:
+                known = await self._import(document, f"{TAG_PREFIX}{key[:40]}")
+                self._workflows[key] = known
+        return known
+
+    async def _import(self, document: Any, tag: str) -> WorkflowId:
+        files = self._container.workflow_files()
+        try:
+            files.blueprint(document, LOCAL_OWNER_ID)  # every problem, before any lookup
+        except ValidationFailed as error:
+            raise _naming_steps(error, document) from None
+        query = ListQuery.build(
+            WORKFLOW_QUERY,
+            page_size=1,
+            tags=(tag,),
+            owner_id=LOCAL_OWNER_ID,
+            filters={"status": WorkflowStatus.ACTIVE},
+        )
+        async with self._container.uow()() as uow:
+            stored = await uow.workflows.list(query)
+        if stored.items:
+            found: WorkflowId = stored.items[0].id
+            return found
+        tags = document.get("tags", [])
+        tagged = {**document, "tags": [*tags, tag] if isinstance(tags, list) else tags}
+        blueprint = await self._container.import_workflow()(
+            self._actor, tagged, status=WorkflowStatus.ACTIVE
+        )
+        return blueprint.workflow.id
+
+    # --- running ----------------------------------------------------------------------
+
+    async def start(
+        self,
+        workflow: Workflow,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Execution:
+        """Queue a run of ``workflow`` and return its PENDING execution at once.
+
+        ``ValidationFailed`` for a bad file (naming the step and function for a function
+        that is not registered) before anything runs.
+        """
+        self._require_open()
+        for name, value in (("inputs", inputs), ("metadata", metadata)):
+            if value is not None and not isinstance(value, Mapping):
+                raise ValidationFailed.field(name, "must be an object (a dict)")
+        workflow_id = await self._workflow_id(workflow)
+        return await self._container.start_execution()(
+            self._actor,
+            workflow_id,
+            inputs=dict(inputs) if inputs is not None else None,
+            metadata=dict(metadata) if metadata is not None else None,
+        )
+
+    async def run(
+        self,
+        workflow: Workflow,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> ExecutionWithRuns:
+        """Run ``workflow`` to its end and return the finished execution (whatever its
+        status: COMPLETED, FAILED, TIMEOUT or CANCELLED). ``TimeoutError`` after
+        ``timeout`` seconds (the run goes on: :meth:`cancel` it if needed)."""
+        execution = await self.start(workflow, inputs=inputs, metadata=metadata)
+        return await self.wait(execution.id, timeout=timeout)
+
+    async def wait(
+        self, execution_id: ExecutionRef, timeout: float | None = None
+    ) -> ExecutionWithRuns:
+        """The execution once it has finished and nothing more will be recorded for it (a
+        cancelled run's interrupted steps included), with its step states.
+        ``TimeoutError`` naming it after ``timeout`` seconds; ``NotFound`` if unknown."""
+        self._require_open()
+        eid = _execution_id(execution_id)
+        try:
+            async with asyncio.timeout(timeout):
+                with self._watch(eid) as changed:
+                    while True:
+                        changed.clear()
+                        execution, settled = await self._look(eid)
+                        if settled:
+                            return execution
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
+        except TimeoutError:
+            raise TimeoutError(f"execution {eid} did not finish within {timeout} s") from None
+
+    async def cancel(self, execution_id: ExecutionRef) -> Execution:
+        """Cancel a PENDING or RUNNING execution; the CANCELLED execution (its running steps
+        stop at once). ``InvalidState`` if it had already finished."""
+        self._require_open()
+        eid = _execution_id(execution_id)
+        cancelled = await self._container.cancel_execution()(self._actor, eid)
+        self._notify(eid)
+        return cancelled
+
+    async def retry(self, execution_id: ExecutionRef, *, from_start: bool = False) -> Execution:
+        """Run a FAILED, CANCELLED or TIMEOUT execution again as a new PENDING execution
+        (returned at once: :meth:`wait` for it), reusing its completed steps unless
+        ``from_start``. ``InvalidState`` for any other status."""
+        self._require_open()
+        eid = _execution_id(execution_id)
+        return await self._container.retry_execution()(self._actor, eid, from_start=from_start)
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def get(self, execution_id: ExecutionRef) -> ExecutionWithRuns:
+        """The execution now, with its steps' states (``step_runs``); ``NotFound`` if unknown."""
+        self._require_open()
+        return await GetExecution(uow=self._container.uow())(
+            self._actor, _execution_id(execution_id)
+        )
+
+    async def logs(self, execution_id: ExecutionRef) -> list[ExecutionLog]:
+        """Every log line of the execution so far, in order."""
+        self._require_open()
+        eid = _execution_id(execution_id)
+        read = ListExecutionLogs(uow=self._container.uow())
+        lines: list[ExecutionLog] = []
+        while True:
+            after = lines[-1].seq if lines else 0
+            page = await read(self._actor, eid, LogQuery(after_seq=after, page_size=500))
+            lines.extend(page.items)
+            if not page.has_next:
+                return lines
+
+    async def events(self, execution_id: ExecutionRef) -> AsyncIterator[ExecutionLog | Execution]:
+        """The execution's log lines (``ExecutionLog``) as they are written, from the first,
+        and its status changes (an ``Execution``, the first one being its status now), until
+        it has finished: the last item is the finished ``Execution``."""
+        self._require_open()
+        eid = _execution_id(execution_id)
+        watch = WatchExecution(uow=self._container.uow())
+        cursor = 0
+        status: ExecutionStatus | None = None
+        with self._watch(eid) as changed:
+            while True:
+                changed.clear()
+                progress = await watch(self._actor, eid, after_seq=cursor)
+                for line in progress.lines:
+                    cursor = line.seq
+                    yield line
+                if progress.settled and not progress.more:
+                    yield progress.execution
+                    return
+                if progress.execution.status is not status:
+                    status = progress.execution.status
+                    yield progress.execution
+                if not progress.more:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
+
+    # --- without asyncio --------------------------------------------------------------
+
+    def run_sync(
+        self,
+        workflow: Workflow,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> ExecutionWithRuns:
+        """:meth:`run` for programs without asyncio: opens the runtime, runs, closes it.
+        ``RuntimeError`` when called from a running event loop (``await tc.run(...)``)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError("tc.run_sync() cannot block a running event loop: await tc.run()")
+        if self._loop is not None:
+            raise RuntimeError("this Turbocat is open in an event loop: await tc.run() there")
+
+        async def main() -> ExecutionWithRuns:
+            async with self:
+                return await self.run(workflow, inputs=inputs, metadata=metadata, timeout=timeout)
+
+        return asyncio.run(main())
+
+    # --- watching ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _watch(self, execution_id: ExecutionId) -> Iterator[asyncio.Event]:
+        event = asyncio.Event()
+        watchers = self._watchers.setdefault(execution_id, set())
+        watchers.add(event)
+        try:
+            yield event
+        finally:
+            watchers.discard(event)
+            if not watchers:
+                self._watchers.pop(execution_id, None)
+
+    def _on_log(self, line: ExecutionLog) -> None:
+        self._notify(line.execution_id)
+
+    def _notify(self, execution_id: ExecutionId) -> None:
+        for event in self._watchers.get(execution_id, ()):
+            event.set()
+
+    async def _look(self, execution_id: ExecutionId) -> tuple[ExecutionWithRuns, bool]:
+        """The execution, and whether it is settled: finished, and (cancelled once started)
+        every step's state recorded."""
+        execution = await GetExecution(uow=self._container.uow())(self._actor, execution_id)
+        if not execution.status.finished:
+            return execution, False
+        if execution.status is ExecutionStatus.CANCELLED and execution.started_at is not None:
+            done = {run.step_key for run in execution.step_runs if run.status.finished}
+            return execution, all(step.step_key in done for step in execution.steps)
+        return execution, True
+
+
+def _naming_steps(error: ValidationFailed, document: Any) -> ValidationFailed:
+    """A function that is not registered, reported at the steps that call it."""
+    steps = document.get("steps") if isinstance(document, dict) else None
+    agents = document.get("agents") if isinstance(document, dict) else None
+    if not isinstance(steps, list) or not isinstance(agents, dict):
+        return error
+    details: list[FieldError] = []
+    for detail in error.details:
+        parts = detail.field.split(".")
+        if parts[:1] != ["agents"] or parts[2:] != ["config", "function"]:
+            details.append(detail)
+            continue
+        agent = agents.get(parts[1])
+        name = agent.get("config", {}).get("function") if isinstance(agent, dict) else None
+        callers: list[tuple[int | None, Any]] = [
+            (index, step.get("stepKey"))
+            for index, step in enumerate(steps)
+            if isinstance(step, dict) and step.get("agent") == parts[1]
+        ]
+        for index, key in callers or [(None, None)]:
+            at = f"steps.{index}" if index is not None else detail.field
+            who = f"step {key!r}" if key is not None else f"agent {parts[1]!r}"
+            details.append(
+                FieldError(
+                    at,
+                    f"{who} calls function {name!r}, which is not registered "
+                    "(register it with @tc.function)",
+                )
+                if "not registered" in detail.message
+                else FieldError(at, detail.message)
+            )
+    first = details[0]
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return ValidationFailed(f"{first.field}: {first.message}{more}", details)

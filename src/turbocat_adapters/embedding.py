@@ -321,8 +321,7 @@ class Turbocat:
                         execution, settled = await self._look(eid)
                         if settled:
                             return execution
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
+                        await _changed_or_recheck(changed)
         except TimeoutError:
             raise TimeoutError(f"execution {eid} did not finish within {timeout} s") from None
 
@@ -388,8 +387,7 @@ class Turbocat:
                     status = progress.execution.status
                     yield progress.execution
                 if not progress.more:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
+                    await _changed_or_recheck(changed)
 
     # --- without asyncio --------------------------------------------------------------
 
@@ -449,6 +447,18 @@ class Turbocat:
             done = {run.step_key for run in execution.step_runs if run.status.finished}
             return execution, all(step.step_key in done for step in execution.steps)
         return execution, True
+
+
+async def _changed_or_recheck(changed: asyncio.Event) -> None:
+    """Return once ``changed`` is set, or after ``RECHECK_SECONDS``.
+
+    ``asyncio.timeout``, not ``asyncio.wait_for``: on Python 3.11, ``wait_for`` swallows a
+    cancellation that arrives just as the event is set (3.12 fixed it), and a program's
+    Ctrl-C (``asyncio.run`` cancels its main task once) was then lost in ``tc.wait``.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(RECHECK_SECONDS):
+            await changed.wait()
 
 
 def _naming_steps(error: ValidationFailed, document: Any) -> ValidationFailed:

@@ -1,16 +1,21 @@
 """Python functions for `turbocat serve` and `turbocat worker` to run as steps.
 
-From the repository's root (the directory that holds `examples/`), so that the module
-`examples.embed_worker_functions` can be imported:
+From the repository's root (the directory that holds `examples/`):
 
-    PYTHONPATH=. turbocat serve --functions examples.embed_worker_functions
-    PYTHONPATH=. turbocat worker --functions examples.embed_worker_functions
+    turbocat serve --functions examples.embed_worker_functions
+    turbocat worker --functions examples.embed_worker_functions
 
-(`TURBOCAT_FUNCTIONS=examples.embed_worker_functions` does the same as `--functions`.)
-Every process that may run a step needs the same modules: the server, which checks that a
-FUNCTION agent names a registered function, and each worker, which runs it. Over HTTP,
-an agent of type FUNCTION with the config `{"function": "word_count"}` then runs
-`word_count` below; a workflow file's step says `function: word_count`.
+`--functions` imports modules as `python -m` finds them, the current directory first, so
+no PYTHONPATH is needed there; from elsewhere, put the repository's root on PYTHONPATH
+(`PYTHONPATH=/path/to/turbocat turbocat worker --functions examples.embed_worker_functions`),
+or a module that cannot be imported stops the command in one line naming it.
+`TURBOCAT_FUNCTIONS=examples.embed_worker_functions` does the same as the option. Every
+process that may meet a step needs the same modules: the server, which refuses a FUNCTION
+agent naming a function it has not registered, and each worker, which runs it.
+
+Over HTTP, an agent of type FUNCTION with the config `{"function": "word_count"}` then runs
+`word_count` below, and `WORKFLOW` below can be imported as a workflow file
+(`POST /api/v1/workflows/import`): its steps name the functions (`"function": "top-words"`).
 
     python examples/embed_worker_functions.py
 

@@ -15,8 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.cli.test_serve import PASSWORD, serving
 from tests.databases import require_postgres, temporary_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,6 +168,53 @@ def test_embed_pipeline_runs_three_functions_in_memory():
         "log: priced 4 rows",
         "examples/embed_pipeline.py",
     )
+
+
+@pytest.mark.slow
+def test_serve_runs_the_example_functions_with_the_command_its_docstring_gives(tmp_path):
+    """``turbocat serve --functions examples.embed_worker_functions`` from the repository's
+    root; over HTTP, the module's workflow (its steps name the functions) imports and runs."""
+    document = python(
+        "-c",
+        "import json, examples.embed_worker_functions as m; print(json.dumps(m.WORKFLOW))",
+        cwd=ROOT,
+    )
+    assert document.returncode == 0, document.stderr
+    module = "examples.embed_worker_functions"
+    with serving(tmp_path / "data", "--functions", module, TURBOCAT_DATABASE_URL="memory://") as (
+        base,
+        process,
+    ):
+        account = {"email": "docs@example.com", "password": PASSWORD}
+        registered = httpx.post(f"{base}/api/v1/auth/register", json=account, timeout=30)
+        assert registered.status_code == 201, registered.text
+        token = registered.json()["data"]["tokens"]["accessToken"]
+        headers = {"Authorization": f"Bearer {token}"}
+        imported = httpx.post(
+            f"{base}/api/v1/workflows/import?status=ACTIVE",
+            content=document.stdout,
+            headers={**headers, "Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert imported.status_code == 201, imported.text
+        text = "the cat saw the other cat and the dog"
+        started = httpx.post(
+            f"{base}/api/v1/workflows/{imported.json()['data']['id']}/execute",
+            json={"inputs": {"text": text}},
+            headers=headers,
+            timeout=30,
+        )
+        assert started.status_code == 202, started.text
+        execution = f"{base}/api/v1/executions/{started.json()['data']['id']}"
+        deadline = time.monotonic() + 60
+        while (done := httpx.get(execution, headers=headers, timeout=30).json()["data"])[
+            "status"
+        ] in ("PENDING", "RUNNING"):
+            assert time.monotonic() < deadline, done
+            time.sleep(0.05)
+        assert done["status"] == "COMPLETED", done
+        assert done["outputData"]["top"] == ["the", "cat"]
+    assert "functions: top-words, word_count" in (process.stdout.read() if process.stdout else "")
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -121,33 +122,48 @@ def test_the_page_marks_its_blocks_as_its_top_comment_says():
             assert block.argument == "postgres", block.where
     pairs = runnable(blocks)
     assert len(pairs) >= 10
+    assert any(block.marker == "needs" for block, _ in pairs)
     assert sum(expected is not None for _, expected in pairs) >= 8
 
 
+BLOCKS = read_blocks()
+RUNNABLE = runnable(BLOCKS)
+
+
+def cases(postgres: bool) -> list[Any]:
+    """The runnable blocks (with or without those that need PostgreSQL), by line."""
+    return [
+        pytest.param(block, expected, id=f"line {block.line}")
+        for block, expected in RUNNABLE
+        if (block.marker == "needs") == postgres
+    ]
+
+
+def files_above(block: Block, cwd: Path) -> None:
+    """Write each ``file:`` block of the page above ``block`` into ``cwd``."""
+    for earlier in BLOCKS:
+        if earlier.line > block.line:
+            return
+        if earlier.marker == "file":
+            (cwd / str(earlier.argument)).write_text(earlier.text)
+
+
 @pytest.mark.slow
-def test_every_python_block_of_the_page_runs_and_prints_what_the_page_says(tmp_path):
-    for block, expected in runnable_in_order(read_blocks(), tmp_path):
-        run_block(block, expected, tmp_path)
-
-
-def runnable_in_order(blocks: list[Block], cwd: Path):
-    """The blocks to run without PostgreSQL, writing each ``file:`` block when it comes."""
-    outputs = {id(block): expected for block, expected in runnable(blocks)}
-    for block in blocks:
-        if block.marker == "file":
-            (cwd / str(block.argument)).write_text(block.text)
-        elif id(block) in outputs and block.marker != "needs":
-            yield block, outputs[id(block)]
+@pytest.mark.parametrize(("block", "expected"), cases(postgres=False))
+def test_each_python_block_of_the_page_runs_and_prints_what_the_page_says(
+    tmp_path, block, expected
+):
+    files_above(block, tmp_path)
+    run_block(block, expected, tmp_path)
 
 
 @pytest.mark.slow
-def test_the_postgres_blocks_of_the_page_run(tmp_path):
+@pytest.mark.parametrize(("block", "expected"), cases(postgres=True))
+def test_each_postgres_block_of_the_page_runs_on_a_new_database(tmp_path, block, expected):
     require_postgres()
-    pairs = [(b, e) for b, e in runnable(read_blocks()) if b.marker == "needs"]
-    assert pairs
-    for block, expected in pairs:
-        with temporary_database("turbocat_docs") as dsn:
-            run_block(block, expected, tmp_path, env={"DATABASE_URL": dsn})
+    files_above(block, tmp_path)
+    with temporary_database("turbocat_docs") as dsn:
+        run_block(block, expected, tmp_path, env={"DATABASE_URL": dsn})
 
 
 # --- the examples ----------------------------------------------------------------------

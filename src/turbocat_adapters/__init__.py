@@ -16,6 +16,10 @@ async with tc:
     execution = await tc.run("etl.yaml", inputs={"values": [1, 2, 3]})
 ```
 
+:func:`function` registers a module's functions for servers and workers
+(``turbocat serve --functions module``, ``turbocat worker --functions module``); a
+``Turbocat`` runs them too.
+
 The domain types (``Execution``, ``ExecutionStatus``...) and the errors
 (``ValidationFailed``, ``NonRetryableError``...) come from ``turbocat_core``. The rest of
 this package (the adapters, the container) is internal and may move; these names may not.
@@ -28,15 +32,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from turbocat_adapters.embedding import Turbocat
+    from turbocat_adapters.functions import function
     from turbocat_adapters.settings import Settings
     from turbocat_adapters.store_lock import StoreInUse
 
-__all__ = ["Settings", "StoreInUse", "Turbocat"]
+__all__ = ["Settings", "StoreInUse", "Turbocat", "function"]
 
 _HOMES = {
     "Turbocat": "turbocat_adapters.embedding",
     "Settings": "turbocat_adapters.settings",
     "StoreInUse": "turbocat_adapters.store_lock",
+    "function": "turbocat_adapters.functions",
 }
 
 

@@ -11,6 +11,7 @@ from dependency_injector import containers, providers
 
 from turbocat_adapters.code import SubprocessCodeRunner
 from turbocat_adapters.crypto import SecretBox
+from turbocat_adapters.functions import container_functions
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
 from turbocat_adapters.llm import HttpLlmClient
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
@@ -317,8 +318,12 @@ class Container(containers.DeclarativeContainer):
     worker_id = providers.Singleton(_worker_id)
     claims = providers.Singleton(_claims, clock, redis, settings)
     cancellation = providers.Singleton(_cancellation, redis, settings)
-    functions = providers.Singleton(FunctionRegistry)
-    """The Python functions FUNCTION steps may name (none by default)."""
+    functions = providers.Singleton(
+        container_functions, providers.Callable(lambda s: s.functions, settings)
+    )
+    """The Python functions FUNCTION steps may name: this container's own (the facade's
+    ``tc.function``) over the process's (``@function``), once ``TURBOCAT_FUNCTIONS``'
+    modules are imported (``ValidationFailed`` naming one that cannot be)."""
     executors = providers.Singleton(_executors, settings, functions, worker_id)
     logs = providers.Singleton(LogBroadcast)
     engine = providers.Singleton(

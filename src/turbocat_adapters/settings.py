@@ -73,13 +73,15 @@ def _base_url(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _entries(env: Mapping[str, str], name: str) -> list[str]:
+    """A comma list's entries, stripped, the empty ones left out."""
+    return [entry.strip() for entry in (env.get(name) or "").split(",") if entry.strip()]
+
+
 def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     """A comma list of host names and IP networks (``10.1.2.3``, ``10.0.0.0/8``, ``[::1]``)."""
     hosts: list[str] = []
-    for raw in (env.get(name) or "").split(","):
-        entry = raw.strip()
-        if not entry:
-            continue
+    for entry in _entries(env, name):
         if "/" in entry or ":" in entry or entry.replace(".", "").isdigit():
             try:
                 ip_network(entry.strip("[]"), strict=False)
@@ -89,6 +91,17 @@ def _hosts(env: Mapping[str, str], name: str) -> tuple[str, ...]:
                 ) from None
         hosts.append(entry)
     return tuple(hosts)
+
+
+def _modules(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma list of Python module names (``tasks,billing.steps``), each once, in order."""
+    modules: list[str] = []
+    for entry in _entries(env, name):
+        if not all(part.isidentifier() for part in entry.split(".")):
+            raise ValidationFailed.field(name, f"{entry!r} is not a Python module name")
+        if entry not in modules:
+            modules.append(entry)
+    return tuple(modules)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,6 +156,10 @@ class Settings:
     """Let API agents reach loopback, private, link-local... addresses (not cloud metadata)."""
     http_allowed_hosts: tuple[str, ...] = ()
     """Host names and IP networks that API agents may reach whatever the SSRF guard says."""
+    # FUNCTION agents
+    functions: tuple[str, ...] = ()
+    """Modules this process imports at start-up; the functions they decorate with
+    ``@function`` are those FUNCTION steps may name (``turbocat serve|worker --functions``)."""
     # LLM agents
     openai_base_url: str = "https://api.openai.com"
     anthropic_base_url: str = "https://api.anthropic.com"
@@ -211,6 +228,7 @@ class Settings:
             code_sandbox=_code_sandbox(source, "TURBOCAT_CODE_SANDBOX"),
             http_allow_private=_bool(source, "TURBOCAT_HTTP_ALLOW_PRIVATE"),
             http_allowed_hosts=_hosts(source, "TURBOCAT_HTTP_ALLOWED_HOSTS"),
+            functions=_modules(source, "TURBOCAT_FUNCTIONS"),
             openai_base_url=_base_url(source, "TURBOCAT_OPENAI_BASE_URL", "https://api.openai.com"),
             anthropic_base_url=_base_url(
                 source, "TURBOCAT_ANTHROPIC_BASE_URL", "https://api.anthropic.com"

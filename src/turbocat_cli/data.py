@@ -3,9 +3,10 @@ its encrypted secrets and seed data."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -46,6 +47,34 @@ def load_container(*, secrets: bool = False) -> Container:
     container = Container()
     container.settings.override(settings)
     return container
+
+
+FunctionsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Modules to import, comma-separated: the functions they decorate with "
+        "@function are those FUNCTION steps may name [TURBOCAT_FUNCTIONS].",
+        show_default=False,
+    ),
+]
+
+
+def set_functions(functions: str | None) -> None:
+    """``--functions`` wins over ``TURBOCAT_FUNCTIONS``, in this process and in those it
+    starts (a server's worker processes read their settings from the environment)."""
+    if functions is not None:
+        os.environ["TURBOCAT_FUNCTIONS"] = functions
+
+
+def import_functions(container: Container) -> str:
+    """Import the configured modules now; ``", functions: a, b"`` (the registered ones, for
+    the start-up line) or ``""``. A module that cannot be imported ends the command in one
+    line naming it."""
+    try:
+        names = container.functions().names
+    except TurbocatError as error:
+        raise fail(error.message) from None
+    return f", functions: {', '.join(names)}" if names else ""
 
 
 @asynccontextmanager

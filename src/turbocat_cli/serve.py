@@ -13,7 +13,14 @@ import typer
 from turbocat_adapters.bootstrap import ensure_bootstrap_admin
 from turbocat_adapters.container import Container
 from turbocat_adapters.stores import MigrationError, Store, redact
-from turbocat_cli.data import fail, load_container, run_with_store
+from turbocat_cli.data import (
+    FunctionsOption,
+    fail,
+    import_functions,
+    load_container,
+    run_with_store,
+    set_functions,
+)
 
 # The app itself is named, not imported: the CLI and the HTTP front are separate layers.
 APP_FACTORY = "turbocat_http.server:app_from_environment"
@@ -23,12 +30,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [TURBOCAT_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [TURBOCAT_PORT, 3001].")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    functions: FunctionsOption = None,
 ) -> None:
     """Serve the HTTP API (docs at /api/v1/docs) until Ctrl-C or SIGTERM."""
     import uvicorn
 
+    set_functions(functions)
     container = load_container(secrets=True)  # refuses weak secrets in production
     settings = container.settings()
+    # Checked here, once: each server process imports them again (server.py).
+    listed = import_functions(container)
     if settings.database_url == "memory://" and workers > 1:
         raise fail("memory:// keeps the data inside each process: serve it with one worker")
     run_with_store(container, lambda store: _prepare(container, store))
@@ -40,7 +51,8 @@ def serve(
     )
     bind_host, bind_port = host or settings.host, port or settings.port
     typer.echo(
-        f"turbocat on http://{bind_host}:{bind_port} ({where}, {workers} worker(s))", err=True
+        f"turbocat on http://{bind_host}:{bind_port} ({where}, {workers} worker(s){listed})",
+        err=True,
     )
     os.environ.setdefault("TURBOCAT_DATA_DIR", str(settings.data_dir))
     if settings.redis_url:

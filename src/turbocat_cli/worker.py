@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from turbocat_cli.data import fail, load_container
+from turbocat_cli.data import (
+    FunctionsOption,
+    fail,
+    import_functions,
+    load_container,
+    set_functions,
+)
 
 
 def worker(
@@ -17,12 +23,15 @@ def worker(
     burst: Annotated[
         bool, typer.Option(help="Stop once the queue is empty (for scripts and tests).")
     ] = False,
+    functions: FunctionsOption = None,
 ) -> None:
     """Run queued executions, resume abandoned ones, fire schedules, prune old runs.
 
     Needs TURBOCAT_REDIS_URL and a shared database (TURBOCAT_DATABASE_URL=postgresql://...).
-    Stops on SIGTERM or Ctrl-C, handing the runs in flight back to the fleet.
+    Stops on SIGTERM or Ctrl-C, handing the runs in flight back to the fleet. Every worker
+    needs the --functions of every server (a step naming a function its worker lacks fails).
     """
+    set_functions(functions)
     container = load_container(secrets=True)
     settings = container.settings()
     if not settings.redis_url:
@@ -41,5 +50,6 @@ def worker(
             "pip install 'turbocat[postgres,redis]'"
         ) from None
 
-    typer.echo(f"turbocat worker: {concurrency} place(s)", err=True)
+    listed = import_functions(container)
+    typer.echo(f"turbocat worker: {concurrency} place(s){listed}", err=True)
     run_worker(container, concurrency=concurrency, burst=burst)

@@ -16,7 +16,10 @@ APP_FACTORY = "turbocat_http.server:app_from_environment"
 
 
 def app_from_environment() -> Litestar:
-    """Settings from ``TURBOCAT_*`` (and ``.env``), secrets resolved, the full API."""
+    """Settings from ``TURBOCAT_*`` (and ``.env``), secrets resolved, the full API; the
+    ``TURBOCAT_FUNCTIONS`` modules imported in this process (each server process has its
+    own registry: ``turbocat serve`` checked they import before starting any)."""
     container = Container()
     container.settings.override(with_secrets(Settings.load()))
+    container.functions()
     return create_app(container)

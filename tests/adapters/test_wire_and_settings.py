@@ -77,6 +77,13 @@ def test_the_resolved_input_bound_follows_the_output_limit_unless_set(tmp_path: 
     assert data.max_resolved_bytes == 500  # type: ignore[attr-defined]
 
 
+def test_functions_are_a_comma_list_of_module_names(tmp_path: Path):
+    absent = tmp_path / "absent"
+    assert Settings.load({}, absent).functions == ()
+    listed = {"TURBOCAT_FUNCTIONS": " tasks, billing.steps ,,tasks"}
+    assert Settings.load(listed, absent).functions == ("tasks", "billing.steps")
+
+
 @pytest.mark.parametrize(
     ("environ", "field"),
     [
@@ -85,6 +92,9 @@ def test_the_resolved_input_bound_follows_the_output_limit_unless_set(tmp_path: 
         ({"TURBOCAT_MAX_RESOLVED_INPUT_BYTES": "0"}, "TURBOCAT_MAX_RESOLVED_INPUT_BYTES"),
         ({"TURBOCAT_MAX_RUN_RECOVERIES": "0"}, "TURBOCAT_MAX_RUN_RECOVERIES"),
         ({"TURBOCAT_ENV": "staging"}, "TURBOCAT_ENV"),
+        ({"TURBOCAT_FUNCTIONS": "tasks,my-steps"}, "TURBOCAT_FUNCTIONS"),
+        ({"TURBOCAT_FUNCTIONS": "tasks.steps:run"}, "TURBOCAT_FUNCTIONS"),
+        ({"TURBOCAT_FUNCTIONS": "tasks..steps"}, "TURBOCAT_FUNCTIONS"),
     ],
 )
 def test_bad_settings_name_the_variable(tmp_path: Path, environ, field):

@@ -73,10 +73,10 @@ class Fleet:
     def log_of(self, process: subprocess.Popen[str]) -> str:
         return self.logs[process.pid].read_text()
 
-    def server(self) -> str:
-        """A running server's base URL (``/api/v1`` appended)."""
+    def server(self, *args: str) -> str:
+        """A running server's base URL (``/api/v1`` appended); ``args`` go to `serve`."""
         port = free_port()
-        process = self._start("serve", "--port", str(port))
+        process = self._start("serve", "--port", str(port), *args)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -89,8 +89,8 @@ class Fleet:
                 raise AssertionError(f"serve not ready in 60 s: {self.log_of(process)}")
             time.sleep(0.1)
 
-    def worker(self, concurrency: int = 4) -> subprocess.Popen[str]:
-        process = self._start("worker", "--concurrency", str(concurrency))
+    def worker(self, concurrency: int = 4, *args: str) -> subprocess.Popen[str]:
+        process = self._start("worker", "--concurrency", str(concurrency), *args)
         deadline = time.monotonic() + 60
         while "ready:" not in self.log_of(process):  # its runtime is up
             if process.poll() is not None:

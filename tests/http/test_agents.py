@@ -92,7 +92,7 @@ async def test_every_type_is_checked_at_creation(api: Api):
         ({"type": "CODE", "config": {"runtime": "ruby", "code": "x"}}, "config.runtime"),
         ({"type": "WORKFLOW", "config": {"workflowId": "x"}}, "config.workflowId"),
         ({"type": "DATA", "config": {"operation": "explode"}}, "config.operation"),
-        # The server has registered no Python function (``--functions`` will register some).
+        # This app imports no functions module (``--functions``): it has registered no "total".
         ({"type": "FUNCTION", "config": {"function": "total"}}, "config.function"),
         ({"type": "FUNCTION", "config": {}}, "config.function"),
         ({"type": "API", "config": {"url": "https://x.io", "retries": 1}}, "config.retries"),

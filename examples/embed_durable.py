@@ -33,7 +33,7 @@ RUN_ID = HERE / "embed_durable.id"
 SECONDS = float(os.environ.get("EMBED_DURABLE_SECONDS", "5"))
 """How long "crunch" works: time to kill the program."""
 
-tc = Turbocat("sqlite:.turbocat/embed_durable.db")
+tc = Turbocat("sqlite:///.turbocat/embed_durable.db")
 
 
 def say(text: str) -> None:

@@ -3,7 +3,7 @@
 ```python
 from turbocat_adapters import Turbocat
 
-tc = Turbocat("sqlite:///var/lib/app/runs.db")   # or Turbocat() in memory
+tc = Turbocat("sqlite:///runs.db")   # runs.db here; or Turbocat() in memory
 
 
 @tc.function

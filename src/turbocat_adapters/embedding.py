@@ -44,7 +44,7 @@ RECHECK_SECONDS: Final = 1.0
 """A waiter is woken by the run's log lines; it also looks again this often, in case a
 change came without a line (a safety net, not the mechanism)."""
 _NOT_SETTINGS: Final = {
-    "database_url": "pass the store as the url argument: Turbocat('sqlite:///path/runs.db')",
+    "database_url": "pass the store as the url argument: Turbocat('sqlite:///runs.db')",
     "redis_url": "the embedded runtime runs its workflows in this process; a fleet is "
     "`turbocat serve` and `turbocat worker` (docs/operations.md)",
 }
@@ -119,7 +119,21 @@ class Turbocat:
     """
 
     def __init__(self, url: str | None = None, **settings: Any) -> None:
-        self.settings = embedded_settings(url, settings)
+        self._build(embedded_settings(url, settings))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Turbocat:
+        """A runtime over settings made elsewhere, e.g. ``Settings.load()`` for a program
+        configured by ``TURBOCAT_*`` variables (``turbocat run`` does this); the store is
+        ``settings.database_url``. ``TypeError`` if they name a Redis fleet."""
+        if settings.redis_url is not None:
+            raise TypeError(f"Turbocat: {_NOT_SETTINGS['redis_url']}")
+        runtime = cls.__new__(cls)
+        runtime._build(settings)
+        return runtime
+
+    def _build(self, settings: Settings) -> None:
+        self.settings = settings
         self._container = Container(settings=providers.Object(self.settings))
         try:
             self._store: Store = self._container.store()
@@ -154,7 +168,10 @@ class Turbocat:
         ``ValueError`` for an empty name or a name taken by another function."""
         registry = self._container.functions()
         if callable(fn_or_name):
-            return registry.register(fn_or_name.__name__, fn_or_name)
+            name = getattr(fn_or_name, "__name__", None)
+            if not isinstance(name, str):
+                raise TypeError("@tc.function on a callable without a __name__: name it")
+            return registry.register(name, fn_or_name)
         if fn_or_name is not None and not isinstance(fn_or_name, str):
             raise TypeError("@tc.function takes a function or a name")
 
@@ -209,6 +226,7 @@ class Turbocat:
             await close_redis(self._container)
         finally:
             await self._lock.release()
+            self._workflows.clear()  # the store may change before the next opening
             self._loop = None
             self._importing = None
 

@@ -71,7 +71,9 @@ def build_store(database_url: str | None, data_dir: Path) -> Store:
     """The store ``TURBOCAT_DATABASE_URL`` names (not opened yet).
 
     No URL: the embedded SQLite file ``<data_dir>/turbocat.db``. ``memory://``: in this
-    process only. ``sqlite:///absolute/path.db`` or ``sqlite:relative/path.db``: that file.
+    process only. ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (the
+    rule SQLAlchemy, DBOS and others follow: three slashes, then the path), or the short
+    ``sqlite:relative/path.db`` and ``sqlite:/absolute/path.db``: that file.
     ``postgresql://…`` (or ``postgres://…``): PostgreSQL, which needs ``turbocat[postgres]``.
     Anything else is a ``ValidationFailed`` naming the variable.
     """
@@ -83,10 +85,7 @@ def build_store(database_url: str | None, data_dir: Path) -> Store:
 
         return MemoryStore()
     if url.startswith("sqlite:"):
-        path = url.removeprefix("sqlite:").removeprefix("//")  # sqlite:///abs -> /abs
-        if not path:
-            raise ValidationFailed.field("TURBOCAT_DATABASE_URL", "sqlite: needs a file path")
-        return _sqlite(Path(path))
+        return _sqlite(sqlite_path(url))
     if url.startswith(("postgresql://", "postgres://")):
         try:
             from turbocat_adapters.postgres import PostgresStore
@@ -100,6 +99,25 @@ def build_store(database_url: str | None, data_dir: Path) -> Store:
         "TURBOCAT_DATABASE_URL",
         "must be postgresql://…, sqlite:///path/to/file.db or memory://",
     )
+
+
+def sqlite_path(url: str) -> Path:
+    """The file a ``sqlite:`` URL names: ``sqlite:///runs.db`` is ``runs.db`` (relative to
+    the working directory), ``sqlite:////var/lib/runs.db`` is ``/var/lib/runs.db``;
+    ``sqlite:runs.db`` and ``sqlite:/var/lib/runs.db`` say the same without the slashes."""
+    rest = url.removeprefix("sqlite:")
+    if rest.startswith("//"):
+        rest = rest.removeprefix("//")
+        if rest and not rest.startswith("/"):
+            raise ValidationFailed.field(
+                "TURBOCAT_DATABASE_URL",
+                f"{url!r} names a host; a SQLite file is sqlite:///relative/path.db "
+                "or sqlite:////absolute/path.db",
+            )
+        rest = rest.removeprefix("/")
+    if not rest:
+        raise ValidationFailed.field("TURBOCAT_DATABASE_URL", "sqlite: needs a file path")
+    return Path(rest)
 
 
 def _sqlite(path: Path) -> Store:

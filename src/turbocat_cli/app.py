@@ -14,18 +14,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from turbocat_adapters.container import Container
+from turbocat_adapters import Turbocat
 from turbocat_adapters.wire import encode, to_wire
 from turbocat_cli import accounts, data, interrupts, retention, serve, worker
 from turbocat_cli.files import InputError, read_document, read_inputs
 from turbocat_cli.progress import Progress
 from turbocat_core import __version__
-from turbocat_core.domain.access import Actor
 from turbocat_core.domain.common import UserId
-from turbocat_core.domain.execution import Execution, ExecutionStatus
-from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
-from turbocat_core.domain.workflow import WorkflowStatus
-from turbocat_core.errors import CycleDetected, TurbocatError, ValidationFailed
+from turbocat_core.domain.execution import Execution, ExecutionLog, ExecutionStatus
+from turbocat_core.errors import CycleDetected, InvalidState, TurbocatError, ValidationFailed
 
 app = typer.Typer(
     name="turbocat",
@@ -132,43 +129,38 @@ def run(
 
 
 async def _run(document: Any, inputs: dict[str, Any], *, quiet: bool, title: str) -> Execution:
-    container = data.load_container()
+    settings = data.load_container().settings()
     # `run` is local and throwaway: the in-memory store, whatever the configured one is.
-    container.settings.override(
-        replace(container.settings(), database_url="memory://", redis_url=None)
-    )
-    # The built-in local owner: it exists in every store, so the foreign keys hold.
-    actor = Actor(user_id=LOCAL_OWNER_ID, role=UserRole.USER)
-    blueprint = await container.import_workflow()(actor, document, status=WorkflowStatus.ACTIVE)
-    console = Console(stderr=True, quiet=quiet)
-    progress = Progress(blueprint.steps, console, title)
-    unsubscribe = container.logs().subscribe(progress.on_log)
-    execution = await container.start_execution()(actor, blueprint.workflow.id, inputs=inputs)
-    queue = container.queue()
-    try:
-        with progress, _cancel_on_interrupt(container, execution):
-            await queue.drain()
-    finally:
-        unsubscribe()
-    async with container.uow()() as uow:
-        finished: Execution | None = await uow.executions.get(execution.id)
-    assert finished is not None
-    return finished
+    tc = Turbocat.from_settings(replace(settings, database_url="memory://", redis_url=None))
+    async with tc:
+        execution = await tc.start(document, inputs=inputs)
+        console = Console(stderr=True, quiet=quiet)
+        progress = Progress(list(execution.steps), console, title)
+        with progress, _cancel_on_interrupt(tc, execution):
+            async for event in tc.events(execution.id):
+                if isinstance(event, ExecutionLog):
+                    progress.on_log(event)
+                else:
+                    execution = event
+    return execution
 
 
 @contextlib.contextmanager
-def _cancel_on_interrupt(container: Container, execution: Execution) -> Iterator[None]:
+def _cancel_on_interrupt(tc: Turbocat, execution: Execution) -> Iterator[None]:
     """While the run goes on, Ctrl-C cancels it (steps interrupted, status CANCELLED); the
     next one stops the command at once (``interrupts.run_async``). Before the run exists,
     Ctrl-C just stops the command."""
     loop = asyncio.get_running_loop()
-    cancellation = container.cancellation()
     pending: set[asyncio.Task[None]] = set()
+
+    async def cancelling() -> None:
+        with contextlib.suppress(InvalidState):  # it ended meanwhile
+            await tc.cancel(execution.id)
 
     def cancel() -> None:  # on the loop, not in the signal handler
         after_echo = "\n" if err.is_terminal else ""  # the terminal has echoed ^C
         err.print(f"{after_echo}cancelling... (Ctrl-C again to quit at once)")
-        task = loop.create_task(cancellation.request(execution.id))
+        task = loop.create_task(cancelling())
         pending.add(task)
         task.add_done_callback(pending.discard)
 

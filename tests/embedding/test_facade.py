@@ -153,3 +153,13 @@ async def test_methods_need_the_runtime_open():
     tc = pipeline_runtime()
     with pytest.raises(RuntimeError, match="async with tc"):
         await tc.start(PIPELINE)
+
+
+async def test_the_environment_is_not_read(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TURBOCAT_MAX_STEP_OUTPUT_BYTES", "10")
+    monkeypatch.setenv("TURBOCAT_DATABASE_URL", "postgresql://nowhere.invalid/db")
+    tc = pipeline_runtime()
+    async with tc:
+        execution = await tc.run(PIPELINE, inputs={"values": list(range(100))})
+    assert execution.status is ExecutionStatus.COMPLETED
+    assert execution.output_data == {"total": {"sum": 4950}, "double": 9900}

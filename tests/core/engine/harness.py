@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+from dependency_injector import providers
+
+from turbocat_adapters.container import Container
 from turbocat_adapters.memory import InProcessCancellation, InProcessQueue, ManualClock, MemoryStore
+from turbocat_adapters.settings import Settings
 from turbocat_adapters.stores import Store
 from turbocat_adapters.system import UuidV7Generator
 from turbocat_core import ports
@@ -102,6 +108,13 @@ async def ensure_user(uow: ports.UnitOfWork, user_id: UserId) -> None:
         )
 
 
+@functools.cache
+def _root() -> Container:
+    """One composition root for every harness of the process (building one costs ~10 ms):
+    each engine is made under overrides that are undone at once."""
+    return Container(settings=providers.Object(Settings(database_url="memory://")))
+
+
 @dataclass
 class Harness:
     store: Store = field(default_factory=MemoryStore)
@@ -144,26 +157,38 @@ class Harness:
         return Actor(user_id=user_id, role=role)
 
     def make_engine(self) -> Engine:
+        """A new engine over the same store (another worker), built by the composition root
+        with this harness's store, clock, ids, randomness, agents and cancellation."""
+
         async def env_for(execution: Execution) -> RunEnv:
             return RunEnv(values=self.env, owner=self.env_owner)
 
-        return Engine(
-            uow=self.store.unit_of_work,
-            clock=self.clock,
-            ids=self.ids,
-            random=self.random,
-            executors=AgentExecutors(
+        parts = {
+            "store": self.store,
+            "clock": self.clock,
+            "ids": self.ids,
+            "random": self.random,
+            "cancellation": self.cancellation,
+            "functions": self.functions,
+            "executors": AgentExecutors(
                 {
                     AgentType.CODE: self.scripted,
                     AgentType.DATA: DataAgent(),
                     AgentType.FUNCTION: FunctionExecutor(self.functions),
                 }
             ),
-            cancellation=self.cancellation,
-            settings=self.settings,
-            env_for=env_for,
-            on_log=self.lines.append,
-        )
+        }
+        root = _root()
+        with contextlib.ExitStack() as overridden:
+            for name, part in parts.items():
+                overridden.enter_context(getattr(root, name).override(providers.Object(part)))
+            root.engine.reset()  # everything else it takes is overridden or given here
+            # What the engine's tests set themselves; no claims: concurrencyLimit is tested
+            # where a test gives them (test_queued_runs.py).
+            engine: Engine = root.engine(
+                settings=self.settings, env_for=env_for, on_log=self.lines.append, claims=None
+            )
+        return engine
 
     @property
     def start(self) -> StartExecution:

@@ -79,3 +79,33 @@ async def test_runs_handed_back_again_and_again_still_finish(h: Harness):
     assert done.status is ExecutionStatus.COMPLETED, done.error_message
     assert done.recoveries == 0
     assert h.scripted.count("slow") == 7
+
+
+async def test_resuming_for_one_owner_leaves_the_others_runs_alone(h: Harness):
+    """An embedded runtime resumes the local owner's runs only: a server's users' runs in
+    the same store are the server's."""
+    agent = await h.agent("echo", echo)
+    wf = await h.workflow([step("a", agent_id=agent.id)])
+    mine_owner, other = h.owner, h.new_actor()
+    theirs_agent = await h.agent("echo", echo, owner=other.user_id)
+    h.owner = other.user_id  # the next workflow is theirs
+    theirs = await h.workflow([step("a", agent_id=theirs_agent.id)])
+    h.owner = mine_owner
+    queued = StartExecution(uow=h.store.unit_of_work, clock=h.clock, ids=h.ids, queue=_Nowhere())
+    mine = await queued(h.actor, wf.id)
+    await queued(other, theirs.id)
+    resumed = _Recorder()
+    assert await ResumeInterrupted(uow=h.store.unit_of_work, queue=resumed, owner=h.owner)() == 1
+    assert resumed.ids == [mine.id]
+    everyone = _Recorder()
+    assert await ResumeInterrupted(uow=h.store.unit_of_work, queue=everyone)() == 2
+
+
+class _Recorder:
+    """A queue that notes what it is given."""
+
+    def __init__(self) -> None:
+        self.ids: list = []
+
+    async def enqueue_execution(self, execution_id, *, at=None):
+        self.ids.append(execution_id)

@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 from turbocat_adapters import Turbocat
-from turbocat_core import FunctionContext
+from turbocat_core import ExecutionStatus, FunctionContext
 
 HERE = Path(".turbocat")
 HERE.mkdir(exist_ok=True)
@@ -95,7 +95,10 @@ async def main() -> None:
             RUN_ID.write_text(str(execution.id))
             say(f"started run {execution.id}")
         finished = await tc.wait(execution.id)
-        say(f"{finished.status}: {finished.output_data.get('publish')}")
+        if finished.status is ExecutionStatus.COMPLETED:
+            say(f"{finished.status}: {finished.output_data['publish']}")
+        else:
+            say(f"{finished.status}: {finished.error_message}")
         for line in await tc.logs(execution.id):
             if "resumed" in line.message:
                 say(f"log: {line.message}")

@@ -305,3 +305,24 @@ def test_embed_durable_resumes_a_run_whose_program_was_stopped(tmp_path, stop):
     third = python(str(script), cwd=tmp_path, env={"EMBED_DURABLE_SECONDS": "0"})
     assert third.returncode == 0, third.stderr
     assert "started run" in third.stdout and "download: running (attempt 1)" in third.stdout
+
+
+@pytest.mark.slow
+def test_embed_durable_ends_a_run_killed_twice_instead_of_resuming_it_again(tmp_path):
+    script = ROOT / "examples" / "embed_durable.py"
+    for attempt in (1, 2):
+        program = Program(script, tmp_path, {"EMBED_DURABLE_SECONDS": "60"})
+        try:
+            program.wait_for(f"crunch: running (attempt {attempt})")
+        finally:
+            program.process.send_signal(signal.SIGKILL)
+            program.process.wait(60)
+    third = python(str(script), cwd=tmp_path, env={"EMBED_DURABLE_SECONDS": "0"})
+    assert third.returncode == 0, third.stderr
+    assert "crunch: running" not in third.stdout
+    assert_prints(
+        third,
+        "FAILED: processing failed 2 times (last: the process running it stopped before it "
+        "finished); the run was stopped so it does not loop",
+        "the third start of examples/embed_durable.py",
+    )

@@ -24,7 +24,6 @@ import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 from turbocat_adapters.memory import InProcessCancellation, MemoryStore
 from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
@@ -32,9 +31,9 @@ from turbocat_core.agents.contract import AgentExecutors, RunContext
 from turbocat_core.agents.data_agent import DataAgent
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
-from turbocat_core.domain.common import AgentId, StepId, UserId, WorkflowId
+from turbocat_core.domain.common import AgentId, StepId, WorkflowId
 from turbocat_core.domain.execution import ExecutionStatus
-from turbocat_core.domain.user import UserRole
+from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
 from turbocat_core.domain.workflow import StepType, Workflow, WorkflowStatus, WorkflowStep
 from turbocat_core.engine.runner import Engine
 from turbocat_core.usecases.executions import StartExecution
@@ -97,7 +96,7 @@ async def one_run(shape: str, steps: int, profiler: Any = None) -> Result:
         executors=AgentExecutors({AgentType.DATA: data}),
         cancellation=InProcessCancellation(),
     )
-    owner = UserId(uuid4())
+    owner = LOCAL_OWNER_ID  # exists in every store (foreign keys hold)
     now = clock.now()
     agent = Agent(
         id=AgentId(ids.new_id()),

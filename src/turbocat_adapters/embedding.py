@@ -143,7 +143,7 @@ class Turbocat:
         self._lock = _lock_for(self._store, self.settings)
         self._actor = Actor(user_id=LOCAL_OWNER_ID, role=UserRole.USER)
         self._workflows: dict[str, WorkflowId] = {}
-        self._watchers: dict[ExecutionId, set[asyncio.Event]] = {}
+        self._watchers: dict[ExecutionId, set[_Watcher]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._importing: asyncio.Lock | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -321,7 +321,7 @@ class Turbocat:
         status: COMPLETED, FAILED, TIMEOUT or CANCELLED). ``TimeoutError`` after
         ``timeout`` seconds (the run goes on: :meth:`cancel` it if needed)."""
         execution = await self.start(workflow, inputs=inputs, metadata=metadata)
-        return await self.wait(execution.id, timeout=timeout)
+        return await self._wait(execution.id, timeout, unfinished=True)
 
     async def wait(
         self, execution_id: ExecutionRef, timeout: float | None = None
@@ -330,15 +330,29 @@ class Turbocat:
         cancelled run's interrupted steps included), with its step states.
         ``TimeoutError`` naming it after ``timeout`` seconds; ``NotFound`` if unknown."""
         self._require_open()
-        eid = _execution_id(execution_id)
+        return await self._wait(_execution_id(execution_id), timeout)
+
+    async def _wait(
+        self, eid: ExecutionId, timeout: float | None, *, unfinished: bool = False
+    ) -> ExecutionWithRuns:
+        """:meth:`wait`; ``unfinished``: the caller has just seen the execution unfinished,
+        so there is nothing to read before it changes."""
         try:
             async with asyncio.timeout(timeout):
-                with self._watch(eid) as changed:
+                # Woken by the run's own lines (started, finished...), not its steps' (a
+                # look reads every step state: once per step would be quadratic); and then
+                # only its status is read until it has finished.
+                with self._watch(eid, every_line=False) as changed:
+                    look = not unfinished
                     while True:
                         changed.clear()
-                        execution, settled = await self._look(eid)
-                        if settled:
-                            return execution
+                        if look or await self._finished(eid):
+                            execution, settled = await self._look(eid)
+                            if settled:
+                                return execution
+                            # Finished but not settled (a cancel): its steps' last lines count.
+                            changed.every_line = execution.status.finished
+                        look = False
                         await _changed_or_recheck(changed)
         except TimeoutError:
             raise TimeoutError(f"execution {eid} did not finish within {timeout} s") from None
@@ -437,8 +451,8 @@ class Turbocat:
     # --- watching ---------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _watch(self, execution_id: ExecutionId) -> Iterator[asyncio.Event]:
-        event = asyncio.Event()
+    def _watch(self, execution_id: ExecutionId, *, every_line: bool = True) -> Iterator[_Watcher]:
+        event = _Watcher(every_line)
         watchers = self._watchers.setdefault(execution_id, set())
         watchers.add(event)
         try:
@@ -449,11 +463,21 @@ class Turbocat:
                 self._watchers.pop(execution_id, None)
 
     def _on_log(self, line: ExecutionLog) -> None:
-        self._notify(line.execution_id)
+        run_level = line.step_key is None
+        for event in self._watchers.get(line.execution_id, ()):
+            if run_level or event.every_line:
+                event.set()
 
     def _notify(self, execution_id: ExecutionId) -> None:
         for event in self._watchers.get(execution_id, ()):
             event.set()
+
+    async def _finished(self, execution_id: ExecutionId) -> bool:
+        """Whether the execution has finished, from its status alone (``True`` if it is gone:
+        :meth:`_look` then says how)."""
+        async with self._container.uow()() as uow:
+            status = await uow.executions.status_of(execution_id)
+        return status is None or status.finished
 
     async def _look(self, execution_id: ExecutionId) -> tuple[ExecutionWithRuns, bool]:
         """The execution, and whether it is settled: finished, and (cancelled once started)
@@ -477,6 +501,15 @@ async def _changed_or_recheck(changed: asyncio.Event) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(RECHECK_SECONDS):
             await changed.wait()
+
+
+class _Watcher(asyncio.Event):
+    """Set by the log lines of the execution it watches: every line, or (``every_line``
+    false) only the run's own lines, those without a step key."""
+
+    def __init__(self, every_line: bool) -> None:
+        super().__init__()
+        self.every_line = every_line
 
 
 def _naming_steps(error: ValidationFailed, document: Any) -> ValidationFailed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from tests.core.builders import step
@@ -55,6 +56,19 @@ def queued(
 
 def wait(key: str, ms: int, deps: tuple[str, ...] = ()):
     return step(key, deps, step_type=StepType.WAIT, agent_id=None, config={"durationMs": ms})
+
+
+async def until(condition: Callable[[], bool | Awaitable[bool]], deadline: float = 120.0) -> None:
+    """Wait for a state (not for a time): ``condition`` looked at every 10 ms, failing
+    only after ``deadline`` seconds, which a loaded machine never needs."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline
+    while True:
+        result = condition()
+        if result if isinstance(result, bool) else await result:
+            return
+        assert loop.time() < give_up, "the state never came"
+        await asyncio.sleep(0.01)
 
 
 async def test_a_long_wait_parks_the_run_and_it_resumes_when_due(h: Harness):
@@ -144,10 +158,7 @@ async def test_concurrency_limit_holds_runs_pending_and_starts_them_in_order(h: 
         [step("a", agent_id=agent.id, inputs={"n": "{{inputs.n}}"})], concurrency_limit=2
     )
     ids = [(await h.start(h.actor, wf.id, inputs={"n": n})).id for n in range(5)]
-    for _ in range(500):  # until two run (a loaded machine may take a while)
-        await asyncio.sleep(0.01)
-        if len(order) == 2:
-            break
+    await until(lambda: len(order) == 2)  # a loaded machine may take a while
     for _ in range(20):  # and the others keep trying meanwhile, and stay held back
         await asyncio.sleep(0.01)
     statuses = [(await h.execution(i)).status for i in ids]
@@ -155,10 +166,11 @@ async def test_concurrency_limit_holds_runs_pending_and_starts_them_in_order(h: 
     assert statuses[2:] == [ExecutionStatus.PENDING] * 3
     assert order == [0, 1]
     gate.set()
-    for _ in range(200):
-        await asyncio.sleep(0.01)
-        if all([(await h.execution(i)).status.finished for i in ids]):
-            break
+
+    async def all_finished() -> bool:
+        return all([(await h.execution(i)).status.finished for i in ids])
+
+    await until(all_finished)
     assert [(await h.execution(i)).status for i in ids] == [ExecutionStatus.COMPLETED] * 5
     assert order == [0, 1, 2, 3, 4]
     assert h.scripted.max_running <= 2

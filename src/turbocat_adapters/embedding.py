@@ -345,8 +345,7 @@ class Turbocat:
                             # Finished but not settled (a cancel): its steps' last lines count.
                             changed.every_line = execution.status.finished
                         look = False
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
+                        await _changed_or_recheck(changed)
         except TimeoutError:
             raise TimeoutError(f"execution {eid} did not finish within {timeout} s") from None
 
@@ -410,8 +409,7 @@ class Turbocat:
                     status = progress.execution.status
                     yield progress.execution
                 if not progress.more:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
+                    await _changed_or_recheck(changed)
 
     # --- without asyncio --------------------------------------------------------------
 
@@ -481,6 +479,18 @@ class Turbocat:
             done = {run.step_key for run in execution.step_runs if run.status.finished}
             return execution, all(step.step_key in done for step in execution.steps)
         return execution, True
+
+
+async def _changed_or_recheck(changed: asyncio.Event) -> None:
+    """Return once ``changed`` is set, or after ``RECHECK_SECONDS``.
+
+    ``asyncio.timeout``, not ``asyncio.wait_for``: on Python 3.11, ``wait_for`` swallows a
+    cancellation that arrives just as the event is set (3.12 fixed it), and a program's
+    Ctrl-C (``asyncio.run`` cancels its main task once) was then lost in ``tc.wait``.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(RECHECK_SECONDS):
+            await changed.wait()
 
 
 class _Watcher(asyncio.Event):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import inspect
 import math
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -119,7 +121,7 @@ class FunctionExecutor:
             _run=ctx,
         )
         # The function may change what it is given; the engine's values must not change.
-        arguments = copy.deepcopy(dict(inputs))
+        arguments = _copied(inputs)
         try:
             if _is_async(fn):
                 result = await fn(arguments, context)
@@ -142,8 +144,39 @@ class FunctionExecutor:
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
-    call = getattr(fn, "__call__", None)  # noqa: B004 (an object whose __call__ is async)
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
+    try:
+        known = _ASYNC.get(fn)
+    except TypeError:  # not hashable
+        known = None
+    if known is None:
+        call = getattr(fn, "__call__", None)  # noqa: B004 (an object whose __call__ is async)
+        known = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
+        with contextlib.suppress(TypeError):  # not weakly referable, or not hashable: ask again
+            _ASYNC[fn] = known
+    return known
+
+
+_ASYNC: weakref.WeakKeyDictionary[Callable[..., Any], bool] = weakref.WeakKeyDictionary()
+"""Whether each function called so far is async (asked once per function, not per call)."""
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _copied(inputs: JsonObject) -> dict[str, Any]:
+    """A copy of the step's inputs sharing nothing mutable with them: JSON containers are
+    rebuilt (the usual case, several times faster than ``copy.deepcopy``); anything else
+    inside is deep-copied."""
+    return {key: _copy(value) for key, value in inputs.items()}
+
+
+def _copy(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) for item in value]
+    return copy.deepcopy(value)
 
 
 def _described(error: BaseException) -> str:
@@ -158,6 +191,8 @@ def _a(name: str) -> str:
 def _not_json(value: Any) -> str | None:
     """What in ``value`` is not JSON (``"a set"``, ``"a float nan at items.2"``), or ``None``.
     Iterative, so a deeply nested value cannot exhaust the stack."""
+    if _plain_json(value):
+        return None
     for item, path in _walk(value):
         where = f" at {path}" if path else ""
         if isinstance(item, float):
@@ -170,6 +205,40 @@ def _not_json(value: Any) -> str | None:
         elif not isinstance(item, _JSON_TYPES):
             return f"{_a(type(item).__name__)}{where}"
     return None
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether ``value`` is JSON made of exactly dicts with string keys, lists, tuples,
+    strings, ints, bools, ``None`` and finite floats: the quick answer for the usual return
+    value (no paths are built; :func:`_not_json` then names what is wrong, if anything).
+    ``False`` for anything else, cycles included."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is float:
+            if not math.isfinite(item):
+                return False
+            continue
+        if kind is dict:
+            if id(item) in seen:
+                return False
+            seen.add(id(item))
+            for key in item:
+                if type(key) is not str:
+                    return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            if id(item) in seen:
+                return False
+            seen.add(id(item))
+            stack.extend(item)
+        else:
+            return False
+    return True
 
 
 def _walk(value: Any) -> Iterator[tuple[Any, str]]:

@@ -17,6 +17,7 @@ from turbocat_core.domain.common import (
     StepId,
     UserId,
     WorkflowId,
+    quick_init,
 )
 from turbocat_core.domain.workflow import WorkflowStep
 from turbocat_core.errors import InvalidState
@@ -158,6 +159,7 @@ EXECUTION_QUERY: Final = QuerySpec(
 )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepRun(Entity):
     """The durable state of one step in one execution: what resume and retry-from-failure read.
@@ -179,6 +181,7 @@ class StepRun(Entity):
     reused_from: ExecutionId | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionLog(Entity):
     """One log line of an execution; ``seq`` (given by the store) orders an execution's lines."""

@@ -33,7 +33,7 @@ class ExecutionStatus(StrEnum):
 
     @property
     def finished(self) -> bool:
-        return self in FINISHED
+        return self in _EXECUTION_ENDS
 
 
 FINISHED: Final = frozenset(
@@ -44,6 +44,9 @@ FINISHED: Final = frozenset(
         ExecutionStatus.TIMEOUT,
     }
 )
+# Tuples: membership tests identity first, while a set hashes an enum member in Python
+# code (Enum.__hash__); these are asked several times per step.
+_EXECUTION_ENDS: Final = tuple(FINISHED)
 RETRYABLE: Final = frozenset(
     {ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.TIMEOUT}
 )
@@ -85,7 +88,10 @@ class StepStatus(StrEnum):
 
     @property
     def finished(self) -> bool:
-        return self in (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED)
+        return self in _STEP_ENDS
+
+
+_STEP_ENDS: Final = (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

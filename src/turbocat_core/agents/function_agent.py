@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import inspect
 import math
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -95,6 +93,17 @@ class FunctionExecutor:
         """``where`` names this process in run-time failures (a fleet's worker id)."""
         self.registry = registry
         self._where = where
+        self._async: dict[Any, bool] = {}  # whether each function called so far is async
+
+    def _is_async(self, fn: Callable[..., Any]) -> bool:
+        """Asked once per function (registered functions live as long as the process)."""
+        try:
+            return self._async[fn]
+        except KeyError:
+            known = self._async[fn] = _is_async(fn)
+            return known
+        except TypeError:  # not hashable: ask each time
+            return _is_async(fn)
 
     def check_config(self, config: JsonObject) -> None:
         """The shape, then that the name is registered here (``config.function`` otherwise)."""
@@ -124,7 +133,7 @@ class FunctionExecutor:
         # The function may change what it is given; the engine's values must not change.
         arguments = _copied(inputs)
         try:
-            if _is_async(fn):
+            if self._is_async(fn):
                 result = await fn(arguments, context)
             else:
                 result = await asyncio.to_thread(fn, arguments, context)
@@ -145,20 +154,10 @@ class FunctionExecutor:
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
-    try:
-        known = _ASYNC.get(fn)
-    except TypeError:  # not hashable
-        known = None
-    if known is None:
-        call = getattr(fn, "__call__", None)  # noqa: B004 (an object whose __call__ is async)
-        known = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
-        with contextlib.suppress(TypeError):  # not weakly referable, or not hashable: ask again
-            _ASYNC[fn] = known
-    return known
+    call = getattr(fn, "__call__", None)  # noqa: B004 (an object whose __call__ is async)
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
 
 
-_ASYNC: weakref.WeakKeyDictionary[Callable[..., Any], bool] = weakref.WeakKeyDictionary()
-"""Whether each function called so far is async (asked once per function, not per call)."""
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 

@@ -33,7 +33,7 @@ class ExecutionStatus(StrEnum):
 
     @property
     def finished(self) -> bool:
-        return self in _EXECUTION_ENDS
+        return self in FINISHED
 
 
 FINISHED: Final = frozenset(
@@ -44,9 +44,6 @@ FINISHED: Final = frozenset(
         ExecutionStatus.TIMEOUT,
     }
 )
-# Tuples: membership tests identity first, while a set hashes an enum member in Python
-# code (Enum.__hash__); these are asked several times per step.
-_EXECUTION_ENDS: Final = tuple(FINISHED)
 RETRYABLE: Final = frozenset(
     {ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.TIMEOUT}
 )
@@ -91,7 +88,8 @@ class StepStatus(StrEnum):
         return self in _STEP_ENDS
 
 
-_STEP_ENDS: Final = (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED)
+_STEP_ENDS: Final = frozenset({StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED})
+"""Looked up once, not as three class attributes at each call (asked several times a step)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -71,7 +71,7 @@ class OverProcessFunctions(FunctionRegistry):
         return super().register(name, fn)
 
     def get(self, name: str) -> StepFunction | None:
-        own = super().get(name)
+        own = self._functions.get(name)  # (not super().get: this is asked once per step)
         return own if own is not None else self._process.get(name)
 
     def __contains__(self, name: object) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import random
 import secrets
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -17,8 +18,15 @@ from turbocat_core import ports
 _COUNTER_MAX = 0xFFF
 _RAND_B_MASK = (1 << 62) - 1
 _BUFFER_IDS = 256
+_VERSION_BITS = 0x7 << 76
+_VARIANT_BITS = 0b10 << 62
+_UNKNOWN = SafeUUID.unknown
+_time_ns = time.time_ns
+_unpack_pool = struct.Struct(f">{_BUFFER_IDS}Q").unpack  # 64 random bits each
 _new_object = object.__new__
-_set_attribute = object.__setattr__
+# UUID's own slots, written through their descriptors (UUID.__setattr__ refuses writes).
+_set_int = UUID.__dict__["int"].__set__
+_set_is_safe = UUID.__dict__["is_safe"].__set__
 
 
 class SystemClock:
@@ -36,10 +44,6 @@ class SystemClock:
         await asyncio.sleep(seconds)
 
 
-def _unix_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 class UuidV7Generator:
     """RFC 9562 UUIDv7: 48 bits of Unix milliseconds, then randomness; increasing per process.
 
@@ -47,49 +51,47 @@ class UuidV7Generator:
     value below 2048, so there is room to count); if it overflows, the timestamp is moved
     one millisecond ahead. A clock that steps back is ignored until it catches up. The 62
     bits of ``rand_b`` come from ``os.urandom`` (read in batches, as that is a system call).
+    ``unix_ms`` replaces the clock (tests); by default ``time.time_ns`` is read directly.
     """
 
-    def __init__(self, unix_ms: Callable[[], int] = _unix_ms) -> None:
+    def __init__(self, unix_ms: Callable[[], int] | None = None) -> None:
         self._unix_ms = unix_ms
         self._last_ms = -1
         self._counter = 0
-        self._random = b""
-        self._offset = 0
+        self._pool: list[int] = []
         self._lock = threading.Lock()
 
     def new_id(self) -> UUID:
         with self._lock:
-            ms = self._unix_ms()
+            ms = _time_ns() // 1_000_000 if self._unix_ms is None else self._unix_ms()
+            pool = self._pool
+            if not pool:
+                pool.extend(_unpack_pool(os.urandom(8 * _BUFFER_IDS)))
             if ms > self._last_ms:
                 self._last_ms = ms
-                self._counter = self._random_bits() & 0x7FF
+                counter = self._counter = pool.pop() & 0x7FF
+                if not pool:
+                    pool.extend(_unpack_pool(os.urandom(8 * _BUFFER_IDS)))
             else:
-                self._counter += 1
-                if self._counter > _COUNTER_MAX:
+                counter = self._counter = self._counter + 1
+                if counter > _COUNTER_MAX:
                     self._last_ms += 1
-                    self._counter = self._random_bits() & 0x7FF
+                    counter = self._counter = pool.pop() & 0x7FF
+                    if not pool:
+                        pool.extend(_unpack_pool(os.urandom(8 * _BUFFER_IDS)))
             value = (
                 (self._last_ms & 0xFFFF_FFFF_FFFF) << 80
-                | 0x7 << 76
-                | self._counter << 64
-                | 0b10 << 62
-                | self._random_bits() & _RAND_B_MASK
+                | _VERSION_BITS
+                | counter << 64
+                | _VARIANT_BITS
+                | pool.pop() & _RAND_B_MASK
             )
         # Built without UUID.__init__ (which re-validates): the value is well-formed by
         # construction and this runs several times per engine step.
         new = _new_object(UUID)
-        _set_attribute(new, "int", value)
-        _set_attribute(new, "is_safe", SafeUUID.unknown)
+        _set_int(new, value)
+        _set_is_safe(new, _UNKNOWN)
         return new
-
-    def _random_bits(self) -> int:
-        """64 random bits."""
-        offset = self._offset
-        if offset + 8 > len(self._random):
-            self._random = os.urandom(8 * _BUFFER_IDS)
-            offset = 0
-        self._offset = offset + 8
-        return int.from_bytes(self._random[offset : offset + 8], "big")
 
 
 class SystemRandom:

@@ -14,7 +14,7 @@ from turbocat_core.agents.configs import check_function_config
 from turbocat_core.agents.contract import RunContext
 from turbocat_core.agents.failures import AgentFailure, FailureKind
 from turbocat_core.domain.agent import Agent
-from turbocat_core.domain.common import ExecutionId, JsonObject, WorkflowId
+from turbocat_core.domain.common import ExecutionId, JsonObject, WorkflowId, quick_init
 from turbocat_core.domain.execution import LogLevel
 from turbocat_core.errors import NonRetryableError, ValidationFailed
 
@@ -24,6 +24,7 @@ StepFunction = Callable[[JsonObject, "FunctionContext"], Any]
 _JSON_TYPES: Final = (str, int, bool, type(None), list, tuple)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class FunctionContext:
     """What a step's function is told about its run, and its way to write to the run's log."""
@@ -92,6 +93,17 @@ class FunctionExecutor:
         """``where`` names this process in run-time failures (a fleet's worker id)."""
         self.registry = registry
         self._where = where
+        self._async: dict[Any, bool] = {}  # whether each function called so far is async
+
+    def _is_async(self, fn: Callable[..., Any]) -> bool:
+        """Asked once per function (registered functions live as long as the process)."""
+        try:
+            return self._async[fn]
+        except KeyError:
+            known = self._async[fn] = _is_async(fn)
+            return known
+        except TypeError:  # not hashable: ask each time
+            return _is_async(fn)
 
     def check_config(self, config: JsonObject) -> None:
         """The shape, then that the name is registered here (``config.function`` otherwise)."""
@@ -119,9 +131,9 @@ class FunctionExecutor:
             _run=ctx,
         )
         # The function may change what it is given; the engine's values must not change.
-        arguments = copy.deepcopy(dict(inputs))
+        arguments = _copied(inputs)
         try:
-            if _is_async(fn):
+            if self._is_async(fn):
                 result = await fn(arguments, context)
             else:
                 result = await asyncio.to_thread(fn, arguments, context)
@@ -146,6 +158,27 @@ def _is_async(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
 
 
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _copied(inputs: JsonObject) -> dict[str, Any]:
+    """A copy of the step's inputs sharing nothing mutable with them: JSON containers are
+    rebuilt (the usual case, several times faster than ``copy.deepcopy``); anything else
+    inside is deep-copied."""
+    return {key: _copy(value) for key, value in inputs.items()}
+
+
+def _copy(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) for item in value]
+    return copy.deepcopy(value)
+
+
 def _described(error: BaseException) -> str:
     text = str(error)
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
@@ -158,6 +191,8 @@ def _a(name: str) -> str:
 def _not_json(value: Any) -> str | None:
     """What in ``value`` is not JSON (``"a set"``, ``"a float nan at items.2"``), or ``None``.
     Iterative, so a deeply nested value cannot exhaust the stack."""
+    if _plain_json(value):
+        return None
     for item, path in _walk(value):
         where = f" at {path}" if path else ""
         if isinstance(item, float):
@@ -170,6 +205,40 @@ def _not_json(value: Any) -> str | None:
         elif not isinstance(item, _JSON_TYPES):
             return f"{_a(type(item).__name__)}{where}"
     return None
+
+
+def _plain_json(value: Any) -> bool:
+    """Whether ``value`` is JSON made of exactly dicts with string keys, lists, tuples,
+    strings, ints, bools, ``None`` and finite floats: the quick answer for the usual return
+    value (no paths are built; :func:`_not_json` then names what is wrong, if anything).
+    ``False`` for anything else, cycles included."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is float:
+            if not math.isfinite(item):
+                return False
+            continue
+        if kind is dict:
+            if id(item) in seen:
+                return False
+            seen.add(id(item))
+            for key in item:
+                if type(key) is not str:
+                    return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            if id(item) in seen:
+                return False
+            seen.add(id(item))
+            stack.extend(item)
+        else:
+            return False
+    return True
 
 
 def _walk(value: Any) -> Iterator[tuple[Any, str]]:

@@ -17,6 +17,7 @@ from turbocat_core.domain.common import (
     StepId,
     UserId,
     WorkflowId,
+    quick_init,
 )
 from turbocat_core.domain.workflow import WorkflowStep
 from turbocat_core.errors import InvalidState
@@ -84,7 +85,11 @@ class StepStatus(StrEnum):
 
     @property
     def finished(self) -> bool:
-        return self in (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED)
+        return self in _STEP_ENDS
+
+
+_STEP_ENDS: Final = frozenset({StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED})
+"""Looked up once, not as three class attributes at each call (asked several times a step)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,6 +163,7 @@ EXECUTION_QUERY: Final = QuerySpec(
 )
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepRun(Entity):
     """The durable state of one step in one execution: what resume and retry-from-failure read.
@@ -179,6 +185,7 @@ class StepRun(Entity):
     reused_from: ExecutionId | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionLog(Entity):
     """One log line of an execution; ``seq`` (given by the store) orders an execution's lines."""

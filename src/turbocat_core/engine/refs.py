@@ -112,17 +112,26 @@ def _brackets(count: int) -> int:
 
 
 def references_in(value: Any) -> Iterator[str]:
-    """Yield every reference path in a JSON value, depth first, in document order."""
+    """Every reference path in a JSON value, depth first, in document order."""
+    found: list[str] = []
+    _collect_references(value, found)
+    return iter(found)
+
+
+def _collect_references(value: Any, found: list[str]) -> None:
+    # Collected into one list by plain calls: nested generators cost a frame per level
+    # and per path, and validation runs this over every step of every run.
     if isinstance(value, str):
         if "{{" in value:
-            for match in REFERENCE.finditer(value):
-                yield match.group(1)
+            found.extend(REFERENCE.findall(value))
     elif isinstance(value, dict):
         for item in value.values():
-            yield from references_in(item)
+            if type(item) is not str or "{{" in item:
+                _collect_references(item, found)
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from references_in(item)
+            if type(item) is not str or "{{" in item:
+                _collect_references(item, found)
 
 
 def walk(root: Any, segments: Sequence[str]) -> Any:

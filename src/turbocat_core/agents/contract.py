@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from turbocat_core.agents.configs import check_agent_config
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import Agent, AgentType
-from turbocat_core.domain.common import ExecutionId, JsonObject, UserId, WorkflowId, quick_init
+from turbocat_core.domain.common import ExecutionId, JsonObject, UserId, WorkflowId
 from turbocat_core.domain.execution import LogLevel
 
 if TYPE_CHECKING:
@@ -23,7 +23,6 @@ async def _discard(level: LogLevel, message: str, metadata: JsonObject) -> None:
     return None
 
 
-@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunContext:
     """Where an agent runs: the execution, the step, the attempt, secrets, a log and the

@@ -14,7 +14,7 @@ from turbocat_core.agents.configs import check_function_config
 from turbocat_core.agents.contract import RunContext
 from turbocat_core.agents.failures import AgentFailure, FailureKind
 from turbocat_core.domain.agent import Agent
-from turbocat_core.domain.common import ExecutionId, JsonObject, WorkflowId, quick_init
+from turbocat_core.domain.common import ExecutionId, JsonObject, WorkflowId
 from turbocat_core.domain.execution import LogLevel
 from turbocat_core.errors import NonRetryableError, ValidationFailed
 
@@ -24,7 +24,6 @@ StepFunction = Callable[[JsonObject, "FunctionContext"], Any]
 _JSON_TYPES: Final = (str, int, bool, type(None), list, tuple)
 
 
-@quick_init
 @dataclass(frozen=True, slots=True)
 class FunctionContext:
     """What a step's function is told about its run, and its way to write to the run's log."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,60 +27,6 @@ ApiKeyId = NewType("ApiKeyId", UUID)
 AuditLogId = NewType("AuditLogId", UUID)
 
 T = TypeVar("T")
-C = TypeVar("C", bound=type)
-
-
-class _Factory:
-    def __repr__(self) -> str:
-        return "<factory>"  # as dataclasses shows it in signatures
-
-
-_FACTORY: Any = _Factory()
-
-
-def quick_init(cls: C) -> C:
-    """Give a frozen, slotted dataclass an ``__init__`` that writes its slots through their
-    descriptors, about twice as fast as the generated one (which calls
-    ``object.__setattr__`` once per field); for the rows the engine builds at every step.
-
-    The same signature, defaults and default factories; the class must have no
-    ``__post_init__``. The source is generated from the class's own field names only.
-    """
-    params = dataclasses.fields(cls)
-    if hasattr(cls, "__post_init__") or not params or any(not f.init for f in params):
-        raise TypeError(f"quick_init cannot build {cls.__name__}.__init__")
-    generated = cls.__dict__["__init__"]  # the dataclass's own
-    signature = inspect.signature(generated)
-    namespace: dict[str, Any] = {"_factory_marker": _FACTORY}
-    parts: list[str] = []
-    body: list[str] = []
-    keyword_only = False
-    for index, f in enumerate(params):
-        parameter = signature.parameters[f.name]
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and not keyword_only:
-            parts.append("*")
-            keyword_only = True
-        if f.default_factory is not dataclasses.MISSING:
-            namespace[f"_factory{index}"] = f.default_factory
-            parts.append(f"{f.name}=_factory_marker")
-            value = f"_factory{index}() if {f.name} is _factory_marker else {f.name}"
-        elif f.default is not dataclasses.MISSING:
-            namespace[f"_default{index}"] = f.default
-            parts.append(f"{f.name}=_default{index}")
-            value = f.name
-        else:
-            parts.append(f.name)
-            value = f.name
-        namespace[f"_set{index}"] = getattr(cls, f.name).__set__  # the slot's descriptor
-        body.append(f"    _set{index}(self, {value})")
-    source = f"def __init__(self, {', '.join(parts)}):\n" + "\n".join(body)
-    exec(source, namespace)
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = generated.__doc__
-    setattr(cls, "__init__", init)  # noqa: B010 (mypy refuses assigning __init__)
-    return cls
-
 
 MAX_PAGE_SIZE = 100
 NAME_MAX = 255

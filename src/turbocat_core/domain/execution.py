@@ -17,7 +17,6 @@ from turbocat_core.domain.common import (
     StepId,
     UserId,
     WorkflowId,
-    quick_init,
 )
 from turbocat_core.domain.workflow import WorkflowStep
 from turbocat_core.errors import InvalidState
@@ -163,7 +162,6 @@ EXECUTION_QUERY: Final = QuerySpec(
 )
 
 
-@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepRun(Entity):
     """The durable state of one step in one execution: what resume and retry-from-failure read.
@@ -185,7 +183,6 @@ class StepRun(Entity):
     reused_from: ExecutionId | None = None
 
 
-@quick_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionLog(Entity):
     """One log line of an execution; ``seq`` (given by the store) orders an execution's lines."""

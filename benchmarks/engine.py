@@ -23,10 +23,13 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from turbocat_adapters.memory import InProcessCancellation, MemoryStore
-from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
+from dependency_injector import providers
+
+from turbocat_adapters.container import Container
+from turbocat_adapters.settings import Settings
 from turbocat_core.agents.contract import AgentExecutors, RunContext
 from turbocat_core.agents.data_agent import DataAgent
 from turbocat_core.domain.access import Actor
@@ -35,8 +38,6 @@ from turbocat_core.domain.common import AgentId, StepId, WorkflowId
 from turbocat_core.domain.execution import ExecutionStatus
 from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
 from turbocat_core.domain.workflow import StepType, Workflow, WorkflowStatus, WorkflowStep
-from turbocat_core.engine.runner import Engine
-from turbocat_core.usecases.executions import StartExecution
 
 
 class Timed:
@@ -73,6 +74,18 @@ class NoQueue:
         return None
 
 
+def bench_container(
+    executors: AgentExecutors, database_url: str = "memory://", data_dir: Path | None = None
+) -> Container:
+    """The runtime every process builds (the container), with only ``executors`` and a queue
+    that runs nothing: ``container.engine()`` and ``container.start_execution()`` as served."""
+    settings = Settings(database_url=database_url, data_dir=data_dir or Path(".turbocat"))
+    container = Container(settings=providers.Object(settings))
+    container.executors.override(providers.Object(executors))
+    container.queue.override(providers.Object(NoQueue()))
+    return container
+
+
 @dataclass
 class Result:
     shape: str
@@ -86,17 +99,11 @@ class Result:
 
 
 async def one_run(shape: str, steps: int, profiler: Any = None) -> Result:
-    store, clock, ids = MemoryStore(), SystemClock(), UuidV7Generator()
     data = TimedDataAgent()
-    engine = Engine(
-        uow=store.unit_of_work,
-        clock=clock,
-        ids=ids,
-        random=SystemRandom(),
-        executors=AgentExecutors({AgentType.DATA: data}),
-        cancellation=InProcessCancellation(),
-    )
-    owner = LOCAL_OWNER_ID  # exists in every store (foreign keys hold)
+    container = bench_container(AgentExecutors({AgentType.DATA: data}))
+    store, clock, ids = container.store(), container.clock(), container.ids()
+    engine = container.engine()
+    owner = LOCAL_OWNER_ID  # in every store from the start
     now = clock.now()
     agent = Agent(
         id=AgentId(ids.new_id()),
@@ -141,7 +148,7 @@ async def one_run(shape: str, steps: int, profiler: Any = None) -> Result:
         for step in plan:
             await uow.steps.add(step)
         await uow.commit()
-    start = StartExecution(uow=store.unit_of_work, clock=clock, ids=ids, queue=NoQueue())
+    start = container.start_execution()
     execution = await start(Actor(user_id=owner, role=UserRole.USER), workflow.id)
     if profiler is not None:
         profiler.enable()

@@ -43,13 +43,12 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
-from benchmarks.engine import NoQueue, Timed
+from benchmarks.engine import Timed, bench_container
 
 from turbocat_adapters.code import SubprocessCodeRunner
 from turbocat_adapters.code.sandbox import bubblewrap_argv, child_env, find_runtime, fresh_uid
 from turbocat_adapters.http import HttpxClient
-from turbocat_adapters.memory import InProcessCancellation, MemoryStore
-from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
+from turbocat_adapters.system import SystemClock
 from turbocat_core.agents.api_agent import ApiAgent
 from turbocat_core.agents.code_agent import CodeAgent
 from turbocat_core.agents.contract import AgentExecutors, RunContext
@@ -58,10 +57,8 @@ from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import AgentId, StepId, UserId, WorkflowId
 from turbocat_core.domain.execution import ExecutionStatus
-from turbocat_core.domain.user import UserRole
+from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
 from turbocat_core.domain.workflow import StepType, Workflow, WorkflowStatus, WorkflowStep
-from turbocat_core.engine.runner import Engine
-from turbocat_core.usecases.executions import StartExecution
 
 WARM_UP = 3
 """Untimed calls before each series (imports, the bwrap probe, the SSL context)."""
@@ -162,17 +159,11 @@ async def engine_runs(
     api: ApiAgent, config: dict[str, Any], count: int
 ) -> list[tuple[float, float]]:
     """(engine.run ms, ms inside the API agent) of ``count`` runs of a 1-step workflow."""
-    store, clock, ids = MemoryStore(), SystemClock(), UuidV7Generator()
     agent = Timed(api)
-    engine = Engine(
-        uow=store.unit_of_work,
-        clock=clock,
-        ids=ids,
-        random=SystemRandom(),
-        executors=AgentExecutors({AgentType.API: agent}),
-        cancellation=InProcessCancellation(),
-    )
-    owner = UserId(uuid4())
+    container = bench_container(AgentExecutors({AgentType.API: agent}))
+    store, clock, ids = container.store(), container.clock(), container.ids()
+    engine = container.engine()
+    owner = LOCAL_OWNER_ID  # in every store from the start
     now = clock.now()
     api_agent = agent_of(AgentType.API, config, owner)
     workflow = Workflow(
@@ -200,7 +191,7 @@ async def engine_runs(
             )
         )
         await uow.commit()
-    start = StartExecution(uow=store.unit_of_work, clock=clock, ids=ids, queue=NoQueue())
+    start = container.start_execution()
     actor = Actor(user_id=owner, role=UserRole.USER)
     results = []
     for n in range(WARM_UP + count):

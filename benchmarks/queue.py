@@ -261,9 +261,6 @@ def load_engine_benchmark() -> Any:
 async def in_process_chain(dsn: str, steps: int, repeat: int) -> list[tuple[float, float]]:
     """The engine on a PostgreSQL store in this process: (wall ms/step, DATA work ms/step) of
     each run of a ``steps``-long DATA chain."""
-    from turbocat_adapters.memory import InProcessCancellation
-    from turbocat_adapters.stores import build_store
-    from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
     from turbocat_core.agents.contract import AgentExecutors
     from turbocat_core.domain.access import Actor
     from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
@@ -271,16 +268,16 @@ async def in_process_chain(dsn: str, steps: int, repeat: int) -> list[tuple[floa
     from turbocat_core.domain.execution import ExecutionStatus
     from turbocat_core.domain.user import User, UserRole
     from turbocat_core.domain.workflow import StepType, Workflow, WorkflowStatus, WorkflowStep
-    from turbocat_core.engine.runner import Engine
-    from turbocat_core.usecases.executions import StartExecution
 
     bench = load_engine_benchmark()
     folder = Path(tempfile.mkdtemp(prefix="turbocat-bench-"))
-    store = build_store(dsn, folder)
+    data = bench.TimedDataAgent()
+    container = bench.bench_container(AgentExecutors({AgentType.DATA: data}), dsn, folder)
+    store = container.store()
     await store.open()
     try:
         await store.migrate()
-        clock, ids = SystemClock(), UuidV7Generator()
+        clock, ids, engine = container.clock(), container.ids(), container.engine()
         now = clock.now()
         user = User(
             id=ids.new_id(),
@@ -328,25 +325,17 @@ async def in_process_chain(dsn: str, steps: int, repeat: int) -> list[tuple[floa
                     )
                 )
             await uow.commit()
-        start = StartExecution(uow=store.unit_of_work, clock=clock, ids=ids, queue=bench.NoQueue())
+        start = container.start_execution()
         results = []
         for _ in range(repeat):
-            data = bench.TimedDataAgent()
-            engine = Engine(
-                uow=store.unit_of_work,
-                clock=clock,
-                ids=ids,
-                random=SystemRandom(),
-                executors=AgentExecutors({AgentType.DATA: data}),
-                cancellation=InProcessCancellation(),
-            )
             execution = await start(Actor(user_id=user.id, role=UserRole.USER), workflow.id)
+            inside = data.seconds
             began = time.perf_counter()
             done = await engine.run(execution.id)
             wall = time.perf_counter() - began
             if done.status is not ExecutionStatus.COMPLETED:
                 print(f"    in-process run ended {done.status}: {done.error_message}")
-            results.append((wall / steps * 1000, data.seconds / steps * 1000))
+            results.append((wall / steps * 1000, (data.seconds - inside) / steps * 1000))
         return results
     finally:
         await store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from dependency_injector import containers, providers
@@ -15,15 +15,11 @@ from turbocat_adapters.functions import container_functions
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
 from turbocat_adapters.llm import HttpLlmClient
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
-from turbocat_adapters.memory import (
-    InProcessCancellation,
-    InProcessQueue,
-    MemoryClaims,
-    MemoryRateLimiter,
-)
+from turbocat_adapters.rq.reaper import Reaper
 from turbocat_adapters.scheduler import Scheduler
 from turbocat_adapters.security import BcryptHasher
 from turbocat_adapters.settings import Settings
+from turbocat_adapters.shared import SharedParts, fleet_parts, local_parts
 from turbocat_adapters.stores import Store, build_store
 from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
 from turbocat_adapters.tokens import JwtTokens
@@ -33,20 +29,13 @@ from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.agents.data_agent import DataAgent
 from turbocat_core.agents.function_agent import FunctionExecutor, FunctionRegistry
 from turbocat_core.agents.llm_agent import LlmAgent
-from turbocat_core.agents.workflow_agent import WorkflowAgent, bind_engine
+from turbocat_core.agents.workflow_agent import WorkflowAgent
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
-from turbocat_core.errors import ValidationFailed
 from turbocat_core.ports import (
-    CancellationSignal,
-    Claims,
     Clock,
-    JobQueue,
     Mailer,
-    OneTimeTokens,
-    ReplayGuard,
-    SessionStore,
     UnitOfWorkFactory,
 )
 from turbocat_core.usecases.accounts import (
@@ -60,100 +49,106 @@ from turbocat_core.usecases.accounts import (
     Register,
     ResetPassword,
 )
+from turbocat_core.usecases.agents import (
+    AgentVersions,
+    CreateAgent,
+    DeleteAgent,
+    DuplicateAgent,
+    GetAgent,
+    ListAgents,
+    UpdateAgent,
+)
+from turbocat_core.usecases.analytics import (
+    GetAgentMetrics,
+    GetOverview,
+    GetWorkflowMetrics,
+    ListAuditLogs,
+)
 from turbocat_core.usecases.api_keys import (
     AuthenticateApiKey,
     CreateApiKey,
     ListApiKeys,
     RevokeApiKey,
 )
-from turbocat_core.usecases.deployments import deployment_env
-from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
+from turbocat_core.usecases.deployment_lifecycle import (
+    ListDeploymentEvents,
+    StartDeployment,
+    StopDeployment,
+)
+from turbocat_core.usecases.deployments import (
+    CreateDeployment,
+    DeleteDeployment,
+    GetDeployment,
+    ListDeployments,
+    UpdateDeployment,
+    deployment_env,
+)
+from turbocat_core.usecases.executions import (
+    CancelExecution,
+    GetExecution,
+    ListChildExecutions,
+    ListExecutionLogs,
+    ListWorkflowExecutions,
+    RetryExecution,
+    StartExecution,
+    WatchExecution,
+)
+from turbocat_core.usecases.recovery import ResumeInterrupted
 from turbocat_core.usecases.reseal import ResealSecrets
 from turbocat_core.usecases.retention import PruneExecutions
 from turbocat_core.usecases.running import RunQueued
 from turbocat_core.usecases.scheduling import FireDueSchedules
 from turbocat_core.usecases.seed import Seed
+from turbocat_core.usecases.templates import (
+    GetTemplate,
+    InstantiateTemplate,
+    ListTemplates,
+    TemplateCategories,
+)
 from turbocat_core.usecases.users import GetMe, GetUser, UpdateMe
+from turbocat_core.usecases.webhooks import ReceiveWebhook
 from turbocat_core.usecases.workflow_files import ImportWorkflow, WorkflowFiles
+from turbocat_core.usecases.workflows import (
+    CreateWorkflow,
+    DeleteWorkflow,
+    ExportWorkflow,
+    GetWorkflow,
+    ListWorkflows,
+    UpdateWorkflow,
+)
 
 if TYPE_CHECKING:
-    from redis import Redis as SyncRedis
-    from redis.asyncio import Redis
-
-    from turbocat_core.ports import RateLimiter
+    from turbocat_adapters.memory.tasks import Runner
+    from turbocat_core.domain.common import ExecutionId
 
 
-PARK_WAITS_OVER = 5.0
-"""In a fleet, a run whose running steps are all WAITs with more than 5 s to go leaves its
-worker and is queued again for when the first one ends."""
-
-
-def _engine_settings(settings: Settings) -> EngineSettings:
+def _engine_settings(settings: Settings, shared: SharedParts) -> EngineSettings:
     return EngineSettings(
         max_step_output_bytes=settings.max_step_output_bytes,
         max_resolved_input_bytes=settings.max_resolved_input_bytes,
-        park_waits_over=PARK_WAITS_OVER if settings.redis_url else None,
+        park_waits_over=shared.park_waits_over,
         max_recoveries=settings.max_run_recoveries,
     )
+
+
+def _mode(settings: Settings) -> str:
+    """``"fleet"`` with a Redis URL (servers and workers share Redis and RQ), else ``"local"``."""
+    return "fleet" if settings.redis_url else "local"
+
+
+def _runs_later(container: Container) -> Runner:
+    """The in-process queue's runner: ``run_queued``, looked up when a job runs (it hands
+    follow-ups to that queue, so it is built after it)."""
+
+    async def run(execution_id: ExecutionId) -> None:
+        await container.run_queued()(execution_id)
+
+    return run
 
 
 def _worker_id() -> str:
     """This process among the fleet's: host, pid and a random part (pids are reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
-
-
-def _rq_connection(settings: Settings) -> SyncRedis | None:
-    if settings.redis_url is None:
-        return None
-    from turbocat_adapters.rq.queue import sync_redis
-
-    return sync_redis(settings.redis_url)
-
-
-def _claims(clock: Clock, redis: Redis | None, settings: Settings) -> Claims:
-    if redis is not None:
-        from turbocat_adapters.redis import Keys
-        from turbocat_adapters.redis.claims import RedisClaims
-
-        return RedisClaims(redis, Keys(settings.redis_prefix))
-    return MemoryClaims(clock)
-
-
-def _fleet_claims(settings: Settings, claims: Claims) -> Claims | None:
-    """Schedules need claims only where several processes run them."""
-    return claims if settings.redis_url else None
-
-
-def _cancellation(redis: Redis | None, settings: Settings) -> CancellationSignal:
-    if redis is not None:
-        from turbocat_adapters.redis import Keys
-        from turbocat_adapters.redis.cancellation import RedisCancellation
-
-        return RedisCancellation(redis, Keys(settings.redis_prefix))
-    return InProcessCancellation()
-
-
-def _run_queued(
-    settings: Settings,
-    engine: Engine,
-    claims: Claims,
-    clock: Clock,
-    worker_id: str,
-    rq_connection: SyncRedis | None,
-) -> RunQueued:
-    """The runner and its queue: RQ with a Redis URL (workers run the jobs), otherwise
-    asyncio tasks of this process."""
-    queue: JobQueue
-    if rq_connection is not None:
-        from turbocat_adapters.rq.queue import RqQueue
-
-        queue = RqQueue(rq_connection, settings.redis_prefix, claims)
-    else:
-        queue = InProcessQueue(None, clock)
-    runner = RunQueued(engine=engine, queue=queue, claims=claims, clock=clock, holder=worker_id)
-    if isinstance(queue, InProcessQueue):
-        queue.runner = runner
-    return runner
 
 
 def _store(settings: Settings) -> Store:
@@ -172,65 +167,12 @@ def _jwt(settings: Settings, clock: Clock) -> JwtTokens:
     return JwtTokens(settings.jwt_secret, clock)
 
 
-def _redis(settings: Settings) -> Redis | None:
-    """The fleet mode's client (none without a Redis URL); it connects when first used."""
-    if settings.redis_url is None:
-        return None
-    try:
-        from turbocat_adapters.redis import redis_client
-        from turbocat_adapters.rq import queue as _rq  # noqa: F401 (RQ comes with the fleet)
-    except ImportError:
-        raise ValidationFailed.field(
-            "TURBOCAT_REDIS_URL", "the fleet needs its drivers: pip install 'turbocat[redis]'"
-        ) from None
-    return redis_client(settings.redis_url)
-
-
 async def close_redis(container: Container) -> None:
     """Close the container's Redis client, if it has one (whoever opens the store calls this
     when closing it, on the same event loop)."""
     client = container.redis()
     if client is not None:
         await client.aclose()
-
-
-def _sessions(store: Store, clock: Clock, redis: Redis | None, settings: Settings) -> SessionStore:
-    if redis is not None:
-        from turbocat_adapters.redis import Keys, RedisSessionStore
-
-        return RedisSessionStore(redis, Keys(settings.redis_prefix), clock)
-    return store.session_store(clock)
-
-
-def _reset_tokens(
-    store: Store, clock: Clock, redis: Redis | None, settings: Settings
-) -> OneTimeTokens:
-    if redis is not None:
-        from turbocat_adapters.redis import Keys, RedisOneTimeTokens
-
-        return RedisOneTimeTokens(redis, Keys(settings.redis_prefix), clock)
-    return store.one_time_tokens(clock)
-
-
-def _replay_guard(
-    store: Store, clock: Clock, redis: Redis | None, settings: Settings
-) -> ReplayGuard:
-    """Accepted webhooks: in Redis where there is one, so every process agrees; otherwise
-    in the store (its ``replay_keys``)."""
-    if redis is not None:
-        from turbocat_adapters.redis import Keys, RedisReplayGuard
-
-        return RedisReplayGuard(redis, Keys(settings.redis_prefix), clock)
-    return store.replay_guard(clock)
-
-
-def _limiter(clock: Clock, redis: Redis | None, settings: Settings) -> RateLimiter:
-    """Shared by every process on one Redis; otherwise this process's own (memory)."""
-    if redis is not None:
-        from turbocat_adapters.redis import Keys, RedisRateLimiter
-
-        return RedisRateLimiter(redis, Keys(settings.redis_prefix), clock)
-    return MemoryRateLimiter(clock)
 
 
 def _secret_box(settings: Settings) -> SecretBox:
@@ -290,14 +232,10 @@ def _executors(settings: Settings, functions: FunctionRegistry, worker_id: str) 
     )
 
 
-def _engine(**parts: Any) -> Engine:
-    """The engine, with the WORKFLOW agent bound to it (it runs child executions with it)."""
-    return bind_engine(Engine(**parts))
-
-
 class Container(containers.DeclarativeContainer):
     """One per process. ``Container(settings=providers.Object(s))`` to inject settings."""
 
+    __self__ = providers.Self()
     settings = providers.Singleton(Settings.load)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidV7Generator)
@@ -310,14 +248,23 @@ class Container(containers.DeclarativeContainer):
         BcryptHasher, rounds=providers.Callable(lambda s: s.bcrypt_rounds, settings)
     )
 
-    redis = providers.Singleton(_redis, settings)
-    """``None`` without ``TURBOCAT_REDIS_URL``; whoever opens the store closes it too
-    (``close_redis``). With it, sessions, reset tokens, accepted webhooks, limits, claims,
-    cancellation requests and the RQ queue live in Redis."""
-    rq_connection = providers.Singleton(_rq_connection, settings)
+    shared = providers.Selector(
+        providers.Callable(_mode, settings),
+        local=providers.Singleton(
+            local_parts, store, clock, runner=providers.Callable(_runs_later, __self__)
+        ),
+        fleet=providers.Singleton(fleet_parts, settings, clock),
+    )
+    """What every process of the deployment shares, picked here once (``shared.py``): with
+    ``TURBOCAT_REDIS_URL``, sessions, reset tokens, accepted webhooks, limits, claims,
+    cancellation requests and the RQ queue live in Redis; without, in this process."""
+    queue = shared.provided.queue
+    claims = shared.provided.claims
+    cancellation = shared.provided.cancellation
+    redis = shared.provided.redis
+    """``None`` without Redis; whoever opens the store closes it too (``close_redis``)."""
+    rq_connection = shared.provided.rq_connection
     worker_id = providers.Singleton(_worker_id)
-    claims = providers.Singleton(_claims, clock, redis, settings)
-    cancellation = providers.Singleton(_cancellation, redis, settings)
     functions = providers.Singleton(
         container_functions, providers.Callable(lambda s: s.functions, settings)
     )
@@ -327,23 +274,34 @@ class Container(containers.DeclarativeContainer):
     executors = providers.Singleton(_executors, settings, functions, worker_id)
     logs = providers.Singleton(LogBroadcast)
     engine = providers.Singleton(
-        _engine,
+        Engine,
         uow=uow,
         clock=clock,
         ids=ids,
         random=random,
         executors=executors,
         cancellation=cancellation,
-        settings=providers.Callable(_engine_settings, settings),
+        settings=providers.Callable(_engine_settings, settings, shared),
         env_for=providers.Callable(_env_for, settings, uow),
         on_log=logs,
         claims=claims,
     )
     run_queued = providers.Singleton(
-        _run_queued, settings, engine, claims, clock, worker_id, rq_connection
+        RunQueued, engine=engine, queue=queue, claims=claims, clock=clock, holder=worker_id
     )
-    """What the queue runs for each job; ``queue`` is the JobQueue it hands follow-ups to."""
-    queue = run_queued.provided.queue
+    """What the queue runs for each job (the fleet's workers, or ``queue`` itself locally)."""
+    resume_interrupted = providers.Factory(ResumeInterrupted, uow=uow, queue=queue)
+    """A lone process, at start-up: queue again what a stopped one left unfinished."""
+    reaper = providers.Factory(
+        Reaper,
+        uow=uow,
+        claims=claims,
+        queue=queue,
+        clock=clock,
+        holder=worker_id,
+        jobs_alive=queue.provided.job_alive,
+    )
+    """A fleet worker's: queue again the runs whose worker is gone (RQ's queue only)."""
 
     workflow_files = providers.Singleton(WorkflowFiles, clock=clock, ids=ids, executors=executors)
     import_workflow = providers.Factory(ImportWorkflow, uow=uow, files=workflow_files)
@@ -358,9 +316,9 @@ class Container(containers.DeclarativeContainer):
 
     # Accounts
     tokens = providers.Singleton(_jwt, settings, clock)
-    sessions = providers.Singleton(_sessions, store, clock, redis, settings)
-    reset_tokens = providers.Singleton(_reset_tokens, store, clock, redis, settings)
-    limiter = providers.Singleton(_limiter, clock, redis, settings)
+    sessions = shared.provided.sessions
+    reset_tokens = shared.provided.reset_tokens
+    limiter = shared.provided.limiter
     mailer = providers.Singleton(_mailer, settings)
     account_ports = providers.Singleton(
         AccountPorts,
@@ -396,7 +354,7 @@ class Container(containers.DeclarativeContainer):
 
     # Deployments
     secret_box = providers.Singleton(_secret_box, settings)
-    replay_guard = providers.Singleton(_replay_guard, store, clock, redis, settings)
+    replay_guard = shared.provided.replay_guard
     reseal_secrets = providers.Factory(ResealSecrets, uow=uow, secrets=secret_box)
     prune_executions = providers.Factory(PruneExecutions, uow=uow, clock=clock)
     fire_due_schedules = providers.Factory(
@@ -405,7 +363,67 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         ids=ids,
         start=start_execution,
-        claims=providers.Callable(_fleet_claims, settings, claims),
+        claims=shared.provided.schedule_claims,
         holder=worker_id,
     )
     scheduler = providers.Singleton(Scheduler, fire=fire_due_schedules, clock=clock)
+
+    # What the HTTP resources call (a fresh use case per request)
+    list_agents = providers.Factory(ListAgents, uow=uow)
+    get_agent = providers.Factory(GetAgent, uow=uow)
+    agent_versions = providers.Factory(AgentVersions, uow=uow)
+    create_agent = providers.Factory(
+        CreateAgent, uow=uow, clock=clock, ids=ids, executors=executors
+    )
+    update_agent = providers.Factory(
+        UpdateAgent, uow=uow, clock=clock, ids=ids, executors=executors
+    )
+    delete_agent = providers.Factory(DeleteAgent, uow=uow, clock=clock, ids=ids)
+    duplicate_agent = providers.Factory(DuplicateAgent, uow=uow, clock=clock, ids=ids)
+    list_workflows = providers.Factory(ListWorkflows, uow=uow)
+    get_workflow = providers.Factory(GetWorkflow, uow=uow)
+    create_workflow = providers.Factory(CreateWorkflow, uow=uow, clock=clock, ids=ids)
+    update_workflow = providers.Factory(UpdateWorkflow, uow=uow, clock=clock, ids=ids)
+    delete_workflow = providers.Factory(DeleteWorkflow, uow=uow, clock=clock, ids=ids)
+    export_workflow = providers.Factory(ExportWorkflow, uow=uow, files=workflow_files)
+    list_workflow_executions = providers.Factory(ListWorkflowExecutions, uow=uow)
+    get_execution = providers.Factory(GetExecution, uow=uow)
+    list_execution_logs = providers.Factory(ListExecutionLogs, uow=uow)
+    list_child_executions = providers.Factory(ListChildExecutions, uow=uow)
+    watch_execution = providers.Factory(WatchExecution, uow=uow)
+    list_templates = providers.Factory(ListTemplates, uow=uow)
+    template_categories = providers.Factory(TemplateCategories, uow=uow)
+    get_template = providers.Factory(GetTemplate, uow=uow)
+    instantiate_template = providers.Factory(
+        InstantiateTemplate,
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        executors=executors,
+        files=workflow_files,
+    )
+    create_deployment = providers.Factory(
+        CreateDeployment, uow=uow, clock=clock, ids=ids, random=random, secrets=secret_box
+    )
+    list_deployments = providers.Factory(ListDeployments, uow=uow)
+    get_deployment = providers.Factory(GetDeployment, uow=uow, clock=clock)
+    update_deployment = providers.Factory(
+        UpdateDeployment, uow=uow, clock=clock, ids=ids, secrets=secret_box
+    )
+    delete_deployment = providers.Factory(DeleteDeployment, uow=uow, clock=clock, ids=ids)
+    start_deployment = providers.Factory(StartDeployment, uow=uow, clock=clock, ids=ids)
+    stop_deployment = providers.Factory(StopDeployment, uow=uow, clock=clock, ids=ids)
+    list_deployment_events = providers.Factory(ListDeploymentEvents, uow=uow)
+    receive_webhook = providers.Factory(
+        ReceiveWebhook,
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        secrets=secret_box,
+        start=start_execution,
+        replay=replay_guard,
+    )
+    get_overview = providers.Factory(GetOverview, uow=uow)
+    get_agent_metrics = providers.Factory(GetAgentMetrics, uow=uow, clock=clock)
+    get_workflow_metrics = providers.Factory(GetWorkflowMetrics, uow=uow, clock=clock)
+    list_audit_logs = providers.Factory(ListAuditLogs, uow=uow)

@@ -24,13 +24,7 @@ from turbocat_core.domain.execution import Execution, ExecutionLog, ExecutionSta
 from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, WorkflowStatus
 from turbocat_core.errors import FieldError, ValidationFailed
-from turbocat_core.usecases.executions import (
-    ExecutionWithRuns,
-    GetExecution,
-    ListExecutionLogs,
-    WatchExecution,
-)
-from turbocat_core.usecases.recovery import ResumeInterrupted
+from turbocat_core.usecases.executions import ExecutionWithRuns
 
 F = TypeVar("F", bound=Callable[..., Any])
 Workflow = Mapping[str, Any] | str | PathLike[str]
@@ -202,9 +196,7 @@ class Turbocat:
             await self._store.open()
             await self._store.migrate()  # SQLite migrates when opened; PostgreSQL here
             self._unsubscribe = self._container.logs().subscribe(self._on_log)
-            resume = ResumeInterrupted(
-                uow=self._container.uow(), queue=self._container.queue(), owner=LOCAL_OWNER_ID
-            )
+            resume = self._container.resume_interrupted(owner=LOCAL_OWNER_ID)
             self.resumed = await resume()
         except BaseException:
             await self._close()
@@ -353,8 +345,7 @@ class Turbocat:
                             # Finished but not settled (a cancel): its steps' last lines count.
                             changed.every_line = execution.status.finished
                         look = False
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
+                        await _changed_or_recheck(changed)
         except TimeoutError:
             raise TimeoutError(f"execution {eid} did not finish within {timeout} s") from None
 
@@ -380,15 +371,13 @@ class Turbocat:
     async def get(self, execution_id: ExecutionRef) -> ExecutionWithRuns:
         """The execution now, with its steps' states (``step_runs``); ``NotFound`` if unknown."""
         self._require_open()
-        return await GetExecution(uow=self._container.uow())(
-            self._actor, _execution_id(execution_id)
-        )
+        return await self._container.get_execution()(self._actor, _execution_id(execution_id))
 
     async def logs(self, execution_id: ExecutionRef) -> list[ExecutionLog]:
         """Every log line of the execution so far, in order."""
         self._require_open()
         eid = _execution_id(execution_id)
-        read = ListExecutionLogs(uow=self._container.uow())
+        read = self._container.list_execution_logs()
         lines: list[ExecutionLog] = []
         while True:
             after = lines[-1].seq if lines else 0
@@ -403,7 +392,7 @@ class Turbocat:
         it has finished: the last item is the finished ``Execution``."""
         self._require_open()
         eid = _execution_id(execution_id)
-        watch = WatchExecution(uow=self._container.uow())
+        watch = self._container.watch_execution()
         cursor = 0
         status: ExecutionStatus | None = None
         with self._watch(eid) as changed:
@@ -420,8 +409,7 @@ class Turbocat:
                     status = progress.execution.status
                     yield progress.execution
                 if not progress.more:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(changed.wait(), RECHECK_SECONDS)
+                    await _changed_or_recheck(changed)
 
     # --- without asyncio --------------------------------------------------------------
 
@@ -484,13 +472,25 @@ class Turbocat:
     async def _look(self, execution_id: ExecutionId) -> tuple[ExecutionWithRuns, bool]:
         """The execution, and whether it is settled: finished, and (cancelled once started)
         every step's state recorded."""
-        execution = await GetExecution(uow=self._container.uow())(self._actor, execution_id)
+        execution = await self._container.get_execution()(self._actor, execution_id)
         if not execution.status.finished:
             return execution, False
         if execution.status is ExecutionStatus.CANCELLED and execution.started_at is not None:
             done = {run.step_key for run in execution.step_runs if run.status.finished}
             return execution, all(step.step_key in done for step in execution.steps)
         return execution, True
+
+
+async def _changed_or_recheck(changed: asyncio.Event) -> None:
+    """Return once ``changed`` is set, or after ``RECHECK_SECONDS``.
+
+    ``asyncio.timeout``, not ``asyncio.wait_for``: on Python 3.11, ``wait_for`` swallows a
+    cancellation that arrives just as the event is set (3.12 fixed it), and a program's
+    Ctrl-C (``asyncio.run`` cancels its main task once) was then lost in ``tc.wait``.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(RECHECK_SECONDS):
+            await changed.wait()
 
 
 class _Watcher(asyncio.Event):

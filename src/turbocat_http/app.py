@@ -15,7 +15,6 @@ from litestar.datastructures import State
 
 from turbocat_adapters.bootstrap import ensure_bootstrap_admin
 from turbocat_adapters.container import close_redis
-from turbocat_core.usecases.recovery import ResumeInterrupted
 from turbocat_http.auth.access import check_access
 from turbocat_http.context import REQUEST_ID_HEADER
 from turbocat_http.dependencies import CONTAINER_STATE_KEY
@@ -106,7 +105,7 @@ def _store_lifespan(container: Container) -> Lifespan:
         scheduler = container.scheduler() if single else None
         try:
             if single:
-                resumed = await ResumeInterrupted(uow=container.uow(), queue=queue)()
+                resumed = await container.resume_interrupted()()
                 if resumed:
                     logger.warning("resumed %d interrupted execution(s)", resumed)
                 assert scheduler is not None

@@ -6,7 +6,7 @@ handlers need, and a handler asks for it by parameter name::
     router = Router(
         "/executions",
         route_handlers=[cancel],
-        dependencies={"cancel_execution": provide("cancel_execution")},
+        dependencies={"actor": ACTOR, **provide("cancel_execution", "retry_execution")},
     )
 
     @post("/{execution_id:uuid}/cancel")
@@ -15,9 +15,10 @@ handlers need, and a handler asks for it by parameter name::
     ) -> Envelope[Execution]:
         ...
 
-``provide(name)`` calls ``container.<name>()`` once per request (a ``Factory`` gives a fresh
-use case, a ``Singleton`` the shared one); ``provide(lambda c: ...)`` for anything else.
-No ``@inject``/``wire()``: the container is only the composition root.
+``provide(*names)`` gives each handler parameter ``name`` what ``container.<name>()`` returns,
+once per request (a ``Factory`` gives a fresh use case, a ``Singleton`` the shared one).
+Every use case a handler needs is a provider of the container, the one composition root:
+a router only names them. No ``@inject``/``wire()``.
 
 Litestar checks a dependency with ``isinstance`` against the parameter's annotation, which
 a ``typing.Protocol`` (a port, ``Store``) refuses: annotate those
@@ -26,14 +27,12 @@ a ``typing.Protocol`` (a port, ``Store``) refuses: annotate those
 
 # No ``from __future__ import annotations``: Litestar reads the dependency signatures at run time.
 
-from collections.abc import Callable
 from typing import Any
 
 from litestar.datastructures import State
 from litestar.di import Provide
 
 from turbocat_adapters.container import Container
-from turbocat_adapters.settings import Settings
 
 CONTAINER_STATE_KEY = "container"
 
@@ -43,30 +42,17 @@ def container_of(state: State) -> Container:
     return container
 
 
-def provide(what: str | Callable[[Container], Any]) -> Provide:
-    """A ``Provide`` of ``container.<what>()`` (or of ``what(container)``) for this request."""
-    if isinstance(what, str):
-        name = what
-        if not hasattr(Container, name):
-            raise AttributeError(f"the container has no provider {name!r}")
+def provide(*names: str) -> dict[str, Provide]:
+    """The container's providers ``names``, as the dependencies of those names (a router's
+    ``dependencies``); a name the container lacks is an ``AttributeError`` at import."""
+    return {name: _provider(name) for name in names}
 
-        def from_container(state: State) -> Any:
-            return getattr(container_of(state), name)()
 
-    else:
-        factory = what
+def _provider(name: str) -> Provide:
+    if not hasattr(Container, name):
+        raise AttributeError(f"the container has no provider {name!r}")
 
-        def from_container(state: State) -> Any:
-            return factory(container_of(state))
+    def from_container(state: State) -> Any:
+        return getattr(container_of(state), name)()
 
     return Provide(from_container, sync_to_thread=False)
-
-
-def provide_settings() -> Provide:
-    """The process's ``Settings`` (``settings: Settings`` in a handler)."""
-
-    def settings(state: State) -> Settings:
-        value: Settings = container_of(state).settings()
-        return value
-
-    return Provide(settings, sync_to_thread=False)

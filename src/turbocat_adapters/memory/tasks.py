@@ -49,9 +49,10 @@ class InProcessQueue:
     weak references); a runner's exception is logged here, never lost.
     """
 
-    def __init__(self, runner: Runner | None, clock: ports.Clock) -> None:
-        self.runner = runner
-        """What runs a job (set it before the first one when it needs this queue)."""
+    def __init__(self, runner: Runner, clock: ports.Clock) -> None:
+        self._runner = runner
+        """What runs a job. A runner that needs this queue (``RunQueued``) is given as a
+        callable looking it up when a job runs: the container's does."""
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -73,9 +74,7 @@ class InProcessQueue:
     async def _run(self, execution_id: ExecutionId, delay: float) -> None:
         if delay > 0:
             await self._clock.sleep(delay)
-        if self.runner is None:
-            raise RuntimeError("this queue has no runner")
-        await self.runner(execution_id)
+        await self._runner(execution_id)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

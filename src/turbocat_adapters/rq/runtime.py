@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Final
 from redis.exceptions import RedisError
 
 from turbocat_adapters.rq.queue import BEAT_SECONDS, rq_scheduler, workers_key
-from turbocat_adapters.rq.reaper import Reaper
 from turbocat_core.domain.common import ExecutionId
 from turbocat_core.errors import ExternalServiceError
 
@@ -128,15 +127,7 @@ class WorkerRuntime:
         self._opening = asyncio.current_task()
         container = self.container
         await container.store().open()
-        queue: Any = container.queue()
-        reaper = Reaper(
-            uow=container.uow(),
-            claims=container.claims(),
-            queue=queue,
-            clock=container.clock(),
-            holder=self.holder,
-            jobs_alive=queue.job_alive,
-        )
+        reaper = container.reaper()
         scheduler = container.scheduler()
         scheduler.start()
         self._periodic = [

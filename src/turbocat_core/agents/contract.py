@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from turbocat_core.agents.configs import check_agent_config
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import Agent, AgentType
 from turbocat_core.domain.common import ExecutionId, JsonObject, UserId, WorkflowId
 from turbocat_core.domain.execution import LogLevel
+
+if TYPE_CHECKING:
+    from turbocat_core.engine.runner import Engine
 
 LogFn = Callable[[LogLevel, str, JsonObject], Awaitable[None]]
 """Writes one line to the execution's log, attached to the running step."""
@@ -22,7 +25,8 @@ async def _discard(level: LogLevel, message: str, metadata: JsonObject) -> None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunContext:
-    """Where an agent runs: the execution, the step, the attempt, secrets and a log."""
+    """Where an agent runs: the execution, the step, the attempt, secrets, a log and the
+    engine running it."""
 
     execution_id: ExecutionId
     workflow_id: WorkflowId
@@ -34,6 +38,9 @@ class RunContext:
     """The run's deployment variables when the agent belongs to their owner, else empty
     (another user's agent never sees them: ``engine.env``)."""
     log: LogFn = _discard
+    engine: Engine | None = None
+    """The engine running the step (the WORKFLOW agent runs child executions with it);
+    ``None`` where an agent is called outside a run."""
 
 
 class AgentExecutor(Protocol):

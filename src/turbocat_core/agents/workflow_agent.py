@@ -23,7 +23,7 @@ from turbocat_core.agents.configs import check_workflow_config
 from turbocat_core.agents.contract import RunContext
 from turbocat_core.agents.failures import AgentFailure, FailureKind
 from turbocat_core.domain.access import Actor
-from turbocat_core.domain.agent import Agent, AgentType
+from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import ExecutionId, JsonObject, ListQuery, WorkflowId
 from turbocat_core.domain.execution import (
     EXECUTION_QUERY,
@@ -59,19 +59,8 @@ class _NotQueued:
 
 
 class WorkflowAgent:
-    """Runs WORKFLOW agents (SPEC §4) as child executions, with the engine it is bound to.
-
-    The engine holds its executors and this executor needs the engine: build it unbound and
-    call :meth:`bind` once the engine exists (the container does; so must embedders). An
-    unbound agent fails its steps with a message saying so.
-    """
-
-    def __init__(self, engine: Engine | None = None) -> None:
-        self._engine = engine
-
-    def bind(self, engine: Engine) -> None:
-        """Run children with ``engine`` (the engine whose executors include this agent)."""
-        self._engine = engine
+    """Runs WORKFLOW agents (SPEC §4) as child executions, with the engine running the
+    parent's step (``RunContext.engine``): whoever builds the engine has nothing to bind."""
 
     def check_config(self, config: JsonObject) -> None:
         check_workflow_config(config)
@@ -79,10 +68,10 @@ class WorkflowAgent:
     async def execute(
         self, agent: Agent, config: JsonObject, inputs: JsonObject, ctx: RunContext
     ) -> Any:
-        engine = self._engine
+        engine = ctx.engine
         if engine is None:
             raise AgentFailure(
-                "WORKFLOW agents cannot run here: the executor is not bound to an engine",
+                "WORKFLOW agents run only inside an execution (no engine runs this step)",
                 retryable=False,
             )
         target = _workflow_id(config.get("workflowId"))
@@ -273,13 +262,3 @@ def _outcome(child: Execution) -> Any:
     if child.status is ExecutionStatus.CANCELLED:
         raise AgentFailure(message, retryable=False)  # someone chose to stop it
     raise AgentFailure(f"child execution {child.id} stopped while {child.status}")
-
-
-def bind_engine(engine: Engine) -> Engine:
-    """Bind the engine's WORKFLOW executor (if it is a :class:`WorkflowAgent`) to it; the
-    engine, for chaining. Whoever builds an engine with a WORKFLOW agent calls this."""
-    if engine.executors.supports(AgentType.WORKFLOW):
-        executor = engine.executors.get(AgentType.WORKFLOW)
-        if isinstance(executor, WorkflowAgent):
-            executor.bind(engine)
-    return engine

@@ -444,6 +444,7 @@ class StepWork:
             log=lambda level, message, metadata: self.journal.log(
                 level, message, run=run, metadata=metadata
             ),
+            engine=self.engine,
         )
         clock = self.engine.clock
         began = clock.monotonic()

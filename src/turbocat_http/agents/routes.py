@@ -3,7 +3,7 @@
 
 # No ``from __future__ import annotations``: Litestar reads the handler signatures.
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Router, delete, get, patch, post
@@ -11,7 +11,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from turbocat_adapters.container import Container
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import AGENT_QUERY, Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import AgentId
@@ -119,10 +118,6 @@ async def agent_versions(
     return ok(await agent_versions(actor, AgentId(agent_id)))
 
 
-def _writer_ports(c: Container) -> dict[str, Any]:
-    return {"uow": c.uow(), "clock": c.clock(), "ids": c.ids(), "executors": c.executors()}
-
-
 router = Router(
     "/agents",
     route_handlers=[
@@ -136,22 +131,14 @@ router = Router(
     ],
     dependencies={
         "actor": ACTOR,
-        "list_agents": provide(lambda c: ListAgents(uow=c.uow())),
-        "get_agent": provide(lambda c: GetAgent(uow=c.uow())),
-        "agent_versions": provide(lambda c: AgentVersions(uow=c.uow())),
-        "create_agent": provide(
-            lambda c: CreateAgent(
-                uow=c.uow(), clock=c.clock(), ids=c.ids(), executors=c.executors()
-            )
-        ),
-        "update_agent": provide(
-            lambda c: UpdateAgent(
-                uow=c.uow(), clock=c.clock(), ids=c.ids(), executors=c.executors()
-            )
-        ),
-        "delete_agent": provide(lambda c: DeleteAgent(uow=c.uow(), clock=c.clock(), ids=c.ids())),
-        "duplicate_agent": provide(
-            lambda c: DuplicateAgent(uow=c.uow(), clock=c.clock(), ids=c.ids())
+        **provide(
+            "list_agents",
+            "get_agent",
+            "agent_versions",
+            "create_agent",
+            "update_agent",
+            "delete_agent",
+            "duplicate_agent",
         ),
     },
     tags=["agents"],

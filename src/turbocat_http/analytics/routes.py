@@ -126,12 +126,9 @@ router = Router(
     route_handlers=[overview, agent_metrics, workflow_metrics, system_health],
     dependencies={
         "actor": ACTOR,
-        "get_overview": provide(lambda c: GetOverview(uow=c.uow())),
-        "get_agent_metrics": provide(lambda c: GetAgentMetrics(uow=c.uow(), clock=c.clock())),
-        "get_workflow_metrics": provide(lambda c: GetWorkflowMetrics(uow=c.uow(), clock=c.clock())),
-        "store": provide("store"),
-        "redis": provide("redis"),
-        "queue": provide("queue"),
+        **provide(
+            "get_overview", "get_agent_metrics", "get_workflow_metrics", "store", "redis", "queue"
+        ),
     },
     tags=["analytics"],
 )

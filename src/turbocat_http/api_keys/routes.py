@@ -66,11 +66,6 @@ async def revoke_api_key(
 router = Router(
     "/api-keys",
     route_handlers=[create_api_key, list_api_keys, revoke_api_key],
-    dependencies={
-        "actor": ACTOR,
-        "create_api_key": provide("create_api_key"),
-        "list_api_keys": provide("list_api_keys"),
-        "revoke_api_key": provide("revoke_api_key"),
-    },
+    dependencies={"actor": ACTOR, **provide("create_api_key", "list_api_keys", "revoke_api_key")},
     tags=["api-keys"],
 )

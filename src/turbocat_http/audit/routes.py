@@ -61,9 +61,6 @@ async def list_audit_logs(
 router = Router(
     "/audit-logs",
     route_handlers=[list_audit_logs],
-    dependencies={
-        "actor": ACTOR,
-        "list_audit_logs": provide(lambda c: ListAuditLogs(uow=c.uow())),
-    },
+    dependencies={"actor": ACTOR, **provide("list_audit_logs")},
     tags=["audit"],
 )

@@ -120,12 +120,7 @@ router = Router(
     route_handlers=[register, login, refresh, logout, forgot_password, reset_password],
     dependencies={
         "actor": ACTOR,
-        "register": provide("register"),
-        "login": provide("login"),
-        "refresh": provide("refresh"),
-        "logout": provide("logout"),
-        "forgot_password": provide("forgot_password"),
-        "reset_password": provide("reset_password"),
+        **provide("register", "login", "refresh", "logout", "forgot_password", "reset_password"),
     },
     tags=["auth"],
 )

@@ -230,28 +230,16 @@ router = Router(
     ],
     dependencies={
         "actor": ACTOR,
-        "create_deployment": provide(
-            lambda c: CreateDeployment(
-                uow=c.uow(), clock=c.clock(), ids=c.ids(), random=c.random(), secrets=c.secret_box()
-            )
+        **provide(
+            "create_deployment",
+            "list_deployments",
+            "get_deployment",
+            "update_deployment",
+            "delete_deployment",
+            "start_deployment",
+            "stop_deployment",
+            "list_deployment_events",
         ),
-        "list_deployments": provide(lambda c: ListDeployments(uow=c.uow())),
-        "get_deployment": provide(lambda c: GetDeployment(uow=c.uow(), clock=c.clock())),
-        "update_deployment": provide(
-            lambda c: UpdateDeployment(
-                uow=c.uow(), clock=c.clock(), ids=c.ids(), secrets=c.secret_box()
-            )
-        ),
-        "delete_deployment": provide(
-            lambda c: DeleteDeployment(uow=c.uow(), clock=c.clock(), ids=c.ids())
-        ),
-        "start_deployment": provide(
-            lambda c: StartDeployment(uow=c.uow(), clock=c.clock(), ids=c.ids())
-        ),
-        "stop_deployment": provide(
-            lambda c: StopDeployment(uow=c.uow(), clock=c.clock(), ids=c.ids())
-        ),
-        "list_deployment_events": provide(lambda c: ListDeploymentEvents(uow=c.uow())),
     },
     tags=["deployments"],
 )

@@ -159,7 +159,7 @@ async def stream_execution(
     execution_id: FromPath[UUID],
     actor: NamedDependency[Actor],
     watch_execution: NamedDependency[WatchExecution],
-    log_broadcast: NamedDependency[LogBroadcast],
+    logs: NamedDependency[LogBroadcast],
     last_event_id: Annotated[
         str | None,
         HeaderParameter(
@@ -187,7 +187,7 @@ async def stream_execution(
     first = await watch_execution(actor, target, after_seq=cursor, limit=BATCH)
     stream = ExecutionStream(
         watch=watch_execution,
-        broadcast=log_broadcast,
+        broadcast=logs,
         actor=actor,
         execution_id=target,
         cursor=cursor,
@@ -208,13 +208,15 @@ router = Router(
     ],
     dependencies={
         "actor": ACTOR,
-        "get_execution": provide(lambda c: GetExecution(uow=c.uow())),
-        "list_execution_logs": provide(lambda c: ListExecutionLogs(uow=c.uow())),
-        "list_child_executions": provide(lambda c: ListChildExecutions(uow=c.uow())),
-        "cancel_execution": provide("cancel_execution"),
-        "retry_execution": provide("retry_execution"),
-        "watch_execution": provide(lambda c: WatchExecution(uow=c.uow())),
-        "log_broadcast": provide(lambda c: c.logs()),
+        **provide(
+            "get_execution",
+            "list_execution_logs",
+            "list_child_executions",
+            "cancel_execution",
+            "retry_execution",
+            "watch_execution",
+            "logs",
+        ),
     },
     tags=["executions"],
 )

@@ -70,7 +70,7 @@ async def readiness(
 health_router = Router(
     "/health",
     route_handlers=[health, live, readiness],
-    dependencies={"store": provide("store"), "redis": provide("redis"), "queue": provide("queue")},
+    dependencies=provide("store", "redis", "queue"),
     cache_control=CacheControlHeader(no_store=True),
     tags=["health"],
 )

@@ -79,17 +79,6 @@ async def receive_webhook(
 router = Router(
     "/hooks",
     route_handlers=[receive_webhook],
-    dependencies={
-        "receive_webhook": provide(
-            lambda c: ReceiveWebhook(
-                uow=c.uow(),
-                clock=c.clock(),
-                ids=c.ids(),
-                secrets=c.secret_box(),
-                start=c.start_execution(),
-                replay=c.replay_guard(),
-            )
-        ),
-    },
+    dependencies=provide("receive_webhook"),
     tags=["hooks"],
 )

@@ -105,18 +105,7 @@ router = Router(
     dependencies={
         "actor": ACTOR,
         "viewer": OPTIONAL_ACTOR,
-        "list_templates": provide(lambda c: ListTemplates(uow=c.uow())),
-        "template_categories": provide(lambda c: TemplateCategories(uow=c.uow())),
-        "get_template": provide(lambda c: GetTemplate(uow=c.uow())),
-        "instantiate_template": provide(
-            lambda c: InstantiateTemplate(
-                uow=c.uow(),
-                clock=c.clock(),
-                ids=c.ids(),
-                executors=c.executors(),
-                files=c.workflow_files(),
-            )
-        ),
+        **provide("list_templates", "template_categories", "get_template", "instantiate_template"),
     },
     tags=["templates"],
 )

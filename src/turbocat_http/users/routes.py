@@ -53,11 +53,6 @@ async def get_user(
 router = Router(
     "/users",
     route_handlers=[get_me, update_me, get_user],
-    dependencies={
-        "actor": ACTOR,
-        "get_me": provide("get_me"),
-        "update_me": provide("update_me"),
-        "get_user": provide("get_user"),
-    },
+    dependencies={"actor": ACTOR, **provide("get_me", "update_me", "get_user")},
     tags=["users"],
 )

@@ -199,21 +199,17 @@ router = Router(
     ],
     dependencies={
         "actor": ACTOR,
-        "list_workflows": provide(lambda c: ListWorkflows(uow=c.uow())),
-        "create_workflow": provide(
-            lambda c: CreateWorkflow(uow=c.uow(), clock=c.clock(), ids=c.ids())
+        **provide(
+            "list_workflows",
+            "create_workflow",
+            "get_workflow",
+            "update_workflow",
+            "delete_workflow",
+            "start_execution",
+            "list_workflow_executions",
+            "import_workflow",
+            "export_workflow",
         ),
-        "get_workflow": provide(lambda c: GetWorkflow(uow=c.uow())),
-        "update_workflow": provide(
-            lambda c: UpdateWorkflow(uow=c.uow(), clock=c.clock(), ids=c.ids())
-        ),
-        "delete_workflow": provide(
-            lambda c: DeleteWorkflow(uow=c.uow(), clock=c.clock(), ids=c.ids())
-        ),
-        "start_execution": provide("start_execution"),
-        "list_workflow_executions": provide(lambda c: ListWorkflowExecutions(uow=c.uow())),
-        "import_workflow": provide("import_workflow"),
-        "export_workflow": provide(lambda c: ExportWorkflow(uow=c.uow(), files=c.workflow_files())),
     },
     tags=["workflows"],
 )

@@ -11,6 +11,7 @@ from tests.core.builders import step
 from tests.core.engine.harness import Harness, echo
 from tests.fakes.llm_servers import FakeOpenAI, Scripted
 from turbocat_adapters.llm import HttpLlmClient
+from turbocat_adapters.memory import InProcessQueue
 from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.agents.data_agent import DataAgent
 from turbocat_core.agents.llm_agent import LlmAgent
@@ -38,7 +39,7 @@ def llm_harness(h: Harness, openai: FakeOpenAI) -> Harness:
         }
     )
     h.engine = replace(h.engine, executors=executors)
-    h.queue.runner = h.engine.run
+    h.queue = InProcessQueue(runner=h.engine.run, clock=h.clock)
     h.env = {"OPENAI_API_KEY": KEY}
     return h
 

@@ -17,8 +17,8 @@ from turbocat_core.usecases.running import RunQueued, lease_name
 class HoldingQueue(InProcessQueue):
     """Runs jobs due now; keeps the ones for later (as RQ's scheduler would, until due)."""
 
-    def __init__(self, clock) -> None:
-        super().__init__(None, clock)
+    def __init__(self, runner, clock) -> None:
+        super().__init__(runner, clock)
         self.later: list[tuple[object, object]] = []
 
     async def enqueue_execution(self, execution_id, *, at=None):
@@ -34,13 +34,14 @@ def queued(
     park_over: float | None = None,
     holder: str = "w1",
     lease_ttl: float = 1e6,
-    queue: InProcessQueue | None = None,
+    queue_type: type[InProcessQueue] = InProcessQueue,
 ) -> RunQueued:
     """Rewire the harness like a fleet worker: claims, parking, RunQueued as the runner."""
     claims = MemoryClaims(h.clock)
     h.settings = replace(h.settings, park_waits_over=park_over)
     h.engine = replace(h.make_engine(), claims=claims)
-    queue = queue or InProcessQueue(None, h.clock)
+    # The queue runs ``runner``, which hands follow-ups to the queue: looked up per job.
+    queue = queue_type(lambda execution_id: runner(execution_id), h.clock)
     runner = RunQueued(
         engine=h.engine,
         queue=queue,
@@ -49,7 +50,6 @@ def queued(
         holder=holder,
         lease_ttl=lease_ttl,
     )
-    queue.runner = runner
     h.queue = queue
     return runner
 
@@ -177,8 +177,9 @@ async def test_concurrency_limit_holds_runs_pending_and_starts_them_in_order(h: 
 
 
 async def test_cancelling_a_parked_run_ends_its_waiting_step(h: Harness):
-    holding = HoldingQueue(h.clock)
-    queued(h, park_over=5.0, queue=holding)
+    queued(h, park_over=5.0, queue_type=HoldingQueue)
+    holding = h.queue
+    assert isinstance(holding, HoldingQueue)
     wf = await h.workflow([wait("long", 3_600_000)])
     execution = await h.start(h.actor, wf.id)
     for _ in range(20):  # let it start and park (its job is queued for an hour from now)

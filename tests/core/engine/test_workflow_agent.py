@@ -13,10 +13,11 @@ import pytest
 
 from tests.core.builders import step
 from tests.core.engine.harness import T0, Harness, echo
-from turbocat_adapters.memory import MemoryClaims
-from turbocat_core.agents.contract import AgentExecutors
+from turbocat_adapters.memory import InProcessQueue, MemoryClaims
+from turbocat_core.agents.contract import AgentExecutors, RunContext
 from turbocat_core.agents.data_agent import DataAgent
-from turbocat_core.agents.workflow_agent import CHILD_TRIGGER, WorkflowAgent, bind_engine
+from turbocat_core.agents.failures import AgentFailure
+from turbocat_core.agents.workflow_agent import CHILD_TRIGGER, WorkflowAgent
 from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import AgentId, ExecutionId, ListQuery, UserId, WorkflowId
 from turbocat_core.domain.execution import (
@@ -33,7 +34,7 @@ from turbocat_core.usecases.running import lease_name
 
 
 class ChildHarness(Harness):
-    """The engine harness with a WORKFLOW executor bound to its engine."""
+    """The engine harness with a WORKFLOW executor (it runs children with the step's engine)."""
 
     def make_engine(self) -> Engine:
         executors = AgentExecutors(
@@ -43,7 +44,7 @@ class ChildHarness(Harness):
                 AgentType.WORKFLOW: WorkflowAgent(),
             }
         )
-        return bind_engine(replace(super().make_engine(), executors=executors))
+        return replace(super().make_engine(), executors=executors)
 
 
 @pytest.fixture
@@ -378,20 +379,34 @@ async def test_a_workflow_that_cannot_run_fails_the_step_clearly(h: Harness):
         assert expected in (parent.error_message or "")
 
 
-async def test_an_unbound_workflow_agent_says_so():
+async def test_any_engine_with_a_workflow_agent_runs_children_with_nothing_to_bind():
     harness = Harness()
+    executors = AgentExecutors(
+        {AgentType.CODE: harness.scripted, AgentType.WORKFLOW: WorkflowAgent()}
+    )
+    harness.engine = replace(harness.engine, executors=executors)
+    harness.queue = InProcessQueue(runner=harness.engine.run, clock=harness.clock)
     try:
-        harness.engine = replace(
-            harness.engine, executors=AgentExecutors({AgentType.WORKFLOW: WorkflowAgent()})
-        )
-        harness.queue.runner = harness.engine.run
         tag = await harness.agent("tag", echo)
-        target = await harness.workflow([step("a", agent_id=tag.id)])
+        target = await harness.workflow([step("a", agent_id=tag.id, inputs={"n": 1})])
         runner = await calls(harness, target.id)
         parent = await harness.run(await harness.workflow([step("call", agent_id=runner.id)]))
-        assert "not bound to an engine" in (parent.error_message or "")
+        assert parent.status is ExecutionStatus.COMPLETED, parent.error_message
+        [child] = await children(harness, parent.id)
+        assert child.status is ExecutionStatus.COMPLETED
     finally:
         await harness.queue.close()
+
+
+async def test_a_workflow_agent_called_outside_an_execution_says_so(h: Harness):
+    target = await h.workflow([step("a", agent_id=(await h.agent("tag", echo)).id)])
+    agent = await calls(h, target.id)
+    ctx = RunContext(
+        execution_id=ExecutionId(uuid4()), workflow_id=target.id, user_id=h.owner, step_key="x"
+    )
+    with pytest.raises(AgentFailure, match="only inside an execution") as raised:
+        await WorkflowAgent().execute(agent, dict(agent.config), {}, ctx)
+    assert not raised.value.retryable
 
 
 class _Nowhere:
@@ -452,7 +467,7 @@ async def test_a_resumed_parent_cancels_the_child_a_dead_process_left_and_starts
 
 async def test_the_child_holds_its_lease_while_it_runs(h: Harness):
     claims = MemoryClaims(h.clock)
-    h.engine = bind_engine(replace(h.engine, claims=claims))
+    h.engine = replace(h.engine, claims=claims)
     held: list[str | None] = []
 
     async def look(config, inputs, ctx):

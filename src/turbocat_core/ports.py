@@ -373,7 +373,10 @@ class UnitOfWork(Protocol):
         """A block of writes the store may send together: a write refused inside it may
         raise only at the end of the block (or at ``commit()``), and then the whole
         transaction is lost, not just that write. For all-or-nothing batches (the engine's
-        journal); stores that gain nothing from it run the block as usual."""
+        journal); stores that gain nothing from it run the block as usual. ``commit()``
+        inside the block may go with the block's writes and take effect when it ends (an
+        error raised by the block's end then means nothing was committed); nothing may be
+        written in the block after it."""
         ...
 
 

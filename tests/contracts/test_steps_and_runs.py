@@ -271,13 +271,56 @@ async def test_writes_in_a_deferred_block_commit_together(uow_factory):
         ]
 
 
-async def test_a_refused_write_in_a_deferred_block_raises_by_its_end(uow_factory):
-    execution = uuid4()
+async def refused_deferred_block(uow, execution, *, commit: bool = False) -> None:
+    """A deferred block whose second write is refused (a step run id taken by another step)."""
     run = make.step_run(execution, "a")
+    with pytest.raises(Conflict):  # noqa: PT012 (the block is what may raise)
+        async with uow.deferred():
+            await uow.step_runs.save(run)
+            await uow.step_runs.save(replace(run, step_key="b"))
+            if commit:
+                await uow.commit()
+
+
+@pytest.mark.parametrize("commit", [False, True], ids=["uncommitted", "committed-in-block"])
+async def test_a_refused_write_in_a_deferred_block_raises_by_its_end(uow_factory, commit):
+    execution = uuid4()
     async with uow_factory() as uow:
-        with pytest.raises(Conflict):  # noqa: PT012 (the block is what may raise)
-            async with uow.deferred():
-                await uow.step_runs.save(run)
-                await uow.step_runs.save(replace(run, step_key="b"))
-    async with uow_factory() as uow:  # that unit of work was not committed: nothing stayed
+        await refused_deferred_block(uow, execution, commit=commit)
+    async with uow_factory() as uow:  # nothing of that unit of work stayed
         assert await uow.step_runs.for_execution(execution) == []
+
+
+async def test_a_unit_of_work_goes_on_after_a_refused_deferred_block_is_rolled_back(
+    uow_factory,
+):
+    execution = uuid4()
+    async with uow_factory() as uow:
+        await refused_deferred_block(uow, execution)
+        await uow.rollback()
+        await uow.step_runs.save(make.step_run(execution, "c"))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert [run.step_key for run in await uow.step_runs.for_execution(execution)] == ["c"]
+
+
+async def test_a_read_in_a_deferred_block_sees_the_blocks_writes(uow_factory):
+    execution = uuid4()
+    async with uow_factory() as uow:
+        async with uow.deferred():
+            await uow.step_runs.save(make.step_run(execution, "a"))
+            assert [run.step_key for run in await uow.step_runs.for_execution(execution)] == ["a"]
+        await uow.commit()
+
+
+async def test_a_commit_in_a_deferred_block_keeps_the_blocks_writes(uow_factory):
+    execution = uuid4()
+    async with uow_factory() as uow:
+        async with uow.deferred():
+            await uow.step_runs.save(make.step_run(execution, "a"))
+            stored = await uow.logs.append([make.log_line(execution, "x")])
+            await uow.commit()
+        assert [line.seq for line in stored] == [1]
+    async with uow_factory() as uow:
+        assert [run.step_key for run in await uow.step_runs.for_execution(execution)] == ["a"]
+        assert await uow.logs.last_seq(execution) == 1

@@ -122,7 +122,9 @@ class Session:
         """Every statement of the block in one pipeline, in the transaction (begun if need
         be), without a savepoint each: only statements whose results are read wait for the
         server. Any error aborts the transaction (``commit()`` then refuses) and leaves the
-        block as a ``TurbocatError``. About half the round trips of a journal commit."""
+        block as a ``TurbocatError``. ``finish`` inside the block goes in the pipeline too:
+        a journal commit is then two round trips (one to read the log lines' numbers, one
+        for the rest and ``COMMIT``)."""
         conn = self.require()
         async with self.lock:
             self._deferring = asyncio.current_task()
@@ -139,6 +141,12 @@ class Session:
         """``COMMIT`` or ``ROLLBACK`` (``ROLLBACK`` by query keeps prepared statements,
         which ``connection.rollback()`` would drop)."""
         conn = self.require()
+        if self._deferred_here():
+            # In the block's pipeline: it goes with the block's last writes, in one round
+            # trip, when the block ends (an error of theirs, or of the commit, leaves the
+            # block: nothing is committed).
+            await conn.execute(command, prepare=False)
+            return
         async with self.lock:
             if conn.broken or conn.closed:
                 if command == COMMIT:

@@ -224,7 +224,7 @@ class SqliteExecutionRepository(Rows[Execution, ExecutionId]):
         if not completed and not failed:
             return
         params = {"id": str(execution_id), "completed": completed, "failed": failed}
-        await self._change(ADD_STEP_COUNTS, params)
+        await self._tx.send(lambda connection: execute(connection, ADD_STEP_COUNTS, params))
 
     async def status_of(self, execution_id: ExecutionId) -> ExecutionStatus | None:
         tx = self._tx
@@ -265,7 +265,7 @@ class SqliteStepRunRepository:
         tx = self._tx
         tx.require()
         params = step_run_params(step_run)
-        await tx.write(lambda connection: execute(connection, SAVE_STEP_RUN, params))
+        await tx.send(lambda connection: execute(connection, SAVE_STEP_RUN, params))
 
     async def for_execution(self, execution_id: ExecutionId) -> list[StepRun]:
         tx = self._tx

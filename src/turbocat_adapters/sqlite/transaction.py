@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from turbocat_adapters.sqlite.errors import SERVICE
 from turbocat_adapters.sqlite.worker import BEGIN_WRITE
-from turbocat_core.errors import Conflict
+from turbocat_core.errors import Conflict, ExternalServiceError
 
 if TYPE_CHECKING:
     from turbocat_adapters.sqlite.store import SqliteStore
@@ -31,15 +33,22 @@ class Transaction:
 
     Every repository method is one call on the worker thread; a method that runs several
     statements runs them under a savepoint, so a failing one leaves nothing half-done.
+    Inside ``deferred()``, writes whose result nobody reads (``send``) wait and go with the
+    next call of this transaction (the next write or read, the end of the block, the
+    commit): one hand-off to the worker thread for several writes. A write that fails
+    there undoes the whole transaction, and ``commit()`` then refuses until ``rollback()``.
     """
 
-    __slots__ = ("_fresh", "active", "holding", "store")
+    __slots__ = ("_deferring", "_fresh", "_queued", "aborted", "active", "holding", "store")
 
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
         self.active = False
         self.holding = False
+        self.aborted = False  # a deferred write failed: the transaction was rolled back
         self._fresh = False
+        self._deferring = 0
+        self._queued: list[Work[Any]] = []
 
     def require(self) -> None:
         if not self.active:
@@ -50,6 +59,8 @@ class Transaction:
         one state of the database (for a count and a page, say)."""
         worker = self.store.worker
         if self.holding:
+            if self._queued:  # the transaction's own writes first, in the same hand-off
+                return await self.write(work)
             writer = worker.writer
             return await worker.run(lambda: work(writer))
         reader = worker.reader
@@ -65,23 +76,48 @@ class Transaction:
 
         return await worker.run(consistent)
 
+    async def send(self, work: Work[object]) -> None:
+        """A write whose result nobody reads: inside ``deferred()`` it waits for the next
+        call of this transaction; outside, it runs now as ``write`` does."""
+        if not self._deferring:
+            await self.write(work)
+            return
+        if not self.holding:
+            await self._acquire()
+        self._check()
+        self._queued.append(work)
+
     async def write(self, work: Work[T], *, atomic: bool = False) -> T:
-        """``work(writer)`` inside this unit of work's write transaction (begun if need be).
+        """``work(writer)`` inside this unit of work's write transaction (begun if need be),
+        after the writes ``send`` left waiting.
 
         ``atomic``: ``work`` runs several statements; if one fails, the others are undone
-        (a failing single statement undoes itself, and the transaction goes on).
+        (a failing single statement undoes itself, and the transaction goes on). Inside
+        ``deferred()`` a failure undoes the whole transaction instead.
         """
         worker = self.store.worker
         if not self.holding:
             await self._acquire()
+        self._check()
         writer = worker.writer
         fresh, self._fresh = self._fresh, False
+        queued, self._queued = self._queued, []
+        whole = bool(self._deferring or queued)  # a failure loses the whole transaction
 
         def call() -> T:
             if fresh and writer.in_transaction:  # left open by a unit of work that vanished
                 writer.rollback()
             if not writer.in_transaction:
                 writer.execute(BEGIN_WRITE)
+            if whole:
+                try:
+                    for each in queued:
+                        each(writer)
+                    return work(writer)
+                except BaseException:
+                    if writer.in_transaction:
+                        writer.rollback()
+                    raise
             if not atomic:
                 return work(writer)
             writer.execute("SAVEPOINT tc_call")
@@ -95,30 +131,66 @@ class Transaction:
             writer.execute("RELEASE tc_call")
             return result
 
-        return await worker.run(call)
+        if not whole:
+            return await worker.run(call)
+        try:
+            return await worker.run(call)
+        except BaseException:
+            self.aborted = True
+            raise
+
+    @contextlib.asynccontextmanager
+    async def deferred(self) -> AsyncIterator[None]:
+        """Writes sent in the block wait for the next call; what still waits at its end
+        goes then (an error leaving the block drops it, and the transaction with it)."""
+        self._deferring += 1
+        try:
+            yield
+        except BaseException:
+            if self._queued:
+                self._queued = []
+                self.aborted = True
+            raise
+        finally:
+            self._deferring -= 1
+        if self._queued and not self._deferring:
+            await self.write(_nothing)
 
     async def commit(self) -> None:
         """Commit the write transaction, if one is open (a failed commit rolls back)."""
         if not self.holding:
             return
         try:
+            if self.aborted:  # refused once, as PostgreSQL does; the next one may go on
+                self.aborted = False
+                raise _aborted()
             worker = self.store.worker
             writer = worker.writer
+            fresh, self._fresh = self._fresh, False
+            queued, self._queued = self._queued, []
 
             def call() -> None:
-                if writer.in_transaction:
-                    try:
+                try:
+                    if fresh and writer.in_transaction:  # see ``write``
+                        writer.rollback()
+                    if queued and not writer.in_transaction:
+                        writer.execute(BEGIN_WRITE)
+                    for each in queued:
+                        each(writer)
+                    if writer.in_transaction:
                         writer.execute("COMMIT")
-                    except BaseException:
-                        if writer.in_transaction:
-                            writer.rollback()
-                        raise
+                except BaseException:
+                    if writer.in_transaction:
+                        writer.rollback()
+                    raise
 
             await worker.run(call)
         finally:
             self._release()  # the call is queued: it runs before any later writer's
 
     async def rollback(self) -> None:
+        self._queued = []
+        self.aborted = False
         if not self.holding:
             return
         try:
@@ -132,6 +204,10 @@ class Transaction:
             await worker.run(call)
         finally:
             self._release()
+
+    def _check(self) -> None:
+        if self.aborted:
+            raise _aborted()
 
     async def _acquire(self) -> None:
         store = self.store
@@ -151,3 +227,13 @@ class Transaction:
         if self.holding:
             self.holding = False
             self.store.write_lock.release()
+
+
+def _aborted() -> ExternalServiceError:
+    return ExternalServiceError(
+        "the transaction was aborted by an earlier error and rolled back", service=SERVICE
+    )
+
+
+def _nothing(connection: sqlite3.Connection) -> None:
+    """The call that carries the writes still waiting at the end of a ``deferred()`` block."""

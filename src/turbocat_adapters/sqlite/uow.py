@@ -110,8 +110,9 @@ class SqliteUnitOfWork:
         await self._tx.rollback()
 
     def deferred(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Nothing to gain here: the block runs as usual."""
-        return contextlib.nullcontext()
+        """Writes whose result nobody reads go to the worker thread together, with the
+        block's next call (see ``Transaction``)."""
+        return self._tx.deferred()
 
 
 def _conforms(uow: SqliteUnitOfWork) -> ports.UnitOfWork:

@@ -106,15 +106,17 @@ class Journal:
                 completed += 1
             elif run.status is StepStatus.FAILED:
                 failed += 1
-        async with self.engine.uow() as uow:
-            async with uow.deferred():  # all or nothing anyway: let the store batch it
-                for run in runs:
-                    await uow.step_runs.save(run)
-                stored = await uow.logs.append(logs) if logs else []
-                if completed or failed:
-                    await uow.executions.add_step_counts(
-                        self.execution.id, completed=completed, failed=failed
-                    )
+        # All or nothing anyway: the store may batch the block's writes.
+        async with self.engine.uow() as uow, uow.deferred():
+            for run in runs:
+                await uow.step_runs.save(run)
+            if completed or failed:
+                await uow.executions.add_step_counts(
+                    self.execution.id, completed=completed, failed=failed
+                )
+            # Last: the one write whose result is read, so the others can go with it, and
+            # the commit with the block's end.
+            stored = await uow.logs.append(logs) if logs else []
             await uow.commit()
         self.completed += completed
         self.failed += failed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Annotated
 
 import typer
@@ -41,7 +42,13 @@ def worker(
             "workers share the database with the servers: set TURBOCAT_DATABASE_URL to "
             "postgresql://..."
         )
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(message)s")
+    # Times in UTC with Z, as the API and the CLI write them.
+    logging.Formatter.converter = time.gmtime
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s.%(msecs)03dZ %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+    )
     try:
         from turbocat_adapters.rq.worker import run_worker
     except ImportError as missing:

@@ -45,6 +45,21 @@ def test_secret_fields_never_reach_the_wire():
     assert json.loads(text)["email"] == "a@b.co"
 
 
+def test_times_go_out_in_utc_with_z_and_durations_without_float_noise():
+    from datetime import timedelta, timezone
+
+    from turbocat_core.domain.analytics import Durations
+
+    paris = T0.astimezone(timezone(timedelta(hours=1)))
+    agent = Agent(
+        id=uuid4(), created_at=paris, updated_at=T0, user_id=uuid4(), name="a", type=AgentType.DATA
+    )
+    wire = json.loads(encode(agent))
+    assert wire["createdAt"] == wire["updatedAt"] == "2026-01-01T00:00:00Z"
+    durations = json.loads(encode(Durations(count=2, avg_ms=1.0070000000000001, max_ms=2.5)))
+    assert (durations["avgMs"], durations["maxMs"]) == (1.007, 2.5)
+
+
 def test_camel():
     assert camel("avg_execution_time_ms") == "avgExecutionTimeMs" and camel("id") == "id"
 

@@ -53,6 +53,17 @@ def test_run_prints_outputs_and_progress():
     assert "✔ report completed" in ran.stderr  # progress, one line per step when not a terminal
 
 
+def test_run_writes_times_with_z_and_durations_to_the_microsecond():
+    ran = turbocat("run", "examples/etl-diamond.yaml", "examples/fan-out-loop.yaml", "--json")
+    assert ran.returncode == 0, ran.stderr
+    for line in ran.stdout.splitlines():
+        execution = json.loads(line)
+        times = [execution["createdAt"], execution["startedAt"], execution["completedAt"]]
+        times += [step["createdAt"] for step in execution["steps"]]
+        assert all(time.endswith("Z") and "+00:00" not in time for time in times), times
+        assert len(repr(float(execution["durationMs"])).partition(".")[2]) <= 3, execution
+
+
 def test_run_takes_inputs_inline_or_from_a_file(tmp_path):
     refund = {"refund": {"id": "R-9", "amount": 900, "customer": {"tier": "silver"}}}
     inline = turbocat("run", "examples/branch-join.yaml", "--json", "--input", json.dumps(refund))

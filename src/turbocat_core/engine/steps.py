@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from turbocat_core.agents.contract import AgentExecutor, RunContext
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES, Agent
-from turbocat_core.domain.common import AgentId, JsonObject, UserId
+from turbocat_core.domain.common import AgentId, JsonObject, UserId, elapsed_ms
 from turbocat_core.domain.execution import ExecutionLog, LogLevel, StepRun, StepStatus
 from turbocat_core.domain.workflow import StepType, WorkflowStep
 from turbocat_core.engine.env import RunEnv, refused_to_agent, refused_to_steps
@@ -113,7 +113,7 @@ class StepWork:
         previous = self.runs.get(key)
         duration = None
         if completed and started_at is not None:
-            duration = (now - started_at).total_seconds() * 1000
+            duration = elapsed_ms(started_at, now)
         return StepRun(
             id=previous.id if previous is not None else self.engine.ids.new_id(),
             created_at=previous.created_at if previous is not None else now,
@@ -204,7 +204,7 @@ class StepWork:
                         f"retrying in {delay:.0f} ms",
                         run=run,
                         metadata={**meta, "retryInMs": round(delay)},
-                        timing=(began, ended, (ended - began).total_seconds() * 1000),
+                        timing=(began, ended, elapsed_ms(began, ended)),
                     )
                     await self.journal.commit(logs=[line])
                     await clock.sleep(delay / 1000)
@@ -222,7 +222,7 @@ class StepWork:
                     metadata=meta,
                 )
             ended = clock.now()
-            ms = (ended - began).total_seconds() * 1000
+            ms = elapsed_ms(began, ended)
             return self._ended(
                 run,
                 StepStatus.COMPLETED,
@@ -257,7 +257,7 @@ class StepWork:
             error=error,
             completed=True,
         )
-        timing = (began, ended, (ended - began).total_seconds() * 1000)
+        timing = (began, ended, elapsed_ms(began, ended))
         return final, self.journal.line(level, message, run=final, metadata=metadata, timing=timing)
 
     def _attempt_timeout(self, step: WorkflowStep) -> float | None:

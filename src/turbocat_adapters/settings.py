@@ -48,6 +48,16 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def served_url(host: str, port: int) -> str:
+    """The address the server answers on, as a link in a mail needs it: a wildcard host
+    (``0.0.0.0``, ``::``) is this machine, ``localhost``."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _bool(env: Mapping[str, str], name: str) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
@@ -131,7 +141,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     trust_proxy_headers: bool = False
-    public_url: str = "http://localhost:3001"
+    public_url: str = "http://127.0.0.1:3001"
+    """Where the server is reached from outside (links in mails); by default where it listens."""
     log_level: str = "info"
     single_process: bool = False
     """This process alone runs executions and schedules: at start-up it queues again what a
@@ -180,6 +191,8 @@ class Settings:
         max_output = _int(
             source, "TURBOCAT_MAX_STEP_OUTPUT_BYTES", DEFAULT_MAX_STEP_OUTPUT_BYTES, minimum=1
         )
+        host = source.get("TURBOCAT_HOST") or "127.0.0.1"
+        port = _int(source, "TURBOCAT_PORT", 3001, minimum=1)
         return cls(
             env=env,
             data_dir=Path(source.get("TURBOCAT_DATA_DIR") or ".turbocat"),
@@ -198,8 +211,8 @@ class Settings:
             bcrypt_rounds=_int(source, "TURBOCAT_BCRYPT_ROUNDS", 12, minimum=4),
             seed_admin_password=source.get("TURBOCAT_SEED_ADMIN_PASSWORD") or None,
             seed_demo_password=source.get("TURBOCAT_SEED_DEMO_PASSWORD") or None,
-            host=source.get("TURBOCAT_HOST") or "127.0.0.1",
-            port=_int(source, "TURBOCAT_PORT", 3001, minimum=1),
+            host=host,
+            port=port,
             cors_origins=tuple(
                 origin.strip()
                 for origin in (source.get("TURBOCAT_CORS_ORIGINS") or "").split(",")
@@ -209,7 +222,7 @@ class Settings:
                 source, "TURBOCAT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
             ),
             trust_proxy_headers=_bool(source, "TURBOCAT_TRUST_PROXY_HEADERS"),
-            public_url=(source.get("TURBOCAT_PUBLIC_URL") or "http://localhost:3001").rstrip("/"),
+            public_url=(source.get("TURBOCAT_PUBLIC_URL") or served_url(host, port)).rstrip("/"),
             log_level=(source.get("TURBOCAT_LOG_LEVEL") or "info").lower(),
             single_process=_bool(source, "TURBOCAT_SINGLE_PROCESS"),
             jwt_secret=source.get("TURBOCAT_JWT_SECRET") or None,

@@ -55,6 +55,9 @@ def serve(
         err=True,
     )
     os.environ.setdefault("TURBOCAT_DATA_DIR", str(settings.data_dir))
+    # Each server process loads its settings again: the address given here, not the
+    # configured one, is where it listens and what its mails link to.
+    os.environ["TURBOCAT_HOST"], os.environ["TURBOCAT_PORT"] = bind_host, str(bind_port)
     if settings.redis_url:
         typer.echo(
             "fleet mode: executions are queued on Redis for `turbocat worker` processes",

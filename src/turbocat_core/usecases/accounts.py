@@ -413,8 +413,8 @@ class ForgotPassword:
                     "Someone asked to reset the password of your Turbocat account.\n\n"
                     f"To choose a new one, open this link within an hour:\n{link}\n\n"
                     "Where no page answers at that address (a server without a front end), "
-                    "send the token to the API instead, within the hour: POST "
-                    f"{ports.public_url}/api/v1/auth/reset-password with "
+                    "send the token to its API instead, within the hour: "
+                    "POST /api/v1/auth/reset-password with "
                     '{"token": "<the token above>", '
                     '"password": "<the new one>"}.\n\n'
                     "If it was not you, ignore this message: your password stays as it is.\n"

@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 
 class ErrorCode(StrEnum):
-    """Every ``error.code`` the API answers with (SPEC §3)."""
+    """Every ``error.code`` the API answers with (docs/api.md)."""
 
     BAD_REQUEST = "BAD_REQUEST"
     VALIDATION_ERROR = "VALIDATION_ERROR"

@@ -352,7 +352,7 @@ class _Run:
                 self._became_ready(dependent)
 
     def _became_ready(self, key: str) -> None:
-        """All dependencies are done: queue the step, or skip it (SPEC §2). Idempotent."""
+        """All dependencies are done: queue the step, or skip it (docs/engine.md). Idempotent."""
         assert self.graph is not None
         if key in self.decided:
             return

@@ -166,7 +166,7 @@ async def import_workflow(
         QueryParameter(description="The new workflow's status (default DRAFT)."),
     ] = WorkflowStatus.DRAFT,
 ) -> Envelope[WorkflowWithSteps]:
-    """Create a workflow and its agents from a workflow file (SPEC §5, as ``GET
+    """Create a workflow and its agents from a workflow file (docs/workflow-files.md, as ``GET
     /workflows/{id}/export`` writes them); problems name the file's paths
     (``steps.2.agent``, ``agents.x.config.operation``)."""
     blueprint = await import_workflow(actor, data, status=status)

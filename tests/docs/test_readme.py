@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,19 @@ def test_workflow_files_runs_top_to_bottom(tmp_path):
     printed = run_page(WORKFLOW_FILES, with_examples(tmp_path))
     assert "refund.yaml: valid (2 steps, 1 agents)" in printed
     assert printed.count('"status":"COMPLETED"') == 3
+
+
+def test_the_runner_stops_at_the_first_error_status_the_page_does_not_announce(tmp_path):
+    """An HTTP server answering 404 to everything: announced, the page goes on; not, it
+    stops there."""
+    server = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)  # 501 to every method
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        announced = Block(1, "t", "sh", f"# expect: 501\ncurl -sS {url}\necho went on\n")
+        assert "went on" in run_page([announced], tmp_path)
+        for text in (f"curl -fsS {url}\necho went on\n", f"# expect: 404\ncurl -sS {url}\n"):
+            with pytest.raises(AssertionError, match="the page failed"):
+                run_page([Block(1, "t", "sh", text)], tmp_path)
+    finally:
+        server.shutdown()

@@ -90,7 +90,7 @@ class AccountPorts:
     mailer: Mailer
     access_ttl: int = 15 * 60
     refresh_ttl: int = 7 * 24 * 3600
-    public_url: str = "http://localhost:3001"
+    public_url: str = "http://127.0.0.1:3001"
 
 
 async def record(

@@ -16,7 +16,7 @@ from typing import Any
 
 from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.domain.agent import Agent
-from turbocat_core.domain.common import AgentId, ExecutionId
+from turbocat_core.domain.common import AgentId, ExecutionId, utc_text
 from turbocat_core.domain.execution import (
     Execution,
     ExecutionLog,
@@ -275,7 +275,7 @@ class _Run:
             assert self.parked_until is not None
             await self.journal.log(
                 LogLevel.INFO,
-                f"{PARKED_PREFIX}{self.parked_until.isoformat()} without holding a worker",
+                f"{PARKED_PREFIX}{utc_text(self.parked_until)} without holding a worker",
             )
             return self.journal.execution
         assert isinstance(outcome, ExecutionStatus)

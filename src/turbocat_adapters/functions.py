@@ -72,7 +72,7 @@ class OverProcessFunctions(FunctionRegistry):
 
     def get(self, name: str) -> StepFunction | None:
         own = self._functions.get(name)  # (not super().get: this is asked once per step)
-        return own if own is not None else self._process.get(name)
+        return self._wrapped(name, own if own is not None else self._process.get(name))
 
     def __contains__(self, name: object) -> bool:
         return super().__contains__(name) or name in self._process

@@ -1,0 +1,55 @@
+"""The pytest plugin of the testing kit: the fixtures ``turbocat`` and ``turbocat_faults``.
+
+pytest loads it through the ``pytest11`` entry point wherever turbocat is installed, in
+every test run: so it imports nothing but pytest when loaded (the runtime is imported by the
+first test that asks for it) and never Hypothesis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from turbocat_adapters.embedding import Turbocat
+    from turbocat_adapters.testing.faults import Faults
+
+
+@pytest.fixture
+def turbocat() -> Iterator[Turbocat]:
+    """A fresh in-memory runtime for this test, not opened: a sync test calls
+    ``turbocat.run_sync(workflow)``, an async test opens it with ``async with turbocat:``.
+    Register the test's functions on it with ``@turbocat.function``. Closed after the test
+    if the test left it open."""
+    from turbocat_adapters.embedding import Turbocat
+
+    runtime = Turbocat()
+    yield runtime
+    _close_left_open(runtime)
+
+
+@pytest.fixture
+def turbocat_faults(turbocat: Turbocat) -> Faults:
+    """Fault injection for the functions registered on the ``turbocat`` fixture's runtime:
+    ``turbocat_faults.fail("fetch", times=2)``, ``.hang(...)``, ``.returns(...)``,
+    ``.apply(plan)``, ``.calls("fetch")`` (``turbocat_adapters.testing.faults.Faults``)."""
+    from turbocat_adapters.testing.faults import Faults
+
+    return Faults(turbocat)
+
+
+def _close_left_open(runtime: Turbocat) -> None:
+    """Close ``runtime`` in the loop it was opened in, once the test is over (its runs would
+    otherwise be tasks destroyed with the loop)."""
+    loop = runtime.loop
+    if loop is None:
+        return
+    if loop.is_closed() or loop.is_running():
+        pytest.fail(
+            "the test left the `turbocat` runtime open and its event loop cannot close it now: "
+            "open it with `async with turbocat:`",
+            pytrace=False,
+        )
+    loop.run_until_complete(runtime.__aexit__(None, None, None))

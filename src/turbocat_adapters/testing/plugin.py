@@ -41,15 +41,24 @@ def turbocat_faults(turbocat: Turbocat) -> Faults:
 
 
 def _close_left_open(runtime: Turbocat) -> None:
-    """Close ``runtime`` in the loop it was opened in, once the test is over (its runs would
-    otherwise be tasks destroyed with the loop)."""
+    """Close ``runtime`` if the test left it open: in the loop it was opened in if that loop
+    is still there; else (pytest-asyncio closes a test's loop before this teardown, which
+    cancels the runs still going) in a loop of its own, the in-memory runtime having nothing
+    left in the closed one."""
     loop = runtime.loop
     if loop is None:
         return
-    if loop.is_closed() or loop.is_running():
+    close = runtime.__aexit__(None, None, None)
+    if loop.is_running():
+        close.close()
         pytest.fail(
-            "the test left the `turbocat` runtime open and its event loop cannot close it now: "
+            "the `turbocat` runtime is still open in a running event loop after the test: "
             "open it with `async with turbocat:`",
             pytrace=False,
         )
-    loop.run_until_complete(runtime.__aexit__(None, None, None))
+    if loop.is_closed():
+        import asyncio
+
+        asyncio.run(close)
+    else:
+        loop.run_until_complete(close)

@@ -195,10 +195,9 @@ async def test_manual_time_moves_only_when_advanced():
         started = await tc.start(workflow)
         await tc.clock.idle()
         assert (await tc.get(started.id)).status is ExecutionStatus.RUNNING
-        tc.clock.advance(59)
-        await tc.clock.idle()
+        await tc.clock.advance(59)
         assert (await tc.get(started.id)).status is ExecutionStatus.RUNNING
-        tc.clock.advance(1)
+        await tc.clock.advance(1)
         execution = await tc.wait(started.id, timeout=30)
     assert execution.status is ExecutionStatus.COMPLETED
     assert execution.completed_at == START + timedelta(seconds=60)
@@ -229,11 +228,29 @@ async def test_the_clock_fires_timers_in_due_order_and_forgets_cancelled_ones():
     clock.call_later(2, lambda: fired.append("b"))
     clock.call_later(1, lambda: fired.append("a"))
     clock.call_later(1.5, lambda: fired.append("never")).cancel()
-    clock.advance(-5)
+    await clock.advance(-5)
     assert clock.now() == START and fired == []
-    clock.advance(3)
+    await clock.advance(3)
     assert fired == ["a", "b"]
     assert clock.now() == START + timedelta(seconds=3)
+
+
+async def test_advancing_lets_each_due_time_act_before_the_next():
+    """A 1-hour WAIT under a 2-hour run deadline, and time advanced 3 hours at once: the
+    WAIT comes due first, so the run completes (it does not time out)."""
+    tc = Turbocat.for_tests(time="manual", start=START)
+    workflow = {
+        "name": "in one go",
+        "timeoutSeconds": 7200,
+        "steps": [{"stepKey": "wait", "stepType": "WAIT", "config": {"durationMs": HOUR * 1000}}],
+    }
+    async with tc:
+        started = await tc.start(workflow)
+        await tc.clock.advance(3 * HOUR)
+        execution = await tc.get(started.id)
+    assert execution.status is ExecutionStatus.COMPLETED
+    assert execution.completed_at == START + timedelta(hours=1)
+    assert tc.clock.now() == START + timedelta(hours=3)
 
 
 def test_a_clock_mode_is_skip_or_manual():

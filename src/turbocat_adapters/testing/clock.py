@@ -45,8 +45,8 @@ class VirtualClock:
     the next due time. A one-hour WAIT takes a few event-loop turns; the execution's
     timestamps read as if the hour had passed.
 
-    ``mode="manual"``: time stands still until :meth:`advance` moves it; ``await
-    clock.idle()`` first waits until the runs have got as far as they can without time.
+    ``mode="manual"``: time stands still until ``await clock.advance(seconds)`` moves it;
+    ``await clock.idle()`` waits until the runs have got as far as they can without time.
 
     Steps' agents (Python functions, HTTP calls, code) run in real time: while one works
     (:meth:`busy`), time does not skip, so an attempt's ``timeoutSeconds`` is measured as
@@ -112,12 +112,21 @@ class VirtualClock:
 
     # --- moving time ------------------------------------------------------------------
 
-    def advance(self, seconds: float) -> None:
-        """Move time ``seconds`` ahead (in either mode) and fire what has come due, in order
-        of due time. Negative amounts are ignored: time never runs back."""
-        if seconds > 0:
-            self._offset += seconds
-        self._fire_due()
+    async def advance(self, seconds: float) -> None:
+        """Move time ``seconds`` ahead (in either mode), through each due time in turn: what
+        comes due first fires first, and the runs react to it (until nothing else is
+        runnable) before time moves on. Returns with time there and the runs settled.
+        Negative amounts are ignored: time never runs back."""
+        target = self.monotonic() + max(0.0, seconds)
+        while True:
+            await self.idle()
+            head = self._live()
+            if head is None or head.due > target:
+                break
+            self._move_to(head.due)
+            self._fire_due()
+        self._move_to(target)
+        await self.idle()
 
     async def idle(self) -> None:
         """Return once nothing else is runnable on the event loop and no step's agent is
@@ -203,11 +212,15 @@ class VirtualClock:
             if quiet >= QUIET_TURNS:
                 quiet = 0
                 head = self._live()
-                if head is not None and head.due > self.monotonic():
-                    jump = head.due - self.monotonic()
-                    self.skipped += jump
-                    self._offset += jump
+                if head is not None:
+                    self.skipped += self._move_to(head.due)
                 self._fire_due()
+
+    def _move_to(self, due: float) -> float:
+        """Move time forward to ``due`` (never back); the seconds it moved."""
+        jump = max(0.0, due - self.monotonic())
+        self._offset += jump
+        return jump
 
     def _fire_due(self) -> None:
         now = self.monotonic()

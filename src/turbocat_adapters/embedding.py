@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import fields
 from os import PathLike
 from pathlib import Path
-from typing import Any, Final, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 from uuid import UUID
 
 from dependency_injector import providers
@@ -26,6 +26,11 @@ from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, WorkflowStatus
 from turbocat_core.errors import FieldError, ValidationFailed
 from turbocat_core.usecases.executions import ExecutionWithRuns
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from turbocat_adapters.testing.runtime import TurbocatUnderTest
 
 F = TypeVar("F", bound=Callable[..., Any])
 Workflow = Mapping[str, Any] | str | PathLike[str]
@@ -126,6 +131,24 @@ class Turbocat:
         runtime = cls.__new__(cls)
         runtime._build(settings)
         return runtime
+
+    @classmethod
+    def for_tests(
+        cls,
+        *,
+        time: Literal["skip", "manual"] = "skip",
+        start: datetime | None = None,
+        seed: int = 0,
+        **settings: Any,
+    ) -> TurbocatUnderTest:
+        """A runtime for tests (docs/testing.md): in memory, on a clock (``tc.clock``) whose
+        time skips to the next due time whenever every run is waiting on time (a WAIT, a
+        retry's backoff, a queued run); ``time="manual"``: time moves only by
+        ``tc.clock.advance(seconds)``. ``start``: the clock's first reading (default now);
+        ``seed``: its randomness (retry jitter), so that a run repeats exactly."""
+        from turbocat_adapters.testing.runtime import TurbocatUnderTest
+
+        return TurbocatUnderTest(time=time, start=start, seed=seed, **settings)
 
     def _build(self, settings: Settings) -> None:
         self.settings = settings

@@ -27,7 +27,7 @@ from turbocat_core import ExecutionStatus, StepStatus
 def runtime() -> tuple[Turbocat, list[dict]]:
     """A runtime with a sync ``fetch`` and an async ``load``; the list of what ``fetch`` was
     really called with."""
-    tc = Turbocat()
+    tc = Turbocat.for_tests()
     real_calls: list[dict] = []
 
     @tc.function
@@ -193,7 +193,7 @@ def test_faults_do_not_reach_other_runtimes_sharing_a_process_function():
     def shared(inputs: dict, ctx) -> str:
         return "real"
 
-    faulty, calm = Turbocat(), Turbocat()
+    faulty, calm = Turbocat.for_tests(), Turbocat.for_tests()
     Faults(faulty).returns(name, "fake")
     document = workflow("w", function_step("s", name))
     assert faulty.run_sync(document).output_data == {"s": "fake"}

@@ -1,11 +1,14 @@
-"""The users' testing kit: a time-skipping test runtime, Hypothesis strategies
-(``turbocat_adapters.testing.strategies``, extra ``testing``) and a pytest plugin
-(docs/testing.md).
+"""The users' testing kit (docs/testing.md): the time-skipping test runtime
+(``Turbocat.for_tests()``), Hypothesis strategies (``turbocat_adapters.testing.strategies``,
+extra ``testing``) and a pytest plugin with the fixtures ``turbocat`` and
+``turbocat_faults``.
 
-Here: fault injection for registered functions (:class:`Faults`, and the outcomes it
+Here too: fault injection for registered functions (:class:`Faults`, and the outcomes it
 scripts), and what a test asks of a finished run (:func:`assert_status`,
-:func:`steps_ran`, :func:`attempts`). Imported when first used: the pytest plugin, loaded
-in every test run, imports this package.
+:func:`steps_ran`, :func:`attempts`).
+
+Importing this package imports neither Hypothesis nor pytest, nor (until one of its names
+is used) the runtime: the pytest plugin, loaded in every test run, imports it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from turbocat_adapters.testing.assertions import assert_status, attempts, steps_ran
+    from turbocat_adapters.testing.clock import VirtualClock
     from turbocat_adapters.testing.faults import (
         Call,
         FaultPlan,
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
         Real,
         Return,
     )
+    from turbocat_adapters.testing.runtime import SeededRandom, TurbocatUnderTest
 
 __all__ = [
     "Call",
@@ -34,6 +39,9 @@ __all__ = [
     "Raise",
     "Real",
     "Return",
+    "SeededRandom",
+    "TurbocatUnderTest",
+    "VirtualClock",
     "assert_status",
     "attempts",
     "steps_ran",
@@ -41,10 +49,12 @@ __all__ = [
 
 _HOMES = {
     **dict.fromkeys(("assert_status", "attempts", "steps_ran"), "assertions"),
+    "VirtualClock": "clock",
     **dict.fromkeys(
         ("Call", "FaultPlan", "Faults", "Hang", "InjectedFault", "Raise", "Real", "Return"),
         "faults",
     ),
+    **dict.fromkeys(("SeededRandom", "TurbocatUnderTest"), "runtime"),
 }
 
 

@@ -15,17 +15,19 @@ import pytest
 if TYPE_CHECKING:
     from turbocat_adapters.embedding import Turbocat
     from turbocat_adapters.testing.faults import Faults
+    from turbocat_adapters.testing.runtime import TurbocatUnderTest
 
 
 @pytest.fixture
-def turbocat() -> Iterator[Turbocat]:
-    """A fresh in-memory runtime for this test, not opened: a sync test calls
+def turbocat() -> Iterator[TurbocatUnderTest]:
+    """A fresh test runtime for this test (``Turbocat.for_tests()``: in memory, its time
+    skipping ahead whenever every run waits on it), not opened: a sync test calls
     ``turbocat.run_sync(workflow)``, an async test opens it with ``async with turbocat:``.
     Register the test's functions on it with ``@turbocat.function``. Closed after the test
     if the test left it open."""
     from turbocat_adapters.embedding import Turbocat
 
-    runtime = Turbocat()
+    runtime = Turbocat.for_tests()
     yield runtime
     _close_left_open(runtime)
 

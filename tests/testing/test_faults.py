@@ -24,10 +24,10 @@ from turbocat_adapters.testing.fault_strategies import faults
 from turbocat_core import ExecutionStatus, StepStatus
 
 
-def runtime() -> tuple[Turbocat, list[dict]]:
-    """A runtime with a sync ``fetch`` and an async ``load``; the list of what ``fetch`` was
-    really called with."""
-    tc = Turbocat.for_tests()
+def runtime(tc: Turbocat | None = None) -> tuple[Turbocat, list[dict]]:
+    """A runtime (a test runtime unless given) with a sync ``fetch`` and an async ``load``;
+    the list of what ``fetch`` was really called with."""
+    tc = tc if tc is not None else Turbocat.for_tests()
     real_calls: list[dict] = []
 
     @tc.function
@@ -87,7 +87,7 @@ async def test_a_non_retryable_failure_is_not_retried():
 
 
 async def test_a_hanging_call_ends_at_the_steps_timeout_and_the_next_call_is_real():
-    tc, real_calls = runtime()
+    tc, real_calls = runtime(Turbocat())  # on the wall clock
     faults = Faults(tc).hang("fetch")
     timed = workflow("timed", function_step("fetch", "fetch", timeoutSeconds=0.2))
     async with tc:
@@ -100,8 +100,21 @@ async def test_a_hanging_call_ends_at_the_steps_timeout_and_the_next_call_is_rea
     assert [call.outcome for call in faults.calls("fetch")] == [Hang(), Real()]
 
 
-async def test_a_cancel_interrupts_a_hanging_call():
+async def test_on_a_test_runtime_time_skips_while_a_call_hangs():
     tc, _ = runtime()
+    Faults(tc).hang("fetch")
+    timed = workflow("timed", function_step("fetch", "fetch", timeoutSeconds=1800))
+    async with tc:
+        execution = await tc.run(timed, timeout=60)  # half an hour of the test clock, not ours
+    assert execution.status is ExecutionStatus.FAILED
+    assert "exceeded its timeout of 1800 s" in (execution.error_message or "")
+    (run,) = execution.step_runs
+    assert run.started_at is not None and run.completed_at is not None
+    assert (run.completed_at - run.started_at).total_seconds() >= 1800
+
+
+async def test_a_cancel_interrupts_a_hanging_call():
+    tc, _ = runtime(Turbocat.for_tests(time="manual"))  # time stands still: only a cancel
     faults = Faults(tc).hang("load")
     async with tc:
         started = await tc.start(PIPELINE)

@@ -33,8 +33,9 @@ def faults(
     outcomes of up to ``max_calls`` next calls, each raising (retryably or not), returning a
     value drawn from ``values`` (small JSON objects by default) or calling the real function.
 
-    ``hang``: calls may also hang; only for steps with a ``timeoutSeconds`` (a hanging call
-    with none waits forever).
+    ``hang``: calls may also hang (:class:`Hang`): on a test runtime the step's or the run's
+    timeout ends them in skipped time; on another runtime, only where a step has a short
+    ``timeoutSeconds``.
     """
     if isinstance(functions, str):
         raise TypeError("faults() takes a list of function names, not one name")

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeAlias
 
+from turbocat_adapters.testing.clock import VirtualClock
 from turbocat_core.agents.function_agent import (
     FunctionContext,
     StepFunction,
@@ -51,9 +52,10 @@ class Raise:
 
 @dataclass(frozen=True, slots=True)
 class Hang:
-    """The call never returns: the step's ``timeoutSeconds`` or a cancel ends it (it waits on
-    the event loop, so cancellation interrupts it at once). Without either the run waits
-    forever."""
+    """The call never returns: the step's ``timeoutSeconds``, the run's, or a cancel ends it
+    (it waits on the event loop, so cancellation interrupts it at once). On a test runtime
+    (``Turbocat.for_tests()``) time may skip while it hangs, so a one-hour timeout ends it at
+    once; on any other runtime the timeouts run in real time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,8 @@ class Faults:
         self._calls: dict[str, list[Call]] = {}
         self._stand_ins: dict[str, tuple[StepFunction, StepFunction]] = {}
         """Each function's stand-in, with the function it stands in for."""
+        clock = getattr(runtime, "clock", None)  # a test runtime's
+        self._clock = clock if isinstance(clock, VirtualClock) else None
         runtime.wrap_functions(self._stand_in)
 
     def __repr__(self) -> str:
@@ -197,7 +201,10 @@ class Faults:
             if isinstance(outcome, Raise):
                 raise outcome.error()
             if isinstance(outcome, Hang):
-                await _forever()
+                if self._clock is None:
+                    await _forever()
+                with self._clock.skippable():  # only waiting: time need not wait for it
+                    await _forever()
             if isinstance(outcome, Return):
                 return copy.deepcopy(outcome.value)
             if real_is_async:

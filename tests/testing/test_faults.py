@@ -187,6 +187,16 @@ async def test_reset_forgets_scripts_and_calls():
     assert len(real_calls) == 1
 
 
+def test_a_new_faults_takes_the_runtime_over_and_the_old_script_is_dropped():
+    tc, real_calls = runtime()
+    old = Faults(tc).fail("fetch", times=5)
+    new = Faults(tc)
+    assert_status(tc.run_sync(PIPELINE), "COMPLETED")
+    assert len(real_calls) == 1
+    assert len(new.calls("fetch")) == 1
+    assert old.calls("fetch") == ()
+
+
 def test_scripting_an_unregistered_function_or_a_bad_plan_is_refused():
     tc, _ = runtime()
     faults = Faults(tc)

@@ -70,7 +70,8 @@ class FunctionRegistry:
     def get(self, name: str) -> StepFunction | None:
         """The function a step registered as ``name`` calls (through the wrapper, if one is
         set), or ``None``."""
-        return self._wrapped(name, self._functions.get(name))
+        fn = self._functions.get(name)
+        return fn if self._wrapper is None else self._wrapped(name, fn)
 
     def wrap(self, wrapper: FunctionWrapper | None) -> None:
         """Have steps call ``wrapper(name, fn)`` instead of each registered ``fn``, until

@@ -25,7 +25,8 @@ from turbocat_core.usecases.workflow_checks import (
 )
 
 WorkflowFile = NewType("WorkflowFile", dict[str, Any])
-"""A workflow file as JSON (docs/workflow-files.md): what export writes and import reads."""
+"""A workflow file as JSON (docs/workflow-files.md), as export writes it: a name for the
+export's envelope in the OpenAPI document (``WorkflowFileEnvelope``)."""
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 Description = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION)]

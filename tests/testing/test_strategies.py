@@ -3,6 +3,7 @@ COMPLETED under ``Turbocat()``, and every input they draw survives the store."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -12,6 +13,7 @@ from dependency_injector import providers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.databases import require_postgres, temporary_database
 from turbocat_adapters import Turbocat
 from turbocat_adapters.container import Container
 from turbocat_adapters.embedding import embedded_settings
@@ -39,7 +41,7 @@ def rotations(cycle: list[str]) -> list[list[str]]:
     return [cycle[i:] + cycle[:i] for i in range(len(cycle))]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(workflows(max_steps=12))
 def test_every_drawn_workflow_validates(document):
     validate(document)
@@ -142,7 +144,7 @@ def test_every_invalid_workflow_fails_with_its_stated_problem(case):
 
 @pytest.mark.parametrize("defect", DEFECTS)
 def test_turbocat_refuses_each_defect_as_stated(defect):
-    @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(invalid_workflows(defects=[defect]))
     def check(case):
         assert case.defect == defect
@@ -178,3 +180,23 @@ def test_inputs_come_back_unchanged_from_sqlite(tmp_path_factory, given_inputs):
     run = Turbocat(f"sqlite:///{path}").run_sync(ECHO, inputs=given_inputs, timeout=60)
     assert run.input_data == given_inputs
     assert run.output_data == {"echo": given_inputs}
+
+
+def test_inputs_come_back_unchanged_from_postgres():
+    require_postgres()
+    with temporary_database("turbocat_strategies") as dsn:
+        tc = Turbocat(dsn)
+
+        @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(st.lists(inputs(), min_size=1, max_size=4))
+        def check(batch):
+            async def main():
+                async with tc:
+                    for given_inputs in batch:
+                        run = await tc.run(ECHO, inputs=given_inputs, timeout=60)
+                        assert run.input_data == given_inputs
+                        assert run.output_data == {"echo": given_inputs}
+
+            asyncio.run(main())
+
+        check()

@@ -13,7 +13,6 @@ from dependency_injector import providers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.databases import require_postgres, temporary_database
 from turbocat_adapters import Turbocat
 from turbocat_adapters.container import Container
 from turbocat_adapters.embedding import embedded_settings
@@ -182,21 +181,19 @@ def test_inputs_come_back_unchanged_from_sqlite(tmp_path_factory, given_inputs):
     assert run.output_data == {"echo": given_inputs}
 
 
-def test_inputs_come_back_unchanged_from_postgres():
-    require_postgres()
-    with temporary_database("turbocat_strategies") as dsn:
-        tc = Turbocat(dsn)
+def test_inputs_come_back_unchanged_from_postgres(postgres_dsn):
+    tc = Turbocat(postgres_dsn)
 
-        @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-        @given(st.lists(inputs(), min_size=1, max_size=4))
-        def check(batch):
-            async def main():
-                async with tc:
-                    for given_inputs in batch:
-                        run = await tc.run(ECHO, inputs=given_inputs, timeout=60)
-                        assert run.input_data == given_inputs
-                        assert run.output_data == {"echo": given_inputs}
+    @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(inputs(), min_size=3, max_size=6))
+    def check(batch):
+        async def main():
+            async with tc:
+                for given_inputs in batch:
+                    run = await tc.run(ECHO, inputs=given_inputs, timeout=60)
+                    assert run.input_data == given_inputs
+                    assert run.output_data == {"echo": given_inputs}
 
-            asyncio.run(main())
+        asyncio.run(main())
 
-        check()
+    check()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -79,352 +79,270 @@ class _Planter:
         self.document["agents"] = agents
         return name
 
-    def done(self, field: str, message: str, defect: str) -> InvalidWorkflow:
-        return InvalidWorkflow(self.document, field, message, defect)
+
+Problem = tuple[str, str]
+"""Where validation reports a defect, and a fragment of its message."""
 
 
-_Defect = Callable[[_Planter], InvalidWorkflow]
-
-
-def _unknown_agent(p: _Planter) -> InvalidWorkflow:
+def _unknown_agent(p: _Planter) -> Problem:
     ghost = p.fresh()
     index, _ = p.step(stepType="AGENT", agent=ghost, config={})
-    return p.done(
-        f"steps.{index}.agent", f"names no agent of this file: {ghost!r}", "unknown_agent"
-    )
+    return f"steps.{index}.agent", f"names no agent of this file: {ghost!r}"
 
 
-def _invalid_step_key(p: _Planter) -> InvalidWorkflow:
-    bad = p.draw(
-        st.one_of(
-            st.from_regex(r"[0-9-][A-Za-z0-9_-]{0,8}", fullmatch=True),
-            st.from_regex(r"[a-z]{1,4}[ .:/][a-z]{1,4}", fullmatch=True),
-            st.just(""),
-            st.just("k" * 65),
-        ).filter(lambda key: not STEP_KEY.match(key))
-    )
-    index, _ = p.step(bad)
-    return p.done(f"steps.{index}.stepKey", "is not a valid key", "invalid_step_key")
-
-
-def _reserved_step_key(p: _Planter) -> InvalidWorkflow:
-    index, _ = p.step(p.draw(st.sampled_from(sorted(RESERVED_ROOTS))))
-    return p.done(f"steps.{index}.stepKey", "is a reserved name", "reserved_step_key")
-
-
-def _duplicate_step_key(p: _Planter) -> InvalidWorkflow:
+def _duplicate_step_key(p: _Planter) -> Problem:
     first, key = p.existing()
     index, _ = p.step(key, after=first)
-    return p.done(
-        f"steps.{index}.stepKey",
-        f"duplicate step key {key!r} (also steps.{first})",
-        "duplicate_step_key",
-    )
+    return f"steps.{index}.stepKey", f"duplicate step key {key!r} (also steps.{first})"
 
 
-def _unknown_dependency(p: _Planter) -> InvalidWorkflow:
+def _unknown_dependency(p: _Planter) -> Problem:
     key, ghost = p.fresh(), p.fresh()
     index, _ = p.step(key, dependsOn=[ghost])
-    return p.done(
-        f"steps.{index}.dependsOn",
-        f"step {key!r} depends on unknown step {ghost!r}",
-        "unknown_dependency",
-    )
+    return f"steps.{index}.dependsOn", f"step {key!r} depends on unknown step {ghost!r}"
 
 
-def _self_dependency(p: _Planter) -> InvalidWorkflow:
+def _self_dependency(p: _Planter) -> Problem:
     key = p.fresh()
     index, _ = p.step(key, dependsOn=[key])
-    return p.done(f"steps.{index}.dependsOn", f"step {key!r} depends on itself", "self_dependency")
+    return f"steps.{index}.dependsOn", f"step {key!r} depends on itself"
 
 
-def _non_ancestor_reference(p: _Planter) -> InvalidWorkflow:
+def _non_ancestor_reference(p: _Planter) -> Problem:
     _, other = p.existing()
     key = p.fresh()
     index, _ = p.step(key, inputs={"x": ref(f"{other}.output")})
-    return p.done(
-        f"steps.{index}.inputs",
-        f"step {other!r} is not an ancestor of {key!r} (add it to dependsOn)",
-        "non_ancestor_reference",
-    )
+    return f"steps.{index}.inputs", f"step {other!r} is not an ancestor of {key!r}"
 
 
-def _unknown_reference(p: _Planter) -> InvalidWorkflow:
-    ghost = p.fresh()
-    index, _ = p.step(inputs={"x": ref(f"{ghost}.output")})
-    return p.done(
-        f"steps.{index}.inputs",
-        f"{ref(ghost + '.output')} names no step and none of inputs, metadata, env, loop",
-        "unknown_reference",
-    )
+def _unknown_reference(p: _Planter) -> Problem:
+    path = f"{p.fresh()}.output"
+    index, _ = p.step(inputs={"x": ref(path)})
+    return f"steps.{index}.inputs", f"{ref(path)} names no step and none of inputs"
 
 
-def _bad_reference_field(p: _Planter) -> InvalidWorkflow:
+def _bad_reference_field(p: _Planter) -> Problem:
     _, other = p.existing()
     field = p.draw(NAMES.filter(lambda name: name not in ("output", "error", "status")))
     index, _ = p.step(dependsOn=[other], inputs={"x": ref(f"{other}.{field}")})
-    return p.done(
-        f"steps.{index}.inputs",
-        f"use {other}.output, {other}.error or {other}.status",
-        "bad_reference_field",
-    )
+    return f"steps.{index}.inputs", f"use {other}.output, {other}.error or {other}.status"
 
 
-def _retry_count_too_high(p: _Planter) -> InvalidWorkflow:
-    index, _ = p.step(retryCount=p.draw(st.integers(MAX_RETRY_COUNT + 1, 1000)))
-    return p.done(
-        f"steps.{index}.retryCount",
-        f"must be between 0 and {MAX_RETRY_COUNT}",
-        "retry_count_too_high",
-    )
-
-
-def _negative_retry_count(p: _Planter) -> InvalidWorkflow:
-    index, _ = p.step(retryCount=p.draw(st.integers(-1000, -1)))
-    return p.done(
-        f"steps.{index}.retryCount", "must be a whole number >= 0", "negative_retry_count"
-    )
-
-
-def _negative_retry_delay(p: _Planter) -> InvalidWorkflow:
-    index, _ = p.step(retryDelayMs=p.draw(st.integers(-100_000, -1)))
-    return p.done(
-        f"steps.{index}.retryDelayMs", "must be a whole number >= 0", "negative_retry_delay"
-    )
-
-
-def _non_positive_timeout(p: _Planter) -> InvalidWorkflow:
-    seconds = p.draw(st.integers(-3600, 0) | st.floats(-3600, 0.0009))
-    index, _ = p.step(timeoutSeconds=seconds)
-    return p.done(
-        f"steps.{index}.timeoutSeconds", "must be a number >= 0.001", "non_positive_timeout"
-    )
-
-
-def _bad_on_error(p: _Planter) -> InvalidWorkflow:
-    policy = p.draw(TEXT.filter(lambda text: text not in {e.value for e in OnError}))
-    index, _ = p.step(onError=policy)
-    return p.done(f"steps.{index}.onError", "must be one of FAIL, CONTINUE, RETRY", "bad_on_error")
-
-
-def _bad_step_type(p: _Planter) -> InvalidWorkflow:
-    kind = p.draw(TEXT.filter(lambda text: text not in {t.value for t in StepType}))
-    index, _ = p.step(stepType=kind)
-    return p.done(
-        f"steps.{index}.stepType",
-        "must be one of AGENT, CONDITION, LOOP, PARALLEL, WAIT",
-        "bad_step_type",
-    )
-
-
-def _unknown_step_field(p: _Planter) -> InvalidWorkflow:
+def _unknown_step_field(p: _Planter) -> Problem:
     field = p.draw(NAMES.filter(lambda name: name not in FIELDS_OF_A_STEP))
     index, _ = p.step(extra={field: p.draw(LITERALS)})
-    return p.done(f"steps.{index}.{field}", "unknown field", "unknown_step_field")
+    return f"steps.{index}.{field}", "unknown field"
 
 
-def _missing_name(p: _Planter) -> InvalidWorkflow:
-    del p.document["name"]
-    return p.done("name", "is required (a string)", "missing_name")
-
-
-def _blank_name(p: _Planter) -> InvalidWorkflow:
-    p.document["name"] = p.draw(st.text(" \t\n", max_size=3))
-    return p.done("name", "must not be empty", "blank_name")
-
-
-def _bad_workflow_timeout(p: _Planter) -> InvalidWorkflow:
-    p.document["timeoutSeconds"] = p.draw(st.integers(-3600, 0) | st.floats(-3600, 0.999))
-    return p.done("timeoutSeconds", "must be a number >= 1", "bad_workflow_timeout")
-
-
-def _bad_max_concurrency(p: _Planter) -> InvalidWorkflow:
-    p.document["maxConcurrency"] = p.draw(st.integers(-64, 0))
-    return p.done("maxConcurrency", "must be a whole number >= 1", "bad_max_concurrency")
-
-
-def _unknown_field(p: _Planter) -> InvalidWorkflow:
-    field = p.draw(NAMES.filter(lambda name: name not in FILE_KEYS))
-    p.document[field] = p.draw(LITERALS)
-    return p.done(field, "unknown field", "unknown_field")
-
-
-def _no_steps(p: _Planter) -> InvalidWorkflow:
-    p.document["steps"] = []
-    return p.done("steps", "must be a non-empty list of steps", "no_steps")
-
-
-def _branch_to_unknown_step(p: _Planter) -> InvalidWorkflow:
+def _branch_to_unknown_step(p: _Planter) -> Problem:
     ghost, side = p.fresh(), p.draw(st.sampled_from(["onTrue", "onFalse"]))
     index, _ = p.step(stepType="CONDITION", config={"condition": True, side: [ghost]})
-    return p.done(
-        f"steps.{index}.config.{side}", f"names unknown step {ghost!r}", "branch_to_unknown_step"
-    )
+    return f"steps.{index}.config.{side}", f"names unknown step {ghost!r}"
 
 
-def _unknown_operator(p: _Planter) -> InvalidWorkflow:
+def _unknown_operator(p: _Planter) -> Problem:
     operator = p.draw(TEXT.filter(lambda text: text not in OPERATORS))
     condition = {"left": 1, "operator": operator, "right": 2}
     index, _ = p.step(stepType="CONDITION", config={"condition": condition})
-    return p.done(
-        f"steps.{index}.config.condition.operator",
-        f"unknown operator {operator!r}",
-        "unknown_operator",
-    )
+    return f"steps.{index}.config.condition.operator", f"unknown operator {operator!r}"
 
 
-def _missing_condition(p: _Planter) -> InvalidWorkflow:
-    index, _ = p.step(stepType="CONDITION", config={})
-    return p.done(f"steps.{index}.config.condition", "is required", "missing_condition")
-
-
-def _both_branches(p: _Planter) -> InvalidWorkflow:
+def _both_branches(p: _Planter) -> Problem:
     _, other = p.existing()
     config = {"condition": True, "onTrue": [other], "onFalse": [other]}
     index, _ = p.step(stepType="CONDITION", config=config)
-    return p.done(f"steps.{index}.config", f"steps in both branches: {other}", "both_branches")
+    return f"steps.{index}.config", f"steps in both branches: {other}"
 
 
-def _loop_items_not_a_list(p: _Planter) -> InvalidWorkflow:
-    items = p.draw(st.none() | st.booleans() | st.integers() | st.dictionaries(NAMES, LITERALS))
-    index, _ = p.step(stepType="LOOP", config={"items": items, "agent": p.agent()})
-    return p.done(
-        f"steps.{index}.config.items", "must be a list or a {{reference}}", "loop_items_not_a_list"
-    )
+def _agent_and_function(p: _Planter) -> Problem:
+    index, key = p.step(stepType="AGENT", config={}, agent=p.fresh(), function=p.fresh())
+    return f"steps.{index}.function", f"step {key!r} names an agent and a function: name one"
 
 
-def _loop_concurrency(p: _Planter) -> InvalidWorkflow:
-    config = {"items": [], "agent": p.agent(), "concurrency": p.draw(st.integers(-8, 0))}
-    index, _ = p.step(stepType="LOOP", config=config)
-    return p.done(
-        f"steps.{index}.config.concurrency",
-        "must be a whole number of 1 or more",
-        "loop_concurrency",
-    )
+def _unregistered_function(p: _Planter) -> Problem:
+    name = p.fresh()
+    index, _ = p.step(stepType="AGENT", config={}, function=name)
+    return f"steps.{index}.function", f"function {name!r} is not registered in this process"
 
 
-def _parallel_without_branches(p: _Planter) -> InvalidWorkflow:
-    index, _ = p.step(stepType="PARALLEL", config={"branches": {}})
-    return p.done(
-        f"steps.{index}.config.branches",
-        "must be a non-empty object of branches",
-        "parallel_without_branches",
-    )
-
-
-def _wait_shape(p: _Planter) -> InvalidWorkflow:
-    config = p.draw(st.sampled_from([{}, {"durationMs": 5, "until": "2026-01-01T00:00:00Z"}]))
-    index, _ = p.step(config=config)
-    return p.done(
-        f"steps.{index}.config", "a WAIT takes exactly one of durationMs or until", "wait_shape"
-    )
-
-
-def _negative_wait(p: _Planter) -> InvalidWorkflow:
-    index, _ = p.step(config={"durationMs": p.draw(st.integers(-100_000, -1))})
-    return p.done(
-        f"steps.{index}.config.durationMs", "must be a number of 0 or more", "negative_wait"
-    )
-
-
-def _bad_wait_until(p: _Planter) -> InvalidWorkflow:
-    until = p.draw(st.sampled_from(["tomorrow", "2026-01-01T00:00:00", "noon UTC", ""]))
-    index, _ = p.step(config={"until": until})
-    return p.done(
-        f"steps.{index}.config.until", "must be an ISO 8601 time with an offset", "bad_wait_until"
-    )
-
-
-def _bad_retry_on(p: _Planter) -> InvalidWorkflow:
-    kind = p.draw(TEXT.filter(lambda text: text not in RETRY_ON))
-    index, _ = p.step(config={"durationMs": 0, "retryOn": [kind]})
-    return p.done(f"steps.{index}.config.retryOn", "a list of:", "bad_retry_on")
-
-
-def _unknown_agent_type(p: _Planter) -> InvalidWorkflow:
+def _unknown_agent_type(p: _Planter) -> Problem:
     name = p.fresh()
     kind = p.draw(TEXT.filter(lambda text: text not in {t.value for t in AgentType}))
     p.document["agents"] = {**p.document.get("agents", {}), name: {"type": kind, "config": {}}}
-    return p.done(f"agents.{name}.type", "must be one of", "unknown_agent_type")
+    return f"agents.{name}.type", "must be one of"
 
 
-def _bad_data_config(p: _Planter) -> InvalidWorkflow:
+def _bad_data_config(p: _Planter) -> Problem:
     name, operation = p.fresh(), p.draw(NAMES.filter(lambda text: text not in OPERATIONS))
     agent = {"type": "DATA", "config": {"operation": operation}}
     p.document["agents"] = {**p.document.get("agents", {}), name: agent}
-    return p.done(
-        f"agents.{name}.config.operation", f"unknown operation {operation!r}", "bad_data_config"
-    )
+    return f"agents.{name}.config.operation", f"unknown operation {operation!r}"
 
 
-def _agent_and_function(p: _Planter) -> InvalidWorkflow:
-    index, key = p.step(stepType="AGENT", config={}, agent=p.fresh(), function=p.fresh())
-    return p.done(
-        f"steps.{index}.function",
-        f"step {key!r} names an agent and a function: name one",
-        "agent_and_function",
-    )
+def _unknown_field(p: _Planter) -> Problem:
+    field = p.draw(NAMES.filter(lambda name: name not in FILE_KEYS))
+    p.document[field] = p.draw(LITERALS)
+    return field, "unknown field"
 
 
-def _unregistered_function(p: _Planter) -> InvalidWorkflow:
-    name = p.fresh()
-    index, _ = p.step(stepType="AGENT", config={}, function=name)
-    return p.done(
-        f"steps.{index}.function",
-        f"function {name!r} is not registered in this process",
-        "unregistered_function",
-    )
+def _missing_name(p: _Planter) -> Problem:
+    del p.document["name"]
+    return "name", "is required (a string)"
 
 
-def _agent_on_a_wait(p: _Planter) -> InvalidWorkflow:
-    index, _ = p.step(agent=p.fresh())
-    return p.done(
-        f"steps.{index}.agent", "a WAIT step names its agents in config", "agent_on_a_wait"
-    )
+def _in_the_document(field: str, message: str, values: st.SearchStrategy[Any]) -> _Defect:
+    """A defect of the document's own ``field``: a value drawn from ``values``."""
+
+    def plant(p: _Planter) -> Problem:
+        p.document[field] = p.draw(values)
+        return field, message
+
+    return plant
+
+
+def _in_a_step(where: str, message: str, fields: Callable[[_Planter], Document]) -> _Defect:
+    """A defect of one more step (a WAIT unless ``fields`` say otherwise) reported at
+    ``steps.<its index>.<where>``."""
+
+    def plant(p: _Planter) -> Problem:
+        index, _ = p.step(extra=fields(p))
+        return f"steps.{index}.{where}", message
+
+    return plant
+
+
+_Defect = Callable[[_Planter], Problem]
+_BAD_KEYS: Final = st.one_of(
+    st.from_regex(r"[0-9-][A-Za-z0-9_-]{0,8}", fullmatch=True),
+    st.from_regex(r"[a-z]{1,4}[ .:/][a-z]{1,4}", fullmatch=True),
+    st.just(""),
+    st.just("k" * 65),
+).filter(lambda key: not STEP_KEY.match(key))
+
+
+def _not_one_of(values: Iterable[str]) -> st.SearchStrategy[str]:
+    known = frozenset(values)
+    return TEXT.filter(lambda text: text not in known)
 
 
 _DEFECTS: Final[dict[str, _Defect]] = {
-    defect.__name__.lstrip("_"): defect
-    for defect in (
-        _unknown_agent,
-        _invalid_step_key,
-        _reserved_step_key,
-        _duplicate_step_key,
-        _unknown_dependency,
-        _self_dependency,
-        _non_ancestor_reference,
-        _unknown_reference,
-        _bad_reference_field,
-        _retry_count_too_high,
-        _negative_retry_count,
-        _negative_retry_delay,
-        _non_positive_timeout,
-        _bad_on_error,
-        _bad_step_type,
-        _unknown_step_field,
-        _missing_name,
-        _blank_name,
-        _bad_workflow_timeout,
-        _bad_max_concurrency,
-        _unknown_field,
-        _no_steps,
-        _branch_to_unknown_step,
-        _unknown_operator,
-        _missing_condition,
-        _both_branches,
-        _loop_items_not_a_list,
-        _loop_concurrency,
-        _parallel_without_branches,
-        _wait_shape,
-        _negative_wait,
-        _bad_wait_until,
-        _bad_retry_on,
-        _unknown_agent_type,
-        _bad_data_config,
-        _agent_and_function,
-        _unregistered_function,
-        _agent_on_a_wait,
-    )
+    "unknown_agent": _unknown_agent,
+    "invalid_step_key": _in_a_step(
+        "stepKey", "is not a valid key", lambda p: {"stepKey": p.draw(_BAD_KEYS)}
+    ),
+    "reserved_step_key": _in_a_step(
+        "stepKey",
+        "is a reserved name",
+        lambda p: {"stepKey": p.draw(st.sampled_from(sorted(RESERVED_ROOTS)))},
+    ),
+    "duplicate_step_key": _duplicate_step_key,
+    "unknown_dependency": _unknown_dependency,
+    "self_dependency": _self_dependency,
+    "non_ancestor_reference": _non_ancestor_reference,
+    "unknown_reference": _unknown_reference,
+    "bad_reference_field": _bad_reference_field,
+    "retry_count_too_high": _in_a_step(
+        "retryCount",
+        f"must be between 0 and {MAX_RETRY_COUNT}",
+        lambda p: {"retryCount": p.draw(st.integers(MAX_RETRY_COUNT + 1, 1000))},
+    ),
+    "negative_retry_count": _in_a_step(
+        "retryCount",
+        "must be a whole number >= 0",
+        lambda p: {"retryCount": p.draw(st.integers(-1000, -1))},
+    ),
+    "negative_retry_delay": _in_a_step(
+        "retryDelayMs",
+        "must be a whole number >= 0",
+        lambda p: {"retryDelayMs": p.draw(st.integers(-100_000, -1))},
+    ),
+    "non_positive_timeout": _in_a_step(
+        "timeoutSeconds",
+        "must be a number >= 0.001",
+        lambda p: {"timeoutSeconds": p.draw(st.integers(-3600, 0) | st.floats(-3600, 0.0009))},
+    ),
+    "bad_on_error": _in_a_step(
+        "onError",
+        "must be one of FAIL, CONTINUE, RETRY",
+        lambda p: {"onError": p.draw(_not_one_of(OnError))},
+    ),
+    "bad_step_type": _in_a_step(
+        "stepType",
+        "must be one of AGENT, CONDITION, LOOP, PARALLEL, WAIT",
+        lambda p: {"stepType": p.draw(_not_one_of(StepType))},
+    ),
+    "unknown_step_field": _unknown_step_field,
+    "missing_name": _missing_name,
+    "blank_name": _in_the_document("name", "must not be empty", st.text(" \t\n", max_size=3)),
+    "bad_workflow_timeout": _in_the_document(
+        "timeoutSeconds", "must be a number >= 1", st.integers(-3600, 0) | st.floats(-3600, 0.999)
+    ),
+    "bad_max_concurrency": _in_the_document(
+        "maxConcurrency", "must be a whole number >= 1", st.integers(-64, 0)
+    ),
+    "unknown_field": _unknown_field,
+    "no_steps": _in_the_document("steps", "must be a non-empty list of steps", st.just([])),
+    "branch_to_unknown_step": _branch_to_unknown_step,
+    "unknown_operator": _unknown_operator,
+    "missing_condition": _in_a_step(
+        "config.condition", "is required", lambda p: {"stepType": "CONDITION", "config": {}}
+    ),
+    "both_branches": _both_branches,
+    "loop_items_not_a_list": _in_a_step(
+        "config.items",
+        "must be a list or a {{reference}}",
+        lambda p: {
+            "stepType": "LOOP",
+            "config": {
+                "items": p.draw(st.none() | st.booleans() | st.integers() | st.just({})),
+                "agent": p.agent(),
+            },
+        },
+    ),
+    "loop_concurrency": _in_a_step(
+        "config.concurrency",
+        "must be a whole number of 1 or more",
+        lambda p: {
+            "stepType": "LOOP",
+            "config": {"items": [], "agent": p.agent(), "concurrency": p.draw(st.integers(-8, 0))},
+        },
+    ),
+    "parallel_without_branches": _in_a_step(
+        "config.branches",
+        "must be a non-empty object of branches",
+        lambda p: {"stepType": "PARALLEL", "config": {"branches": {}}},
+    ),
+    "wait_shape": _in_a_step(
+        "config",
+        "a WAIT takes exactly one of durationMs or until",
+        lambda p: {
+            "config": p.draw(st.sampled_from([{}, {"durationMs": 5, "until": "2026-01-01T00:00Z"}]))
+        },
+    ),
+    "negative_wait": _in_a_step(
+        "config.durationMs",
+        "must be a number of 0 or more",
+        lambda p: {"config": {"durationMs": p.draw(st.integers(-100_000, -1))}},
+    ),
+    "bad_wait_until": _in_a_step(
+        "config.until",
+        "must be an ISO 8601 time with an offset",
+        lambda p: {
+            "config": {"until": p.draw(st.sampled_from(["tomorrow", "2026-01-01T00:00:00", ""]))}
+        },
+    ),
+    "bad_retry_on": _in_a_step(
+        "config.retryOn",
+        "a list of:",
+        lambda p: {"config": {"durationMs": 0, "retryOn": [p.draw(_not_one_of(RETRY_ON))]}},
+    ),
+    "unknown_agent_type": _unknown_agent_type,
+    "bad_data_config": _bad_data_config,
+    "agent_and_function": _agent_and_function,
+    "unregistered_function": _unregistered_function,
+    "agent_on_a_wait": _in_a_step(
+        "agent", "a WAIT step names its agents in config", lambda p: {"agent": p.fresh()}
+    ),
 }
 DEFECTS: Final = tuple(_DEFECTS)
 """The names of the defects :func:`invalid_workflows` plants."""
@@ -435,4 +353,6 @@ def planted(
     draw: st.DrawFn, defect: str, bases: st.SearchStrategy[Document], functions: Sequence[str]
 ) -> InvalidWorkflow:
     """``defect`` (one of :data:`DEFECTS`) planted in a document drawn from ``bases``."""
-    return _DEFECTS[defect](_Planter(draw, draw(bases), functions))
+    planter = _Planter(draw, draw(bases), functions)
+    field, message = _DEFECTS[defect](planter)
+    return InvalidWorkflow(planter.document, field, message, defect)

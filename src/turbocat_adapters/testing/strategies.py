@@ -80,6 +80,14 @@ def step_keys() -> st.SearchStrategy[str]:
 # --- shapes ---------------------------------------------------------------------------
 
 
+def _some(draw: st.DrawFn, options: Sequence[str], most: int) -> list[str]:
+    """Up to ``most`` of ``options``, distinct, in the order drawn (shrinking to none)."""
+    if not options:
+        return []
+    chosen = [pick(draw, options) for _ in range(draw(st.integers(0, most)))]
+    return list(dict.fromkeys(chosen))
+
+
 @st.composite
 def _graphs(
     draw: st.DrawFn,
@@ -93,7 +101,10 @@ def _graphs(
     closed into a cycle. The block has no other edges inside it, and edges only come into
     it from before and leave it to after, so its cycle is the graph's only one."""
     size = draw(st.integers(min_size, max_size))
-    names = draw(st.lists(keys, min_size=size, max_size=size, unique=True))
+    names: list[str] = []
+    for index in range(size):
+        key = draw(keys)
+        names.append(key if key not in names else f"{key}_{index}")  # still unique and valid
     planted: list[str] = []
     if cycle:
         length = draw(st.integers(2, size))
@@ -103,7 +114,7 @@ def _graphs(
     graph: Graph = {}
     for index, key in enumerate(names):
         earlier = [k for k in names[:index] if not (key in inside and k in inside)]
-        chosen = draw(st.sets(st.sampled_from(earlier), max_size=max_parents)) if earlier else set()
+        chosen = _some(draw, earlier, max_parents)
         graph[key] = [k for k in earlier if k in chosen]
     for before, after in zip(planted, planted[1:] + planted[:1], strict=True):
         graph[after].append(before)  # ``after`` depends on ``before``; the first on the last
@@ -195,7 +206,7 @@ def _predicate(
         sides += [ref(f"inputs.{k}") for k in input_keys]
         referenced: bool = draw(st.booleans())
         left = pick(draw, sides) if sides and referenced else draw(LITERALS)
-        right = draw(st.sampled_from(["COMPLETED", "SKIPPED"]) | LITERALS)
+        right = draw(_RIGHT_SIDES)
         return {"left": left, "operator": pick(draw, _SAFE_OPERATORS), "right": right}
     if kind == "not":
         return {"not": _predicate(draw, ancestors, input_keys, depth + 1)}
@@ -204,7 +215,13 @@ def _predicate(
 
 
 _ON_ERROR: Final = tuple(policy.value for policy in OnError)
-_RETRY_ON: Final = tuple(sorted(RETRY_ON))
+_RETRY_ON: Final = st.lists(st.sampled_from(sorted(RETRY_ON)), unique=True)
+_RIGHT_SIDES: Final = st.sampled_from(["COMPLETED", "SKIPPED"]) | LITERALS
+_DEFAULTS: Final = st.dictionaries(NAMES, LITERALS, max_size=3)
+_ITEMS: Final = st.lists(LITERALS, max_size=4)
+_BRANCH_NAMES: Final = st.lists(NAMES, min_size=1, max_size=3, unique=True)
+_WORKFLOW_NAMES: Final = TEXT.filter(str.strip)
+_TAGS: Final = st.lists(NAMES, max_size=3)
 
 
 @st.composite
@@ -215,7 +232,7 @@ def _documents(
     order = list(graph)
     inside = set(planted)
     position = {key: index for index, key in enumerate(order)}
-    defaults = draw(st.dictionaries(NAMES, LITERALS, max_size=3))
+    defaults = draw(_DEFAULTS)
     input_keys = sorted(defaults)
     pool = (
         {f"data_{i}": draw(_DATA_CONFIGS) for i in range(draw(st.integers(1, 3)))}
@@ -252,13 +269,11 @@ def _documents(
             place(step)
             step["inputs"] = {"data": _data(draw, above, input_keys, output=True)}
             if tuned:
-                retry_on = draw(st.lists(st.sampled_from(_RETRY_ON), unique=True))
+                retry_on = draw(_RETRY_ON)
                 step["config"] = {"retryOn": retry_on}
         elif step_type is StepType.CONDITION:
             later = [k for k in order[index + 1 :] if not (key in inside and k in inside)]
-            targets = (
-                draw(st.lists(st.sampled_from(later), unique=True, max_size=4)) if later else []
-            )
+            targets = _some(draw, later, 4)
             cut = draw(st.integers(0, len(targets)))
             step["config"] = {
                 "condition": _predicate(draw, above, input_keys),
@@ -268,7 +283,7 @@ def _documents(
             for target in targets:
                 branched[target].add(key)
         elif step_type is StepType.LOOP:
-            items = draw(st.lists(LITERALS, max_size=4))
+            items = draw(_ITEMS)
             data = {"item": ref("loop.item"), "index": ref("loop.index")}
             data.update(_data(draw, above, input_keys, output=False))
             config: Document = {"items": items, "inputs": {"data": data}}
@@ -279,7 +294,7 @@ def _documents(
             step["config"] = config
         elif step_type is StepType.PARALLEL:
             branches: Document = {}
-            for name in draw(st.lists(NAMES, min_size=1, max_size=3, unique=True)):
+            for name in draw(_BRANCH_NAMES):
                 branch: Document = {
                     "inputs": {"data": _data(draw, above, input_keys, output=False)}
                 }
@@ -307,14 +322,14 @@ def _documents(
             step["timeoutSeconds"] = pick(draw, timeouts)
         steps.append(step)
 
-    document: Document = {"name": draw(TEXT.filter(str.strip))}
+    document: Document = {"name": draw(_WORKFLOW_NAMES)}
     described, tagged, concurrent, limited = flags(draw, 4)
     if described:
         document["description"] = draw(TEXT)
     if defaults:
         document["inputs"] = defaults
     if tagged:
-        document["tags"] = draw(st.lists(NAMES, max_size=3))
+        document["tags"] = draw(_TAGS)
     # Room for every WAIT on top of the default hour, whatever the branches take.
     document["timeoutSeconds"] = 3600 + math.ceil(waited_ms / 1000)
     if concurrent:
@@ -391,7 +406,8 @@ def workflows(
     whatever inputs the run is given (the steps in a branch not taken end SKIPPED).
 
     WAITs last ``wait_seconds`` (default 0 to 2 s, since ``Turbocat()`` waits in real
-    time; widen it under a runtime whose clock skips time). The workflow's
+    time: such tests want ``@settings(deadline=None)``; widen it under a runtime whose
+    clock skips time). The workflow's
     ``timeoutSeconds`` leaves an hour on top of all its waits.
     """
     _check_sizes(min_steps, max_steps, 1)

@@ -349,7 +349,7 @@ DEFECTS: Final = tuple(_DEFECTS)
 
 
 @st.composite
-def planted(
+def with_defect(
     draw: st.DrawFn, defect: str, bases: st.SearchStrategy[Document], functions: Sequence[str]
 ) -> InvalidWorkflow:
     """``defect`` (one of :data:`DEFECTS`) planted in a document drawn from ``bases``."""

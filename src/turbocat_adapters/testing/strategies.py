@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from turbocat_adapters.testing._defects import DEFECTS, InvalidWorkflow, planted
+from turbocat_adapters.testing._defects import DEFECTS, InvalidWorkflow, with_defect
 from turbocat_adapters.testing._values import (
     LITERALS,
     NAMES,
@@ -102,9 +102,12 @@ def _graphs(
     it from before and leave it to after, so its cycle is the graph's only one."""
     size = draw(st.integers(min_size, max_size))
     names: list[str] = []
-    for index in range(size):
-        key = draw(keys)
-        names.append(key if key not in names else f"{key}_{index}")  # still unique and valid
+    for _ in range(size):
+        key = unique = draw(keys)
+        suffix = 2
+        while unique in names:  # cheaper than drawing again; ``_2`` keeps a key valid
+            unique, suffix = f"{key}_{suffix}", suffix + 1
+        names.append(unique)
     planted: list[str] = []
     if cycle:
         length = draw(st.integers(2, size))
@@ -378,7 +381,7 @@ def _options(
         step_types=kinds,
         functions=names,
         data_agents=data_agents,
-        wait_ms=(math.ceil(low * 1000), math.floor(high * 1000)),
+        wait_ms=(math.ceil(low * 1000), max(math.ceil(low * 1000), math.floor(high * 1000))),
         retry_count=retry_count,
         retry_delay_ms=retry_delay_ms,
     )
@@ -407,8 +410,8 @@ def workflows(
 
     WAITs last ``wait_seconds`` (default 0 to 2 s, since ``Turbocat()`` waits in real
     time: such tests want ``@settings(deadline=None)``; widen it under a runtime whose
-    clock skips time). The workflow's
-    ``timeoutSeconds`` leaves an hour on top of all its waits.
+    clock skips time). The workflow's ``timeoutSeconds`` leaves an hour on top of all its
+    waits.
     """
     _check_sizes(min_steps, max_steps, 1)
     options = _options(
@@ -452,7 +455,7 @@ def invalid_workflows(
     if unknown or not names:
         raise ValueError(f"defects: some of {', '.join(DEFECTS)}; got {unknown or 'none'}")
     bases = workflows(max_steps=4, functions=functions)
-    return st.one_of(*(planted(name, bases, functions) for name in names))
+    return st.one_of(*(with_defect(name, bases, functions) for name in names))
 
 
 # --- inputs ---------------------------------------------------------------------------

@@ -23,7 +23,12 @@ from turbocat_http.errors import handle_exception
 from turbocat_http.health import health_router
 from turbocat_http.health.routes import STARTED_AT_STATE_KEY
 from turbocat_http.middleware import EdgeConfig, EdgeMiddleware
-from turbocat_http.openapi import WireSchemaPlugin, document_errors, openapi_config
+from turbocat_http.openapi import (
+    EnvelopeSchemaPlugin,
+    WireSchemaPlugin,
+    document_routes,
+    openapi_config,
+)
 from turbocat_http.requests import TurbocatRequest
 from turbocat_http.routes import API_PREFIX, API_ROUTERS
 
@@ -79,10 +84,10 @@ def create_app(
         openapi_config=openapi_config(API_PREFIX),
         cors_config=cors_config(settings),
         request_max_body_size=settings.max_body_bytes,
-        plugins=[WireSchemaPlugin()],
+        plugins=[WireSchemaPlugin(), EnvelopeSchemaPlugin()],
         logging_config=None,
     )
-    document_errors(app)
+    document_routes(app)
     # Around Litestar's exception and CORS layers, so 404s, 405s and preflights get the
     # request id, the security headers and their log line too (see middleware.py).
     app.asgi_handler = EdgeMiddleware(app.asgi_handler, edge_config(settings))

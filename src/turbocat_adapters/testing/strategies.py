@@ -1,5 +1,6 @@
 """Hypothesis strategies for workflow files: valid ones, ones with a planted cycle, ones with
-one planted defect, and run inputs (docs/testing.md, "Strategies").
+one planted defect; run inputs; and fault plans (``faults``, from ``fault_strategies``)
+(docs/testing.md, "Strategies").
 
 What they draw are plain workflow-file documents (docs/workflow-files.md), so a drawn
 workflow goes wherever a file goes: ``Turbocat.run``, ``turbocat validate``,
@@ -27,6 +28,7 @@ from turbocat_adapters.testing._values import (
     pick,
     ref,
 )
+from turbocat_adapters.testing.fault_strategies import faults
 from turbocat_core.domain.workflow import MAX_RETRY_COUNT, OnError, StepType
 from turbocat_core.engine.validation import RETRY_ON
 
@@ -37,6 +39,7 @@ __all__ = [
     "cyclic_dags",
     "cyclic_workflows",
     "dags",
+    "faults",
     "inputs",
     "invalid_workflows",
     "step_keys",

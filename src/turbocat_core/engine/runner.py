@@ -394,7 +394,7 @@ class _Run:
         self.stop = stop
         cancelled.add_done_callback(stop)
         remaining = max(0.0, self.journal.remaining_seconds())
-        deadline = asyncio.get_running_loop().call_later(remaining, stop, _DEADLINE)
+        deadline = self.engine.clock.call_later(remaining, lambda: stop(_DEADLINE))
         limit = max(1, self.execution.max_concurrency)
         clock = asyncio.get_running_loop().time
         yielded = clock()

@@ -183,7 +183,7 @@ class StepWork:
                 if timeout is None:
                     output = await self._perform(step, run)
                 else:
-                    async with asyncio.timeout(timeout):
+                    async with clock.timeout(timeout):
                         output = await self._perform(step, run)
                 self._check_output(output)
             except Exception as error:

@@ -1,0 +1,220 @@
+"""The Prometheus metrics of a Turbocat process, and the engine observer that moves them.
+
+The metrics live in prometheus-client's default registry, created once per process (a
+process has one engine and one HTTP app). Under ``turbocat serve --workers N`` each server
+process writes its values to ``PROMETHEUS_MULTIPROC_DIR`` and a scrape adds them up
+(``scrape.py``). docs/operations.md lists every metric; keep it in step.
+
+Label children are looked up once and cached: an observed step costs a few dictionary
+lookups, one counter increment and one histogram observation.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from turbocat_core.domain.execution import Execution
+from turbocat_core.engine.observer import ATTEMPT_RETRIED
+
+SECONDS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+RUN_SECONDS: Final = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+QUERY_SECONDS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+# --- HTTP --------------------------------------------------------------------------------
+HTTP_REQUESTS = Counter(
+    "turbocat_http_requests",
+    "HTTP requests answered, by method, route template and status class.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "turbocat_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its response, by method and route template.",
+    ["method", "route"],
+    buckets=SECONDS,
+)
+HTTP_IN_FLIGHT = Gauge(
+    "turbocat_http_requests_in_flight",
+    "HTTP requests being answered now.",
+    multiprocess_mode="livesum",
+)
+
+# --- the engine --------------------------------------------------------------------------
+EXECUTIONS_STARTED = Counter(
+    "turbocat_executions_started",
+    "Executions that moved from PENDING to RUNNING, by trigger.",
+    ["trigger"],
+)
+EXECUTIONS_FINISHED = Counter(
+    "turbocat_executions_finished",
+    "Executions that reached a final status, by status.",
+    ["status"],
+)
+EXECUTION_DURATION = Histogram(
+    "turbocat_execution_duration_seconds",
+    "Time from an execution's start to its end, by final status.",
+    ["status"],
+    buckets=RUN_SECONDS,
+)
+EXECUTIONS_RUNNING = Gauge(
+    "turbocat_executions_running",
+    "Executions being processed now (a run parked on a long WAIT is not).",
+    multiprocess_mode="livesum",
+)
+EXECUTIONS_RESUMED = Counter(
+    "turbocat_executions_resumed",
+    "RUNNING executions picked up again: after a parked WAIT, or after an interruption.",
+    ["reason"],
+)
+WAITS_PARKED = Counter(
+    "turbocat_waits_parked",
+    "Times a run stopped holding its worker to wait for a long WAIT step.",
+)
+STEP_ATTEMPTS = Counter(
+    "turbocat_step_attempts",
+    "Step attempts that ended, by step type, agent type (AGENT steps) and outcome.",
+    ["step_type", "agent_type", "outcome"],
+)
+STEP_DURATION = Histogram(
+    "turbocat_step_duration_seconds",
+    "Duration of step attempts, by step type and agent type.",
+    ["step_type", "agent_type"],
+    buckets=SECONDS,
+)
+STEP_RETRIES = Counter(
+    "turbocat_step_retries",
+    "Retries scheduled after a failed attempt, by step type and agent type.",
+    ["step_type", "agent_type"],
+)
+
+# --- the fleet and the storage (the gauges are read at scrape time: scrape.py) ----------
+LEASE_TAKEOVERS = Counter(
+    "turbocat_lease_takeovers",
+    "Unfinished executions nobody was running that the reaper queued again.",
+)
+DB_QUERY_DURATION = Histogram(
+    "turbocat_db_query_duration_seconds",
+    "PostgreSQL statements, from sending to the last row read, by kind (read or write).",
+    ["kind"],
+    buckets=QUERY_SECONDS,
+)
+DB_ERRORS = Counter(
+    "turbocat_db_errors",
+    "PostgreSQL errors, by the error they became (Conflict, ExternalServiceError...).",
+    ["kind"],
+)
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx"
+
+
+class HttpMetrics:
+    """What the HTTP edge tells about each request (``turbocat_http.middleware``)."""
+
+    __slots__ = ("_durations", "_requests")
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[str, str, int], Counter] = {}
+        self._durations: dict[tuple[str, str], Histogram] = {}
+
+    def begun(self) -> None:
+        HTTP_IN_FLIGHT.inc()
+
+    def ended(self, method: str, route: str, status: int, seconds: float) -> None:
+        HTTP_IN_FLIGHT.dec()
+        key = (method, route, status)
+        counter = self._requests.get(key)
+        if counter is None:
+            counter = self._requests[key] = HTTP_REQUESTS.labels(
+                method, route, status_class(status)
+            )
+        counter.inc()
+        histogram = self._durations.get(key[:2])
+        if histogram is None:
+            histogram = self._durations[key[:2]] = HTTP_DURATION.labels(method, route)
+        histogram.observe(seconds)
+
+
+class PrometheusObserver:
+    """``engine.observer.RunObserver`` on the metrics above."""
+
+    __slots__ = ("_attempts", "_durations", "_retries")
+
+    def __init__(self) -> None:
+        self._attempts: dict[tuple[str, str, str], Counter] = {}
+        self._durations: dict[tuple[str, str], Histogram] = {}
+        self._retries: dict[tuple[str, str], Counter] = {}
+
+    def processing(self, execution: Execution) -> _Processing:
+        EXECUTIONS_RUNNING.inc()
+        return _Processing(self)
+
+    def attempt_ended(self, step_type: str, agent_type: str, outcome: str, seconds: float) -> None:
+        key = (step_type, agent_type, outcome)
+        counter = self._attempts.get(key)
+        if counter is None:
+            counter = self._attempts[key] = STEP_ATTEMPTS.labels(*key)
+        counter.inc()
+        kind = key[:2]
+        histogram = self._durations.get(kind)
+        if histogram is None:
+            histogram = self._durations[kind] = STEP_DURATION.labels(*kind)
+        histogram.observe(seconds)
+        if outcome == ATTEMPT_RETRIED:
+            retries = self._retries.get(kind)
+            if retries is None:
+                retries = self._retries[kind] = STEP_RETRIES.labels(*kind)
+            retries.inc()
+
+
+class _Processing:
+    __slots__ = ("_ended", "_observer")
+
+    def __init__(self, observer: PrometheusObserver) -> None:
+        self._observer = observer
+        self._ended = False
+
+    def started(self, execution: Execution) -> None:
+        EXECUTIONS_STARTED.labels(execution.trigger_type.value).inc()
+
+    def resumed(self, execution: Execution, *, after_wait: bool) -> None:
+        EXECUTIONS_RESUMED.labels("wait" if after_wait else "interruption").inc()
+
+    def attempt(
+        self, step_key: str, step_type: str, agent_type: str | None, attempt: int
+    ) -> _Attempt:
+        return _Attempt(self._observer, step_type, agent_type or "")
+
+    def retry_scheduled(self, step_key: str, attempt: int, delay_ms: float) -> None:
+        pass  # counted with the attempt's outcome, which knows the step's types
+
+    def parked(self, until: object) -> None:
+        WAITS_PARKED.inc()
+
+    def finished(self, execution: Execution) -> None:
+        status = execution.status.value
+        EXECUTIONS_FINISHED.labels(status).inc()
+        if execution.duration_ms is not None:
+            EXECUTION_DURATION.labels(status).observe(execution.duration_ms / 1000)
+
+    def ended(self, error: BaseException | None = None) -> None:
+        if not self._ended:
+            self._ended = True
+            EXECUTIONS_RUNNING.dec()
+
+
+class _Attempt:
+    __slots__ = ("_agent_type", "_began", "_observer", "_step_type")
+
+    def __init__(self, observer: PrometheusObserver, step_type: str, agent_type: str) -> None:
+        self._observer = observer
+        self._step_type = step_type
+        self._agent_type = agent_type
+        self._began = time.perf_counter()
+
+    def ended(self, outcome: str, error_kind: str | None = None) -> None:
+        seconds = time.perf_counter() - self._began
+        self._observer.attempt_ended(self._step_type, self._agent_type, outcome, seconds)

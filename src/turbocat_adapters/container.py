@@ -15,7 +15,9 @@ from turbocat_adapters.functions import container_functions
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
 from turbocat_adapters.llm import HttpLlmClient
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
+from turbocat_adapters.metrics.access import MetricsAccess
 from turbocat_adapters.metrics.prometheus import HttpMetrics, PrometheusObserver
+from turbocat_adapters.metrics.scrape import DeploymentCollector
 from turbocat_adapters.rq.reaper import Reaper
 from turbocat_adapters.scheduler import Scheduler
 from turbocat_adapters.security import BcryptHasher
@@ -288,6 +290,9 @@ class Container(containers.DeclarativeContainer):
     """Told what the engine does (``engine.observer``): metrics, and traces when added."""
     http_metrics = providers.Singleton(_http_metrics, settings)
     """What the HTTP edge reports each request to (``None``: metrics are off)."""
+    metrics_access = providers.Singleton(MetricsAccess.from_settings, settings)
+    deployment_metrics = providers.Singleton(DeploymentCollector, queue=queue, store=store)
+    """The queue's and the pool's figures, read at each scrape."""
     engine = providers.Singleton(
         Engine,
         uow=uow,

@@ -22,7 +22,8 @@ from turbocat_http.envelope import LIST_PARAMS_DEPENDENCY, provide_list_params
 from turbocat_http.errors import handle_exception
 from turbocat_http.health import health_router
 from turbocat_http.health.routes import STARTED_AT_STATE_KEY
-from turbocat_http.middleware import EdgeConfig, EdgeMiddleware
+from turbocat_http.metrics import metrics
+from turbocat_http.middleware import EdgeConfig, EdgeMiddleware, RequestObserver
 from turbocat_http.openapi import WireSchemaPlugin, document_errors, openapi_config
 from turbocat_http.requests import TurbocatRequest
 from turbocat_http.routes import API_PREFIX, API_ROUTERS
@@ -69,8 +70,11 @@ def create_app(
     _set_log_level(settings.log_level)
     # One guard enforces every route's access rule (turbocat_http.auth.access).
     api = Router(API_PREFIX, route_handlers=[*API_ROUTERS, *routers], guards=[check_access])
+    handlers: list[ControllerRouterHandler] = [health_router, api]
+    if settings.metrics:
+        handlers.append(metrics)
     app = Litestar(
-        route_handlers=[health_router, api],
+        route_handlers=handlers,
         exception_handlers={Exception: handle_exception},
         request_class=TurbocatRequest,
         dependencies={LIST_PARAMS_DEPENDENCY: provide_list_params()},
@@ -85,7 +89,8 @@ def create_app(
     document_errors(app)
     # Around Litestar's exception and CORS layers, so 404s, 405s and preflights get the
     # request id, the security headers and their log line too (see middleware.py).
-    app.asgi_handler = EdgeMiddleware(app.asgi_handler, edge_config(settings))
+    observers = [o for o in (container.http_metrics(),) if o is not None]
+    app.asgi_handler = EdgeMiddleware(app.asgi_handler, edge_config(settings, observers))
     return app
 
 
@@ -137,12 +142,13 @@ def cors_config(settings: Settings) -> CORSConfig | None:
     )
 
 
-def edge_config(settings: Settings) -> EdgeConfig:
+def edge_config(settings: Settings, observers: Sequence[RequestObserver] = ()) -> EdgeConfig:
     return EdgeConfig(
         production=settings.production,
         trust_proxy_headers=settings.trust_proxy_headers,
         max_body_bytes=settings.max_body_bytes,
         public_host=urlsplit(settings.public_url).hostname or "localhost",
+        observers=tuple(observers),
     )
 
 

@@ -15,6 +15,7 @@ from litestar.datastructures import State
 
 from turbocat_adapters.bootstrap import ensure_bootstrap_admin
 from turbocat_adapters.container import close_redis
+from turbocat_adapters.metrics.scrape import forget_this_process
 from turbocat_http.auth.access import check_access
 from turbocat_http.context import REQUEST_ID_HEADER
 from turbocat_http.dependencies import CONTAINER_STATE_KEY
@@ -124,6 +125,7 @@ def _store_lifespan(container: Container) -> Lifespan:
                 await store.close()
             finally:
                 await close_redis(container)
+                forget_this_process()  # its in-flight gauges leave the sums
 
     return store_open
 

@@ -38,12 +38,13 @@ def call(method: str, url: str, body: dict[str, object] | None = None, **headers
 
 
 @contextlib.contextmanager
-def running_server(database_url: str | None = None) -> Iterator[str]:
+def running_server(database_url: str | None = None, **settings: str) -> Iterator[str]:
     """`turbocat serve` (one worker) on a fresh data dir, migrated first when it is given a
-    database; yields its base URL and stops it after."""
+    database, with ``settings`` (``TURBOCAT_*`` variables); yields its base URL and stops
+    it after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TURBOCAT_")}
     data = Path(tempfile.mkdtemp(prefix="turbocat-bench-"))
-    env.update(TURBOCAT_DATA_DIR=str(data), TURBOCAT_LOG_LEVEL="warning")
+    env.update(TURBOCAT_DATA_DIR=str(data), TURBOCAT_LOG_LEVEL="warning", **settings)
     cli = [sys.executable, "-m", "turbocat_cli"]
     if database_url is not None:
         env["TURBOCAT_DATABASE_URL"] = database_url

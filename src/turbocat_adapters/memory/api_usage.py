@@ -15,16 +15,20 @@ class MemoryApiUsage:
         self._minutes: dict[int, MinuteCounts] = {}
 
     def record(self, status: int, seconds: float) -> None:
-        minute = int(self._now() // 60)
-        counts = self._minutes.get(minute)
-        if counts is None:
-            counts = self._minutes[minute] = MinuteCounts()
-            for old in [m for m in self._minutes if m <= minute - KEPT_MINUTES]:
-                del self._minutes[old]
-        counts.add(status, seconds)
+        count_in(self._minutes, int(self._now() // 60), status, seconds)
 
     async def last_minutes(self, minutes: int) -> MinuteCounts:
         return added(self._minutes, int(self._now() // 60), minutes)
+
+
+def count_in(by_minute: dict[int, MinuteCounts], minute: int, status: int, seconds: float) -> None:
+    """Count a request in its minute (minutes older than the last hour are dropped)."""
+    counts = by_minute.get(minute)
+    if counts is None:
+        counts = by_minute[minute] = MinuteCounts()
+        for old in [m for m in by_minute if m <= minute - KEPT_MINUTES]:
+            del by_minute[old]
+    counts.add(status, seconds)
 
 
 def added(by_minute: dict[int, MinuteCounts], current: int, minutes: int) -> MinuteCounts:

@@ -114,28 +114,24 @@ def status_class(status: int) -> str:
 class HttpMetrics:
     """What the HTTP edge tells about each request (``turbocat_http.middleware``)."""
 
-    __slots__ = ("_durations", "_requests")
+    __slots__ = ("_children",)
 
     def __init__(self) -> None:
-        self._requests: dict[tuple[str, str, int], Counter] = {}
-        self._durations: dict[tuple[str, str], Histogram] = {}
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def begun(self) -> None:
         HTTP_IN_FLIGHT.inc()
 
     def ended(self, method: str, route: str, status: int, seconds: float) -> None:
         HTTP_IN_FLIGHT.dec()
-        key = (method, route, status)
-        counter = self._requests.get(key)
-        if counter is None:
-            counter = self._requests[key] = HTTP_REQUESTS.labels(
-                method, route, status_class(status)
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = self._children[(method, route, status)] = (
+                HTTP_REQUESTS.labels(method, route, status_class(status)),
+                HTTP_DURATION.labels(method, route),
             )
-        counter.inc()
-        histogram = self._durations.get(key[:2])
-        if histogram is None:
-            histogram = self._durations[key[:2]] = HTTP_DURATION.labels(method, route)
-        histogram.observe(seconds)
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class PrometheusObserver:

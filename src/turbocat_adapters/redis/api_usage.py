@@ -17,7 +17,7 @@ from typing import Final
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from turbocat_adapters.memory.api_usage import added
+from turbocat_adapters.memory.api_usage import added, count_in
 from turbocat_adapters.redis.client import Keys, translated
 from turbocat_core import ports
 from turbocat_core.domain.api_traffic import KEPT_MINUTES, MinuteCounts
@@ -37,11 +37,7 @@ class RedisApiUsage:
         self._pending: dict[int, MinuteCounts] = {}
 
     def record(self, status: int, seconds: float) -> None:
-        minute = int(self._now() // 60)
-        counts = self._pending.get(minute)
-        if counts is None:
-            counts = self._pending[minute] = MinuteCounts()
-        counts.add(status, seconds)
+        count_in(self._pending, int(self._now() // 60), status, seconds)
 
     async def flush(self) -> None:
         """Add the pending counts to Redis; kept for the next flush if Redis fails."""

@@ -87,20 +87,25 @@ def percentile(buckets: list[int], q: float) -> float | None:
     return float(LATENCY_BOUNDS_MS[-1])
 
 
+def no_figures(minutes: int, note: str) -> ApiTraffic:
+    """A window whose figures cannot be given, and why."""
+    return ApiTraffic(
+        minutes=minutes,
+        requests=0,
+        requests_per_minute=0.0,
+        p50_ms=None,
+        p95_ms=None,
+        p99_ms=None,
+        error_rate=None,
+        client_error_rate=None,
+        note=note,
+    )
+
+
 def traffic(counts: MinuteCounts, minutes: int) -> ApiTraffic:
     total = counts.requests
     if total == 0:
-        return ApiTraffic(
-            minutes=minutes,
-            requests=0,
-            requests_per_minute=0.0,
-            p50_ms=None,
-            p95_ms=None,
-            p99_ms=None,
-            error_rate=None,
-            client_error_rate=None,
-            note=f"no API request in the last {minutes} minutes",
-        )
+        return no_figures(minutes, f"no API request in the last {minutes} minutes")
     return ApiTraffic(
         minutes=minutes,
         requests=total,

@@ -18,7 +18,7 @@ from turbocat_adapters.stores import Store
 from turbocat_core import __version__
 from turbocat_core.domain.access import Actor, require_role
 from turbocat_core.domain.analytics import AgentMetrics, Interval, Overview, WorkflowMetrics
-from turbocat_core.domain.api_traffic import WINDOWS_MINUTES
+from turbocat_core.domain.api_traffic import WINDOWS_MINUTES, no_figures
 from turbocat_core.domain.common import AgentId, UserId, WorkflowId
 from turbocat_core.domain.user import UserRole
 from turbocat_core.errors import ExternalServiceError
@@ -142,22 +142,9 @@ async def api_traffic(get_api_traffic: GetApiTraffic, actor: Actor) -> list[ApiT
         windows = await get_api_traffic(actor)
     except ExternalServiceError as error:
         logger.warning("system health: API traffic unavailable (%s)", error.message)
-        return [_unavailable(minutes) for minutes in WINDOWS_MINUTES]
+        note = "Redis, where the figures are kept, did not answer"
+        windows = [no_figures(minutes, note) for minutes in WINDOWS_MINUTES]
     return [ApiTraffic(**dataclasses.asdict(window)) for window in windows]
-
-
-def _unavailable(minutes: int) -> ApiTraffic:
-    return ApiTraffic(
-        minutes=minutes,
-        requests=0,
-        requests_per_minute=0.0,
-        p50_ms=None,
-        p95_ms=None,
-        p99_ms=None,
-        error_rate=None,
-        client_error_rate=None,
-        note="Redis, where the figures are kept, did not answer",
-    )
 
 
 router = Router(

@@ -15,6 +15,9 @@ from turbocat_adapters.functions import container_functions
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
 from turbocat_adapters.llm import HttpLlmClient
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
+from turbocat_adapters.metrics.access import MetricsAccess
+from turbocat_adapters.metrics.prometheus import HttpMetrics, PrometheusObserver
+from turbocat_adapters.metrics.scrape import DeploymentCollector
 from turbocat_adapters.rq.reaper import Reaper
 from turbocat_adapters.scheduler import Scheduler
 from turbocat_adapters.security import BcryptHasher
@@ -32,6 +35,7 @@ from turbocat_core.agents.llm_agent import LlmAgent
 from turbocat_core.agents.workflow_agent import WorkflowAgent
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.engine.events import LogBroadcast
+from turbocat_core.engine.observer import NO_OBSERVER, RunObserver
 from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
 from turbocat_core.ports import (
     Clock,
@@ -60,6 +64,7 @@ from turbocat_core.usecases.agents import (
 )
 from turbocat_core.usecases.analytics import (
     GetAgentMetrics,
+    GetApiTraffic,
     GetOverview,
     GetWorkflowMetrics,
     ListAuditLogs,
@@ -149,6 +154,15 @@ def _runs_later(container: Container) -> Runner:
 def _worker_id() -> str:
     """This process among the fleet's: host, pid and a random part (pids are reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+
+
+def _observer(settings: Settings) -> RunObserver:
+    """What the engine tells about its runs: Prometheus metrics unless they are turned off."""
+    return PrometheusObserver() if settings.metrics else NO_OBSERVER
+
+
+def _http_metrics(settings: Settings) -> HttpMetrics | None:
+    return HttpMetrics() if settings.metrics else None
 
 
 def _store(settings: Settings) -> Store:
@@ -273,6 +287,16 @@ class Container(containers.DeclarativeContainer):
     modules are imported (``ValidationFailed`` naming one that cannot be)."""
     executors = providers.Singleton(_executors, settings, functions, worker_id)
     logs = providers.Singleton(LogBroadcast)
+    observer = providers.Singleton(_observer, settings)
+    """Told what the engine does (``engine.observer``): metrics, and traces when added."""
+    http_metrics = providers.Singleton(_http_metrics, settings)
+    """What the HTTP edge reports each request to (``None``: metrics are off)."""
+    api_usage = shared.provided.api_usage
+    """What the API answered per minute, for the deployment (system health)."""
+    get_api_traffic = providers.Factory(GetApiTraffic, usage=api_usage)
+    metrics_access = providers.Singleton(MetricsAccess.from_settings, settings)
+    deployment_metrics = providers.Singleton(DeploymentCollector, queue=queue, store=store)
+    """The queue's and the pool's figures, read at each scrape."""
     engine = providers.Singleton(
         Engine,
         uow=uow,
@@ -285,6 +309,7 @@ class Container(containers.DeclarativeContainer):
         env_for=providers.Callable(_env_for, settings, uow),
         on_log=logs,
         claims=claims,
+        observer=observer,
     )
     run_queued = providers.Singleton(
         RunQueued, engine=engine, queue=queue, claims=claims, clock=clock, holder=worker_id

@@ -67,6 +67,21 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise ValidationFailed.field(name, f"must be true or false, got {raw!r}")
 
 
+def _on_unless_off(env: Mapping[str, str], name: str) -> bool:
+    return True if not (env.get(name) or "").strip() else _bool(env, name)
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma list of IP networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``), normalised."""
+    networks: list[str] = []
+    for entry in _entries(env, name):
+        try:
+            networks.append(str(ip_network(entry.strip("[]"), strict=False)))
+        except ValueError:
+            raise ValidationFailed.field(name, f"{entry!r} is not an IP network") from None
+    return tuple(networks)
+
+
 def _code_sandbox(env: Mapping[str, str], name: str) -> CodeSandbox:
     raw = (env.get(name) or "auto").strip().lower()
     if raw not in ("auto", "bubblewrap", "none"):
@@ -175,6 +190,13 @@ class Settings:
     openai_base_url: str = "https://api.openai.com"
     anthropic_base_url: str = "https://api.anthropic.com"
     llm_timeout_seconds: int = 120
+    # Metrics (docs/operations.md, "Metrics")
+    metrics: bool = True
+    """Prometheus metrics at ``GET /metrics`` (and the engine's observer behind them)."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """When set, ``GET /metrics`` wants ``Authorization: Bearer <token>``."""
+    metrics_allow: tuple[str, ...] = ()
+    """When set, only these IP networks may read ``GET /metrics``."""
 
     @property
     def production(self) -> bool:
@@ -247,4 +269,7 @@ class Settings:
                 source, "TURBOCAT_ANTHROPIC_BASE_URL", "https://api.anthropic.com"
             ),
             llm_timeout_seconds=_int(source, "TURBOCAT_LLM_TIMEOUT_SECONDS", 120, minimum=1),
+            metrics=_on_unless_off(source, "TURBOCAT_METRICS"),
+            metrics_token=(source.get("TURBOCAT_METRICS_TOKEN") or "").strip() or None,
+            metrics_allow=_networks(source, "TURBOCAT_METRICS_ALLOW"),
         )

@@ -13,8 +13,9 @@ import logging
 import math
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 from urllib.parse import quote
 
 from litestar.enums import ScopeType
@@ -42,6 +43,8 @@ CSP_NONCE_KEY: Final = "csp_nonce"
 HSTS: Final = "max-age=63072000; includeSubDomains"
 HEALTH_PREFIX: Final = "/health"
 MAX_LOGGED_PATH: Final = 512
+UNMATCHED_ROUTE: Final = "unmatched"
+"""The route of a request no route matched (a 404, or one the edge answered itself)."""
 
 
 def docs_csp(nonce: str) -> str:
@@ -60,6 +63,16 @@ def new_csp_nonce(scope: Scope) -> str:
     return nonce
 
 
+class RequestObserver(Protocol):
+    """Told of every HTTP request (metrics): when it arrives, and how it ended."""
+
+    def begun(self) -> None: ...
+
+    def ended(self, method: str, route: str, status: int, seconds: float) -> None:
+        """``route`` is the matched route's path template (``/api/v1/agents/{agent_id}``),
+        never the raw path, or ``UNMATCHED_ROUTE``."""
+
+
 @dataclass(frozen=True, slots=True)
 class EdgeConfig:
     production: bool = False
@@ -67,6 +80,7 @@ class EdgeConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     public_host: str = "localhost"
     """Where an HTTPS redirect points when the request has no usable ``Host``."""
+    observers: Sequence[RequestObserver] = ()
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -104,7 +118,8 @@ class EdgeMiddleware:
     5. one JSON log line on ``turbocat.http``: method, path (never the query string), status,
        duration_ms, request_id, user_id (from ``scope["state"]["user_id"]``) — no headers,
        no bodies;
-    6. an exception escaping Litestar (it should not) becomes a bare 500 envelope.
+    6. an exception escaping Litestar (it should not) becomes a bare 500 envelope;
+    7. the ``observers`` (metrics) hear of its arrival and of its route, status and duration.
     """
 
     def __init__(self, app: ASGIApp, config: EdgeConfig) -> None:
@@ -116,6 +131,9 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        observers = self.config.observers
+        for observer in observers:
+            observer.begun()
         rid = accept_request_id(scope.get("headers") or ())
         set_request_id(scope, rid)
         status = 500
@@ -147,7 +165,13 @@ class EdgeMiddleware:
                 ),
             )
         finally:
-            self._log(scope, status, started, rid)
+            seconds = time.perf_counter() - started
+            self._log(scope, status, seconds, rid)
+            if observers:
+                method = str(scope.get("method", ""))
+                route = scope.get("path_template") or UNMATCHED_ROUTE
+                for observer in observers:
+                    observer.ended(method, route, status, seconds)
 
     def _secure(self, scope: Scope) -> bool:
         if self.config.trust_proxy_headers:
@@ -215,7 +239,7 @@ class EdgeMiddleware:
             ]
         return headers + extra
 
-    def _log(self, scope: Scope, status: int, started: float, rid: str) -> None:
+    def _log(self, scope: Scope, status: int, seconds: float, rid: str) -> None:
         path = str(scope.get("path", ""))
         if len(path) > MAX_LOGGED_PATH:
             path = path[:MAX_LOGGED_PATH] + "…"
@@ -223,7 +247,7 @@ class EdgeMiddleware:
             "method": scope.get("method"),
             "path": path,
             "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "duration_ms": round(seconds * 1000, 3),
             "request_id": rid,
             "user_id": user_id(scope),
         }
@@ -249,4 +273,11 @@ async def _send_json(send: Send, status: int, body: bytes) -> None:
     await _send_refusal(send, status, _json_headers(body), body)
 
 
-__all__ = ["REQUEST_ID_HEADER", "EdgeConfig", "EdgeMiddleware", "new_csp_nonce"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "UNMATCHED_ROUTE",
+    "EdgeConfig",
+    "EdgeMiddleware",
+    "RequestObserver",
+    "new_csp_nonce",
+]

@@ -136,9 +136,10 @@ class RqQueue:
         return [job is not None and job.get_status(refresh=False) in alive for job in jobs]
 
     async def health(self) -> QueueHealth:
-        return await asyncio.to_thread(self._health)
+        return await asyncio.to_thread(self.figures)
 
-    def _health(self) -> QueueHealth:
+    def figures(self) -> QueueHealth:
+        """:meth:`health`, blocking (the metrics read it at scrape time, in a thread)."""
         queue, connection = self._queue, self._connection
         try:
             return QueueHealth(

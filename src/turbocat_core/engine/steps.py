@@ -18,6 +18,12 @@ from turbocat_core.domain.execution import ExecutionLog, LogLevel, StepRun, Step
 from turbocat_core.domain.workflow import StepType, WorkflowStep
 from turbocat_core.engine.env import RunEnv, refused_to_agent, refused_to_steps
 from turbocat_core.engine.journal import Journal, Tally
+from turbocat_core.engine.observer import (
+    ATTEMPT_COMPLETED,
+    ATTEMPT_FAILED,
+    ATTEMPT_INTERRUPTED,
+    ATTEMPT_RETRIED,
+)
 from turbocat_core.engine.predicates import evaluate
 from turbocat_core.engine.refs import (
     MISSING,
@@ -176,9 +182,13 @@ class StepWork:
         clock = self.engine.clock
         key = step.step_key
         run = self.runs[key]
+        scope = self.journal.scope
+        agent = self.agents.get(step.agent_id) if step.agent_id is not None else None
+        agent_type = agent.type.value if agent is not None else None
         while True:
             began = run.updated_at
             timeout = self._attempt_timeout(step)
+            observed = scope.attempt(key, step.step_type.value, agent_type, run.attempt)
             try:
                 if timeout is None:
                     output = await self._perform(step, run)
@@ -198,6 +208,8 @@ class StepWork:
                         self.engine.random.random(),
                         self.engine.settings.retry_jitter,
                     )
+                    observed.ended(ATTEMPT_RETRIED, failure.kind.value)
+                    scope.retry_scheduled(key, run.attempt, delay)
                     line = self.journal.line(
                         LogLevel.WARN,
                         f"step {key!r} attempt {run.attempt} failed: {message}; "
@@ -211,6 +223,7 @@ class StepWork:
                     run, started = self.start(key)
                     await self.journal.commit(runs=[run], logs=[started])
                     continue
+                observed.ended(ATTEMPT_FAILED, failure.kind.value)
                 return self._ended(
                     run,
                     StepStatus.FAILED,
@@ -221,6 +234,10 @@ class StepWork:
                     error=message,
                     metadata=meta,
                 )
+            except BaseException:
+                observed.ended(ATTEMPT_INTERRUPTED)
+                raise
+            observed.ended(ATTEMPT_COMPLETED)
             ended = clock.now()
             ms = elapsed_ms(began, ended)
             return self._ended(

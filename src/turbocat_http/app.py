@@ -91,6 +91,11 @@ def create_app(
     # request id, the security headers and their log line too (see middleware.py).
     observers = [o for o in (container.http_metrics(),) if o is not None]
     app.asgi_handler = EdgeMiddleware(app.asgi_handler, edge_config(settings, observers))
+    tracing = container.tracing()
+    if tracing is not None:  # outside the edge: its log line is inside the request's span
+        from turbocat_http.tracing import traced
+
+        app.asgi_handler = traced(app.asgi_handler, tracing)
     return app
 
 

@@ -14,6 +14,7 @@ from turbocat_adapters.crypto import SecretBox
 from turbocat_adapters.functions import container_functions
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
 from turbocat_adapters.llm import HttpLlmClient
+from turbocat_adapters.log_context import running
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
 from turbocat_adapters.metrics.access import MetricsAccess
 from turbocat_adapters.metrics.prometheus import HttpMetrics, PrometheusObserver
@@ -148,7 +149,8 @@ def _runs_later(container: Container) -> Runner:
     follow-ups to that queue, so it is built after it)."""
 
     async def run(execution_id: ExecutionId) -> None:
-        await container.run_queued()(execution_id)
+        with running(execution_id):  # its log lines name it
+            await container.run_queued()(execution_id)
 
     return run
 

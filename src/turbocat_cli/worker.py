@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
 
+from turbocat_adapters.log_context import configure_logging
 from turbocat_cli.data import (
     FunctionsOption,
     fail,
@@ -41,7 +41,7 @@ def worker(
             "workers share the database with the servers: set TURBOCAT_DATABASE_URL to "
             "postgresql://..."
         )
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(message)s")
+    configure_logging(settings.log_level, "%(asctime)s %(message)s")
     try:
         from turbocat_adapters.rq.worker import run_worker
     except ImportError as missing:

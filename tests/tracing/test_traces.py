@@ -5,6 +5,8 @@ along and its query string kept out of the span."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import sys
 import time
@@ -25,6 +27,7 @@ from tests.http.conftest import API, container_for, http_settings
 from tests.http.resources import Api, Person
 from tests.http.test_workflows_support import create_workflow, execute, step, wait_until
 from turbocat_adapters import tracing
+from turbocat_adapters.log_context import Correlation, running
 from turbocat_adapters.tracing import MISSING_EXTRA, configured, tracing_from_environment
 from turbocat_adapters.tracing.spans import Tracing
 from turbocat_http.app import create_app
@@ -74,7 +77,8 @@ def finished_spans(exporter: InMemorySpanExporter, name: str) -> list[ReadableSp
     return list(exporter.get_finished_spans())
 
 
-async def test_a_run_started_over_http_is_one_trace(api, exporter, peer):
+async def test_a_run_started_over_http_is_one_trace(api, exporter, peer, caplog):
+    caplog.set_level(logging.INFO, logger="turbocat.http")
     ada = await api.user()
     call = await api_agent(api, ada, "call", {"url": peer.url("/echo?key=secret-in-query")})
     flaky = uuid.uuid4().hex
@@ -106,6 +110,11 @@ async def test_a_run_started_over_http_is_one_trace(api, exporter, peer):
     assert request.kind is SpanKind.SERVER and request.parent is None
     assert request.attributes["http.route"] == "/api/v1/workflows/{workflow_id}/execute"
     trace_id = request.context.trace_id
+    # The request's log line names its trace and span.
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "turbocat.http"]
+    (line,) = [x for x in lines if x["path"].endswith("/execute")]
+    assert line["trace_id"] == f"{trace_id:032x}"
+    assert line["span_id"] == f"{request.context.span_id:016x}"
     run = [s for s in spans if s.context.trace_id == trace_id]
 
     (execution,) = [s for s in run if s.name == "execution"]
@@ -184,3 +193,29 @@ def test_without_the_extra_one_line_says_so(monkeypatch, caplog):
         assert tracing_from_environment(env) is None
     assert [r.getMessage() for r in caplog.records] == [MISSING_EXTRA]
     assert "pip install 'turbocat[otel]'" in MISSING_EXTRA
+
+
+def test_log_lines_name_the_trace_span_and_execution(exporter):
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s%(correlation)s"))
+    handler.addFilter(Correlation())
+    log = logging.getLogger("turbocat.tests.correlation")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        log.warning("outside")
+        with running("e-1"):
+            log.warning("in a run")
+            with provider.get_tracer("t").start_as_current_span("step a") as span:
+                log.warning("in a span")
+    finally:
+        log.removeHandler(handler)
+    ids = span.get_span_context()
+    assert stream.getvalue().splitlines() == [
+        "outside",
+        "in a run execution_id=e-1",
+        f"in a span trace_id={ids.trace_id:032x} span_id={ids.span_id:016x} execution_id=e-1",
+    ]

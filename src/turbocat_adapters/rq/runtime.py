@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from redis.exceptions import RedisError
 
+from turbocat_adapters.log_context import running
 from turbocat_adapters.rq.queue import BEAT_SECONDS, rq_scheduler, workers_key
 from turbocat_core.domain.common import ExecutionId
 from turbocat_core.errors import ExternalServiceError
@@ -159,7 +160,8 @@ class WorkerRuntime:
         assert task is not None
         self._runs[task] = execution_id
         try:
-            await self.container.run_queued()(execution_id)
+            with running(execution_id):  # its log lines name it
+                await self.container.run_queued()(execution_id)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -67,6 +67,7 @@ from turbocat_core.usecases.agents import (
 )
 from turbocat_core.usecases.analytics import (
     GetAgentMetrics,
+    GetApiTraffic,
     GetOverview,
     GetWorkflowMetrics,
     ListAuditLogs,
@@ -306,6 +307,9 @@ class Container(containers.DeclarativeContainer):
     """Told what the engine does (``engine.observer``): metrics and traces."""
     http_metrics = providers.Singleton(_http_metrics, settings)
     """What the HTTP edge reports each request to (``None``: metrics are off)."""
+    api_usage = shared.provided.api_usage
+    """What the API answered per minute, for the deployment (system health)."""
+    get_api_traffic = providers.Factory(GetApiTraffic, usage=api_usage)
     metrics_access = providers.Singleton(MetricsAccess.from_settings, settings)
     deployment_metrics = providers.Singleton(DeploymentCollector, queue=queue, store=store)
     """The queue's and the pool's figures, read at each scrape."""

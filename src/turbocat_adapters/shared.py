@@ -8,7 +8,7 @@ in-process ones and the store's, and a queue of asyncio tasks of this process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from turbocat_adapters.memory import (
@@ -17,6 +17,7 @@ from turbocat_adapters.memory import (
     MemoryClaims,
     MemoryRateLimiter,
 )
+from turbocat_adapters.memory.api_usage import MemoryApiUsage
 from turbocat_core.errors import ValidationFailed
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from turbocat_adapters.stores import Store
     from turbocat_adapters.tracing.spans import Tracing
     from turbocat_core.ports import (
+        ApiUsage,
         CancellationSignal,
         Claims,
         Clock,
@@ -63,6 +65,8 @@ class SharedParts:
     """The fleet's client; whoever closes the store closes it too (``close_redis``)."""
     rq_connection: SyncRedis | None = None
     """RQ's own (blocking) client, for the workers and RQ's scheduler."""
+    api_usage: ApiUsage = field(default_factory=MemoryApiUsage)
+    """What the API answered per minute (``GET /analytics/system-health``)."""
 
 
 def local_parts(store: Store, clock: Clock, runner: Runner) -> SharedParts:
@@ -92,6 +96,7 @@ def fleet_parts(settings: Settings, clock: Clock, tracing: Tracing | None = None
             RedisSessionStore,
             redis_client,
         )
+        from turbocat_adapters.redis.api_usage import RedisApiUsage
         from turbocat_adapters.redis.cancellation import RedisCancellation
         from turbocat_adapters.redis.claims import RedisClaims
         from turbocat_adapters.rq.queue import RqQueue, sync_redis
@@ -120,4 +125,5 @@ def fleet_parts(settings: Settings, clock: Clock, tracing: Tracing | None = None
         park_waits_over=PARK_WAITS_OVER,
         redis=redis,
         rq_connection=connection,
+        api_usage=RedisApiUsage(redis, keys),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ import typer
 from turbocat_adapters.bootstrap import ensure_bootstrap_admin
 from turbocat_adapters.container import Container
 from turbocat_adapters.log_context import configure_logging
+from turbocat_adapters.metrics.scrape import MULTIPROC_ENV, prepare_multiprocess_dir
 from turbocat_adapters.stores import MigrationError, Store, redact
 from turbocat_cli.data import (
     FunctionsOption,
@@ -72,6 +74,10 @@ def serve(
             err=True,
         )
     if workers > 1:
+        if settings.metrics:
+            # Each server process writes its metrics there; a scrape adds them up.
+            metrics_dir = os.environ.get(MULTIPROC_ENV) or str(settings.data_dir / "metrics")
+            prepare_multiprocess_dir(Path(metrics_dir))
         _spare_the_workers_ctrl_c()
     uvicorn.run(
         APP_FACTORY,  # by name: uvicorn imports it in each worker process

@@ -24,6 +24,19 @@ def worker(
         bool, typer.Option(help="Stop once the queue is empty (for scripts and tests).")
     ] = False,
     functions: FunctionsOption = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this worker's Prometheus metrics at http://HOST:PORT/metrics (off "
+            "by default).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str | None,
+        typer.Option(help="Address the metrics listen on [TURBOCAT_HOST, 127.0.0.1]."),
+    ] = None,
 ) -> None:
     """Run queued executions, resume abandoned ones, fire schedules, prune old runs.
 
@@ -52,4 +65,7 @@ def worker(
 
     listed = import_functions(container)
     typer.echo(f"turbocat worker: {concurrency} place(s){listed}", err=True)
-    run_worker(container, concurrency=concurrency, burst=burst)
+    if metrics_port is not None and not settings.metrics:
+        raise fail("--metrics-port needs metrics on: TURBOCAT_METRICS is false")
+    metrics = (metrics_host or settings.host, metrics_port) if metrics_port else None
+    run_worker(container, concurrency=concurrency, burst=burst, metrics=metrics)

@@ -34,6 +34,7 @@ from turbocat_core.domain.analytics import (
     Window,
 )
 from turbocat_core.domain.api_key import ApiKey
+from turbocat_core.domain.api_traffic import MinuteCounts
 from turbocat_core.domain.audit import AuditLog
 from turbocat_core.domain.common import (
     AgentId,
@@ -583,4 +584,17 @@ class CancellationSignal(Protocol):
 
     def forget(self, execution_id: ExecutionId) -> None:
         """The execution ended: drop what was kept for it."""
+        ...
+
+
+class ApiUsage(Protocol):
+    """What the API answered, per minute, for the whole deployment (``domain.api_traffic``):
+    in this process, or in Redis where the deployment's processes share it."""
+
+    def record(self, status: int, seconds: float) -> None:
+        """One answered request (cheap and non-blocking: called for every request)."""
+        ...
+
+    async def last_minutes(self, minutes: int) -> MinuteCounts:
+        """The counts of the current minute and the ``minutes - 1`` before it, added up."""
         ...

@@ -64,6 +64,19 @@ def test_settings_from_the_environment_over_a_dotenv_file(tmp_path: Path):
     assert Settings.load({"TURBOCAT_MAX_RUN_RECOVERIES": "5"}, dotenv).max_run_recoveries == 5
 
 
+def test_metrics_are_on_unless_turned_off_and_may_be_restricted(tmp_path: Path):
+    absent = tmp_path / "absent"
+    default = Settings.load({}, absent)
+    assert default.metrics and default.metrics_token is None and default.metrics_allow == ()
+    assert not Settings.load({"TURBOCAT_METRICS": "false"}, absent).metrics
+    restricted = Settings.load(
+        {"TURBOCAT_METRICS_TOKEN": "scrape", "TURBOCAT_METRICS_ALLOW": "10.1.2.3, 10.0.0.0/8,::1"},
+        absent,
+    )
+    assert restricted.metrics_token == "scrape"
+    assert restricted.metrics_allow == ("10.1.2.3/32", "10.0.0.0/8", "::1/128")
+
+
 def test_the_resolved_input_bound_follows_the_output_limit_unless_set(tmp_path: Path):
     absent = tmp_path / "absent"
     assert Settings.load({}, absent).max_resolved_input_bytes == 4 * 1024 * 1024
@@ -95,6 +108,8 @@ def test_functions_are_a_comma_list_of_module_names(tmp_path: Path):
         ({"TURBOCAT_FUNCTIONS": "tasks,my-steps"}, "TURBOCAT_FUNCTIONS"),
         ({"TURBOCAT_FUNCTIONS": "tasks.steps:run"}, "TURBOCAT_FUNCTIONS"),
         ({"TURBOCAT_FUNCTIONS": "tasks..steps"}, "TURBOCAT_FUNCTIONS"),
+        ({"TURBOCAT_METRICS": "maybe"}, "TURBOCAT_METRICS"),
+        ({"TURBOCAT_METRICS_ALLOW": "10.0.0.0/8,office"}, "TURBOCAT_METRICS_ALLOW"),
     ],
 )
 def test_bad_settings_name_the_variable(tmp_path: Path, environ, field):

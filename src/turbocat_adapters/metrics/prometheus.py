@@ -114,60 +114,65 @@ def status_class(status: int) -> str:
 class HttpMetrics:
     """What the HTTP edge tells about each request (``turbocat_http.middleware``)."""
 
-    __slots__ = ("_durations", "_requests")
+    __slots__ = ("_children",)
 
     def __init__(self) -> None:
-        self._requests: dict[tuple[str, str, int], Counter] = {}
-        self._durations: dict[tuple[str, str], Histogram] = {}
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def begun(self) -> None:
         HTTP_IN_FLIGHT.inc()
 
     def ended(self, method: str, route: str, status: int, seconds: float) -> None:
         HTTP_IN_FLIGHT.dec()
-        key = (method, route, status)
-        counter = self._requests.get(key)
-        if counter is None:
-            counter = self._requests[key] = HTTP_REQUESTS.labels(
-                method, route, status_class(status)
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = self._children[(method, route, status)] = (
+                HTTP_REQUESTS.labels(method, route, status_class(status)),
+                HTTP_DURATION.labels(method, route),
             )
-        counter.inc()
-        histogram = self._durations.get(key[:2])
-        if histogram is None:
-            histogram = self._durations[key[:2]] = HTTP_DURATION.labels(method, route)
-        histogram.observe(seconds)
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class PrometheusObserver:
     """``engine.observer.RunObserver`` on the metrics above."""
 
-    __slots__ = ("_attempts", "_durations", "_retries")
+    __slots__ = ("_kinds",)
 
     def __init__(self) -> None:
-        self._attempts: dict[tuple[str, str, str], Counter] = {}
-        self._durations: dict[tuple[str, str], Histogram] = {}
-        self._retries: dict[tuple[str, str], Counter] = {}
+        self._kinds: dict[tuple[str, str], _StepKind] = {}
 
     def processing(self, execution: Execution) -> _Processing:
         EXECUTIONS_RUNNING.inc()
         return _Processing(self)
 
-    def attempt_ended(self, step_type: str, agent_type: str, outcome: str, seconds: float) -> None:
-        key = (step_type, agent_type, outcome)
-        counter = self._attempts.get(key)
+    def kind(self, step_type: str, agent_type: str | None) -> _StepKind:
+        key = (step_type, agent_type or "")
+        kind = self._kinds.get(key)
+        if kind is None:
+            kind = self._kinds[key] = _StepKind(*key)
+        return kind
+
+
+class _StepKind:
+    """The metric children of one (step type, agent type), looked up once."""
+
+    __slots__ = ("duration", "labels", "outcomes", "retries")
+
+    def __init__(self, step_type: str, agent_type: str) -> None:
+        self.labels = (step_type, agent_type)
+        self.outcomes: dict[str, Counter] = {}
+        self.duration = STEP_DURATION.labels(step_type, agent_type)
+        self.retries = STEP_RETRIES.labels(step_type, agent_type)
+
+    def ended(self, outcome: str, seconds: float) -> None:
+        counter = self.outcomes.get(outcome)
         if counter is None:
-            counter = self._attempts[key] = STEP_ATTEMPTS.labels(*key)
+            counter = self.outcomes[outcome] = STEP_ATTEMPTS.labels(*self.labels, outcome)
         counter.inc()
-        kind = key[:2]
-        histogram = self._durations.get(kind)
-        if histogram is None:
-            histogram = self._durations[kind] = STEP_DURATION.labels(*kind)
-        histogram.observe(seconds)
+        self.duration.observe(seconds)
         if outcome == ATTEMPT_RETRIED:
-            retries = self._retries.get(kind)
-            if retries is None:
-                retries = self._retries[kind] = STEP_RETRIES.labels(*kind)
-            retries.inc()
+            self.retries.inc()
 
 
 class _Processing:
@@ -186,7 +191,7 @@ class _Processing:
     def attempt(
         self, step_key: str, step_type: str, agent_type: str | None, attempt: int
     ) -> _Attempt:
-        return _Attempt(self._observer, step_type, agent_type or "")
+        return _Attempt(self._observer.kind(step_type, agent_type))
 
     def retry_scheduled(self, step_key: str, attempt: int, delay_ms: float) -> None:
         pass  # counted with the attempt's outcome, which knows the step's types
@@ -207,14 +212,11 @@ class _Processing:
 
 
 class _Attempt:
-    __slots__ = ("_agent_type", "_began", "_observer", "_step_type")
+    __slots__ = ("_began", "_kind")
 
-    def __init__(self, observer: PrometheusObserver, step_type: str, agent_type: str) -> None:
-        self._observer = observer
-        self._step_type = step_type
-        self._agent_type = agent_type
+    def __init__(self, kind: _StepKind) -> None:
+        self._kind = kind
         self._began = time.perf_counter()
 
     def ended(self, outcome: str, error_kind: str | None = None) -> None:
-        seconds = time.perf_counter() - self._began
-        self._observer.attempt_ended(self._step_type, self._agent_type, outcome, seconds)
+        self._kind.ended(outcome, time.perf_counter() - self._began)

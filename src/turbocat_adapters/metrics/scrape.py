@@ -53,6 +53,13 @@ def multiprocess_mode() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 
 
+def forget_this_process() -> None:
+    """A server process stops: its live gauges (requests in flight, runs running) no longer
+    count in multiprocess mode; its counters and histograms stay in the sums."""
+    if multiprocess_mode():
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
 class DeploymentCollector:
     """The queue's and the store's figures, read at scrape time (``queue`` and ``store`` are
     the container's; either may report nothing: an in-process queue has no failed jobs, a

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest.importorskip("opentelemetry.proto", reason="needs the otel extra (in dev)")
+
 from tests.adapters.http_peer import running_peer
 from tests.fleet.fleet import Client, Fleet, step
 from tests.tracing.otlp import OtlpReceiver, Span

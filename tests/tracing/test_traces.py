@@ -15,6 +15,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+
+pytest.importorskip("opentelemetry.sdk", reason="needs the otel extra (in dev)")
+
 from dependency_injector import providers
 from litestar.testing import AsyncTestClient
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider

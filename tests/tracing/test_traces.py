@@ -1,7 +1,8 @@
 """Traces of a run started over HTTP and run in process: one trace, the request's span at
 its root, the execution's span under it, a span per step attempt under that (with their
-attributes), and an API step's outbound request under its attempt, its trace context sent
-along and its query string kept out of the span."""
+attributes), and the outbound requests of API and LLM steps under their attempts, their
+trace context sent along and their query strings kept out of the spans. And: when tracing
+is on or off, what the process does without the extra, the ids on log lines."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from tests.adapters.http_peer import Peer, running_peer
+from tests.fakes.llm_servers import FakeOpenAI
 from tests.http.conftest import API, container_for, http_settings
 from tests.http.resources import Api, Person
 from tests.http.test_workflows_support import create_workflow, execute, step, wait_until
@@ -48,12 +50,20 @@ def exporter() -> InMemorySpanExporter:
 
 
 @pytest.fixture
-async def api(exporter: InMemorySpanExporter) -> AsyncIterator[Api]:
+def openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")  # the server's own key
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def api(exporter: InMemorySpanExporter, openai: FakeOpenAI) -> AsyncIterator[Api]:
     """The app with tracing on (a provider of the test's own, exporting to memory); the
-    SSRF guard lets API steps reach the peer on 127.0.0.1."""
+    SSRF guard lets API steps reach the peer on 127.0.0.1; LLM steps call a fake OpenAI."""
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    container = container_for(http_settings(http_allow_private=True))
+    settings = http_settings(http_allow_private=True, openai_base_url=openai.url)
+    container = container_for(settings)
     container.tracing.override(providers.Object(Tracing(provider)))
     async with AsyncTestClient(app=create_app(container), base_url="http://t.local") as client:
         api = Api(client=client, container=container, kind="memory")
@@ -80,12 +90,17 @@ def finished_spans(exporter: InMemorySpanExporter, name: str) -> list[ReadableSp
     return list(exporter.get_finished_spans())
 
 
-async def test_a_run_started_over_http_is_one_trace(api, exporter, peer, caplog):
+async def test_a_run_started_over_http_is_one_trace(api, exporter, peer, openai, caplog):
     caplog.set_level(logging.INFO, logger="turbocat.http")
     ada = await api.user()
     call = await api_agent(api, ada, "call", {"url": peer.url("/echo?key=secret-in-query")})
     flaky = uuid.uuid4().hex
     again = await api_agent(api, ada, "again", {"url": peer.url(f"/flaky/{flaky}/1/500")})
+    llm = {"provider": "openai", "model": "gpt-4o-mini", "prompt": "Say hello."}
+    body = {"name": "describe", "type": "LLM", "config": llm}
+    created = await api.client.post(f"{API}/agents", json=body, headers=ada.headers)
+    assert created.status_code == 201, created.text
+    describe = created.json()["data"]["id"]
     workflow = await create_workflow(
         api,
         ada,
@@ -99,6 +114,7 @@ async def test_a_run_started_over_http_is_one_trace(api, exporter, peer, caplog)
                 retryDelayMs=0,
                 config={"retryOn": ["http_5xx"]},
             ),
+            step("describe", describe, dependsOn=["again"]),
         ],
     )
     exporter.clear()
@@ -143,6 +159,7 @@ async def test_a_run_started_over_http_is_one_trace(api, exporter, peer, caplog)
         ("step call", "call", "API", 1, "completed"),
         ("step again", "again", "API", 1, "retried"),
         ("step again", "again", "API", 2, "completed"),
+        ("step describe", "describe", "LLM", 1, "completed"),
     ]
     for attempt in attempts:
         assert attempt.parent.span_id == execution.context.span_id
@@ -159,6 +176,8 @@ async def test_a_run_started_over_http_is_one_trace(api, exporter, peer, caplog)
     assert url == peer.url("/echo")
     headers = done["outputData"]["call"]["body"]["headers"]
     assert headers["traceparent"].split("-")[1] == f"{trace_id:032x}"
+    (completion,) = openai.requests
+    assert completion.headers["traceparent"].split("-")[1] == f"{trace_id:032x}"
 
 
 async def test_without_tracing_nothing_is_traced(exporter):

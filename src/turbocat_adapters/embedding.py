@@ -18,6 +18,7 @@ from turbocat_adapters.documents import fingerprint, read_document
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.store_lock import AdvisoryLock, FileLock, NoLock, StoreLock
 from turbocat_adapters.stores import Store, redact
+from turbocat_core.agents.function_agent import FunctionWrapper
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.common import ExecutionId, ListQuery, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionLog, ExecutionStatus, LogQuery
@@ -203,11 +204,25 @@ class Turbocat:
         """The names of the registered functions, sorted."""
         return self._container.functions().names
 
+    def wrap_functions(self, wrapper: FunctionWrapper | None) -> None:
+        """Have this runtime's steps call ``wrapper(name, fn)`` (what it returns) instead of
+        each registered function ``fn``, until ``wrap_functions(None)``: the seam for test
+        doubles (``turbocat_adapters.testing.faults`` is built on it). One wrapper at a time;
+        the functions stay registered as they are, and other runtimes are not affected."""
+        self._container.functions().wrap(wrapper)
+
     # --- opening and closing ----------------------------------------------------------
 
     @property
     def is_open(self) -> bool:
         return self._loop is not None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop this runtime is open in (its runs are tasks there), ``None`` while
+        closed: what closes it from outside that loop, as the pytest plugin's teardown does,
+        runs ``__aexit__`` there."""
+        return self._loop
 
     async def __aenter__(self) -> Turbocat:
         if self._loop is not None:

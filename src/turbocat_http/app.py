@@ -27,7 +27,12 @@ from turbocat_http.health import health_router
 from turbocat_http.health.routes import STARTED_AT_STATE_KEY
 from turbocat_http.metrics import metrics
 from turbocat_http.middleware import EdgeConfig, EdgeMiddleware, RequestObserver
-from turbocat_http.openapi import WireSchemaPlugin, document_errors, openapi_config
+from turbocat_http.openapi import (
+    EnvelopeSchemaPlugin,
+    WireSchemaPlugin,
+    document_routes,
+    openapi_config,
+)
 from turbocat_http.requests import TurbocatRequest
 from turbocat_http.routes import API_PREFIX, API_ROUTERS
 
@@ -88,10 +93,10 @@ def create_app(
         openapi_config=openapi_config(API_PREFIX),
         cors_config=cors_config(settings),
         request_max_body_size=settings.max_body_bytes,
-        plugins=[WireSchemaPlugin()],
+        plugins=[WireSchemaPlugin(), EnvelopeSchemaPlugin()],
         logging_config=None,
     )
-    document_errors(app)
+    document_routes(app)
     # Around Litestar's exception and CORS layers, so 404s, 405s and preflights get the
     # request id, the security headers and their log line too (see middleware.py).
     observers: list[RequestObserver] = [ApiRequests(container.api_usage())]

@@ -11,6 +11,7 @@ lookups, one counter increment and one histogram observation.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Final
 
@@ -40,6 +41,14 @@ HTTP_IN_FLIGHT = Gauge(
     "HTTP requests being answered now.",
     multiprocess_mode="livesum",
 )
+_MULTIPROCESS: Final = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+"""As prometheus-client decided when it was imported (its values live in files then)."""
+_in_flight = [0]
+"""One process's requests in flight: a plain count read at scrape time (two lock-taking
+gauge updates per request cost more), except in multiprocess mode, where the gauge is
+updated in its file."""
+if not _MULTIPROCESS:
+    HTTP_IN_FLIGHT.set_function(lambda: _in_flight[0])
 
 # --- the engine --------------------------------------------------------------------------
 EXECUTIONS_STARTED = Counter(
@@ -120,10 +129,16 @@ class HttpMetrics:
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def begun(self) -> None:
-        HTTP_IN_FLIGHT.inc()
+        if _MULTIPROCESS:
+            HTTP_IN_FLIGHT.inc()
+        else:
+            _in_flight[0] += 1
 
     def ended(self, method: str, route: str, status: int, seconds: float) -> None:
-        HTTP_IN_FLIGHT.dec()
+        if _MULTIPROCESS:
+            HTTP_IN_FLIGHT.dec()
+        else:
+            _in_flight[0] -= 1
         children = self._children.get((method, route, status))
         if children is None:
             children = self._children[(method, route, status)] = (

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -41,11 +40,11 @@ class Collector(Protocol):
 
 
 def prepare_multiprocess_dir(path: Path) -> None:
-    """Empty ``path`` (values a previous server left would be added in) and point this
-    process and the ones it starts at it. Must run before any metric is created."""
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True, mode=0o700)
+    """Remove the value files in ``path`` (what a previous server left would be added in)
+    and point the processes this one starts at it."""
+    path.mkdir(parents=True, mode=0o700, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
     os.environ[MULTIPROC_ENV] = str(path)
 
 

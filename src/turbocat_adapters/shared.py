@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from turbocat_adapters.memory.tasks import Runner
     from turbocat_adapters.settings import Settings
     from turbocat_adapters.stores import Store
+    from turbocat_adapters.tracing.spans import Tracing
     from turbocat_core.ports import (
         ApiUsage,
         CancellationSignal,
@@ -81,9 +82,10 @@ def local_parts(store: Store, clock: Clock, runner: Runner) -> SharedParts:
     )
 
 
-def fleet_parts(settings: Settings, clock: Clock) -> SharedParts:
+def fleet_parts(settings: Settings, clock: Clock, tracing: Tracing | None = None) -> SharedParts:
     """A fleet on ``settings.redis_url`` (clients connect when first used), its keys under
-    ``settings.redis_prefix``; the RQ queue's workers run the jobs."""
+    ``settings.redis_prefix``; the RQ queue's workers run the jobs (each job carries the
+    trace context it was queued in, when tracing)."""
     assert settings.redis_url is not None
     try:
         from turbocat_adapters.redis import (
@@ -107,7 +109,12 @@ def fleet_parts(settings: Settings, clock: Clock) -> SharedParts:
     keys = Keys(settings.redis_prefix)
     claims = RedisClaims(redis, keys)
     return SharedParts(
-        queue=RqQueue(connection, settings.redis_prefix, claims),
+        queue=RqQueue(
+            connection,
+            settings.redis_prefix,
+            claims,
+            trace_carrier=None if tracing is None else tracing.carrier,
+        ),
         claims=claims,
         cancellation=RedisCancellation(redis, keys),
         sessions=RedisSessionStore(redis, keys, clock),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading
@@ -13,6 +12,7 @@ import typer
 
 from turbocat_adapters.bootstrap import ensure_bootstrap_admin
 from turbocat_adapters.container import Container
+from turbocat_adapters.log_context import configure_logging
 from turbocat_adapters.metrics.scrape import MULTIPROC_ENV, prepare_multiprocess_dir
 from turbocat_adapters.stores import MigrationError, Store, redact
 from turbocat_cli.data import (
@@ -45,7 +45,7 @@ def serve(
     if settings.database_url == "memory://" and workers > 1:
         raise fail("memory:// keeps the data inside each process: serve it with one worker")
     run_with_store(container, lambda store: _prepare(container, store))
-    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    configure_logging(settings.log_level, "%(message)s")
     where = (
         redact(settings.database_url)
         if settings.database_url

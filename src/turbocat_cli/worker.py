@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from turbocat_adapters.log_context import configure_logging
 from turbocat_cli.data import (
     FunctionsOption,
     fail,
@@ -57,10 +58,8 @@ def worker(
         )
     # Times in UTC with Z, as the API and the CLI write them.
     logging.Formatter.converter = time.gmtime
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s.%(msecs)03dZ %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
+    configure_logging(
+        settings.log_level, "%(asctime)s.%(msecs)03dZ %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
     )
     try:
         from turbocat_adapters.rq.worker import run_worker

@@ -103,6 +103,11 @@ def create_app(
     if (http_metrics := container.http_metrics()) is not None:
         observers.append(http_metrics)
     app.asgi_handler = EdgeMiddleware(app.asgi_handler, edge_config(settings, observers))
+    tracing = container.tracing()
+    if tracing is not None:  # outside the edge: its log line is inside the request's span
+        from turbocat_http.tracing import traced
+
+        app.asgi_handler = traced(app.asgi_handler, tracing)
     return app
 
 

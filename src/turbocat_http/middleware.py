@@ -21,6 +21,7 @@ from urllib.parse import quote
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from turbocat_adapters.log_context import span_ids
 from turbocat_http.context import (
     REQUEST_ID_HEADER,
     accept_request_id,
@@ -250,6 +251,7 @@ class EdgeMiddleware:
             "duration_ms": round(seconds * 1000, 3),
             "request_id": rid,
             "user_id": user_id(scope),
+            **span_ids(),  # with traces on, the request's trace_id and span_id
         }
         level = logging.ERROR if status >= 500 else logging.INFO
         logger.log(level, json.dumps(fields, ensure_ascii=True), extra={"http": fields})

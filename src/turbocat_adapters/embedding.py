@@ -161,6 +161,11 @@ class Turbocat:
         self._lock = _lock_for(self._store, self.settings)
         self._actor = Actor(user_id=LOCAL_OWNER_ID, role=UserRole.USER)
         self._workflows: dict[str, WorkflowId] = {}
+        self._private = self._store.kind == "memory"
+        """A memory store is this object's alone: nothing changes it between two openings,
+        so what this object knows of it stays true (no look-ups when it opens again)."""
+        self._interrupted = not self._private
+        """Whether the next opening may find interrupted runs to resume."""
         self._watchers: dict[ExecutionId, set[_Watcher]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._importing: asyncio.Lock | None = None
@@ -234,8 +239,10 @@ class Turbocat:
             await self._store.open()
             await self._store.migrate()  # SQLite migrates when opened; PostgreSQL here
             self._unsubscribe = self._container.logs().subscribe(self._on_log)
-            resume = self._container.resume_interrupted(owner=LOCAL_OWNER_ID)
-            self.resumed = await resume()
+            self.resumed = 0
+            if self._interrupted:
+                resume = self._container.resume_interrupted(owner=LOCAL_OWNER_ID)
+                self.resumed = await resume()
         except BaseException:
             await self._close()
             raise
@@ -251,12 +258,16 @@ class Turbocat:
             self._unsubscribe()
             self._unsubscribe = None
         try:
-            await self._container.queue().close()
+            queue = self._container.queue()
+            if self._private:
+                self._interrupted = getattr(queue, "pending", 1) > 0
+            await queue.close()
             await self._store.close()
             await close_redis(self._container)
         finally:
             await self._lock.release()
-            self._workflows.clear()  # the store may change before the next opening
+            if not self._private:
+                self._workflows.clear()  # the store may change before the next opening
             self._loop = None
             self._importing = None
 
@@ -294,6 +305,8 @@ class Turbocat:
             files.blueprint(document, LOCAL_OWNER_ID)  # every problem, before any lookup
         except ValidationFailed as error:
             raise _naming_steps(error, document) from None
+        if self._private:  # every workflow of the store is in self._workflows
+            return await self._store_new(document, tag)
         query = ListQuery.build(
             WORKFLOW_QUERY,
             page_size=1,
@@ -306,6 +319,9 @@ class Turbocat:
         if stored.items:
             found: WorkflowId = stored.items[0].id
             return found
+        return await self._store_new(document, tag)
+
+    async def _store_new(self, document: Any, tag: str) -> WorkflowId:
         tags = document.get("tags", [])
         tagged = {**document, "tags": [*tags, tag] if isinstance(tags, list) else tags}
         blueprint = await self._container.import_workflow()(

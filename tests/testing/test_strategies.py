@@ -22,6 +22,7 @@ from turbocat_adapters.testing.strategies import (
     cyclic_workflows,
     inputs,
     invalid_workflows,
+    step_keys,
     workflows,
 )
 from turbocat_core.domain.execution import ExecutionStatus, StepStatus
@@ -43,6 +44,12 @@ def rotations(cycle: list[str]) -> list[list[str]]:
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(workflows(max_steps=12))
 def test_every_drawn_workflow_validates(document):
+    validate(document)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(workflows(max_steps=6, keys=step_keys()))
+def test_drawn_workflows_with_any_valid_step_keys_validate(document):
     validate(document)
 
 

@@ -33,6 +33,36 @@ STEP_KEYS: Final = (
     .map("".join)
     .filter(lambda key: key not in RESERVED_ROOTS)
 )
+STEP_WORDS: Final = st.sampled_from(
+    tuple(
+        word
+        for word in [
+            "fetch",
+            "load",
+            "parse",
+            "check",
+            "send",
+            "store",
+            "merge",
+            "split",
+            "notify",
+            "score",
+            "rank",
+            "clean",
+            "enrich",
+            "join",
+            "total",
+            "sort",
+            "pick",
+            "tag",
+            "route",
+            "label",
+        ]
+        if word not in RESERVED_ROOTS
+    )
+)
+"""Plain step keys, drawn in one choice (a key drawn as text costs a choice a character);
+repeats get a ``_2`` suffix."""
 
 # Drawing costs per choice, so the generators below draw few: an index rather than a
 # sampled_from built on the spot, one bit mask for a step's optional fields.

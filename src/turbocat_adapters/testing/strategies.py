@@ -22,6 +22,7 @@ from turbocat_adapters.testing._values import (
     LITERALS,
     NAMES,
     STEP_KEYS,
+    STEP_WORDS,
     TEXT,
     Document,
     flags,
@@ -400,6 +401,7 @@ def workflows(
     wait_seconds: tuple[float, float] = (0, 2),
     retry_count: tuple[int, int] = (0, 3),
     retry_delay_ms: tuple[int, int] = (0, 1000),
+    keys: st.SearchStrategy[str] | None = None,
 ) -> st.SearchStrategy[Document]:
     """Valid workflow-file documents: DAGs of the given ``step_types`` (default: all five),
     ``dependsOn`` and ``{{references}}`` only to ancestors, CONDITIONs with branches to
@@ -415,12 +417,16 @@ def workflows(
     time: such tests want ``@settings(deadline=None)``; widen it under a runtime whose
     clock skips time). The workflow's ``timeoutSeconds`` leaves an hour on top of all its
     waits.
+
+    ``keys``: the step keys' strategy: plain words by default (``fetch``, ``load_2``...),
+    drawn in one choice each; :func:`step_keys` draws any valid key (each character a
+    choice: about twice the generation time).
     """
     _check_sizes(min_steps, max_steps, 1)
     options = _options(
         step_types, functions, data_agents, wait_seconds, retry_count, retry_delay_ms
     )
-    shapes = _graphs(min_steps, max_steps, 3, step_keys(), False)
+    shapes = _graphs(min_steps, max_steps, 3, keys or STEP_WORDS, False)
     return _documents(shapes, options).map(lambda drawn: drawn[0])
 
 

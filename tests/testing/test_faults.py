@@ -200,7 +200,7 @@ def test_a_new_faults_takes_the_runtime_over_and_the_old_script_is_dropped():
 def test_scripting_an_unregistered_function_or_a_bad_plan_is_refused():
     tc, _ = runtime()
     faults = Faults(tc)
-    with pytest.raises(ValueError, match=r"'fecth' is not registered.*fetch, load"):
+    with pytest.raises(ValueError, match=r"'fecth' is not registered.*fetch.*load"):
         faults.fail("fecth")
     with pytest.raises(ValueError, match="times"):
         faults.fail("fetch", times=-1)

@@ -80,6 +80,17 @@ def test_the_docs_render_offline_under_their_csp(tmp_path: Path):
             assert body.locator(".responses-table").first.is_visible()
             assert body.get_by_role("button", name="Try it out").is_visible()
 
+            # "Try it out" reaches the server under the page's connect-src
+            templates = page.locator(
+                '.opblock-get:has(.opblock-summary-path[data-path="/api/v1/templates"])'
+            )
+            templates.locator(".opblock-summary").click()
+            templates.get_by_role("button", name="Try it out").click()
+            templates.get_by_role("button", name="Execute").click()
+            status = templates.locator(".live-responses-table .response .response-col_status").first
+            status.wait_for(timeout=WAIT_MS)
+            assert status.inner_text().strip() == "200"
+
             assert elsewhere == [], "the page asked for something other than the server"
             assert problems == [], "console errors (a CSP violation is one)"
         finally:

@@ -21,27 +21,27 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over src/."""
-    session.install("-e", ".[dev,postgres,redis]")
+    session.install("-e", ".[dev,postgres,redis,otel]")
     session.run("mypy")
 
 
 @nox.session(python=PYTHON)
 def imports(session: nox.Session) -> None:
     """The layer contracts: http|cli -> adapters -> core, and a core with no third-party imports."""
-    session.install("-e", ".[dev,postgres,redis]")
+    session.install("-e", ".[dev,postgres,redis,otel]")
     session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole test suite, in parallel processes; extra arguments go to pytest."""
-    session.install("-e", ".[dev,postgres,redis]")
+    session.install("-e", ".[dev,postgres,redis,otel]")
     session.run("pytest", "-n", "auto", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Print the benchmarks' figures (not part of the default run)."""
-    session.install("-e", ".[dev,postgres,redis]")
+    session.install("-e", ".[dev,postgres,redis,otel]")
     session.run("python", "benchmarks/engine.py")
     session.run("python", "benchmarks/storage.py")

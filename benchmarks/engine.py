@@ -3,7 +3,9 @@
 Runs a 1,000-step chain (each step reads the previous one's output) and a 1,000-wide
 fan-out of no-op DATA steps, and prints (wall time - time inside the DATA agent) / steps.
 That overhead includes validation, scheduling, reference resolution, two durable step
-transitions and their log lines per step, and the counters.
+transitions and their log lines per step, and the counters. Each shape runs with the
+Prometheus metrics on (as served) and off (``TURBOCAT_METRICS=false``), alternately, and the
+difference is printed per step, next to the observer's own cost per attempt measured alone.
 
     python benchmarks/engine.py [--steps 1000] [--repeat 5]
 """
@@ -75,11 +77,17 @@ class NoQueue:
 
 
 def bench_container(
-    executors: AgentExecutors, database_url: str = "memory://", data_dir: Path | None = None
+    executors: AgentExecutors,
+    database_url: str = "memory://",
+    data_dir: Path | None = None,
+    *,
+    metrics: bool = True,
 ) -> Container:
     """The runtime every process builds (the container), with only ``executors`` and a queue
     that runs nothing: ``container.engine()`` and ``container.start_execution()`` as served."""
-    settings = Settings(database_url=database_url, data_dir=data_dir or Path(".turbocat"))
+    settings = Settings(
+        database_url=database_url, data_dir=data_dir or Path(".turbocat"), metrics=metrics
+    )
     container = Container(settings=providers.Object(settings))
     container.executors.override(providers.Object(executors))
     container.queue.override(providers.Object(NoQueue()))
@@ -92,15 +100,17 @@ class Result:
     steps: int
     wall: float
     work: float
+    cpu: float = 0.0
+    """CPU seconds of the process during the run (steadier than wall time under load)."""
 
     @property
     def overhead_us(self) -> float:
         return (self.wall - self.work) / self.steps * 1e6
 
 
-async def one_run(shape: str, steps: int, profiler: Any = None) -> Result:
+async def one_run(shape: str, steps: int, profiler: Any = None, *, metrics: bool = True) -> Result:
     data = TimedDataAgent()
-    container = bench_container(AgentExecutors({AgentType.DATA: data}))
+    container = bench_container(AgentExecutors({AgentType.DATA: data}), metrics=metrics)
     store, clock, ids = container.store(), container.clock(), container.ids()
     engine = container.engine()
     owner = LOCAL_OWNER_ID  # in every store from the start
@@ -152,14 +162,14 @@ async def one_run(shape: str, steps: int, profiler: Any = None) -> Result:
     execution = await start(Actor(user_id=owner, role=UserRole.USER), workflow.id)
     if profiler is not None:
         profiler.enable()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     finished = await engine.run(execution.id)
-    wall = time.perf_counter() - began
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     if profiler is not None:
         profiler.disable()
     assert finished.status is ExecutionStatus.COMPLETED, finished.error_message
     assert finished.steps_completed == steps
-    return Result(shape, steps, wall, data.seconds)
+    return Result(shape, steps, wall, data.seconds, cpu)
 
 
 def main() -> None:
@@ -173,16 +183,55 @@ def main() -> None:
         f"(load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs)"
     )
     for shape in ("chain", "fan-out"):
-        results = [asyncio.run(one_run(shape, args.steps)) for _ in range(args.repeat)]
-        overheads = sorted(r.overhead_us for r in results)
-        walls = [r.wall * 1000 for r in results]
-        works = [r.work / r.steps * 1e6 for r in results]
-        print(
-            f"  {shape:8} {args.steps} steps: overhead median "
-            f"{statistics.median(overheads):6.1f} µs/step "
-            f"(best {overheads[0]:.1f}, worst {overheads[-1]:.1f}); wall median "
-            f"{statistics.median(walls):.0f} ms; DATA work {statistics.median(works):.1f} µs/step"
+        runs: dict[bool, list[Result]] = {True: [], False: []}
+        for _ in range(args.repeat):  # alternately, so the load shifts both alike
+            for metrics in (True, False):
+                runs[metrics].append(asyncio.run(one_run(shape, args.steps, metrics=metrics)))
+        for metrics in (True, False):
+            results = runs[metrics]
+            overheads = sorted(r.overhead_us for r in results)
+            walls = [r.wall * 1000 for r in results]
+            works = [r.work / r.steps * 1e6 for r in results]
+            print(
+                f"  {shape:8} {args.steps} steps, metrics {'on ' if metrics else 'off'}: "
+                f"overhead median {statistics.median(overheads):6.1f} µs/step "
+                f"(best {overheads[0]:.1f}, worst {overheads[-1]:.1f}); wall median "
+                f"{statistics.median(walls):.0f} ms; DATA work "
+                f"{statistics.median(works):.1f} µs/step"
+            )
+        on = statistics.median(r.overhead_us for r in runs[True])
+        off = statistics.median(r.overhead_us for r in runs[False])
+        cpu_on, cpu_off = (
+            statistics.median(r.cpu / r.steps * 1e6 for r in runs[flag]) for flag in (True, False)
         )
+        print(
+            f"  {shape:8} metrics on - off: overhead {on - off:+.2f} µs/step (wall, noisy); "
+            f"CPU {cpu_on:.1f} vs {cpu_off:.1f} µs/step ({cpu_on - cpu_off:+.2f})"
+        )
+    print(
+        f"  the Prometheus observer alone, per step attempt: {observer_cost_us():.2f} µs "
+        "(target: under 5 µs per step)"
+    )
+
+
+def observer_cost_us(attempts: int = 200_000) -> float:
+    """What the engine's calls to the Prometheus observer cost per step: an attempt begun
+    and ended (its counter, its duration histogram), in CPU time, minus the no-op
+    observer's same calls."""
+    from turbocat_adapters.metrics.prometheus import PrometheusObserver
+    from turbocat_core.engine.observer import NO_OBSERVER
+
+    def per_attempt(observer: Any) -> float:
+        scope = observer.processing(None)
+        began = time.process_time()
+        for i in range(attempts):
+            scope.attempt("s", "AGENT", "DATA", i).ended("completed")
+        seconds = time.process_time() - began
+        scope.ended()
+        return seconds / attempts * 1e6
+
+    costs = [per_attempt(PrometheusObserver()) - per_attempt(NO_OBSERVER) for _ in range(5)]
+    return min(costs)  # CPU time, the least disturbed of five
 
 
 if __name__ == "__main__":

@@ -38,12 +38,26 @@ def call(method: str, url: str, body: dict[str, object] | None = None, **headers
 
 
 @contextlib.contextmanager
-def running_server(database_url: str | None = None) -> Iterator[str]:
+def running_server(database_url: str | None = None, **settings: str) -> Iterator[str]:
     """`turbocat serve` (one worker) on a fresh data dir, migrated first when it is given a
-    database; yields its base URL and stops it after."""
+    database, with ``settings`` (``TURBOCAT_*`` variables); yields its base URL and stops
+    it after."""
+    with serving(database_url, **settings) as (base, _):
+        yield base
+
+
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU time a process has used so far (Linux: /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def serving(database_url: str | None = None, **settings: str) -> Iterator[tuple[str, int]]:
+    """As :func:`running_server`, with the server's pid."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TURBOCAT_")}
     data = Path(tempfile.mkdtemp(prefix="turbocat-bench-"))
-    env.update(TURBOCAT_DATA_DIR=str(data), TURBOCAT_LOG_LEVEL="warning")
+    env.update(TURBOCAT_DATA_DIR=str(data), TURBOCAT_LOG_LEVEL="warning", **settings)
     cli = [sys.executable, "-m", "turbocat_cli"]
     if database_url is not None:
         env["TURBOCAT_DATABASE_URL"] = database_url
@@ -65,7 +79,7 @@ def running_server(database_url: str | None = None) -> Iterator[str]:
             time.sleep(0.1)
         else:
             raise SystemExit("the server did not start")
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(timeout=15)

@@ -14,7 +14,12 @@ from turbocat_adapters.crypto import SecretBox
 from turbocat_adapters.functions import container_functions
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
 from turbocat_adapters.llm import HttpLlmClient
+from turbocat_adapters.log_context import running
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
+from turbocat_adapters.metrics.access import MetricsAccess
+from turbocat_adapters.metrics.prometheus import HttpMetrics, PrometheusObserver
+from turbocat_adapters.metrics.scrape import DeploymentCollector
+from turbocat_adapters.observers import observing
 from turbocat_adapters.rq.reaper import Reaper
 from turbocat_adapters.scheduler import Scheduler
 from turbocat_adapters.security import BcryptHasher
@@ -23,6 +28,7 @@ from turbocat_adapters.shared import SharedParts, fleet_parts, local_parts
 from turbocat_adapters.stores import Store, build_store
 from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
 from turbocat_adapters.tokens import JwtTokens
+from turbocat_adapters.tracing import tracing_from_environment
 from turbocat_core.agents.api_agent import DEFAULT_MAX_RESPONSE_BYTES, ApiAgent
 from turbocat_core.agents.code_agent import CodeAgent
 from turbocat_core.agents.contract import AgentExecutors
@@ -32,6 +38,7 @@ from turbocat_core.agents.llm_agent import LlmAgent
 from turbocat_core.agents.workflow_agent import WorkflowAgent
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.engine.events import LogBroadcast
+from turbocat_core.engine.observer import RunObserver
 from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
 from turbocat_core.ports import (
     Clock,
@@ -60,6 +67,7 @@ from turbocat_core.usecases.agents import (
 )
 from turbocat_core.usecases.analytics import (
     GetAgentMetrics,
+    GetApiTraffic,
     GetOverview,
     GetWorkflowMetrics,
     ListAuditLogs,
@@ -119,6 +127,7 @@ from turbocat_core.usecases.workflows import (
 
 if TYPE_CHECKING:
     from turbocat_adapters.memory.tasks import Runner
+    from turbocat_adapters.tracing.spans import Tracing
     from turbocat_core.domain.common import ExecutionId
 
 
@@ -141,7 +150,8 @@ def _runs_later(container: Container) -> Runner:
     follow-ups to that queue, so it is built after it)."""
 
     async def run(execution_id: ExecutionId) -> None:
-        await container.run_queued()(execution_id)
+        with running(execution_id):  # its log lines name it
+            await container.run_queued()(execution_id)
 
     return run
 
@@ -149,6 +159,19 @@ def _runs_later(container: Container) -> Runner:
 def _worker_id() -> str:
     """This process among the fleet's: host, pid and a random part (pids are reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
+
+
+def _observer(settings: Settings, tracing: Tracing | None) -> RunObserver:
+    """What the engine tells about its runs: Prometheus metrics unless they are turned off,
+    spans when tracing is on."""
+    observers: list[RunObserver] = [] if tracing is None else [tracing.observer]
+    if settings.metrics:
+        observers.append(PrometheusObserver())
+    return observing(observers)
+
+
+def _http_metrics(settings: Settings) -> HttpMetrics | None:
+    return HttpMetrics() if settings.metrics else None
 
 
 def _store(settings: Settings) -> Store:
@@ -188,11 +211,13 @@ def _env_for(settings: Settings, uow: UnitOfWorkFactory) -> EnvProvider | None:
     return deployment_env(uow=uow, secrets=_secret_box(settings))
 
 
-def _network(settings: Settings) -> GuardedNetwork:
+def _network(settings: Settings, tracing: Tracing | None) -> GuardedNetwork:
     """The SSRF guard every outbound request made for a user goes through (API and LLM
-    agents alike), built once from the settings."""
+    agents alike), built once from the settings; a client span per request when tracing."""
     return GuardedNetwork.build(
-        allow_private=settings.http_allow_private, allowed_hosts=settings.http_allowed_hosts
+        allow_private=settings.http_allow_private,
+        allowed_hosts=settings.http_allowed_hosts,
+        wrap=None if tracing is None else tracing.transport,
     )
 
 
@@ -216,10 +241,12 @@ def _api_agent(settings: Settings, network: GuardedNetwork) -> ApiAgent:
     return ApiAgent(HttpxClient(network=network), SystemClock(), max_response_bytes=cap)
 
 
-def _executors(settings: Settings, functions: FunctionRegistry, worker_id: str) -> AgentExecutors:
+def _executors(
+    settings: Settings, functions: FunctionRegistry, worker_id: str, tracing: Tracing | None
+) -> AgentExecutors:
     """Every agent type's executor; FUNCTION steps run the Python functions registered in
     ``functions`` (empty unless the process registers some)."""
-    network = _network(settings)
+    network = _network(settings, tracing)
     return AgentExecutors(
         {
             AgentType.DATA: DataAgent(max_resolved_bytes=settings.max_resolved_input_bytes),
@@ -240,6 +267,9 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidV7Generator)
     random = providers.Singleton(SystemRandom)
+    tracing = providers.Singleton(tracing_from_environment)
+    """OpenTelemetry traces (``turbocat_adapters.tracing``): ``None`` unless ``OTEL_*`` ask
+    for them and the ``otel`` extra is installed."""
 
     store = providers.Singleton(_store, settings)
     """Not opened: whoever uses the container opens and closes it (``Store.open``)."""
@@ -253,7 +283,7 @@ class Container(containers.DeclarativeContainer):
         local=providers.Singleton(
             local_parts, store, clock, runner=providers.Callable(_runs_later, __self__)
         ),
-        fleet=providers.Singleton(fleet_parts, settings, clock),
+        fleet=providers.Singleton(fleet_parts, settings, clock, tracing),
     )
     """What every process of the deployment shares, picked here once (``shared.py``): with
     ``TURBOCAT_REDIS_URL``, sessions, reset tokens, accepted webhooks, limits, claims,
@@ -271,8 +301,18 @@ class Container(containers.DeclarativeContainer):
     """The Python functions FUNCTION steps may name: this container's own (the facade's
     ``tc.function``) over the process's (``@function``), once ``TURBOCAT_FUNCTIONS``'
     modules are imported (``ValidationFailed`` naming one that cannot be)."""
-    executors = providers.Singleton(_executors, settings, functions, worker_id)
+    executors = providers.Singleton(_executors, settings, functions, worker_id, tracing)
     logs = providers.Singleton(LogBroadcast)
+    observer = providers.Singleton(_observer, settings, tracing)
+    """Told what the engine does (``engine.observer``): metrics and traces."""
+    http_metrics = providers.Singleton(_http_metrics, settings)
+    """What the HTTP edge reports each request to (``None``: metrics are off)."""
+    api_usage = shared.provided.api_usage
+    """What the API answered per minute, for the deployment (system health)."""
+    get_api_traffic = providers.Factory(GetApiTraffic, usage=api_usage)
+    metrics_access = providers.Singleton(MetricsAccess.from_settings, settings)
+    deployment_metrics = providers.Singleton(DeploymentCollector, queue=queue, store=store)
+    """The queue's and the pool's figures, read at each scrape."""
     engine = providers.Singleton(
         Engine,
         uow=uow,
@@ -285,6 +325,7 @@ class Container(containers.DeclarativeContainer):
         env_for=providers.Callable(_env_for, settings, uow),
         on_log=logs,
         claims=claims,
+        observer=observer,
     )
     run_queued = providers.Singleton(
         RunQueued, engine=engine, queue=queue, claims=claims, clock=clock, holder=worker_id

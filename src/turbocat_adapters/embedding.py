@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import fields
 from os import PathLike
 from pathlib import Path
-from typing import Any, Final, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 from uuid import UUID
 
 from dependency_injector import providers
@@ -18,6 +18,7 @@ from turbocat_adapters.documents import fingerprint, read_document
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.store_lock import AdvisoryLock, FileLock, NoLock, StoreLock
 from turbocat_adapters.stores import Store, redact
+from turbocat_core.agents.function_agent import FunctionWrapper
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.common import ExecutionId, ListQuery, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionLog, ExecutionStatus, LogQuery
@@ -25,6 +26,11 @@ from turbocat_core.domain.user import LOCAL_OWNER_ID, UserRole
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, WorkflowStatus
 from turbocat_core.errors import FieldError, ValidationFailed
 from turbocat_core.usecases.executions import ExecutionWithRuns
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from turbocat_adapters.testing.runtime import TurbocatUnderTest
 
 F = TypeVar("F", bound=Callable[..., Any])
 Workflow = Mapping[str, Any] | str | PathLike[str]
@@ -126,6 +132,24 @@ class Turbocat:
         runtime._build(settings)
         return runtime
 
+    @classmethod
+    def for_tests(
+        cls,
+        *,
+        time: Literal["skip", "manual"] = "skip",
+        start: datetime | None = None,
+        seed: int = 0,
+        **settings: Any,
+    ) -> TurbocatUnderTest:
+        """A runtime for tests (docs/testing.md): in memory, on a clock (``tc.clock``) whose
+        time skips to the next due time whenever every run is waiting on time (a WAIT, a
+        retry's backoff, a queued run); ``time="manual"``: time moves only by
+        ``tc.clock.advance(seconds)``. ``start``: the clock's first reading (default now);
+        ``seed``: its randomness (retry jitter), so that a run repeats exactly."""
+        from turbocat_adapters.testing.runtime import TurbocatUnderTest
+
+        return TurbocatUnderTest(time=time, start=start, seed=seed, **settings)
+
     def _build(self, settings: Settings) -> None:
         self.settings = settings
         self._container = Container(settings=providers.Object(self.settings))
@@ -180,11 +204,25 @@ class Turbocat:
         """The names of the registered functions, sorted."""
         return self._container.functions().names
 
+    def wrap_functions(self, wrapper: FunctionWrapper | None) -> None:
+        """Have this runtime's steps call ``wrapper(name, fn)`` (what it returns) instead of
+        each registered function ``fn``, until ``wrap_functions(None)``: the seam for test
+        doubles (``turbocat_adapters.testing.faults`` is built on it). One wrapper at a time;
+        the functions stay registered as they are, and other runtimes are not affected."""
+        self._container.functions().wrap(wrapper)
+
     # --- opening and closing ----------------------------------------------------------
 
     @property
     def is_open(self) -> bool:
         return self._loop is not None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop this runtime is open in (its runs are tasks there), ``None`` while
+        closed: what closes it from outside that loop, as the pytest plugin's teardown does,
+        runs ``__aexit__`` there."""
+        return self._loop
 
     async def __aenter__(self) -> Turbocat:
         if self._loop is not None:

@@ -72,7 +72,8 @@ class OverProcessFunctions(FunctionRegistry):
 
     def get(self, name: str) -> StepFunction | None:
         own = self._functions.get(name)  # (not super().get: this is asked once per step)
-        return own if own is not None else self._process.get(name)
+        fn = own if own is not None else self._process.get(name)
+        return fn if self._wrapper is None else self._wrapped(name, fn)
 
     def __contains__(self, name: object) -> bool:
         return super().__contains__(name) or name in self._process

@@ -22,7 +22,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from turbocat_core.domain.common import DeploymentId
+from turbocat_core.domain.common import DeploymentId, utc_text
 from turbocat_core.ports import Clock
 from turbocat_core.usecases.scheduling import FireDueSchedules, Round
 
@@ -112,14 +112,14 @@ class Scheduler:
                 logger.info(
                     "scheduler: deployment %s tick %s started execution %s",
                     fired.tick.deployment_id,
-                    fired.tick.scheduled_for.isoformat(),
+                    utc_text(fired.tick.scheduled_for),
                     fired.execution_id,
                 )
             else:
                 logger.warning(
                     "scheduler: deployment %s tick %s could not start: %s",
                     fired.tick.deployment_id,
-                    fired.tick.scheduled_for.isoformat(),
+                    utc_text(fired.tick.scheduled_for),
                     fired.error,
                 )
         if result.skipped:

@@ -48,6 +48,16 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> i
     return value
 
 
+def served_url(host: str, port: int) -> str:
+    """The address the server answers on, as a link in a mail needs it: a wildcard host
+    (``0.0.0.0``, ``::``) is this machine, ``localhost``."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _bool(env: Mapping[str, str], name: str) -> bool:
     raw = (env.get(name) or "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
@@ -55,6 +65,21 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes", "on"):
         return True
     raise ValidationFailed.field(name, f"must be true or false, got {raw!r}")
+
+
+def _on_unless_off(env: Mapping[str, str], name: str) -> bool:
+    return True if not (env.get(name) or "").strip() else _bool(env, name)
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma list of IP networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``), normalised."""
+    networks: list[str] = []
+    for entry in _entries(env, name):
+        try:
+            networks.append(str(ip_network(entry.strip("[]"), strict=False)))
+        except ValueError:
+            raise ValidationFailed.field(name, f"{entry!r} is not an IP network") from None
+    return tuple(networks)
 
 
 def _code_sandbox(env: Mapping[str, str], name: str) -> CodeSandbox:
@@ -131,7 +156,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     trust_proxy_headers: bool = False
-    public_url: str = "http://localhost:3001"
+    public_url: str = "http://127.0.0.1:3001"
+    """Where the server is reached from outside (links in mails); by default where it listens."""
     log_level: str = "info"
     single_process: bool = False
     """This process alone runs executions and schedules: at start-up it queues again what a
@@ -164,6 +190,13 @@ class Settings:
     openai_base_url: str = "https://api.openai.com"
     anthropic_base_url: str = "https://api.anthropic.com"
     llm_timeout_seconds: int = 120
+    # Metrics (docs/operations.md, "Metrics")
+    metrics: bool = True
+    """Prometheus metrics at ``GET /metrics`` (and the engine's observer behind them)."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """When set, ``GET /metrics`` wants ``Authorization: Bearer <token>``."""
+    metrics_allow: tuple[str, ...] = ()
+    """When set, only these IP networks may read ``GET /metrics``."""
 
     @property
     def production(self) -> bool:
@@ -180,6 +213,8 @@ class Settings:
         max_output = _int(
             source, "TURBOCAT_MAX_STEP_OUTPUT_BYTES", DEFAULT_MAX_STEP_OUTPUT_BYTES, minimum=1
         )
+        host = source.get("TURBOCAT_HOST") or "127.0.0.1"
+        port = _int(source, "TURBOCAT_PORT", 3001, minimum=1)
         return cls(
             env=env,
             data_dir=Path(source.get("TURBOCAT_DATA_DIR") or ".turbocat"),
@@ -198,8 +233,8 @@ class Settings:
             bcrypt_rounds=_int(source, "TURBOCAT_BCRYPT_ROUNDS", 12, minimum=4),
             seed_admin_password=source.get("TURBOCAT_SEED_ADMIN_PASSWORD") or None,
             seed_demo_password=source.get("TURBOCAT_SEED_DEMO_PASSWORD") or None,
-            host=source.get("TURBOCAT_HOST") or "127.0.0.1",
-            port=_int(source, "TURBOCAT_PORT", 3001, minimum=1),
+            host=host,
+            port=port,
             cors_origins=tuple(
                 origin.strip()
                 for origin in (source.get("TURBOCAT_CORS_ORIGINS") or "").split(",")
@@ -209,7 +244,7 @@ class Settings:
                 source, "TURBOCAT_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
             ),
             trust_proxy_headers=_bool(source, "TURBOCAT_TRUST_PROXY_HEADERS"),
-            public_url=(source.get("TURBOCAT_PUBLIC_URL") or "http://localhost:3001").rstrip("/"),
+            public_url=(source.get("TURBOCAT_PUBLIC_URL") or served_url(host, port)).rstrip("/"),
             log_level=(source.get("TURBOCAT_LOG_LEVEL") or "info").lower(),
             single_process=_bool(source, "TURBOCAT_SINGLE_PROCESS"),
             jwt_secret=source.get("TURBOCAT_JWT_SECRET") or None,
@@ -234,4 +269,7 @@ class Settings:
                 source, "TURBOCAT_ANTHROPIC_BASE_URL", "https://api.anthropic.com"
             ),
             llm_timeout_seconds=_int(source, "TURBOCAT_LLM_TIMEOUT_SECONDS", 120, minimum=1),
+            metrics=_on_unless_off(source, "TURBOCAT_METRICS"),
+            metrics_token=(source.get("TURBOCAT_METRICS_TOKEN") or "").strip() or None,
+            metrics_allow=_networks(source, "TURBOCAT_METRICS_ALLOW"),
         )

@@ -8,7 +8,7 @@ in-process ones and the store's, and a queue of asyncio tasks of this process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from turbocat_adapters.memory import (
@@ -17,6 +17,7 @@ from turbocat_adapters.memory import (
     MemoryClaims,
     MemoryRateLimiter,
 )
+from turbocat_adapters.memory.api_usage import MemoryApiUsage
 from turbocat_core.errors import ValidationFailed
 
 if TYPE_CHECKING:
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
     from turbocat_adapters.memory.tasks import Runner
     from turbocat_adapters.settings import Settings
     from turbocat_adapters.stores import Store
+    from turbocat_adapters.tracing.spans import Tracing
     from turbocat_core.ports import (
+        ApiUsage,
         CancellationSignal,
         Claims,
         Clock,
@@ -62,6 +65,8 @@ class SharedParts:
     """The fleet's client; whoever closes the store closes it too (``close_redis``)."""
     rq_connection: SyncRedis | None = None
     """RQ's own (blocking) client, for the workers and RQ's scheduler."""
+    api_usage: ApiUsage = field(default_factory=MemoryApiUsage)
+    """What the API answered per minute (``GET /analytics/system-health``)."""
 
 
 def local_parts(store: Store, clock: Clock, runner: Runner) -> SharedParts:
@@ -77,9 +82,10 @@ def local_parts(store: Store, clock: Clock, runner: Runner) -> SharedParts:
     )
 
 
-def fleet_parts(settings: Settings, clock: Clock) -> SharedParts:
+def fleet_parts(settings: Settings, clock: Clock, tracing: Tracing | None = None) -> SharedParts:
     """A fleet on ``settings.redis_url`` (clients connect when first used), its keys under
-    ``settings.redis_prefix``; the RQ queue's workers run the jobs."""
+    ``settings.redis_prefix``; the RQ queue's workers run the jobs (each job carries the
+    trace context it was queued in, when tracing)."""
     assert settings.redis_url is not None
     try:
         from turbocat_adapters.redis import (
@@ -90,6 +96,7 @@ def fleet_parts(settings: Settings, clock: Clock) -> SharedParts:
             RedisSessionStore,
             redis_client,
         )
+        from turbocat_adapters.redis.api_usage import RedisApiUsage
         from turbocat_adapters.redis.cancellation import RedisCancellation
         from turbocat_adapters.redis.claims import RedisClaims
         from turbocat_adapters.rq.queue import RqQueue, sync_redis
@@ -102,7 +109,12 @@ def fleet_parts(settings: Settings, clock: Clock) -> SharedParts:
     keys = Keys(settings.redis_prefix)
     claims = RedisClaims(redis, keys)
     return SharedParts(
-        queue=RqQueue(connection, settings.redis_prefix, claims),
+        queue=RqQueue(
+            connection,
+            settings.redis_prefix,
+            claims,
+            trace_carrier=None if tracing is None else tracing.carrier,
+        ),
         claims=claims,
         cancellation=RedisCancellation(redis, keys),
         sessions=RedisSessionStore(redis, keys, clock),
@@ -113,4 +125,5 @@ def fleet_parts(settings: Settings, clock: Clock) -> SharedParts:
         park_waits_over=PARK_WAITS_OVER,
         redis=redis,
         rq_connection=connection,
+        api_usage=RedisApiUsage(redis, keys),
     )

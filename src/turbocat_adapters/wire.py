@@ -1,13 +1,17 @@
-"""Domain objects to wire JSON: camelCase field names, JSON payloads left exactly as they are."""
+"""Domain objects to wire JSON: camelCase field names, JSON payloads left exactly as they are,
+times in UTC ending in ``Z`` and durations (``*_ms``) to the microsecond."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 import msgspec
+
+from turbocat_core.domain.common import utc_text
 
 _CAMEL = re.compile(r"_([a-z0-9])")
 
@@ -18,16 +22,32 @@ def camel(name: str) -> str:
 
 
 @cache
-def _public_fields(cls: type) -> tuple[tuple[str, str], ...]:
+def _public_fields(cls: type) -> tuple[tuple[str, str, bool], ...]:
     # Fields declared with repr=False hold secrets (password and key hashes): never on the wire.
-    return tuple((f.name, camel(f.name)) for f in dataclasses.fields(cls) if f.repr)
+    return tuple(
+        (f.name, camel(f.name), f.name.endswith("_ms")) for f in dataclasses.fields(cls) if f.repr
+    )
+
+
+def _field(value: Any, duration: bool) -> Any:
+    # Averages and percentiles of durations carry float noise (1.0070000000000001): rounded
+    # to the microsecond, the precision the clock keeps.
+    if duration and isinstance(value, float):
+        return round(value, 3)
+    return to_wire(value)
 
 
 def to_wire(value: Any) -> Any:
     """Dataclasses become dicts with camelCase keys (recursively); everything else is left for
-    msgspec (datetimes, UUIDs, enums) — including the keys of user data such as configs."""
+    msgspec (UUIDs, enums) — including the keys of user data such as configs. Datetimes become
+    UTC text with ``Z``, whatever zone a store handed them back in."""
+    if isinstance(value, datetime):
+        return utc_text(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {wire: to_wire(getattr(value, name)) for name, wire in _public_fields(type(value))}
+        return {
+            wire: _field(getattr(value, name), duration)
+            for name, wire, duration in _public_fields(type(value))
+        }
     if isinstance(value, list | tuple) and value and dataclasses.is_dataclass(value[0]):
         return [to_wire(item) for item in value]
     return value

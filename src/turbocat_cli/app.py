@@ -46,15 +46,17 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _describe(error: TurbocatError) -> str:
-    """One line: the cycle path, or the first problem and how many more."""
-    if isinstance(error, CycleDetected):
-        return error.message
-    if isinstance(error, ValidationFailed) and error.details:
-        first = error.details[0]
-        more = f" (and {len(error.details) - 1} more)" if len(error.details) > 1 else ""
-        return f"{first.field}: {first.message}{more}"
-    return error.message
+def _problems(error: TurbocatError) -> list[str]:
+    """Every problem the error names, one line each (the cycle path, or each field's)."""
+    cycle = isinstance(error, CycleDetected)
+    if isinstance(error, ValidationFailed) and error.details and not cycle:
+        return [f"{detail.field}: {detail.message}" for detail in error.details]
+    return [error.message]
+
+
+def _report(file: Path, error: TurbocatError) -> None:
+    for problem in _problems(error):
+        err.print(f"error: {file}: {problem}", markup=False, highlight=False)
 
 
 def _version(value: bool) -> None:
@@ -72,60 +74,99 @@ def main_options(
     """Turbocat: workflows and agents for Python."""
 
 
-FileArg = Annotated[Path, typer.Argument(help="A workflow file, JSON or YAML.", show_default=False)]
+FilesArg = Annotated[
+    list[Path], typer.Argument(help="Workflow files, JSON or YAML.", show_default=False)
+]
 
 
 @app.command()
-def validate(file: FileArg) -> None:
-    """Check a workflow file: exit 0 if it is valid, else 1 naming the problem."""
+def validate(files: FilesArg) -> None:
+    """Check workflow files: exit 0 if all are valid, else 1 naming every problem."""
     container = data.load_container()
-    try:
-        document = read_document(file)
-        blueprint = container.workflow_files().blueprint(document, UserId(container.ids().new_id()))
-    except InputError as error:
-        raise _fail(str(error)) from None
-    except TurbocatError as error:
-        raise _fail(f"{file}: {_describe(error)}") from None
-    steps, agents = len(blueprint.steps), len(blueprint.agents)
-    typer.echo(f"{file}: valid ({steps} steps, {agents} agents)")
+    invalid = 0
+    for file in files:
+        try:
+            document = read_document(file)
+            owner = UserId(container.ids().new_id())
+            blueprint = container.workflow_files().blueprint(document, owner)
+        except InputError as error:
+            err.print(f"error: {error}", markup=False, highlight=False)
+            invalid += 1
+        except TurbocatError as error:
+            _report(file, error)
+            invalid += 1
+        else:
+            steps, agents = len(blueprint.steps), len(blueprint.agents)
+            typer.echo(f"{file}: valid ({steps} steps, {agents} agents)")
+    if invalid:
+        raise typer.Exit(1)
 
 
 @app.command()
 def run(
-    file: FileArg,
+    files: FilesArg,
     input_json: Annotated[
         str | None,
         typer.Option(
             "--input",
             "-i",
-            help="Inputs as a JSON object, or @path to a JSON file.",
+            help="Inputs as a JSON object, or @path to a JSON file (given to every file).",
             show_default=False,
         ),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print only the finished execution as one JSON line.")
+        bool, typer.Option("--json", help="Print only each finished execution as one JSON line.")
     ] = False,
 ) -> None:
-    """Run a workflow file in this process (in-memory store) and show its progress.
+    """Run workflow files in this process (in-memory store), one after the other, and show
+    their progress; several files end with a summary.
 
-    Exits 0 when the execution completes, 1 when it fails, times out or is cancelled.
+    Exits 0 when every execution completes, 1 when one fails, times out or is cancelled (or
+    a file cannot be read); a Ctrl-C cancels the current run and skips the files after it.
     """
     try:
-        document = read_document(file)
         inputs = read_inputs(input_json)
     except InputError as error:
         raise _fail(str(error)) from None
+    outcomes: list[tuple[Path, str]] = []
+    for file in files:
+        status = _run_file(file, inputs, as_json=as_json)
+        outcomes.append((file, status))
+        if status == ExecutionStatus.CANCELLED:
+            break
+    if len(files) > 1 and not as_json:
+        _totals(outcomes, skipped=files[len(outcomes) :])
+    if any(status != ExecutionStatus.COMPLETED for _, status in outcomes):
+        raise typer.Exit(1)
+
+
+def _run_file(file: Path, inputs: dict[str, Any], *, as_json: bool) -> str:
+    """Run one file and print its outcome; its status, or ``"INVALID"`` if it did not run."""
     try:
+        document = read_document(file)
         execution = interrupts.run_async(_run(document, inputs, quiet=as_json, title=str(file)))
+    except InputError as error:
+        err.print(f"error: {error}", markup=False, highlight=False)
+        return "INVALID"
     except TurbocatError as error:
-        raise _fail(f"{file}: {_describe(error)}") from None
+        _report(file, error)
+        return "INVALID"
     if as_json:
         sys.stdout.buffer.write(encode(execution) + b"\n")
         sys.stdout.flush()
     else:
         _summary(execution)
-    if execution.status is not ExecutionStatus.COMPLETED:
-        raise typer.Exit(1)
+    return execution.status
+
+
+def _totals(outcomes: list[tuple[Path, str]], skipped: list[Path]) -> None:
+    out = Console(soft_wrap=True, highlight=False)
+    passed = sum(status == ExecutionStatus.COMPLETED for _, status in outcomes)
+    failed = [f"{file} ({status})" for file, status in outcomes if status != "COMPLETED"]
+    failed += [f"{file} (not run)" for file in skipped]
+    style = "red" if failed else "green"
+    line = f"[{style}]{passed} of {len(outcomes) + len(skipped)} files completed[/]"
+    out.print(line + (f"; not completed: {', '.join(failed)}" if failed else ""))
 
 
 async def _run(document: Any, inputs: dict[str, Any], *, quiet: bool, title: str) -> Execution:

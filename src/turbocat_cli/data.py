@@ -17,6 +17,7 @@ from turbocat_adapters.secrets_file import with_secrets
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.stores import MigrationError, MigrationState, Store, redact
 from turbocat_cli import interrupts
+from turbocat_core.domain.common import utc_text
 from turbocat_core.errors import TurbocatError
 from turbocat_core.usecases.reseal import ResealReport
 from turbocat_core.usecases.seed import SeedReport
@@ -132,7 +133,9 @@ def status() -> None:
     for column in ("version", "name", "applied"):
         table.add_column(column)
     for state in states:
-        applied = state.applied_at.isoformat(timespec="seconds") if state.applied_at else "pending"
+        applied = (
+            utc_text(state.applied_at.replace(microsecond=0)) if state.applied_at else "pending"
+        )
         if not state.checksum_ok:
             applied += " (file changed since!)"
         table.add_row(f"{state.version:04d}", state.name, applied)

@@ -9,6 +9,7 @@ import typer
 
 from turbocat_adapters.stores import MigrationError, Store
 from turbocat_cli.data import err, fail, load_container, out, run_with_store
+from turbocat_core.domain.common import utc_text
 from turbocat_core.usecases.retention import DEFAULT_BATCH_SIZE, MAX_DAYS, PruneReport
 
 
@@ -72,7 +73,7 @@ def prune(
             "logs": report.logs,
             "stepRuns": report.step_runs,
             "batches": report.batches,
-            "cutoff": report.cutoff.isoformat(),
+            "cutoff": utc_text(report.cutoff),
             "days": keep,
         }
         typer.echo(json.dumps(totals))
@@ -80,6 +81,6 @@ def prune(
     out.print(
         f"pruned {_count(report.executions, 'execution')} "
         f"({_count(report.logs, 'log line')}, {_count(report.step_runs, 'step run')}) "
-        f"finished before {report.cutoff.isoformat(timespec='seconds')}",
+        f"finished before {utc_text(report.cutoff.replace(microsecond=0))}",
         highlight=False,
     )

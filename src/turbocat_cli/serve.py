@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from turbocat_adapters.bootstrap import ensure_bootstrap_admin
 from turbocat_adapters.container import Container
+from turbocat_adapters.log_context import configure_logging
+from turbocat_adapters.metrics.scrape import MULTIPROC_ENV, prepare_multiprocess_dir
 from turbocat_adapters.stores import MigrationError, Store, redact
 from turbocat_cli.data import (
     FunctionsOption,
@@ -43,7 +45,7 @@ def serve(
     if settings.database_url == "memory://" and workers > 1:
         raise fail("memory:// keeps the data inside each process: serve it with one worker")
     run_with_store(container, lambda store: _prepare(container, store))
-    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    configure_logging(settings.log_level, "%(message)s")
     where = (
         redact(settings.database_url)
         if settings.database_url
@@ -55,6 +57,9 @@ def serve(
         err=True,
     )
     os.environ.setdefault("TURBOCAT_DATA_DIR", str(settings.data_dir))
+    # Each server process loads its settings again: the address given here, not the
+    # configured one, is where it listens and what its mails link to.
+    os.environ["TURBOCAT_HOST"], os.environ["TURBOCAT_PORT"] = bind_host, str(bind_port)
     if settings.redis_url:
         typer.echo(
             "fleet mode: executions are queued on Redis for `turbocat worker` processes",
@@ -72,6 +77,10 @@ def serve(
             err=True,
         )
     if workers > 1:
+        if settings.metrics:
+            # Each server process writes its metrics there; a scrape adds them up.
+            metrics_dir = os.environ.get(MULTIPROC_ENV) or str(settings.data_dir / "metrics")
+            prepare_multiprocess_dir(Path(metrics_dir))
         _spare_the_workers_ctrl_c()
     uvicorn.run(
         APP_FACTORY,  # by name: uvicorn imports it in each worker process

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Annotated
 
 import typer
 
+from turbocat_adapters.log_context import configure_logging
 from turbocat_cli.data import (
     FunctionsOption,
     fail,
@@ -24,6 +26,19 @@ def worker(
         bool, typer.Option(help="Stop once the queue is empty (for scripts and tests).")
     ] = False,
     functions: FunctionsOption = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve this worker's Prometheus metrics at http://HOST:PORT/metrics (off "
+            "by default).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str | None,
+        typer.Option(help="Address the metrics listen on [TURBOCAT_HOST, 127.0.0.1]."),
+    ] = None,
 ) -> None:
     """Run queued executions, resume abandoned ones, fire schedules, prune old runs.
 
@@ -41,7 +56,11 @@ def worker(
             "workers share the database with the servers: set TURBOCAT_DATABASE_URL to "
             "postgresql://..."
         )
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(message)s")
+    # Times in UTC with Z, as the API and the CLI write them.
+    logging.Formatter.converter = time.gmtime
+    configure_logging(
+        settings.log_level, "%(asctime)s.%(msecs)03dZ %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
+    )
     try:
         from turbocat_adapters.rq.worker import run_worker
     except ImportError as missing:
@@ -52,4 +71,7 @@ def worker(
 
     listed = import_functions(container)
     typer.echo(f"turbocat worker: {concurrency} place(s){listed}", err=True)
-    run_worker(container, concurrency=concurrency, burst=burst)
+    if metrics_port is not None and not settings.metrics:
+        raise fail("--metrics-port needs metrics on: TURBOCAT_METRICS is false")
+    metrics = (metrics_host or settings.host, metrics_port) if metrics_port else None
+    run_worker(container, concurrency=concurrency, burst=burst, metrics=metrics)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -105,3 +106,12 @@ class NotConfigured(TurbocatError):
 class NonRetryableError(Exception):
     """Raised by a FUNCTION step's Python function: the attempt fails and is not retried,
     whatever the step's ``retryCount`` (any other exception fails it retryably)."""
+
+
+def did_you_mean(name: object, known: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the known name closest to a misspelt one, else ``""``:
+    appended to a problem's message so a typo names its fix."""
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

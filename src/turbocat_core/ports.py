@@ -34,6 +34,7 @@ from turbocat_core.domain.analytics import (
     Window,
 )
 from turbocat_core.domain.api_key import ApiKey
+from turbocat_core.domain.api_traffic import MinuteCounts
 from turbocat_core.domain.audit import AuditLog
 from turbocat_core.domain.common import (
     AgentId,
@@ -66,14 +67,33 @@ IdT = TypeVar("IdT", contravariant=True)
 # --- time, ids, randomness -------------------------------------------------------------
 
 
+class Timer(Protocol):
+    """A callback set to run later (``asyncio.TimerHandle`` is one)."""
+
+    def cancel(self) -> None: ...
+
+
 class Clock(Protocol):
-    """Wall time (UTC, aware), a monotonic reading for durations, and waiting."""
+    """Wall time (UTC, aware), a monotonic reading for durations, and waiting.
+
+    Everything the engine waits for (retry backoffs, WAIT steps, delayed jobs, attempt
+    timeouts, a run's deadline) goes through the clock, so a test clock can move it.
+    """
 
     def now(self) -> datetime: ...
 
     def monotonic(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> Timer:
+        """Run ``callback`` on the running event loop once ``seconds`` have passed."""
+        ...
+
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[object]:
+        """``asyncio.timeout(seconds)`` in this clock's time: the block's task is
+        cancelled when they have passed, and ``TimeoutError`` comes out of the block."""
+        ...
 
 
 class IdGenerator(Protocol):
@@ -564,4 +584,17 @@ class CancellationSignal(Protocol):
 
     def forget(self, execution_id: ExecutionId) -> None:
         """The execution ended: drop what was kept for it."""
+        ...
+
+
+class ApiUsage(Protocol):
+    """What the API answered, per minute, for the whole deployment (``domain.api_traffic``):
+    in this process, or in Redis where the deployment's processes share it."""
+
+    def record(self, status: int, seconds: float) -> None:
+        """One answered request (cheap and non-blocking: called for every request)."""
+        ...
+
+    async def last_minutes(self, minutes: int) -> MinuteCounts:
+        """The counts of the current minute and the ``minutes - 1`` before it, added up."""
         ...

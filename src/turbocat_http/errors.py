@@ -1,7 +1,7 @@
 """Errors to the wire: one table from the core's error family to (code, status), one handler.
 
 ``handle_exception`` is registered once, for ``Exception``, on the app. It answers every error
-in the SPEC §3 envelope ``{"success": false, "error": {"code", "message", "details"?,
+in the envelope of docs/api.md ``{"success": false, "error": {"code", "message", "details"?,
 "requestId"}}``:
 
 - the core's family through ``CORE_ERRORS`` (the most specific class in the MRO wins, so

@@ -12,13 +12,15 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 from urllib.parse import quote
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from turbocat_adapters.log_context import span_ids
 from turbocat_http.context import (
     REQUEST_ID_HEADER,
     accept_request_id,
@@ -46,11 +48,23 @@ DOCS_CSP_KEY: Final = "docs_csp"
 HSTS: Final = "max-age=63072000; includeSubDomains"
 HEALTH_PREFIX: Final = "/health"
 MAX_LOGGED_PATH: Final = 512
+UNMATCHED_ROUTE: Final = "unmatched"
+"""The route of a request no route matched (a 404, or one the edge answered itself)."""
 
 
 def use_docs_csp(scope: Scope) -> None:
     """Give this response the docs page's CSP (:data:`DOCS_CSP`) instead of the API's."""
     scope.setdefault("state", {})[DOCS_CSP_KEY] = True
+
+
+class RequestObserver(Protocol):
+    """Told of every HTTP request (metrics): when it arrives, and how it ended."""
+
+    def begun(self) -> None: ...
+
+    def ended(self, method: str, route: str, status: int, seconds: float) -> None:
+        """``route`` is the matched route's path template (``/api/v1/agents/{agent_id}``),
+        never the raw path, or ``UNMATCHED_ROUTE``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +74,7 @@ class EdgeConfig:
     max_body_bytes: int = 10 * 1024 * 1024
     public_host: str = "localhost"
     """Where an HTTPS redirect points when the request has no usable ``Host``."""
+    observers: Sequence[RequestObserver] = ()
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -97,7 +112,8 @@ class EdgeMiddleware:
     5. one JSON log line on ``turbocat.http``: method, path (never the query string), status,
        duration_ms, request_id, user_id (from ``scope["state"]["user_id"]``) — no headers,
        no bodies;
-    6. an exception escaping Litestar (it should not) becomes a bare 500 envelope.
+    6. an exception escaping Litestar (it should not) becomes a bare 500 envelope;
+    7. the ``observers`` (metrics) hear of its arrival and of its route, status and duration.
     """
 
     def __init__(self, app: ASGIApp, config: EdgeConfig) -> None:
@@ -109,6 +125,9 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        observers = self.config.observers
+        for observer in observers:
+            observer.begun()
         rid = accept_request_id(scope.get("headers") or ())
         set_request_id(scope, rid)
         status = 500
@@ -140,7 +159,13 @@ class EdgeMiddleware:
                 ),
             )
         finally:
-            self._log(scope, status, started, rid)
+            seconds = time.perf_counter() - started
+            self._log(scope, status, seconds, rid)
+            if observers:
+                method = str(scope.get("method", ""))
+                route = scope.get("path_template") or UNMATCHED_ROUTE
+                for observer in observers:
+                    observer.ended(method, route, status, seconds)
 
     def _secure(self, scope: Scope) -> bool:
         if self.config.trust_proxy_headers:
@@ -207,7 +232,7 @@ class EdgeMiddleware:
             ]
         return headers + extra
 
-    def _log(self, scope: Scope, status: int, started: float, rid: str) -> None:
+    def _log(self, scope: Scope, status: int, seconds: float, rid: str) -> None:
         path = str(scope.get("path", ""))
         if len(path) > MAX_LOGGED_PATH:
             path = path[:MAX_LOGGED_PATH] + "…"
@@ -215,9 +240,10 @@ class EdgeMiddleware:
             "method": scope.get("method"),
             "path": path,
             "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "duration_ms": round(seconds * 1000, 3),
             "request_id": rid,
             "user_id": user_id(scope),
+            **span_ids(),  # with traces on, the request's trace_id and span_id
         }
         level = logging.ERROR if status >= 500 else logging.INFO
         logger.log(level, json.dumps(fields, ensure_ascii=True), extra={"http": fields})
@@ -241,4 +267,11 @@ async def _send_json(send: Send, status: int, body: bytes) -> None:
     await _send_refusal(send, status, _json_headers(body), body)
 
 
-__all__ = ["REQUEST_ID_HEADER", "EdgeConfig", "EdgeMiddleware", "use_docs_csp"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "UNMATCHED_ROUTE",
+    "EdgeConfig",
+    "EdgeMiddleware",
+    "RequestObserver",
+    "use_docs_csp",
+]

@@ -3,9 +3,15 @@ and the schema of domain dataclasses as ``to_wire`` writes them.
 
 Route authors use :func:`error_responses` for the errors particular to a route
 (``@post(..., responses=error_responses(404, 409))``) and :data:`AUTHENTICATED` as its
-``security``; :func:`document_errors` adds the rest to every route when the app is built:
+``security``; :func:`document_routes` adds the rest to every route when the app is built:
 400/500/503 everywhere, 404 with path parameters, 413/415 with a JSON body, 401/403/429
 when the route declares ``security``. A route's own ``responses`` win.
+
+The names are what a generated client is made of (its functions, modules and classes), so
+they are short and stable: each operation's ``operationId`` is its handler's name in
+camelCase (``executeWorkflow``), and ``Envelope[Agent]`` / ``PageEnvelope[Agent]`` are the
+schemas ``AgentEnvelope`` / ``AgentPage`` (:class:`EnvelopeSchemaPlugin`). A body annotated
+``JSONBody[X | None] = None`` may be left out, and is documented so.
 """
 
 from __future__ import annotations
@@ -15,13 +21,24 @@ import html
 import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final, get_args, get_origin
 
 from litestar import Litestar, Request, Router
+from litestar._openapi.utils import default_operation_id_creator  # the documented default
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
-from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+    SecurityRequirement,
+    SecurityScheme,
+)
+from litestar.openapi.spec.schema import SchemaDataContainer
+from litestar.params import KwargDefinition
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
@@ -31,13 +48,13 @@ from turbocat_adapters.wire import camel
 from turbocat_core import __version__
 from turbocat_http.middleware import use_docs_csp
 from turbocat_http.requests import takes_json_body
-from turbocat_http.schemas import ErrorResponse
+from turbocat_http.schemas import Envelope, ErrorResponse, PageEnvelope
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
-    from litestar.openapi.spec import Schema
     from litestar.routes import BaseRoute
-    from litestar.types import ControllerRouterHandler
+    from litestar.types import ControllerRouterHandler, Method
+    from litestar.types.internal_types import PathParameterDefinition
 
 BEARER_AUTH: Final = "bearerAuth"
 API_KEY_AUTH: Final = "apiKeyAuth"
@@ -97,8 +114,9 @@ def default_error_statuses(handler: HTTPRouteHandler, path: str) -> set[int]:
     return statuses
 
 
-def document_errors(app: Litestar) -> None:
-    """Give every documented route its error responses (its own ``responses`` win)."""
+def document_routes(app: Litestar) -> None:
+    """Give every documented route its error responses (its own ``responses`` win), and
+    mark the bodies it may go without."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
@@ -107,6 +125,83 @@ def document_errors(app: Litestar) -> None:
                 continue
             defaults = error_responses(*sorted(default_error_statuses(handler, route.path)))
             handler.responses = {**defaults, **(handler.responses or {})}
+            if takes_optional_body(handler):
+                handler.operation_class = OptionalBodyOperation
+
+
+def takes_optional_body(handler: HTTPRouteHandler) -> bool:
+    """``data: JSONBody[X | None] = None``: a request without a body is a request for X's
+    defaults."""
+    field = handler.parsed_fn_signature.parameters.get("data")
+    return field is not None and field.is_optional and takes_json_body(handler)
+
+
+@dataclasses.dataclass
+class OptionalBodyOperation(Operation):
+    """An operation whose JSON body may be left out. Litestar marks every ``requestBody``
+    required, and documents ``X | None`` as "X or null"; this says "X, or no body" (a
+    ``null`` body is still accepted, as the absent one)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.request_body, RequestBody):
+            return
+        self.request_body.required = False
+        for media in self.request_body.content.values():
+            schema = media.schema
+            if isinstance(schema, Schema) and schema.one_of:
+                present = [s for s in schema.one_of if s != Schema(type=OpenAPIType.NULL)]
+                if len(present) == 1:
+                    media.schema = present[0]
+
+
+def operation_id(
+    handler: HTTPRouteHandler, method: Method, path: list[str | PathParameterDefinition]
+) -> str:
+    """The API's own operations: the handler's name in camelCase (``executeWorkflow``), after
+    the method for a handler of several. Routes mounted from elsewhere (``create_app(routers=
+    ...)``) keep Litestar's path-based ids, so they never take one of the API's names.
+    Litestar refuses a document where two operations share an id."""
+    if not getattr(handler.fn, "__module__", "").startswith("turbocat_http."):
+        return default_operation_id_creator(handler, method, path)
+    name = camel(handler.handler_name)
+    if len(handler.http_methods) == 1:
+        return name
+    return f"{method.lower()}{name[0].upper()}{name[1:]}"
+
+
+class EnvelopeSchemaPlugin(OpenAPISchemaPlugin):
+    """``Envelope[X]`` is the schema ``XEnvelope``, ``PageEnvelope[X]`` is ``XPage``
+    (``Envelope[list[X]]``: ``XListEnvelope``) rather than the generic's spelling
+    (``Envelope_turbocat_core.domain.agent.Agent_``, titled ``Envelope[Agent]``). The data
+    is named after its type: give free-form data a ``NewType`` (``WorkflowFile``)."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        kwarg = field_definition.kwarg_definition
+        named = isinstance(kwarg, KwargDefinition) and kwarg.schema_component_key is not None
+        return field_definition.origin in (Envelope, PageEnvelope) and not named
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        name = envelope_name(field_definition.annotation)
+        named = KwargDefinition(schema_component_key=name, schema_extra={"title": name})
+        # Litestar's own msgspec plugin writes it, under this name and title.
+        return SchemaDataContainer(data_container=Annotated[field_definition.annotation, named])
+
+
+def envelope_name(annotation: Any) -> str:
+    """``Envelope[Agent]`` -> ``AgentEnvelope``; ``PageEnvelope[Agent]`` -> ``AgentPage``."""
+    suffix = "Page" if get_origin(annotation) is PageEnvelope else "Envelope"
+    return _data_name(get_args(annotation)[0]) + suffix
+
+
+def _data_name(annotation: Any) -> str:
+    if get_origin(annotation) is list:
+        return _data_name(get_args(annotation)[0]) + "List"
+    name = getattr(annotation, "__name__", None)
+    if get_origin(annotation) is not None or not isinstance(name, str):
+        raise TypeError(f"envelope data {annotation!r} has no name: give it a NewType")
+    return name[0].upper() + name[1:]
 
 
 class WireSchemaPlugin(OpenAPISchemaPlugin):
@@ -222,4 +317,5 @@ def openapi_config(prefix: str) -> OpenAPIConfig:
         ],
         components=Components(security_schemes=dict(SECURITY_SCHEMES)),
         use_handler_docstrings=True,
+        operation_id_creator=operation_id,
     )

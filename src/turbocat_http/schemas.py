@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 
 class ErrorCode(StrEnum):
-    """Every ``error.code`` the API answers with (SPEC §3)."""
+    """Every ``error.code`` the API answers with (docs/api.md)."""
 
     BAD_REQUEST = "BAD_REQUEST"
     VALIDATION_ERROR = "VALIDATION_ERROR"
@@ -54,7 +54,8 @@ class ErrorResponse(msgspec.Struct, frozen=True):
 
 
 class Envelope(msgspec.Struct, Generic[T], frozen=True):
-    """``{"success": true, "data": ...}``: annotate handlers with ``Envelope[X]``."""
+    """``{"success": true, "data": ...}``: annotate handlers with ``Envelope[X]`` (the
+    OpenAPI schema ``XEnvelope``)."""
 
     success: Literal[True]
     data: T
@@ -70,7 +71,8 @@ class PageMeta(msgspec.Struct, frozen=True, rename="camel"):
 
 
 class PageEnvelope(msgspec.Struct, Generic[T], frozen=True):
-    """``{"success": true, "data": [...], "meta": PageMeta}``: one page of a listing."""
+    """``{"success": true, "data": [...], "meta": PageMeta}``: one page of a listing (the
+    OpenAPI schema ``XPage``)."""
 
     success: Literal[True]
     data: list[T]

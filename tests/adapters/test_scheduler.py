@@ -18,7 +18,7 @@ from turbocat_adapters.memory import MemoryStore
 from turbocat_adapters.scheduler import Scheduler
 from turbocat_adapters.system import SystemClock
 from turbocat_core.domain.agent import AgentType
-from turbocat_core.domain.common import DeploymentId, ExecutionId, ListQuery
+from turbocat_core.domain.common import DeploymentId, ExecutionId, ListQuery, utc_text
 from turbocat_core.domain.execution import EXECUTION_QUERY, Execution, TriggerType
 from turbocat_core.errors import ExternalServiceError
 from turbocat_core.usecases.deployment_lifecycle import StartDeployment
@@ -93,10 +93,10 @@ async def test_each_tick_fires_once_however_the_rounds_fall(h: Harness):
     every_two = [r for r in runs if r.deployment_id == second]
     seconds = range(int(start.timestamp()) + 1, int(end.timestamp()) + 1)
     assert scheduled_for(per_second) == [
-        datetime.fromtimestamp(s, T0.tzinfo).isoformat() for s in seconds
+        utc_text(datetime.fromtimestamp(s, T0.tzinfo)) for s in seconds
     ]
     assert scheduled_for(every_two) == [
-        datetime.fromtimestamp(s, T0.tzinfo).isoformat() for s in seconds if s % 2 == 0
+        utc_text(datetime.fromtimestamp(s, T0.tzinfo)) for s in seconds if s % 2 == 0
     ]
     assert all(r.trigger_type is TriggerType.SCHEDULED for r in runs)
     assert sorted(queue.queued) == sorted(r.id for r in runs)

@@ -45,6 +45,21 @@ def test_secret_fields_never_reach_the_wire():
     assert json.loads(text)["email"] == "a@b.co"
 
 
+def test_times_go_out_in_utc_with_z_and_durations_without_float_noise():
+    from datetime import timedelta, timezone
+
+    from turbocat_core.domain.analytics import Durations
+
+    paris = T0.astimezone(timezone(timedelta(hours=1)))
+    agent = Agent(
+        id=uuid4(), created_at=paris, updated_at=T0, user_id=uuid4(), name="a", type=AgentType.DATA
+    )
+    wire = json.loads(encode(agent))
+    assert wire["createdAt"] == wire["updatedAt"] == "2026-01-01T00:00:00Z"
+    durations = json.loads(encode(Durations(count=2, avg_ms=1.0070000000000001, max_ms=2.5)))
+    assert (durations["avgMs"], durations["maxMs"]) == (1.007, 2.5)
+
+
 def test_camel():
     assert camel("avg_execution_time_ms") == "avgExecutionTimeMs" and camel("id") == "id"
 
@@ -62,6 +77,19 @@ def test_settings_from_the_environment_over_a_dotenv_file(tmp_path: Path):
     assert Settings.load({}, tmp_path / "absent").env == "development"
     assert Settings.load({}, tmp_path / "absent").max_run_recoveries == 2
     assert Settings.load({"TURBOCAT_MAX_RUN_RECOVERIES": "5"}, dotenv).max_run_recoveries == 5
+
+
+def test_metrics_are_on_unless_turned_off_and_may_be_restricted(tmp_path: Path):
+    absent = tmp_path / "absent"
+    default = Settings.load({}, absent)
+    assert default.metrics and default.metrics_token is None and default.metrics_allow == ()
+    assert not Settings.load({"TURBOCAT_METRICS": "false"}, absent).metrics
+    restricted = Settings.load(
+        {"TURBOCAT_METRICS_TOKEN": "scrape", "TURBOCAT_METRICS_ALLOW": "10.1.2.3, 10.0.0.0/8,::1"},
+        absent,
+    )
+    assert restricted.metrics_token == "scrape"
+    assert restricted.metrics_allow == ("10.1.2.3/32", "10.0.0.0/8", "::1/128")
 
 
 def test_the_resolved_input_bound_follows_the_output_limit_unless_set(tmp_path: Path):
@@ -95,6 +123,8 @@ def test_functions_are_a_comma_list_of_module_names(tmp_path: Path):
         ({"TURBOCAT_FUNCTIONS": "tasks,my-steps"}, "TURBOCAT_FUNCTIONS"),
         ({"TURBOCAT_FUNCTIONS": "tasks.steps:run"}, "TURBOCAT_FUNCTIONS"),
         ({"TURBOCAT_FUNCTIONS": "tasks..steps"}, "TURBOCAT_FUNCTIONS"),
+        ({"TURBOCAT_METRICS": "maybe"}, "TURBOCAT_METRICS"),
+        ({"TURBOCAT_METRICS_ALLOW": "10.0.0.0/8,office"}, "TURBOCAT_METRICS_ALLOW"),
     ],
 )
 def test_bad_settings_name_the_variable(tmp_path: Path, environ, field):

@@ -55,6 +55,17 @@ def test_run_prints_outputs_and_progress():
     assert "✔ report completed" in ran.stderr  # progress, one line per step when not a terminal
 
 
+def test_run_writes_times_with_z_and_durations_to_the_microsecond():
+    ran = turbocat("run", "examples/etl-diamond.yaml", "examples/fan-out-loop.yaml", "--json")
+    assert ran.returncode == 0, ran.stderr
+    for line in ran.stdout.splitlines():
+        execution = json.loads(line)
+        times = [execution["createdAt"], execution["startedAt"], execution["completedAt"]]
+        times += [step["createdAt"] for step in execution["steps"]]
+        assert all(time.endswith("Z") and "+00:00" not in time for time in times), times
+        assert len(repr(float(execution["durationMs"])).partition(".")[2]) <= 3, execution
+
+
 def test_run_takes_inputs_inline_or_from_a_file(tmp_path):
     refund = {"refund": {"id": "R-9", "amount": 900, "customer": {"tier": "silver"}}}
     inline = turbocat("run", "examples/branch-join.yaml", "--json", "--input", json.dumps(refund))
@@ -106,7 +117,8 @@ def test_a_cycle_is_named(tmp_path):
             "steps.0.agent: names no agent of this file: 'ghost'",
         ),
         (
-            "name: x\nagents: {}\nsteps: [{stepKey: s, stepType: WAIT, config: {}, colour: red}]\n",
+            "name: x\nagents: {}\n"
+            "steps: [{stepKey: s, stepType: WAIT, config: {durationMs: 1}, colour: red}]\n",
             "steps.0.colour: unknown field",
         ),
     ],
@@ -116,6 +128,48 @@ def test_bad_files_get_one_line_naming_the_problem(tmp_path, text, expected):
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert expected in result.stderr
+
+
+def test_validate_names_every_problem_and_the_closest_known_name(tmp_path):
+    text = (
+        "name: x\nagents: {approve: {type: DATA, config: {operation: unique}}}\nsteps:\n"
+        "  - {stepKey: extract, agent: aprove, dependson: []}\n"
+        "  - {stepKey: load, agent: approve, dependsOn: [extrct]}\n"
+    )
+    path = write(tmp_path, "typos.yaml", text)
+    result = turbocat("validate", str(path), "examples/etl-diamond.yaml")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: {path}: steps.0.dependson: unknown field; did you mean 'dependsOn'?",
+        f"error: {path}: steps.0.agent: names no agent of this file: 'aprove'; "
+        "did you mean 'approve'?",
+        f"error: {path}: steps.1.dependsOn: step 'load' depends on unknown step 'extrct'; "
+        "did you mean 'extract'?",
+    ]
+    assert result.stdout == "examples/etl-diamond.yaml: valid (4 steps, 4 agents)\n"
+
+
+def test_run_takes_several_files_and_sums_them_up(tmp_path):
+    examples = sorted(f"examples/{p.name}" for p in EXAMPLES.glob("*.yaml"))
+    ran = turbocat("run", *examples)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.count("COMPLETED in ") == len(examples)
+    assert ran.stdout.splitlines()[-1] == f"{len(examples)} of {len(examples)} files completed"
+
+    missing = tmp_path / "missing.yaml"
+    mixed = turbocat("run", "examples/etl-diamond.yaml", str(missing), "examples/fan-out-loop.yaml")
+    assert mixed.returncode == 1
+    assert f"error: {missing}: no such file" in mixed.stderr
+    assert mixed.stdout.count("COMPLETED in ") == 2  # the file after the bad one ran too
+    assert (
+        mixed.stdout.splitlines()[-1]
+        == f"2 of 3 files completed; not completed: {missing} (INVALID)"
+    )
+
+    as_json = turbocat("run", *examples, "--json")
+    assert [json.loads(line)["status"] for line in as_json.stdout.splitlines()] == [
+        "COMPLETED"
+    ] * len(examples)
 
 
 def test_bad_command_line_input_is_one_line(tmp_path):

@@ -94,6 +94,7 @@ def test_prune_deletes_old_finished_executions_in_batches(kind: str, tmp_path: P
         assert lines[0].startswith(
             "pruned 3 executions (12 log lines, 3 step runs) finished before "
         )
+        assert lines[0].endswith("Z")  # UTC, written as the API writes times
         cutoff = datetime.fromisoformat(lines[0].rsplit(" ", 1)[1])
         assert abs(cutoff - (now - timedelta(days=30))) < timedelta(minutes=5)
         assert asyncio.run(on_store(env)) == ["RUNNING", "COMPLETED"]

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.metrics.scraping import value
+
 pytestmark = pytest.mark.slow  # each test runs `turbocat serve` as a process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,3 +169,29 @@ def test_the_bootstrap_admin_exists_on_an_in_memory_server(tmp_path: Path):
     )
     assert refused.returncode == 1
     assert "serve it with one worker" in refused.stderr
+
+
+@pytest.mark.slow
+def test_two_server_processes_report_their_requests_together(tmp_path: Path):
+    """`serve --workers 2`: each process writes its metrics to the data dir's metrics
+    folder and a scrape, whichever process answers it, adds them all up. The allowlist
+    lets this address in."""
+    metrics_dir = tmp_path / "metrics"
+    with server(tmp_path, "--workers", "2", TURBOCAT_METRICS_ALLOW="127.0.0.1/32") as base:
+        sent = 0
+        deadline = time.monotonic() + 60
+        # Fresh connections until both processes have answered some (each has its files).
+        while len({p.stem.rsplit("_", 1)[-1] for p in metrics_dir.glob("counter_*.db")}) < 2:
+            assert httpx.get(f"{base}/health/live", timeout=5).status_code == 200
+            sent += 1
+            assert time.monotonic() < deadline, "one process answered every request"
+        for _ in range(3):  # whichever process answers the scrape
+            text = httpx.get(f"{base}/metrics", timeout=5).text
+            live = value(
+                text,
+                "turbocat_http_requests_total",
+                method="GET",
+                route="/health/live",
+                status="2xx",
+            )
+            assert live == sent

@@ -325,6 +325,26 @@ def test_a_name_is_registered_once():
     assert registry.get("f") is first and registry.get("g") is None
 
 
+def test_a_wrapped_registry_gives_what_the_wrapper_makes_of_each_function():
+    registry = FunctionRegistry()
+
+    def first(inputs: Any, ctx: Any) -> int:
+        return 1
+
+    def instead(inputs: Any, ctx: Any) -> int:
+        return 2
+
+    registry.register("f", first)
+    asked: list[tuple[str, Any]] = []
+    registry.wrap(lambda name, fn: asked.append((name, fn)) or instead)
+    assert registry.get("f") is instead
+    assert registry.get("g") is None  # nothing registered: nothing to wrap
+    assert asked == [("f", first)]
+    assert registry.names == ("f",) and "f" in registry
+    registry.wrap(None)
+    assert registry.get("f") is first
+
+
 # -- the executors' registry ----------------------------------------------------------------
 
 

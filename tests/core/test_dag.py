@@ -10,51 +10,46 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.core.builders import step
-from turbocat_core.domain.workflow import StepType
+from turbocat_adapters.testing.strategies import Graph, cyclic_dags, dags
+from turbocat_core.domain.workflow import StepType, WorkflowStep
 from turbocat_core.engine.dag import build_graph, dependencies
 from turbocat_core.engine.validation import validate_steps
 from turbocat_core.errors import CycleDetected, ValidationFailed
 
 
 @st.composite
-def dags(draw: st.DrawFn, *, cyclic: bool = False):
-    """Random DAGs (edges only from earlier to later nodes), maybe with one planted back edge."""
-    n = draw(st.integers(min_value=2 if cyclic else 1, max_value=14))
-    keys = [f"s{i}" for i in range(n)]
-    deps = {key: set() for key in keys}
-    for later in range(1, n):
-        for earlier in draw(st.sets(st.integers(0, later - 1), max_size=3)):
-            deps[keys[later]].add(keys[earlier])
-    if cyclic:
-        # Close a loop: pick a path a -> ... -> b (or plant one), then make a depend on b.
-        b = draw(st.integers(1, n - 1))
-        a = draw(st.integers(0, b - 1))
-        deps[keys[b]].add(keys[a])
-        deps[keys[a]].add(keys[b])
-    positions = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
-    order = draw(st.permutations(keys))  # the list order must not matter
-    steps = [step(key, sorted(deps[key]), position=positions[int(key[1:])]) for key in order]
-    return steps, deps
+def listed(draw: st.DrawFn, graph: Graph) -> list[WorkflowStep]:
+    """The graph's steps in any list order (it must not matter), with positions that tie."""
+    positions = dict(
+        zip(
+            graph,
+            draw(st.lists(st.integers(0, 3), min_size=len(graph), max_size=len(graph))),
+            strict=True,
+        )
+    )
+    order = draw(st.permutations(list(graph)))
+    return [step(key, graph[key], position=positions[key]) for key in order]
 
 
-@given(dags())
-def test_order_is_topological_and_ties_follow_position_then_key(case):
-    steps, deps = case
+@given(dags(max_size=14), st.data())
+def test_order_is_topological_and_ties_follow_position_then_key(deps, data):
+    steps = data.draw(listed(deps))
     graphlib.TopologicalSorter(deps).prepare()  # graphlib agrees it is acyclic
     graph = build_graph(steps)
     assert sorted(graph.order) == sorted(deps)
     placed: set[str] = set()
     tie = {s.step_key: (s.position, s.step_key) for s in steps}
     for key in graph.order:
-        assert deps[key] <= placed
-        ready = [k for k in deps if k not in placed and deps[k] <= placed]
+        assert set(deps[key]) <= placed
+        ready = [k for k in deps if k not in placed and set(deps[k]) <= placed]
         assert tie[key] == min(tie[k] for k in ready)  # Kahn, ties by (position, stepKey)
         placed.add(key)
 
 
-@given(dags(cyclic=True))
-def test_a_cycle_is_refused_with_a_real_cycle_path(case):
-    steps, deps = case
+@given(cyclic_dags(max_size=14), st.data())
+def test_a_cycle_is_refused_with_the_cycle_path(case, data):
+    deps, planted = case
+    steps = data.draw(listed(deps))
     with pytest.raises(graphlib.CycleError):
         graphlib.TopologicalSorter(deps).prepare()
     with pytest.raises(CycleDetected) as caught:
@@ -63,12 +58,14 @@ def test_a_cycle_is_refused_with_a_real_cycle_path(case):
     assert path[0] == path[-1] and len(path) >= 3
     for before, after in itertools.pairwise(path):
         assert before in deps[after]  # work flows before -> after: after depends on before
+    start = planted.index(path[0])
+    assert list(path[:-1]) == planted[start:] + planted[:start]  # the only cycle there is
     assert " -> ".join(path) in caught.value.message
 
 
-@given(dags())
-def test_same_graph_same_order_whatever_the_list_order(case):
-    steps, _ = case
+@given(dags(max_size=14), st.data())
+def test_same_graph_same_order_whatever_the_list_order(deps, data):
+    steps = data.draw(listed(deps))
     assert build_graph(steps).order == build_graph(list(reversed(steps))).order
 
 

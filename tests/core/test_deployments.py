@@ -17,7 +17,7 @@ from turbocat_adapters.crypto import SecretBox
 from turbocat_adapters.memory import InProcessQueue
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import AgentType
-from turbocat_core.domain.common import DeploymentId, ExecutionId, UserId
+from turbocat_core.domain.common import DeploymentId, ExecutionId, UserId, utc_text
 from turbocat_core.domain.deployment import DeploymentStatus, HealthStatus
 from turbocat_core.domain.execution import Execution, ExecutionStatus
 from turbocat_core.domain.user import UserRole
@@ -266,7 +266,7 @@ async def test_webhook_timestamps_have_five_minutes_of_leeway(h: Harness):
         assert execution.input_data == {"k": "v"}
         assert execution.trigger_data == {
             "deploymentId": str(deployment_id),
-            "receivedAt": h.clock.now().isoformat(),
+            "receivedAt": utc_text(h.clock.now()),
         }
     for offset in (-301, 301):
         stamp = str(now + offset)

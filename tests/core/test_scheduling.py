@@ -15,7 +15,14 @@ from tests.core.engine.harness import T0, Harness
 from turbocat_adapters.crypto import SecretBox
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.domain.audit import AUDIT_QUERY
-from turbocat_core.domain.common import AgentId, DeploymentId, ListQuery, UserId, WorkflowId
+from turbocat_core.domain.common import (
+    AgentId,
+    DeploymentId,
+    ListQuery,
+    UserId,
+    WorkflowId,
+    utc_text,
+)
 from turbocat_core.domain.deployment import Deployment, DeploymentStatus
 from turbocat_core.domain.execution import EXECUTION_QUERY, TriggerType
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus
@@ -184,7 +191,7 @@ async def test_firing_starts_one_scheduled_execution_per_tick_and_records_it(h: 
         )
     assert [r.trigger_type for r in runs] == [TriggerType.SCHEDULED] * 2
     assert [r.trigger_data for r in runs] == [
-        {"deploymentId": str(deployment_id), "scheduledFor": at(s).isoformat()} for s in (1, 2)
+        {"deploymentId": str(deployment_id), "scheduledFor": utc_text(at(s))} for s in (1, 2)
     ]
     assert all(r.deployment_id == deployment_id and r.user_id == h.owner for r in runs)
     assert {str(r.id) for r in runs} == {e.metadata["executionId"] for e in entries.items}
@@ -207,6 +214,6 @@ async def test_a_tick_that_cannot_start_is_recorded_with_why(h: Harness):
         )
     fired = [e for e in entries.items if e.action == "deployment.schedule_fired"]
     assert fired[0].metadata == {
-        "scheduledFor": at(1).isoformat(),
+        "scheduledFor": utc_text(at(1)),
         "error": "the deployment's owner account is disabled",
     }

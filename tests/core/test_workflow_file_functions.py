@@ -99,7 +99,7 @@ def test_an_unregistered_function_is_refused_naming_the_step_and_the_function(
             {"stepKey": "add", "function": "total"},
             {"stepKey": "mystery", "function": "nowhere", "dependsOn": ["add"]},
             {
-                "stepKey": "loop",
+                "stepKey": "each",
                 "stepType": "LOOP",
                 "config": {"function": "nowhere", "items": []},
             },
@@ -111,7 +111,7 @@ def test_an_unregistered_function_is_refused_naming_the_step_and_the_function(
     assert found == {
         "steps.1.function": "step 'mystery': function 'nowhere' is not registered in this process",
         "steps.2.config.function": (
-            "step 'loop': function 'nowhere' is not registered in this process"
+            "step 'each': function 'nowhere' is not registered in this process"
         ),
     }
     assert "mystery" in str(caught.value) and "nowhere" in str(caught.value)

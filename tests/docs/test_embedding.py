@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,56 +20,10 @@ import pytest
 
 from tests.cli.test_serve import PASSWORD, serving
 from tests.databases import require_postgres, temporary_database
+from tests.docs.pages import ROOT, Block, read_blocks
 
-ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "embedding.md"
 MARKERS = ("not run", "file", "output", "needs")
-FENCE = re.compile(r"^```(\S*)\s*$")
-MARKER = re.compile(r"^<!--\s*([a-z ]+?)\s*(?::\s*(.*?))?\s*-->$")
-
-
-@dataclass(frozen=True)
-class Block:
-    line: int
-    heading: str
-    language: str
-    text: str
-    marker: str | None = None
-    argument: str | None = None
-
-    @property
-    def where(self) -> str:
-        return f"docs/embedding.md:{self.line} ({self.heading})"
-
-
-def read_blocks(page: Path = PAGE) -> list[Block]:
-    """The fenced blocks of the page, each with the marker comment right above it."""
-    blocks: list[Block] = []
-    lines = page.read_text().splitlines()
-    heading, index = "top", 0
-    while index < len(lines):
-        line = lines[index]
-        if line.startswith("#"):
-            heading = line.lstrip("#").strip()
-        opened = FENCE.match(line)
-        if opened is None:
-            index += 1
-            continue
-        end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
-        above = next((lines[i] for i in range(index - 1, -1, -1) if lines[i].strip()), "")
-        marked = MARKER.match(above.strip())
-        blocks.append(
-            Block(
-                line=index + 1,
-                heading=heading,
-                language=opened.group(1),
-                text="\n".join(lines[index + 1 : end]) + "\n",
-                marker=marked.group(1) if marked else None,
-                argument=marked.group(2) if marked else None,
-            )
-        )
-        index = end + 1
-    return blocks
 
 
 def python(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120):
@@ -110,7 +63,7 @@ def runnable(blocks: list[Block]) -> list[tuple[Block, Block | None]]:
 
 
 def test_the_page_marks_its_blocks_as_its_top_comment_says():
-    blocks = read_blocks()
+    blocks = read_blocks(PAGE)
     assert [b.marker for b in blocks if b.marker not in (None, *MARKERS)] == []
     for index, block in enumerate(blocks):
         if block.marker == "output":
@@ -126,7 +79,7 @@ def test_the_page_marks_its_blocks_as_its_top_comment_says():
     assert sum(expected is not None for _, expected in pairs) >= 8
 
 
-BLOCKS = read_blocks()
+BLOCKS = read_blocks(PAGE)
 RUNNABLE = runnable(BLOCKS)
 
 

@@ -143,6 +143,14 @@ def test_run_sync_opens_and_closes_the_runtime_itself():
     assert not tc.is_open
 
 
+async def test_an_open_runtime_names_the_loop_it_is_open_in():
+    tc = Turbocat()
+    assert tc.loop is None
+    async with tc:
+        assert tc.loop is asyncio.get_running_loop()
+    assert tc.loop is None
+
+
 async def test_run_sync_refuses_inside_a_running_loop():
     tc = pipeline_runtime()
     with pytest.raises(RuntimeError, match="running event loop"):

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 
 import pytest
 
 from tests.embedding.workflows import function_step, workflow
-from turbocat_adapters import Turbocat
+from turbocat_adapters import Turbocat, function
 from turbocat_core import (
     ExecutionStatus,
     InvalidState,
@@ -254,6 +255,39 @@ def test_registering_two_functions_under_one_name_is_refused():
     assert tc.functions.count("same") == 1
     execution = tc.run_sync(workflow("one name", function_step("s", "same")))
     assert execution.status is ExecutionStatus.COMPLETED
+
+
+def test_wrapped_functions_are_called_through_the_wrapper_until_unwrapped():
+    tc, other = Turbocat(), Turbocat()
+    name = f"process_{uuid.uuid4().hex[:8]}"  # one registry per process: a name of its own
+
+    @tc.function
+    def own(inputs: dict, ctx) -> str:
+        return "own"
+
+    @function(name)
+    def shared(inputs: dict, ctx) -> str:
+        return "shared"
+
+    seen: list[tuple[str, object]] = []
+
+    def wrapper(called: str, fn):
+        seen.append((called, fn))
+
+        async def instead(inputs: dict, ctx) -> str:
+            return f"wrapped {await asyncio.to_thread(fn, inputs, ctx)}"
+
+        return instead
+
+    document = workflow("w", function_step("a", "own"), function_step("b", name))
+    tc.wrap_functions(wrapper)
+    assert tc.run_sync(document).output_data == {"a": "wrapped own", "b": "wrapped shared"}
+    assert sorted(seen, key=lambda pair: pair[0] != "own") == [("own", own), (name, shared)]
+    assert other.run_sync(workflow("w", function_step("b", name))).output_data == {"b": "shared"}
+    tc.wrap_functions(None)
+    assert tc.run_sync(document).output_data == {"a": "own", "b": "shared"}
+    with pytest.raises(ValueError, match="callable"):
+        tc.wrap_functions("not a wrapper")  # type: ignore[arg-type]
 
 
 def test_unknown_settings_are_refused_by_name():

@@ -79,7 +79,9 @@ async def test_a_signed_webhook_starts_the_workflow(dapi: Api):
     assert execution["deploymentId"] == deployment_id
     assert execution["userId"] == str(ada.id)
     assert execution["triggerData"]["deploymentId"] == deployment_id
-    assert execution["triggerData"]["receivedAt"]
+    # Times inside payloads read like the fields around them: UTC, ending in Z.
+    assert execution["triggerData"]["receivedAt"].endswith("Z")
+    assert execution["createdAt"].endswith("Z")
     in_app(dapi, dapi.container.queue().drain)
     finished = await read(dapi, "executions", execution["id"])
     assert finished is not None and finished.status == "COMPLETED", finished

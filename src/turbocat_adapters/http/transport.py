@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 
 import httpcore
@@ -19,6 +19,7 @@ from turbocat_adapters.http.guard import (
 )
 
 MAX_CONNECTIONS = 4
+Wrapper = Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
@@ -99,7 +100,7 @@ class GuardedNetwork:
     request a user wrote reaches what the guard allows and nothing else. A refused address
     raises a non-retryable ``AgentFailure`` from inside the transport (httpx lets it through
     unchanged). Proxies from the environment are never used: the guard judges the real
-    destination.
+    destination. ``wrap`` goes around each transport (traces: a span per request).
     """
 
     def __init__(
@@ -108,10 +109,12 @@ class GuardedNetwork:
         *,
         resolve: Resolver = system_resolver,
         ssl_context: ssl.SSLContext | None = None,
+        wrap: Wrapper | None = None,
     ) -> None:
         self.guard = guard
         self._resolve = resolve
         self._ssl_context = ssl_context
+        self._wrap = wrap
         self._backend = _GuardedBackend(guard, resolve)
 
     @classmethod
@@ -122,10 +125,11 @@ class GuardedNetwork:
         allowed_hosts: Iterable[str] = (),
         resolve: Resolver = system_resolver,
         ssl_context: ssl.SSLContext | None = None,
+        wrap: Wrapper | None = None,
     ) -> GuardedNetwork:
         """From the settings; ``ValueError`` names an entry that is neither a host nor a CIDR."""
         guard = AddressGuard.build(allow_private=allow_private, allowed_hosts=allowed_hosts)
-        return cls(guard, resolve=resolve, ssl_context=ssl_context)
+        return cls(guard, resolve=resolve, ssl_context=ssl_context, wrap=wrap)
 
     def trusting(self, urls: Iterable[str]) -> GuardedNetwork:
         """The same network whose guard also lets through the hosts of ``urls``: for the
@@ -133,12 +137,15 @@ class GuardedNetwork:
         typed."""
         hosts = [httpx.URL(url).host for url in urls]
         guard = self.guard.allowing(host for host in hosts if host)
-        return GuardedNetwork(guard, resolve=self._resolve, ssl_context=self._ssl_context)
+        return GuardedNetwork(
+            guard, resolve=self._resolve, ssl_context=self._ssl_context, wrap=self._wrap
+        )
 
     def transport(self) -> httpx.AsyncBaseTransport:
         """A new transport (its pool belongs to the event loop that first uses it)."""
         context = self._ssl_context or _system_ssl_context()
-        return _GuardedTransport(context, self._backend)
+        transport = _GuardedTransport(context, self._backend)
+        return transport if self._wrap is None else self._wrap(transport)
 
 
 def reached_internal(response: httpx.Response) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 _DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -35,6 +36,14 @@ class ManualClock:
         self.sleeps.append(seconds)
         self.advance(seconds)
         await asyncio.sleep(0)
+
+    def call_later(self, seconds: float, callback: Callable[[], object]) -> asyncio.TimerHandle:
+        """In real time: this clock moves only when slept on or told to."""
+        return asyncio.get_running_loop().call_later(seconds, callback)
+
+    def timeout(self, seconds: float) -> asyncio.Timeout:
+        """In real time, as :meth:`call_later`."""
+        return asyncio.timeout(seconds)
 
     def advance(self, seconds: float) -> None:
         """Move virtual time forward (negative amounts are ignored: time never runs back)."""

@@ -9,6 +9,7 @@ from typing import Final
 import psycopg
 from psycopg import errors as pg
 
+from turbocat_adapters.metrics.prometheus import DB_ERRORS
 from turbocat_core.errors import (
     Conflict,
     ExternalServiceError,
@@ -56,7 +57,14 @@ def _field_of_check(constraint: str, table: str) -> str:
 
 
 def translate(error: psycopg.Error) -> TurbocatError:
-    """The ``TurbocatError`` of a driver error (the caller raises it ``from None``)."""
+    """The ``TurbocatError`` of a driver error (the caller raises it ``from None``), counted
+    in ``turbocat_db_errors_total`` by what it became."""
+    translated = _translate(error)
+    DB_ERRORS.labels(type(translated).__name__).inc()
+    return translated
+
+
+def _translate(error: psycopg.Error) -> TurbocatError:
     diag = error.diag
     constraint = diag.constraint_name or ""
     table = diag.table_name or ""

@@ -12,6 +12,7 @@ from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 
+from turbocat_adapters.metrics.prometheus import DB_QUERY_DURATION
 from turbocat_adapters.postgres.errors import SERVICE, translate, translated
 from turbocat_core.errors import ExternalServiceError
 
@@ -28,6 +29,11 @@ _IDLE: Final = TransactionStatus.IDLE
 _INERROR: Final = TransactionStatus.INERROR
 COMMIT: Final = b"COMMIT"
 ROLLBACK: Final = b"ROLLBACK"
+# Statement latency, from sending to the last row read (turbocat_db_query_duration_seconds).
+_READ = DB_QUERY_DURATION.labels("read")
+_WRITE = DB_QUERY_DURATION.labels("write")
+_BATCH = DB_QUERY_DURATION.labels("batch")
+_END = DB_QUERY_DURATION.labels("commit")
 
 
 class Session:
@@ -74,7 +80,7 @@ class Session:
             cursor = await conn.execute(query, params)
             return await cursor.fetchall()
         async with self.lock:
-            with translated():
+            with translated(), _READ.time():
                 cursor = await conn.execute(query, params)
                 return await cursor.fetchall()
 
@@ -104,12 +110,13 @@ class Session:
                         yield conn
                 return
             try:
-                async with conn.pipeline():
-                    if conn.info.transaction_status == _IDLE:
-                        await conn.execute(_BEGIN, prepare=False)
-                    await conn.execute(_SAVEPOINT, prepare=False)
-                    yield conn
-                    await conn.execute(_RELEASE, prepare=False)
+                with _WRITE.time():
+                    async with conn.pipeline():
+                        if conn.info.transaction_status == _IDLE:
+                            await conn.execute(_BEGIN, prepare=False)
+                        await conn.execute(_SAVEPOINT, prepare=False)
+                        yield conn
+                        await conn.execute(_RELEASE, prepare=False)
             except psycopg.Error as error:
                 await _undo(conn)
                 raise translate(error) from None
@@ -129,7 +136,7 @@ class Session:
         async with self.lock:
             self._deferring = asyncio.current_task()
             try:
-                with translated():
+                with translated(), _BATCH.time():
                     async with conn.pipeline():
                         if conn.info.transaction_status == _IDLE:
                             await conn.execute(_BEGIN, prepare=False)
@@ -155,7 +162,7 @@ class Session:
             status = conn.info.transaction_status
             if status == _IDLE:
                 return
-            with translated():
+            with translated(), _END.time():
                 await conn.execute(command, prepare=False)
             if status == _INERROR and command == COMMIT:
                 # PostgreSQL answers COMMIT of an aborted transaction with a rollback.

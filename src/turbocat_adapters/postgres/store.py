@@ -114,6 +114,11 @@ class PostgresStore:
         if pool is not None:
             await pool.close()
 
+    def pool_stats(self) -> dict[str, int] | None:
+        """psycopg_pool's figures (``pool_size``, ``pool_available``, ``requests_waiting``...);
+        ``None`` while the store is closed. Read by the metrics at scrape time."""
+        return self._pool.get_stats() if self._pool is not None else None
+
     def unit_of_work(self) -> PostgresUnitOfWork:
         """A fresh unit of work (``UnitOfWorkFactory``)."""
         return PostgresUnitOfWork(self)

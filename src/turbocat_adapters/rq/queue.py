@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -29,6 +30,8 @@ BEAT_SECONDS: Final = 5.0
 this often; one not seen for three beats counts as gone."""
 MARKER_TTL: Final = 24 * 3600.0
 """Seconds a queued job's marker lasts past its due time (the reaper checks it long before)."""
+TRACE_META: Final = "trace"
+"""The job's ``meta`` key for the trace context it was queued in (W3C ``traceparent``)."""
 
 
 def workers_key(prefix: str) -> str:
@@ -79,11 +82,21 @@ class RqQueue:
     Before the job exists, the execution's lease is marked ``queue:<job id>`` (unless a
     runner holds it), so the reaper can tell a queued execution from an abandoned one.
     Redis errors leave as ``ExternalServiceError`` (the execution stays PENDING in the
-    database, and the reaper queues it again once Redis answers).
+    database, and the reaper queues it again once Redis answers). With ``trace_carrier``
+    (tracing on), each job's ``meta`` carries the trace context it was queued in, which the
+    worker continues (``jobs.py``).
     """
 
-    def __init__(self, connection: SyncRedis, prefix: str, claims: ports.Claims) -> None:
+    def __init__(
+        self,
+        connection: SyncRedis,
+        prefix: str,
+        claims: ports.Claims,
+        *,
+        trace_carrier: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
         self._connection = connection
+        self._trace_carrier = trace_carrier
         self._queue = rq_queue(connection, prefix)
         self._claims = claims
         # Workers' beats (``WorkerRuntime``): unlike RQ's registry, they come back on their
@@ -104,11 +117,17 @@ class RqQueue:
         await self._claims.claim(
             lease_name(execution_id), QUEUED + job_id, delay + MARKER_TTL, over=QUEUED
         )
-        await asyncio.to_thread(self._enqueue, str(execution_id), job_id, at if delay else None)
+        carrier = self._trace_carrier() if self._trace_carrier is not None else None
+        await asyncio.to_thread(
+            self._enqueue, str(execution_id), job_id, at if delay else None, carrier
+        )
 
-    def _enqueue(self, execution_id: str, job_id: str, at: datetime | None) -> None:
+    def _enqueue(
+        self, execution_id: str, job_id: str, at: datetime | None, trace: dict[str, str] | None
+    ) -> None:
         options: dict[str, Any] = {
             "job_id": job_id,
+            "meta": {TRACE_META: trace} if trace else None,
             "job_timeout": -1,  # the engine enforces run and step timeouts itself
             "result_ttl": 300,
             "failure_ttl": 24 * 3600,
@@ -136,9 +155,10 @@ class RqQueue:
         return [job is not None and job.get_status(refresh=False) in alive for job in jobs]
 
     async def health(self) -> QueueHealth:
-        return await asyncio.to_thread(self._health)
+        return await asyncio.to_thread(self.figures)
 
-    def _health(self) -> QueueHealth:
+    def figures(self) -> QueueHealth:
+        """:meth:`health`, blocking (the metrics read it at scrape time, in a thread)."""
         queue, connection = self._queue, self._connection
         try:
             return QueueHealth(

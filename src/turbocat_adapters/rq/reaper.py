@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
+from turbocat_adapters.metrics.prometheus import LEASE_TAKEOVERS
 from turbocat_core.domain.common import ExecutionId, ListQuery
 from turbocat_core.domain.execution import EXECUTION_QUERY, ExecutionStatus
 from turbocat_core.ports import Claims, Clock, JobQueue, UnitOfWorkFactory
@@ -94,6 +95,7 @@ class Reaper:
             self.unheld_since.pop(execution_id, None)
             logger.warning("execution %s had nobody running it: queued again", execution_id)
             await self.queue.enqueue_execution(execution_id)
+            LEASE_TAKEOVERS.inc()
         return requeue
 
     async def _unfinished(self) -> list[list[ExecutionId]]:

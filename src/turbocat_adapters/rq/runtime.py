@@ -14,12 +14,13 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from redis.exceptions import RedisError
 
+from turbocat_adapters.log_context import running
 from turbocat_adapters.rq.queue import BEAT_SECONDS, rq_scheduler, workers_key
 from turbocat_core.domain.common import ExecutionId
 from turbocat_core.errors import ExternalServiceError
@@ -75,15 +76,30 @@ class WorkerRuntime:
         self._call(self._open()).result()
         _RUNTIME = self
 
-    def accept(self, execution_id: ExecutionId) -> None:
-        """Run the execution here once a place is free (called by the RQ job)."""
+    def accept(
+        self,
+        execution_id: ExecutionId,
+        *,
+        trace: Mapping[str, str] | None = None,
+        queued_at: datetime | None = None,
+    ) -> None:
+        """Run the execution here once a place is free (called by the RQ job); with tracing
+        on, in the trace context ``trace`` the job carried, after a ``queued`` span from
+        ``queued_at`` to now."""
         while not self._stopping.is_set():
             if not self._slots.acquire(timeout=0.5):
                 continue
             if self._stopping.is_set():
                 self._slots.release()
                 break
-            self._call(self._run(execution_id))
+            tracing = self.container.tracing()
+            if tracing is None or not trace:
+                self._call(self._run(execution_id))
+                return
+            # The run's task is created from a copy of this thread's context: it starts
+            # with the job's trace context current.
+            with tracing.continued(trace, queued_at=queued_at):
+                self._call(self._run(execution_id))
             return
         # Stopping: give the job back to the fleet rather than drop it.
         self._call(self.container.queue().enqueue_execution(execution_id)).result()
@@ -144,7 +160,8 @@ class WorkerRuntime:
         assert task is not None
         self._runs[task] = execution_id
         try:
-            await self.container.run_queued()(execution_id)
+            with running(execution_id):  # its log lines name it
+                await self.container.run_queued()(execution_id)
         except asyncio.CancelledError:
             raise
         except Exception:

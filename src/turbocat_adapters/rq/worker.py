@@ -17,6 +17,7 @@ from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
+from turbocat_adapters.metrics.scrape import serve_worker_metrics
 from turbocat_adapters.rq.queue import rq_queue
 from turbocat_adapters.rq.runtime import WorkerRuntime
 
@@ -29,7 +30,13 @@ RECONNECT_SECONDS = 1.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def run_worker(container: Container, *, concurrency: int, burst: bool = False) -> None:
+def run_worker(
+    container: Container,
+    *,
+    concurrency: int,
+    burst: bool = False,
+    metrics: tuple[str, int] | None = None,
+) -> None:
     """Run until SIGTERM/SIGINT (or, with ``burst``, until the queue is empty).
 
     A non-forking RQ worker: each job only hands its execution to the runtime (a fork and a
@@ -37,12 +44,14 @@ def run_worker(container: Container, *, concurrency: int, burst: bool = False) -
     RQ's scheduler, which moves delayed jobs (parked WAITs, runs held back by a concurrency
     limit) onto the queue. A stop signal at any moment, even while it starts, stops it the
     same way: no more jobs taken, the runs in flight handed back, everything closed.
+    With ``metrics`` (host, port), this worker's Prometheus metrics are served there.
     """
     settings = container.settings()
     if settings.redis_url is None:
         raise RuntimeError("TURBOCAT_REDIS_URL is not set: a worker needs the fleet's Redis")
     handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     runtime = WorkerRuntime(container, concurrency=concurrency)
+    stop_metrics: Callable[[], None] | None = None
     try:
         for sig in STOP_SIGNALS:  # until RQ's loop listens (see _Worker)
             signal.signal(sig, _stop_soon(runtime))
@@ -51,6 +60,12 @@ def run_worker(container: Container, *, concurrency: int, burst: bool = False) -
         assert connection is not None
         name = f"{socket.gethostname()}-{runtime.holder.rsplit(':', 1)[-1]}"
         queue = rq_queue(connection, settings.redis_prefix)
+        if metrics is not None:
+            host, port = metrics
+            stop_metrics = serve_worker_metrics(
+                port, host, container.metrics_access(), container.deployment_metrics()
+            )
+            _say(f"worker {name} metrics on http://{host}:{port}/metrics")
         # Always shown (whatever the log level): scripts and tests wait for this line.
         _say(f"worker {name} ready: {concurrency} place(s) on {queue.name}")
         _work(runtime, queue, name, burst=burst)
@@ -61,6 +76,8 @@ def run_worker(container: Container, *, concurrency: int, burst: bool = False) -
             if handler is not None:
                 signal.signal(sig, handler)
         runtime.stop()
+        if stop_metrics is not None:
+            stop_metrics()
     _say(f"worker {name} stopped")
 
 

@@ -1,4 +1,4 @@
-"""Agent configs per type (SPEC §4): the shape checks run when agents are saved.
+"""Agent configs per type (docs/agents.md): the shape checks run when agents are saved.
 
 Each ``check_<type>_config`` raises ``ValidationFailed`` naming every bad field as
 ``config.<path>``. Shapes only: a value may still be a ``{{reference}}`` that the engine fills

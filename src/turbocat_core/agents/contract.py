@@ -78,6 +78,10 @@ class AgentExecutors:
                 retryable=False,
             ) from None
 
+    def wrapped(self, wrap: Callable[[AgentType, AgentExecutor], AgentExecutor]) -> AgentExecutors:
+        """The same executors, each passed through ``wrap`` (a test runtime watches them)."""
+        return AgentExecutors({kind: wrap(kind, ex) for kind, ex in self._by_type.items()})
+
     def supports(self, agent_type: AgentType) -> bool:
         return agent_type in self._by_type
 

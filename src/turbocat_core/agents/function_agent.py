@@ -20,6 +20,8 @@ from turbocat_core.errors import NonRetryableError, ValidationFailed
 
 StepFunction = Callable[[JsonObject, "FunctionContext"], Any]
 """``fn(inputs, ctx)``, sync or async, returning a JSON value."""
+FunctionWrapper = Callable[[str, StepFunction], StepFunction]
+"""``wrapper(name, fn)``: what a step calls instead of the function registered as ``name``."""
 
 _JSON_TYPES: Final = (str, int, bool, type(None), list, tuple)
 
@@ -47,10 +49,11 @@ class FunctionRegistry:
     imported twice does no harm).
     """
 
-    __slots__ = ("_functions",)
+    __slots__ = ("_functions", "_wrapper")
 
     def __init__(self) -> None:
         self._functions: dict[str, StepFunction] = {}
+        self._wrapper: FunctionWrapper | None = None
 
     def register(self, name: str, fn: StepFunction) -> StepFunction:
         """Register ``fn`` as ``name``; returns ``fn`` (so it can back a decorator)."""
@@ -65,8 +68,22 @@ class FunctionRegistry:
         return fn
 
     def get(self, name: str) -> StepFunction | None:
-        """The function registered as ``name``, or ``None``."""
-        return self._functions.get(name)
+        """The function a step registered as ``name`` calls (through the wrapper, if one is
+        set), or ``None``."""
+        fn = self._functions.get(name)
+        return fn if self._wrapper is None else self._wrapped(name, fn)
+
+    def wrap(self, wrapper: FunctionWrapper | None) -> None:
+        """Have steps call ``wrapper(name, fn)`` instead of each registered ``fn``, until
+        ``wrap(None)``: the seam test doubles use (the testing kit's fault injection).
+        One wrapper at a time; the registered functions themselves do not change."""
+        if wrapper is not None and not callable(wrapper):
+            raise ValueError(f"a function wrapper must be callable, got {type(wrapper).__name__}")
+        self._wrapper = wrapper
+
+    def _wrapped(self, name: str, fn: StepFunction | None) -> StepFunction | None:
+        wrapper = self._wrapper
+        return fn if fn is None or wrapper is None else wrapper(name, fn)
 
     def __contains__(self, name: object) -> bool:
         return name in self._functions
@@ -99,10 +116,10 @@ class FunctionExecutor:
         try:
             return self._async[fn]
         except KeyError:
-            known = self._async[fn] = _is_async(fn)
+            known = self._async[fn] = is_coroutine_function(fn)
             return known
         except TypeError:  # not hashable: ask each time
-            return _is_async(fn)
+            return is_coroutine_function(fn)
 
     def check_config(self, config: JsonObject) -> None:
         """The shape, then that the name is registered here (``config.function`` otherwise)."""
@@ -152,7 +169,9 @@ class FunctionExecutor:
         return result
 
 
-def _is_async(fn: Callable[..., Any]) -> bool:
+def is_coroutine_function(fn: Callable[..., Any]) -> bool:
+    """Whether calling ``fn`` gives a coroutine (run on the event loop) rather than its result
+    (run in a worker thread)."""
     call = getattr(fn, "__call__", None)  # noqa: B004 (an object whose __call__ is async)
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
 

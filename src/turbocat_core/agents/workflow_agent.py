@@ -59,7 +59,7 @@ class _NotQueued:
 
 
 class WorkflowAgent:
-    """Runs WORKFLOW agents (SPEC §4) as child executions, with the engine running the
+    """Runs WORKFLOW agents (docs/agents.md) as child executions, with the engine running the
     parent's step (``RunContext.engine``): whoever builds the engine has nothing to bind."""
 
     def check_config(self, config: JsonObject) -> None:

@@ -33,7 +33,7 @@ RUNNABLE_AGENT_STATUSES: Final = frozenset({AgentStatus.DRAFT, AgentStatus.ACTIV
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Agent(Entity):
-    """A unit of work of one ``type``; ``config`` follows that type's shape (SPEC §4)."""
+    """A unit of work of one ``type``; ``config`` follows that type's shape (docs/agents.md)."""
 
     id: AgentId
     user_id: UserId

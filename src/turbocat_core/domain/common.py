@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, NewType, Protocol, TypeAlias, TypeVar
 from uuid import UUID
@@ -163,6 +163,19 @@ class Page(Generic[T]):
     @property
     def has_prev(self) -> bool:
         return self.page > 1
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment as ISO 8601 text in UTC ending in ``Z``, the form the API writes every time
+    in, for times that travel inside JSON payloads (trigger data, audit changes) and lines."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
+
+
+def elapsed_ms(began: datetime, ended: datetime) -> float:
+    """Milliseconds between two moments, to the microsecond the clock keeps: ``1.007``,
+    never the float noise of ``seconds * 1000`` (``1.0070000000000001``)."""
+    return (ended - began) // timedelta(microseconds=1) / 1000
 
 
 def check_name(value: str, field_name: str = "name") -> str:

@@ -17,6 +17,7 @@ from turbocat_core.domain.common import (
     StepId,
     UserId,
     WorkflowId,
+    elapsed_ms,
 )
 from turbocat_core.domain.workflow import WorkflowStep
 from turbocat_core.errors import InvalidState
@@ -140,7 +141,7 @@ class Execution(Entity):
         if status.finished:
             changes.setdefault("completed_at", now)
             begun = started or now
-            changes.setdefault("duration_ms", (now - begun).total_seconds() * 1000)
+            changes.setdefault("duration_ms", elapsed_ms(begun, now))
         return replace(self, status=status, started_at=started, updated_at=now, **changes)
 
 

@@ -15,6 +15,7 @@ from turbocat_core.domain.execution import (
     StepStatus,
 )
 from turbocat_core.engine.masking import Masker
+from turbocat_core.engine.observer import NO_SCOPE, RunScope
 
 if TYPE_CHECKING:
     from turbocat_core.engine.runner import Engine
@@ -48,8 +49,10 @@ class Journal:
         env: Mapping[str, str],
         *,
         parked: bool = False,
+        scope: RunScope = NO_SCOPE,
     ) -> None:
         self.engine = engine
+        self.scope = scope  # what this processing tells the engine's observer
         self.parked = parked  # resumed after parking on a long WAIT, not after a failure
         self.execution = execution
         self.masker = Masker(env.values())
@@ -151,7 +154,9 @@ class Journal:
                 await uow.commit()
             self.execution = running
             self._announce(stored)
+            self.scope.started(running)
             return running
+        self.scope.resumed(execution, after_wait=self.parked)
         if self.parked:
             await self.log(
                 LogLevel.INFO, f"execution resumed after waiting ({self.completed} steps done)"
@@ -234,4 +239,5 @@ class Journal:
             return self.execution
         self.execution = finished
         self._announce(stored)
+        self.scope.finished(finished)
         return finished

@@ -23,6 +23,7 @@ from turbocat_core.domain.common import ExecutionId
 from turbocat_core.domain.execution import Execution, ExecutionStatus, StepRun, StepStatus
 from turbocat_core.engine.env import NO_ENV
 from turbocat_core.engine.journal import CRASHED, Journal
+from turbocat_core.engine.observer import NO_SCOPE, RunScope
 from turbocat_core.engine.steps import StepWork
 from turbocat_core.errors import TurbocatError
 
@@ -73,7 +74,12 @@ def message_of(execution: Execution) -> str:
     )
 
 
-async def give_up(engine: Engine, execution: Execution, runs: Mapping[str, StepRun]) -> Execution:
+async def give_up(
+    engine: Engine,
+    execution: Execution,
+    runs: Mapping[str, StepRun],
+    scope: RunScope = NO_SCOPE,
+) -> Execution:
     """End the run FAILED without running anything more (its processing failed too often).
 
     Its unfinished steps are recorded as stopped if the store takes them; the execution ends
@@ -81,7 +87,7 @@ async def give_up(engine: Engine, execution: Execution, runs: Mapping[str, StepR
     """
     message = message_of(execution)
     logger.warning("execution %s: %s", execution.id, message)
-    journal = Journal(engine, execution, {})
+    journal = Journal(engine, execution, {}, scope=scope)
     work = StepWork(engine, journal, dict(runs), {}, execution.user_id, NO_ENV)
     why = f"interrupted: the run's processing failed {execution.recoveries} times"
     transitions = []

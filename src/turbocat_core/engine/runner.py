@@ -16,7 +16,7 @@ from typing import Any
 
 from turbocat_core.agents.contract import AgentExecutors
 from turbocat_core.domain.agent import Agent
-from turbocat_core.domain.common import AgentId, ExecutionId
+from turbocat_core.domain.common import AgentId, ExecutionId, utc_text
 from turbocat_core.domain.execution import (
     Execution,
     ExecutionLog,
@@ -33,6 +33,7 @@ from turbocat_core.engine.dag import Graph, branch_keys
 from turbocat_core.engine.env import NO_ENV, RunEnv
 from turbocat_core.engine.journal import Journal
 from turbocat_core.engine.masking import Masker
+from turbocat_core.engine.observer import NO_OBSERVER, RunObserver, RunScope
 from turbocat_core.engine.refs import DEFAULT_MAX_RESOLVED_BYTES
 from turbocat_core.engine.steps import StepWork, agent_ids_of
 from turbocat_core.engine.validation import validate_steps
@@ -104,6 +105,8 @@ class Engine:
     """Told about every log line once it is committed (live progress displays)."""
     claims: Claims | None = None
     """Where a workflow's ``concurrencyLimit`` is decided (``None``: not enforced)."""
+    observer: RunObserver = NO_OBSERVER
+    """Told what happens to the runs (metrics, traces: ``engine.observer``)."""
 
     async def run(self, execution_id: ExecutionId) -> Execution:
         """Run a PENDING execution, or resume a RUNNING one from its stored step states.
@@ -137,22 +140,27 @@ class Engine:
             if any(not run.status.finished for run in runs.values()):
                 await self._tidy(execution, runs)
             return RunResult(execution=execution, limit=limit)
+        scope = self.observer.processing(execution)
         if execution.recoveries >= self.settings.max_recoveries:
-            final = await processing.give_up(self, execution, runs)
+            final = await processing.give_up(self, execution, runs, scope)
             self.cancellation.forget(execution_id)
+            scope.ended()
             return RunResult(execution=final, limit=limit)
         masker = Masker(())
         try:
             env = await self.env_for(execution) if self.env_for is not None else NO_ENV
             masker = Masker(env.values.values())
-            result = await self._process(execution, runs, workflow, agents, env, parked)
-        except asyncio.CancelledError:  # this process stops: the run is handed back
+            result = await self._process(execution, runs, workflow, agents, env, parked, scope)
+        except asyncio.CancelledError as error:  # this process stops: the run is handed back
+            scope.ended(error)
             await processing.end(self, execution_id, token)
             raise
         except Exception as error:  # not a step's failure (those end the run, not raise)
+            scope.ended(error)
             failure = processing.failure_of(error)
             await processing.end(self, execution_id, token, masker.text(failure))
             raise
+        scope.ended()
         if not result.execution.status.finished:  # parked, or held back by its limit
             await processing.end(self, execution_id, token)
         return result
@@ -165,11 +173,12 @@ class Engine:
         agents: dict[AgentId, Agent | None],
         env: RunEnv,
         parked: bool,
+        scope: RunScope,
     ) -> RunResult:
         """One processing of an unfinished execution (see :meth:`run_once`)."""
         execution_id = execution.id
         limit = workflow.concurrency_limit if workflow is not None else None
-        journal = Journal(self, execution, env.values, parked=parked)
+        journal = Journal(self, execution, env.values, parked=parked, scope=scope)
         # The workflow's owner decides which agents the steps may call (their own and public
         # ones) and wrote the steps; an ADMIN running another user's workflow changes neither.
         owner = workflow.user_id if workflow is not None else execution.user_id
@@ -273,9 +282,10 @@ class _Run:
         if outcome is _PARKED:
             await self._stop_all(None)
             assert self.parked_until is not None
+            self.journal.scope.parked(self.parked_until)
             await self.journal.log(
                 LogLevel.INFO,
-                f"{PARKED_PREFIX}{self.parked_until.isoformat()} without holding a worker",
+                f"{PARKED_PREFIX}{utc_text(self.parked_until)} without holding a worker",
             )
             return self.journal.execution
         assert isinstance(outcome, ExecutionStatus)
@@ -352,7 +362,7 @@ class _Run:
                 self._became_ready(dependent)
 
     def _became_ready(self, key: str) -> None:
-        """All dependencies are done: queue the step, or skip it (SPEC §2). Idempotent."""
+        """All dependencies are done: queue the step, or skip it (docs/engine.md). Idempotent."""
         assert self.graph is not None
         if key in self.decided:
             return
@@ -394,7 +404,7 @@ class _Run:
         self.stop = stop
         cancelled.add_done_callback(stop)
         remaining = max(0.0, self.journal.remaining_seconds())
-        deadline = asyncio.get_running_loop().call_later(remaining, stop, _DEADLINE)
+        deadline = self.engine.clock.call_later(remaining, lambda: stop(_DEADLINE))
         limit = max(1, self.execution.max_concurrency)
         clock = asyncio.get_running_loop().time
         yielded = clock()

@@ -13,11 +13,17 @@ from typing import TYPE_CHECKING, Any
 from turbocat_core.agents.contract import AgentExecutor, RunContext
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES, Agent
-from turbocat_core.domain.common import AgentId, JsonObject, UserId
+from turbocat_core.domain.common import AgentId, JsonObject, UserId, elapsed_ms
 from turbocat_core.domain.execution import ExecutionLog, LogLevel, StepRun, StepStatus
 from turbocat_core.domain.workflow import StepType, WorkflowStep
 from turbocat_core.engine.env import RunEnv, refused_to_agent, refused_to_steps
 from turbocat_core.engine.journal import Journal, Tally
+from turbocat_core.engine.observer import (
+    ATTEMPT_COMPLETED,
+    ATTEMPT_FAILED,
+    ATTEMPT_INTERRUPTED,
+    ATTEMPT_RETRIED,
+)
 from turbocat_core.engine.predicates import evaluate
 from turbocat_core.engine.refs import (
     MISSING,
@@ -113,7 +119,7 @@ class StepWork:
         previous = self.runs.get(key)
         duration = None
         if completed and started_at is not None:
-            duration = (now - started_at).total_seconds() * 1000
+            duration = elapsed_ms(started_at, now)
         return StepRun(
             id=previous.id if previous is not None else self.engine.ids.new_id(),
             created_at=previous.created_at if previous is not None else now,
@@ -176,14 +182,18 @@ class StepWork:
         clock = self.engine.clock
         key = step.step_key
         run = self.runs[key]
+        scope = self.journal.scope
+        agent = self.agents.get(step.agent_id) if step.agent_id is not None else None
+        agent_type = agent.type.value if agent is not None else None
         while True:
             began = run.updated_at
             timeout = self._attempt_timeout(step)
+            observed = scope.attempt(key, step.step_type.value, agent_type, run.attempt)
             try:
                 if timeout is None:
                     output = await self._perform(step, run)
                 else:
-                    async with asyncio.timeout(timeout):
+                    async with clock.timeout(timeout):
                         output = await self._perform(step, run)
                 self._check_output(output)
             except Exception as error:
@@ -198,19 +208,22 @@ class StepWork:
                         self.engine.random.random(),
                         self.engine.settings.retry_jitter,
                     )
+                    observed.ended(ATTEMPT_RETRIED, failure.kind.value)
+                    scope.retry_scheduled(key, run.attempt, delay)
                     line = self.journal.line(
                         LogLevel.WARN,
                         f"step {key!r} attempt {run.attempt} failed: {message}; "
                         f"retrying in {delay:.0f} ms",
                         run=run,
                         metadata={**meta, "retryInMs": round(delay)},
-                        timing=(began, ended, (ended - began).total_seconds() * 1000),
+                        timing=(began, ended, elapsed_ms(began, ended)),
                     )
                     await self.journal.commit(logs=[line])
                     await clock.sleep(delay / 1000)
                     run, started = self.start(key)
                     await self.journal.commit(runs=[run], logs=[started])
                     continue
+                observed.ended(ATTEMPT_FAILED, failure.kind.value)
                 return self._ended(
                     run,
                     StepStatus.FAILED,
@@ -221,8 +234,12 @@ class StepWork:
                     error=message,
                     metadata=meta,
                 )
+            except BaseException:
+                observed.ended(ATTEMPT_INTERRUPTED)
+                raise
+            observed.ended(ATTEMPT_COMPLETED)
             ended = clock.now()
-            ms = (ended - began).total_seconds() * 1000
+            ms = elapsed_ms(began, ended)
             return self._ended(
                 run,
                 StepStatus.COMPLETED,
@@ -257,7 +274,7 @@ class StepWork:
             error=error,
             completed=True,
         )
-        timing = (began, ended, (ended - began).total_seconds() * 1000)
+        timing = (began, ended, elapsed_ms(began, ended))
         return final, self.journal.line(level, message, run=final, metadata=metadata, timing=timing)
 
     def _attempt_timeout(self, step: WorkflowStep) -> float | None:

@@ -13,7 +13,7 @@ from turbocat_core.domain.workflow import MAX_RETRY_COUNT, STEP_KEY, StepType, W
 from turbocat_core.engine.dag import Graph, branch_keys, build_graph
 from turbocat_core.engine.predicates import predicate_problems
 from turbocat_core.engine.refs import references_in
-from turbocat_core.errors import FieldError, ValidationFailed
+from turbocat_core.errors import FieldError, ValidationFailed, did_you_mean
 
 RESERVED_ROOTS: Final = frozenset({"inputs", "metadata", "env", "loop", "item", "index"})
 """Reference roots that are not steps (``item``/``index`` belong to DATA transform templates)."""
@@ -88,7 +88,9 @@ def _step_problems(
         elif dep not in keys:
             problems.append(
                 FieldError(
-                    f"{at}.dependsOn", f"step {step.step_key!r} depends on unknown step {dep!r}"
+                    f"{at}.dependsOn",
+                    f"step {step.step_key!r} depends on unknown step {dep!r}"
+                    f"{did_you_mean(dep, keys)}",
                 )
             )
     if not 0 <= step.retry_count <= MAX_RETRY_COUNT:
@@ -157,7 +159,12 @@ def _check_condition(
                     FieldError(f"{at}.config.{name}", "a condition cannot branch to itself")
                 )
             elif key not in keys:
-                problems.append(FieldError(f"{at}.config.{name}", f"names unknown step {key!r}"))
+                problems.append(
+                    FieldError(
+                        f"{at}.config.{name}",
+                        f"names unknown step {key!r}{did_you_mean(key, keys)}",
+                    )
+                )
     both = set(on_true) & set(on_false)
     if both:
         problems.append(

@@ -90,7 +90,7 @@ class AccountPorts:
     mailer: Mailer
     access_ttl: int = 15 * 60
     refresh_ttl: int = 7 * 24 * 3600
-    public_url: str = "http://localhost:3001"
+    public_url: str = "http://127.0.0.1:3001"
 
 
 async def record(
@@ -412,6 +412,11 @@ class ForgotPassword:
                 body=(
                     "Someone asked to reset the password of your Turbocat account.\n\n"
                     f"To choose a new one, open this link within an hour:\n{link}\n\n"
+                    "Where no page answers at that address (a server without a front end), "
+                    "send the token to its API instead, within the hour: "
+                    "POST /api/v1/auth/reset-password with "
+                    '{"token": "<the token above>", '
+                    '"password": "<the new one>"}.\n\n'
                     "If it was not you, ignore this message: your password stays as it is.\n"
                 ),
             )

@@ -87,7 +87,7 @@ _WIRE: Final = {
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewAgent:
-    """What a client gives to create an agent (defaults as SPEC §1 states them)."""
+    """What a client gives to create an agent (defaults as docs/api.md states them)."""
 
     name: str
     type: AgentType

@@ -40,12 +40,13 @@ from turbocat_core.domain.analytics import (
     bucket_start,
     next_bucket,
 )
+from turbocat_core.domain.api_traffic import WINDOWS_MINUTES, ApiTraffic, traffic
 from turbocat_core.domain.audit import AuditLog
 from turbocat_core.domain.common import AgentId, ListQuery, Page, UserId, WorkflowId
 from turbocat_core.domain.user import UserRole
 from turbocat_core.domain.workflow import WorkflowStatus
 from turbocat_core.errors import NotFound, PermissionDenied, ValidationFailed
-from turbocat_core.ports import Clock, UnitOfWorkFactory
+from turbocat_core.ports import ApiUsage, Clock, UnitOfWorkFactory
 
 ALL = "all"
 OWN = "own"
@@ -248,3 +249,17 @@ class ListAuditLogs:
             return await uow.audit_logs.list(
                 everyone, created_from=period.start, created_to=period.end
             )
+
+
+@dataclass(frozen=True, slots=True)
+class GetApiTraffic:
+    """Requests per minute, p50/p95/p99 response times and error rates of the whole
+    deployment's API over the last 5 and 60 minutes (ADMIN)."""
+
+    usage: ApiUsage
+
+    async def __call__(self, actor: Actor) -> list[ApiTraffic]:
+        require_role(actor, UserRole.ADMIN)
+        return [
+            traffic(await self.usage.last_minutes(minutes), minutes) for minutes in WINDOWS_MINUTES
+        ]

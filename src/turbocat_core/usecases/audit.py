@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from turbocat_core.domain.audit import AuditLog
-from turbocat_core.domain.common import AuditLogId, JsonObject, UserId
+from turbocat_core.domain.common import AuditLogId, JsonObject, UserId, utc_text
 from turbocat_core.ports import Clock, IdGenerator, UnitOfWork
 
 SECRET_FIELDS = frozenset(
@@ -45,6 +46,8 @@ def camel(name: str) -> str:
 
 def _plain(value: Any) -> Any:
     """JSON-friendly: enums by value, ids and times as text, tuples as lists."""
+    if isinstance(value, datetime):
+        return utc_text(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, UUID):

@@ -24,6 +24,7 @@ from turbocat_core.domain.common import (
     SortOrder,
     UserId,
     WorkflowId,
+    utc_text,
 )
 from turbocat_core.domain.deployment import Deployment, DeploymentStatus
 from turbocat_core.domain.execution import TriggerType
@@ -230,7 +231,7 @@ class FireDueSchedules:
                 trigger=TriggerType.SCHEDULED,
                 trigger_data={
                     "deploymentId": str(tick.deployment_id),
-                    "scheduledFor": tick.scheduled_for.isoformat(),
+                    "scheduledFor": utc_text(tick.scheduled_for),
                 },
                 deployment_id=tick.deployment_id,
             )
@@ -245,7 +246,7 @@ class FireDueSchedules:
         return outcome
 
     async def _record(self, outcome: Fired) -> None:
-        metadata: dict[str, object] = {"scheduledFor": outcome.tick.scheduled_for.isoformat()}
+        metadata: dict[str, object] = {"scheduledFor": utc_text(outcome.tick.scheduled_for)}
         if outcome.execution_id is not None:
             metadata["executionId"] = str(outcome.execution_id)
         if outcome.error is not None:

@@ -1,6 +1,6 @@
 """What `turbocat seed` puts in a fresh installation: agents, workflows and official templates.
 
-Plain data in the shapes of SPEC §4 and §5, so they run once their executors exist.
+Plain data in the shapes of docs/agents.md and docs/workflow-files.md.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ AGENTS: Final[dict[str, tuple[str, str, dict[str, Any], list[str]]]] = {
     ),
 }
 
-# Workflow files (SPEC §5) whose agents are the seeded ones, by name; 6 steps in all.
+# Workflow files (docs/workflow-files.md) whose agents are the seeded ones, by name; 6 steps in all.
 WORKFLOWS: Final[list[dict[str, Any]]] = [
     {
         "name": "Summarise a web page by email",

@@ -6,8 +6,9 @@ transaction with its usage count and an audit entry:
 
 - an AGENT template (``templateData = {type, name?, description?, config}``): a DRAFT agent,
   its config the template's shallow-merged with ``customizations``, then checked;
-- a WORKFLOW template (``templateData`` is a workflow file, SPEC §5): the file's agents, a
-  DRAFT workflow and its steps (``customizations = {inputs?}`` over the file's defaults);
+- a WORKFLOW template (``templateData`` is a workflow file, docs/workflow-files.md): the
+  file's agents, a DRAFT workflow and its steps (``customizations = {inputs?}`` over the
+  file's defaults);
 - a STEP template: nothing (``InvalidState``): clients insert those into workflows.
 """
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-from turbocat_core.domain.common import DeploymentId, JsonObject
+from turbocat_core.domain.common import DeploymentId, JsonObject, utc_text
 from turbocat_core.domain.deployment import Deployment, DeploymentStatus
 from turbocat_core.domain.execution import Execution, TriggerType
 from turbocat_core.errors import (
@@ -172,7 +172,7 @@ class ReceiveWebhook:
                 deployment.workflow_id,
                 inputs=inputs,
                 trigger=TriggerType.WEBHOOK,
-                trigger_data={"deploymentId": str(deployment.id), "receivedAt": now.isoformat()},
+                trigger_data={"deploymentId": str(deployment.id), "receivedAt": utc_text(now)},
                 deployment_id=deployment.id,
             )
         except (NotFound, PermissionDenied, InvalidState, ValidationFailed) as error:

@@ -38,6 +38,7 @@ from turbocat_core.errors import (
     CycleDetected,
     FieldError,
     ValidationFailed,
+    did_you_mean,
 )
 from turbocat_core.ports import IdGenerator, UnitOfWork
 from turbocat_core.usecases.audit import camel
@@ -143,7 +144,7 @@ def check_workflow_fields(changes: Mapping[str, Any], problems: Problems) -> dic
     for name, value in changes.items():
         wire = camel(name)
         if name not in WORKFLOW_FIELDS:
-            problems.add(wire, "unknown field")
+            problems.add(wire, f"unknown field{did_you_mean(wire, map(camel, WORKFLOW_FIELDS))}")
             continue
         try:
             clean[name] = _check_workflow_field(name, value)
@@ -223,7 +224,8 @@ def check_step_fields(change: StepChange, problems: Problems) -> dict[str, Any]:
     for name, value in change.fields.items():
         where = f"{at}.{camel(name)}"
         if name not in STEP_FIELDS:
-            problems.add(where, "unknown field")
+            known = map(camel, STEP_FIELDS)
+            problems.add(where, f"unknown field{did_you_mean(camel(name), known)}")
             continue
         try:
             clean[name] = _check_step_field(name, value)

@@ -1,4 +1,5 @@
-"""Workflow files (SPEC §5): parse one into agents, a workflow and steps; export one back.
+"""Workflow files (docs/workflow-files.md): parse one into agents, a workflow and steps;
+export one back.
 
 A file is plain data (the CLI reads JSON or YAML, the API reads JSON). Agents have local
 names; steps, LOOP configs and PARALLEL branches say ``"agent": "<local name>"`` where the
@@ -19,7 +20,7 @@ from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import AgentId, StepId, WorkflowId, check_name, clean_tags
 from turbocat_core.domain.workflow import OnError, StepType, Workflow, WorkflowStatus, WorkflowStep
 from turbocat_core.engine.validation import agent_ref, validate_steps
-from turbocat_core.errors import FieldError, ValidationFailed
+from turbocat_core.errors import FieldError, ValidationFailed, did_you_mean
 from turbocat_core.ports import Clock, IdGenerator, UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit
 
@@ -90,7 +91,7 @@ def _unknown_keys(
 ) -> None:
     for key in value:
         if key not in allowed:
-            problems.add(f"{at}{key}", "unknown field")
+            problems.add(f"{at}{key}", f"unknown field{did_you_mean(key, allowed)}")
 
 
 def _number(
@@ -116,6 +117,24 @@ def _list_of_str(value: Any, at: str, problems: _Problems) -> list[str]:
         problems.add(at, "must be a list of strings")
         return []
     return list(value)
+
+
+def _step_problems_too(steps: list[WorkflowStep], problems: _Problems) -> None:
+    """Add the engine's problems with ``steps`` to the file's own, so one reading names them
+    all; a missing ``agentId`` is left out where the file already named a bad agent."""
+    try:
+        validate_steps(steps)
+    except ValidationFailed as error:
+        named = {
+            found.field.rsplit(".", 1)[0]
+            for found in problems.found
+            if found.field.endswith((".agent", ".function"))
+        }
+        problems.found.extend(
+            detail
+            for detail in error.details
+            if not (detail.field.endswith(".agentId") and detail.field.rsplit(".", 1)[0] in named)
+        )
 
 
 AgentNames = Callable[[Any, str], AgentId | None]
@@ -196,7 +215,9 @@ class WorkflowFiles:
 
         def agent_id_for(name: Any, at: str) -> AgentId | None:
             if not isinstance(name, str) or name not in by_name:
-                problems.add(at, f"names no agent of this file: {name!r}")
+                problems.add(
+                    at, f"names no agent of this file: {name!r}{did_you_mean(name, by_name)}"
+                )
                 return None
             return by_name[name]
 
@@ -218,6 +239,8 @@ class WorkflowFiles:
                 )
                 if step is not None:
                     steps.append(step)
+        if problems.found and isinstance(raw_steps, list) and len(steps) == len(raw_steps):
+            _step_problems_too(steps, problems)
         problems.raise_if_any()
         validate_steps(steps)
         return Blueprint(agents={**agents, **functions.agents}, workflow=workflow, steps=steps)

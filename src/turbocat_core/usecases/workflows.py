@@ -285,7 +285,7 @@ class DeleteWorkflow:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExportWorkflow:
-    """A workflow as a workflow file (SPEC §5) with the agents its steps use."""
+    """A workflow as a workflow file (docs/workflow-files.md) with the agents its steps use."""
 
     uow: UnitOfWorkFactory
     files: WorkflowFiles

@@ -25,7 +25,8 @@ MaxConcurrentExecutions = Annotated[int, _range("max_concurrent_executions")]
 
 
 class AgentCreateIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    """A new agent; ``config`` follows its ``type`` (SPEC §4) and may hold ``{{references}}``."""
+    """A new agent; ``config`` follows its ``type`` (docs/agents.md) and may hold
+    ``{{references}}``."""
 
     name: Name
     type: AgentType

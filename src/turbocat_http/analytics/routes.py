@@ -3,6 +3,8 @@
 
 # No ``from __future__ import annotations``: Litestar reads the handler signatures.
 
+import dataclasses
+import logging
 import time
 from typing import Annotated, Any
 from uuid import UUID
@@ -16,11 +18,18 @@ from turbocat_adapters.stores import Store
 from turbocat_core import __version__
 from turbocat_core.domain.access import Actor, require_role
 from turbocat_core.domain.analytics import AgentMetrics, Interval, Overview, WorkflowMetrics
+from turbocat_core.domain.api_traffic import WINDOWS_MINUTES, no_figures
 from turbocat_core.domain.common import AgentId, UserId, WorkflowId
 from turbocat_core.domain.user import UserRole
-from turbocat_core.usecases.analytics import GetAgentMetrics, GetOverview, GetWorkflowMetrics
+from turbocat_core.errors import ExternalServiceError
+from turbocat_core.usecases.analytics import (
+    GetAgentMetrics,
+    GetApiTraffic,
+    GetOverview,
+    GetWorkflowMetrics,
+)
 from turbocat_http.analytics.params import From, To, time_range
-from turbocat_http.analytics.schemas import SystemHealth
+from turbocat_http.analytics.schemas import ApiTraffic, SystemHealth
 from turbocat_http.auth.access import scoped
 from turbocat_http.auth.security import ACTOR
 from turbocat_http.dependencies import provide
@@ -31,6 +40,7 @@ from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope
 
 SCOPE = "analytics"
+logger = logging.getLogger("turbocat.http")
 
 IntervalParam = Annotated[
     Interval,
@@ -102,12 +112,15 @@ async def system_health(
     store: NamedDependency[SkipValidation[Store]],
     redis: NamedDependency[SkipValidation[Any]],
     queue: NamedDependency[SkipValidation[Any]],
+    get_api_traffic: NamedDependency[GetApiTraffic],
     state: State,
 ) -> Envelope[SystemHealth]:
     """The database (ping latency, pending migrations), Redis and the job queue, with the
-    version and uptime (ADMIN only)."""
+    version and uptime, and the API's requests per minute, p50/p95/p99 response times and
+    error rates over the last 5 and 60 minutes, for the whole deployment (ADMIN only)."""
     require_role(actor, UserRole.ADMIN)
     checks = await check_all(store, redis, queue)
+    api = await api_traffic(get_api_traffic, actor)
     uptime = time.monotonic() - float(state.get(STARTED_AT_STATE_KEY, time.monotonic()))
     return ok(
         SystemHealth(
@@ -117,8 +130,21 @@ async def system_health(
             database=checks.database,
             redis=checks.redis,
             queue=checks.queue,
+            api=api,
         )
     )
+
+
+async def api_traffic(get_api_traffic: GetApiTraffic, actor: Actor) -> list[ApiTraffic]:
+    """The figures, or, when Redis (where they are kept) does not answer, no figure and a
+    note saying so: the rest of the report stands."""
+    try:
+        windows = await get_api_traffic(actor)
+    except ExternalServiceError as error:
+        logger.warning("system health: API traffic unavailable (%s)", error.message)
+        note = "Redis, where the figures are kept, did not answer"
+        windows = [no_figures(minutes, note) for minutes in WINDOWS_MINUTES]
+    return [ApiTraffic(**dataclasses.asdict(window)) for window in windows]
 
 
 router = Router(
@@ -127,7 +153,13 @@ router = Router(
     dependencies={
         "actor": ACTOR,
         **provide(
-            "get_overview", "get_agent_metrics", "get_workflow_metrics", "store", "redis", "queue"
+            "get_overview",
+            "get_agent_metrics",
+            "get_workflow_metrics",
+            "get_api_traffic",
+            "store",
+            "redis",
+            "queue",
         ),
     },
     tags=["analytics"],

@@ -37,7 +37,7 @@ from turbocat_http.dependencies import provide
 from turbocat_http.envelope import ListParams, list_query, ok, paged
 from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope, PageEnvelope
-from turbocat_http.workflows.schemas import ExecuteIn, WorkflowIn, WorkflowPatch
+from turbocat_http.workflows.schemas import ExecuteIn, WorkflowFile, WorkflowIn, WorkflowPatch
 
 WORKFLOWS = "workflows"
 EXECUTIONS = "executions"
@@ -166,7 +166,7 @@ async def import_workflow(
         QueryParameter(description="The new workflow's status (default DRAFT)."),
     ] = WorkflowStatus.DRAFT,
 ) -> Envelope[WorkflowWithSteps]:
-    """Create a workflow and its agents from a workflow file (SPEC §5, as ``GET
+    """Create a workflow and its agents from a workflow file (docs/workflow-files.md, as ``GET
     /workflows/{id}/export`` writes them); problems name the file's paths
     (``steps.2.agent``, ``agents.x.config.operation``)."""
     blueprint = await import_workflow(actor, data, status=status)
@@ -178,7 +178,7 @@ async def export_workflow(
     workflow_id: FromPath[UUID],
     actor: NamedDependency[Actor],
     export_workflow: NamedDependency[ExportWorkflow],
-) -> Envelope[dict[str, Any]]:
+) -> Envelope[WorkflowFile]:
     """The workflow as a workflow file, with the agents its steps use: ``data`` imports
     as it is with ``POST /workflows/import``, into any account or server."""
     return ok(await export_workflow(actor, WorkflowId(workflow_id)))

@@ -2,7 +2,7 @@
 
 # No ``from __future__ import annotations``: msgspec reads the annotations at run time.
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NewType
 from uuid import UUID
 
 import msgspec
@@ -23,6 +23,10 @@ from turbocat_core.usecases.workflow_checks import (
     MAX_TIMEOUT_SECONDS,
     StepChange,
 )
+
+WorkflowFile = NewType("WorkflowFile", dict[str, Any])
+"""A workflow file as JSON (docs/workflow-files.md), as export writes it: a name for the
+export's envelope in the OpenAPI document (``WorkflowFileEnvelope``)."""
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 Description = Annotated[str, msgspec.Meta(max_length=MAX_DESCRIPTION)]

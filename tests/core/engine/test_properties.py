@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from tests.core.builders import step
 from tests.core.engine.harness import Harness
+from turbocat_adapters.testing.strategies import dags
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.execution import ExecutionStatus, StepStatus
 from turbocat_core.domain.workflow import OnError, StepType
@@ -20,15 +21,14 @@ OK, CONTINUE, FAIL, TRUE, FALSE = "ok", "continue", "fail", "true", "false"
 
 @st.composite
 def scenarios(draw: st.DrawFn, *, allow_fail: bool):
-    n = draw(st.integers(1, 9))
-    keys = [f"k{i}" for i in range(n)]
+    graph = draw(dags(max_size=9))
+    keys = list(graph)
     kinds = [OK, CONTINUE, TRUE, FALSE] + ([FAIL] if allow_fail else [])
     plan = []
-    for i, key in enumerate(keys):
-        deps = sorted(draw(st.sets(st.sampled_from(keys[:i]), max_size=3))) if i else []
+    for i, (key, deps) in enumerate(graph.items()):
         kind = draw(st.sampled_from(kinds))
         branches: tuple[list[str], list[str]] = ([], [])
-        if kind in (TRUE, FALSE) and i < n - 1:
+        if kind in (TRUE, FALSE) and i < len(keys) - 1:
             later = draw(st.lists(st.sampled_from(keys[i + 1 :]), unique=True, max_size=3))
             cut = draw(st.integers(0, len(later)))
             branches = (later[:cut], later[cut:])

@@ -29,6 +29,15 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test's PostgreSQL variant (a ``"postgres"`` parameter) is ``slow``: the fast path,
+    ``-m "not slow"``, runs the same tests on the memory and SQLite stores only."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and any(v == "postgres" for v in callspec.params.values()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """A migrated PostgreSQL database for this test process (tests empty it as they need)."""

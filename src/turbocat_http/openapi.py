@@ -17,14 +17,17 @@ schemas ``AgentEnvelope`` / ``AgentPage`` (:class:`EnvelopeSchemaPlugin`). A bod
 from __future__ import annotations
 
 import dataclasses
+import html
+import importlib.util
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, get_args, get_origin
 
 from litestar import Litestar, Request, Router
 from litestar._openapi.utils import default_operation_id_creator  # the documented default
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
 from litestar.openapi.spec import (
     Components,
     OpenAPIType,
@@ -38,11 +41,12 @@ from litestar.openapi.spec.schema import SchemaDataContainer
 from litestar.params import KwargDefinition
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.routes import HTTPRoute
+from litestar.static_files import create_static_files_router
 from litestar.typing import FieldDefinition
 
 from turbocat_adapters.wire import camel
 from turbocat_core import __version__
-from turbocat_http.middleware import new_csp_nonce
+from turbocat_http.middleware import use_docs_csp
 from turbocat_http.requests import takes_json_body
 from turbocat_http.schemas import Envelope, ErrorResponse, PageEnvelope
 
@@ -225,15 +229,61 @@ class WireSchemaPlugin(OpenAPISchemaPlugin):
         )
 
 
-class NoncedSwaggerRenderPlugin(SwaggerRenderPlugin):
-    """Swagger UI whose inline start-up script carries a per-response CSP nonce."""
+SWAGGER_ASSETS: Final = Path(__file__).with_name("swagger")
+"""This server's own file of the docs page (the script that starts Swagger UI)."""
+DOCS_ASSETS_PATH: Final = "/docs/assets"
+
+
+def swagger_ui_directory() -> Path:
+    """Swagger UI's distribution files as the ``swagger-ui-py`` package installs them. Found
+    without importing that package, whose ``__init__`` loads its web-framework adapters."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("Swagger UI's files are missing: pip install swagger-ui-py")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+class LocalSwaggerRenderPlugin(OpenAPIRenderPlugin):
+    """Swagger UI served from this server's own files under ``{prefix}/docs/assets``, so the
+    docs work without internet and their CSP (``middleware.DOCS_CSP``) allows 'self' only."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(path="/docs")
+        self.assets = f"{prefix}{DOCS_ASSETS_PATH}"
+        self.spec_url = f"{prefix}/openapi.json"
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
-        nonce = new_csp_nonce(request.scope)
-        page = super().render(request, openapi_schema)
-        return page.replace(
-            b"<script type='text/javascript'>",
-            f"<script type='text/javascript' nonce='{nonce}'>".encode("ascii"),
+        use_docs_csp(request.scope)
+        title = html.escape(str(openapi_schema["info"]["title"]))
+        assets, spec_url = html.escape(self.assets), html.escape(self.spec_url)
+        return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="icon" type="image/png" href="{assets}/favicon-32x32.png">
+<link rel="stylesheet" href="{assets}/index.css">
+<link rel="stylesheet" href="{assets}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-spec-url="{spec_url}"></div>
+<script src="{assets}/swagger-ui-bundle.js"></script>
+<script src="{assets}/turbocat-swagger.js"></script>
+</body>
+</html>
+""".encode()
+
+    def receive_router(self, router: Router) -> None:
+        """Serve the assets (Swagger UI's own files; ours first). No ``oauth2-redirect.html``:
+        no security scheme here is OAuth2."""
+        router.register(
+            create_static_files_router(
+                DOCS_ASSETS_PATH,
+                directories=[SWAGGER_ASSETS, swagger_ui_directory()],
+                name="docs-assets",
+                include_in_schema=False,
+            )
         )
 
 
@@ -262,7 +312,7 @@ def openapi_config(prefix: str) -> OpenAPIConfig:
         path=prefix,
         openapi_router=DocsRouter(prefix, route_handlers=[], include_in_schema=False),
         render_plugins=[
-            NoncedSwaggerRenderPlugin(path="/docs"),
+            LocalSwaggerRenderPlugin(prefix),
             JsonRenderPlugin(path="/openapi.json"),
         ],
         components=Components(security_schemes=dict(SECURITY_SCHEMES)),

@@ -22,6 +22,8 @@ from turbocat_core.domain.user import LOCAL_OWNER_EMAIL, LOCAL_OWNER_ID, User
 from turbocat_core.domain.workflow import Workflow
 from turbocat_core.errors import Conflict, ValidationFailed
 
+pytestmark = pytest.mark.slow  # a PostgreSQL database of its own per test
+
 FILES = discover(PACKAGE)
 
 

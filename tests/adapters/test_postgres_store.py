@@ -21,6 +21,8 @@ from turbocat_core.domain.execution import ExecutionStatus, LogQuery
 from turbocat_core.domain.workflow import Workflow
 from turbocat_core.errors import Conflict, ExternalServiceError, ValidationFailed
 
+pytestmark = pytest.mark.slow  # PostgreSQL, and real lock and statement timeouts
+
 
 @pytest.fixture(scope="module")
 def dsn() -> Iterator[str]:

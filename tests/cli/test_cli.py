@@ -11,6 +11,8 @@ import pytest
 
 from tests.cli.running import Turbocat
 
+pytestmark = pytest.mark.slow  # each test runs `turbocat` as a process
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 

@@ -11,12 +11,16 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from tests.contracts import factories
 from tests.databases import require_postgres, temporary_database
 from turbocat_adapters.container import Container
 from turbocat_adapters.crypto import SecretBox
 from turbocat_adapters.settings import Settings
 from turbocat_core.domain.deployment import Deployment
+
+pytestmark = pytest.mark.slow  # each test runs `turbocat` as a process
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,6 +17,8 @@ import pytest
 from tests.cli.test_serve import PASSWORD, ROOT, environment, free_port, serving
 from tests.function_modules import write_module, write_steps
 
+pytestmark = pytest.mark.slow  # each test runs `turbocat` as a process
+
 
 def register(base: str) -> dict[str, str]:
     body = {"email": f"f-{uuid.uuid4().hex[:8]}@example.com", "password": PASSWORD}
@@ -57,7 +59,6 @@ def command(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     )
 
 
-@pytest.mark.slow
 def test_serve_runs_the_functions_of_its_modules(tmp_path: Path):
     steps = write_steps(tmp_path / "code")
     env = {"TURBOCAT_DATABASE_URL": "memory://", "PYTHONPATH": steps.pythonpath()}
@@ -104,7 +105,6 @@ def marks_of(directory: Path, module: str) -> set[int]:
     return {int(p.name.rsplit(".", 1)[1]) for p in directory.glob(f"{module}.*")}
 
 
-@pytest.mark.slow
 def test_every_server_process_imports_the_modules(tmp_path: Path):
     """With ``--workers 2`` each server process imports them itself (uvicorn's workers read
     the settings from the environment: ``--functions`` reaches them as TURBOCAT_FUNCTIONS)."""

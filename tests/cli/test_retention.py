@@ -19,6 +19,8 @@ from turbocat_adapters.settings import Settings
 from turbocat_core.domain.common import ListQuery
 from turbocat_core.domain.execution import EXECUTION_QUERY, ExecutionStatus, StepStatus
 
+pytestmark = pytest.mark.slow  # each test runs `turbocat` as a process
+
 S = ExecutionStatus
 Spec = tuple[ExecutionStatus, datetime]  # a status, and when it was created (and ended)
 

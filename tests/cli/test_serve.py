@@ -17,6 +17,8 @@ import pytest
 
 from tests.metrics.scraping import value
 
+pytestmark = pytest.mark.slow  # each test runs `turbocat serve` as a process
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Correct-Horse-9"
 
@@ -83,7 +85,6 @@ def refused(data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.slow
 def test_zero_settings_serve_keeps_its_secrets_and_sessions_across_restarts(tmp_path: Path):
     data = tmp_path / "data"
     with server(data) as base:
@@ -123,7 +124,6 @@ def test_production_refuses_missing_or_weak_secrets(tmp_path: Path):
     assert not (tmp_path / "secrets.json").exists()  # production never writes secrets
 
 
-@pytest.mark.slow
 def test_the_bootstrap_admin_is_created_once_and_two_workers_serve(tmp_path: Path):
     admin = {
         "TURBOCAT_BOOTSTRAP_ADMIN_EMAIL": "root@example.com",
@@ -147,7 +147,6 @@ def test_the_bootstrap_admin_is_created_once_and_two_workers_serve(tmp_path: Pat
         assert again.status_code == 200
 
 
-@pytest.mark.slow
 def test_the_bootstrap_admin_exists_on_an_in_memory_server(tmp_path: Path):
     memory = {
         "TURBOCAT_DATABASE_URL": "memory://",

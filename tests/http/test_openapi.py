@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.http.conftest import API
@@ -93,8 +95,15 @@ async def test_domain_objects_are_documented_as_they_travel(schema):
     assert "fullName" in echo["properties"]
 
 
-async def test_the_swagger_ui_is_served(client):
+async def test_the_swagger_ui_is_served_from_this_server(client):
     for path in (f"{API}/docs", API):
         response = await client.get(path)
         assert response.status_code == 200
-        assert "SwaggerUIBundle" in response.text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', response.text)
+        assert assets and all(url.startswith(f"{API}/docs/assets/") for url in assets)
+        for url in assets:
+            asset = await client.get(url)
+            assert asset.status_code == 200 and asset.content, url
+    bundle = await client.get(f"{API}/docs/assets/swagger-ui-bundle.js")
+    assert bundle.headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert "SwaggerUIBundle" in bundle.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -22,6 +23,8 @@ from tests.http.conftest import API, build_app
 from tests.http.probe import probe_router
 from turbocat_core.usecases.accounts import Client
 from turbocat_http.dependencies import CONTAINER_STATE_KEY
+
+pytestmark = pytest.mark.slow  # hundreds of generated requests
 
 CHECKS = [
     not_a_server_error,

@@ -164,8 +164,9 @@ class Turbocat:
         self._private = self._store.kind == "memory"
         """A memory store is this object's alone: nothing changes it between two openings,
         so what this object knows of it stays true (no look-ups when it opens again)."""
-        self._interrupted = not self._private
-        """Whether the next opening may find interrupted runs to resume."""
+        self._stopped: list[ExecutionId] = []
+        """A memory store's runs whose jobs the last closing stopped: the next opening
+        resumes those (a durable store is searched for interrupted runs instead)."""
         self._watchers: dict[ExecutionId, set[_Watcher]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._importing: asyncio.Lock | None = None
@@ -239,14 +240,30 @@ class Turbocat:
             await self._store.open()
             await self._store.migrate()  # SQLite migrates when opened; PostgreSQL here
             self._unsubscribe = self._container.logs().subscribe(self._on_log)
-            self.resumed = 0
-            if self._interrupted:
+            if self._private:
+                self.resumed = await self._resume_stopped()
+            else:
                 resume = self._container.resume_interrupted(owner=LOCAL_OWNER_ID)
                 self.resumed = await resume()
         except BaseException:
             await self._close()
             raise
         return self
+
+    async def _resume_stopped(self) -> int:
+        """Queue again the unfinished runs whose jobs the last closing stopped."""
+        stopped, self._stopped = self._stopped, []
+        async with self._container.uow()() as uow:
+            statuses = [await uow.executions.status_of(eid) for eid in stopped]
+        queue = self._container.queue()
+        unfinished = [
+            eid
+            for eid, status in zip(stopped, statuses, strict=True)
+            if status and not status.finished
+        ]
+        for eid in unfinished:
+            await queue.enqueue_execution(eid)
+        return len(unfinished)
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._close()
@@ -259,9 +276,9 @@ class Turbocat:
             self._unsubscribe = None
         try:
             queue = self._container.queue()
-            if self._private:
-                self._interrupted = getattr(queue, "pending", 1) > 0
-            await queue.close()
+            stopped = await queue.close()
+            if self._private and isinstance(stopped, list):
+                self._stopped = stopped
             await self._store.close()
             await close_redis(self._container)
         finally:

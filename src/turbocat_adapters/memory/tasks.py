@@ -54,7 +54,7 @@ class InProcessQueue:
         """What runs a job. A runner that needs this queue (``RunQueued``) is given as a
         callable looking it up when a job runs: the container's does."""
         self._clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], ExecutionId] = {}
 
     @property
     def pending(self) -> int:
@@ -68,7 +68,7 @@ class InProcessQueue:
         task = asyncio.get_running_loop().create_task(
             self._run(execution_id, delay), name=f"turbocat-execution-{execution_id}"
         )
-        self._tasks.add(task)
+        self._tasks[task] = execution_id
         task.add_done_callback(self._done)
 
     async def _run(self, execution_id: ExecutionId, delay: float) -> None:
@@ -77,7 +77,7 @@ class InProcessQueue:
         await self._runner(execution_id)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+        self._tasks.pop(task, None)
         if not task.cancelled() and (error := task.exception()) is not None:
             logger.error("job %s failed", task.get_name(), exc_info=error)
 
@@ -86,12 +86,14 @@ class InProcessQueue:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def close(self) -> None:
-        """Cancel every job still waiting or running, and wait for them to stop."""
-        tasks = list(self._tasks)
-        for task in tasks:
+    async def close(self) -> list[ExecutionId]:
+        """Cancel every job still waiting or running, and wait for them to stop; the
+        executions whose jobs were stopped (some may have just finished)."""
+        stopped = dict(self._tasks)
+        for task in stopped:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*stopped, return_exceptions=True)
+        return list(stopped.values())
 
 
 def _conforms(

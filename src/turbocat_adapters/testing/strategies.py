@@ -426,7 +426,7 @@ def workflows(
     options = _options(
         step_types, functions, data_agents, wait_seconds, retry_count, retry_delay_ms
     )
-    shapes = _graphs(min_steps, max_steps, 3, keys or STEP_WORDS, False)
+    shapes = _graphs(min_steps, max_steps, 3, STEP_WORDS if keys is None else keys, False)
     return _documents(shapes, options).map(lambda drawn: drawn[0])
 
 

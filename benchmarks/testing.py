@@ -28,6 +28,7 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -51,26 +52,30 @@ def pinned() -> str:
     return "pinned to CPU 0"
 
 
-def per_second(examples: int, run: bool) -> tuple[float, int]:
-    """Examples per second of a @given over 10-step workflows; with ``run``, each is run."""
-    tc = Turbocat.for_tests()
-    seen = 0
-
-    @settings(
+def over_workflows(examples: int, body: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+    """A ``@given`` property calling ``body`` on ``examples`` drawn 10-step workflows."""
+    return settings(
         max_examples=examples,
         deadline=None,
         database=None,
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
-    )
-    @given(workflows(min_steps=STEPS, max_steps=STEPS))
-    def prop(workflow: dict[str, Any]) -> None:
+    )(given(workflows(min_steps=STEPS, max_steps=STEPS))(body))
+
+
+def per_second(examples: int, run: bool) -> tuple[float, int]:
+    """Examples per second of a @given over 10-step workflows; with ``run``, each is run."""
+    tc = Turbocat.for_tests()
+    seen = 0
+
+    def example(workflow: dict[str, Any]) -> None:
         nonlocal seen
         seen += 1
         if run:
             execution = tc.run_sync(workflow)
             assert execution.status.finished, execution.status
 
+    prop = over_workflows(examples, example)
     began = time.perf_counter()
     prop()
     return seen / (time.perf_counter() - began), seen
@@ -79,19 +84,7 @@ def per_second(examples: int, run: bool) -> tuple[float, int]:
 def executed_per_second(examples: int) -> float:
     """Workflows drawn first, then run: the kit's side of a property's cost."""
     drawn: list[dict[str, Any]] = []
-
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(workflows(min_steps=STEPS, max_steps=STEPS))
-    def collect(workflow: dict[str, Any]) -> None:
-        drawn.append(workflow)
-
-    collect()
+    over_workflows(examples, drawn.append)()
     tc = Turbocat.for_tests()
     began = time.perf_counter()
     for workflow in drawn:

@@ -7,6 +7,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -128,7 +129,7 @@ class Worker:
             for suffix in ("-wal", "-shm"):
                 tighten(self.path.with_name(self.path.name + suffix))
         self.writer = self._open()
-        mode = self.writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = self._wal_mode(self.writer)
         if str(mode).lower() != "wal":
             self.writer.close()
             raise ExternalServiceError(
@@ -140,6 +141,20 @@ class Worker:
         self.writer.execute("PRAGMA synchronous = NORMAL")
         self.reader = self._open()
         self.reader.execute("PRAGMA query_only = ON")
+
+    def _wal_mode(self, connection: sqlite3.Connection) -> object:
+        """``PRAGMA journal_mode = WAL``, the mode it leaves. While another connection
+        opens the same new file, SQLite may answer "database is locked" at once, without
+        its busy handler: try again, as the handler would, until the busy timeout."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                return connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as error:
+                locked = "locked" in str(error) or "busy" in str(error)
+                if not locked or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.005)  # the other connection holds the file's lock: wait for it
 
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(

@@ -253,6 +253,20 @@ async def test_advancing_lets_each_due_time_act_before_the_next():
     assert tc.clock.now() == START + timedelta(hours=3)
 
 
+async def test_skippable_outside_work_leaves_skipping_on():
+    tc = Turbocat.for_tests(start=START)
+    with tc.clock.skippable():  # in the test's own code, not in a step's agent
+        pass
+    workflow = {
+        "name": "after",
+        "timeoutSeconds": 7200,
+        "steps": [{"stepKey": "wait", "stepType": "WAIT", "config": {"durationMs": HOUR * 1000}}],
+    }
+    async with tc:
+        execution = await tc.run(workflow, timeout=30)
+    assert execution.status is ExecutionStatus.COMPLETED
+
+
 def test_a_clock_mode_is_skip_or_manual():
     with pytest.raises(ValueError, match="skip"):
         VirtualClock("fast")  # type: ignore[arg-type]

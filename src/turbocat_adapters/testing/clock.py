@@ -153,13 +153,17 @@ class VirtualClock:
     @contextlib.contextmanager
     def skippable(self) -> Iterator[None]:
         """Inside :meth:`busy`, a stretch that only waits (for time or to be cancelled): time
-        may skip meanwhile, as if the work were not under way."""
-        self._busy -= 1
-        self._poke()
+        may skip meanwhile, as if the work were not under way. Outside :meth:`busy` it
+        changes nothing."""
+        held = self._busy > 0
+        if held:
+            self._busy -= 1
+            self._poke()
         try:
             yield
         finally:
-            self._busy += 1
+            if held:
+                self._busy += 1
 
     # --- the machinery ----------------------------------------------------------------
 

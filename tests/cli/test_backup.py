@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_data_commands import turbocat
 from tests.databases import require_postgres, temporary_database
 
 pytestmark = pytest.mark.slow  # processes, workflows, PostgreSQL
@@ -40,17 +41,6 @@ WRITER = textwrap.dedent(
     asyncio.run(main(sys.argv[1], sys.argv[2]))
     """
 )
-
-
-def turbocat(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "turbocat_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
 
 
 def store_env(url: str) -> dict[str, str]:
@@ -105,7 +95,7 @@ def round_trip(
     rows_of: Callable[[str], Rows],
     writers: list[Writer],
 ) -> None:
-    migrated = turbocat("db", "migrate", env=store_env(source))
+    migrated = turbocat("db", "migrate", **store_env(source))
     assert migrated.returncode == 0, migrated.stderr
     writer = Writer(source, tmp_path)
     writers.append(writer)
@@ -113,15 +103,15 @@ def round_trip(
     done_before = list(writer.finished)
 
     live = tmp_path / "live.backup"
-    backed = turbocat("db", "backup", str(live), env=store_env(source))
+    backed = turbocat("db", "backup", str(live), **store_env(source))
     assert backed.returncode == 0, backed.stderr
     assert backed.stdout.startswith("backed up ")
     writer.wait_for_runs(2)  # still writing after the backup: it did not stop the writer
     writer.stop()
 
-    into_live = turbocat("db", "restore", str(live), env=store_env(targets[0]))
+    into_live = turbocat("db", "restore", str(live), **store_env(targets[0]))
     assert into_live.returncode == 0, into_live.stderr
-    status = turbocat("db", "status", env=store_env(targets[0]))
+    status = turbocat("db", "status", **store_env(targets[0]))
     assert status.returncode == 0, status.stdout + status.stderr
     restored = rows_of(targets[0])
     executions = "\n".join(restored["executions"])
@@ -129,18 +119,18 @@ def round_trip(
 
     # At rest: every row of every table comes back as it was.
     rest = tmp_path / "rest.backup"
-    assert turbocat("db", "backup", str(rest), env=store_env(source)).returncode == 0
-    into = turbocat("db", "restore", str(rest), env=store_env(targets[1]))
+    assert turbocat("db", "backup", str(rest), **store_env(source)).returncode == 0
+    into = turbocat("db", "restore", str(rest), **store_env(targets[1]))
     assert into.returncode == 0, into.stderr
     expected = rows_of(source)
     assert len(expected["executions"]) == len(writer.finished) >= 4
     assert rows_of(targets[1]) == expected
 
-    again = turbocat("db", "restore", str(rest), env=store_env(targets[1]))
+    again = turbocat("db", "restore", str(rest), **store_env(targets[1]))
     assert again.returncode == 1
     assert again.stderr.startswith("error: ") and "not empty" in again.stderr
     assert "--force" in again.stderr
-    forced = turbocat("db", "restore", str(rest), "--force", env=store_env(targets[0]))
+    forced = turbocat("db", "restore", str(rest), "--force", **store_env(targets[0]))
     assert forced.returncode == 0, forced.stderr
     assert rows_of(targets[0]) == expected
 
@@ -204,17 +194,17 @@ def test_postgres_round_trip_while_workflows_run(tmp_path, writers):
 
 
 def test_bad_input_ends_in_one_line(tmp_path):
-    memory = turbocat("db", "backup", str(tmp_path / "x"), env=store_env("memory://"))
+    memory = turbocat("db", "backup", str(tmp_path / "x"), **store_env("memory://"))
     assert memory.returncode == 1
     assert memory.stderr.startswith("error: ") and "memory://" in memory.stderr
     assert len(memory.stderr.splitlines()) == 1
 
     sqlite = store_env(f"sqlite:///{tmp_path / 'target.db'}")
-    missing = turbocat("db", "restore", str(tmp_path / "nope"), env=sqlite)
+    missing = turbocat("db", "restore", str(tmp_path / "nope"), **sqlite)
     assert missing.returncode == 1 and "no such file" in missing.stderr
     junk = tmp_path / "junk"
     junk.write_text("not a backup")
-    refused = turbocat("db", "restore", str(junk), env=sqlite)
+    refused = turbocat("db", "restore", str(junk), **sqlite)
     assert refused.returncode == 1 and "not a Turbocat SQLite backup" in refused.stderr
     assert len(refused.stderr.splitlines()) == 1
 
@@ -222,7 +212,8 @@ def test_bad_input_ends_in_one_line(tmp_path):
         "db",
         "backup",
         str(tmp_path / "x.dump"),
-        env={**store_env("postgresql://postgres@127.0.0.1:5432/postgres"), "PATH": ""},
+        PATH="",
+        **store_env("postgresql://postgres@127.0.0.1:5432/postgres"),
     )
     assert no_tools.returncode == 1
     assert "pg_dump" in no_tools.stderr and "postgresql-client" in no_tools.stderr

@@ -56,7 +56,8 @@ def backup(settings: Settings, file: Path) -> str:
             assert isinstance(where, Path)
             _sqlite_backup(where, partial)
         else:
-            _run(["pg_dump", "--format=custom", f"--file={partial}", f"--dbname={where}"])
+            assert isinstance(where, str)
+            _run(["pg_dump", "--format=custom", f"--file={partial}"], where)
         os.replace(partial, file)
     finally:
         partial.unlink(missing_ok=True)
@@ -79,7 +80,7 @@ def restore(settings: Settings, file: Path, *, force: bool = False) -> str:
             "or pass --force to replace its tables"
         )
     clean = ["--clean", "--if-exists"] if force else []
-    _run(["pg_restore", "--exit-on-error", "--no-owner", *clean, f"--dbname={where}", str(file)])
+    _run(["pg_restore", "--exit-on-error", "--no-owner", *clean, str(file)], where)
     return "PostgreSQL"
 
 
@@ -101,6 +102,8 @@ def _sqlite_restore(file: Path, target: Path, *, force: bool) -> None:
             if "schema_migrations" not in _sqlite_tables(src):
                 raise BackupError(f"{file} is not a Turbocat SQLite backup")
             target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                target.touch(mode=0o600)  # as private as the store it becomes
             with closing(_connect(target)) as dst:
                 if _sqlite_tables(dst) and not force:
                     raise BackupError(
@@ -140,14 +143,28 @@ def _postgres_tables(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _run(command: list[str]) -> None:
+def _run(command: list[str], url: str) -> None:
+    """Run a PostgreSQL client tool on the database ``url`` names; its password goes in the
+    environment, not on a command line other users can read."""
     tool = command[0]
     if shutil.which(tool) is None:
         raise BackupError(
             f"{tool} is not on the PATH: install PostgreSQL's client tools "
             f"(Debian: apt-get install {PG_PACKAGE})"
         )
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url)
+    password = params.pop("password", None)
+    env = {**os.environ, "PGPASSWORD": str(password)} if password else None
+    dbname = make_conninfo(**{k: str(v) for k, v in params.items()})
+    done = subprocess.run(
+        [tool, f"--dbname={dbname}", *command[1:]],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         raise BackupError(f"{tool} failed: {lines[0] if lines else f'exit {done.returncode}'}")

@@ -50,7 +50,10 @@ def backup(settings: Settings, file: Path) -> str:
     """
     kind, where = _target(settings)
     partial = file.with_name(f".{file.name}.partial")
-    _private(partial)
+    try:
+        _private(partial)
+    except OSError as error:
+        raise BackupError(f"cannot write {file}: {error.strerror}") from None
     try:
         if kind == "sqlite":
             assert isinstance(where, Path)

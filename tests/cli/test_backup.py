@@ -199,6 +199,12 @@ def test_bad_input_ends_in_one_line(tmp_path):
     assert memory.stderr.startswith("error: ") and "memory://" in memory.stderr
     assert len(memory.stderr.splitlines()) == 1
 
+    nowhere = turbocat("db", "backup", str(tmp_path / "no" / "dir.db"), **store_env("sqlite:///x"))
+    assert nowhere.returncode == 1
+    assert (
+        nowhere.stderr.startswith("error: cannot write") and len(nowhere.stderr.splitlines()) == 1
+    )
+
     sqlite = store_env(f"sqlite:///{tmp_path / 'target.db'}")
     missing = turbocat("db", "restore", str(tmp_path / "nope"), **sqlite)
     assert missing.returncode == 1 and "no such file" in missing.stderr

@@ -70,3 +70,8 @@ def test_production_refuses_to_start_without_exactly_those_marked_required(tmp_p
     with pytest.raises(ValidationFailed) as refused:
         with_secrets(settings)
     assert {detail.field for detail in refused.value.details} == required
+
+
+def test_the_operations_guide_lists_every_setting():
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert [name for name in template_variables() if f"`{name}`" not in guide] == []

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Final
 
 from turbocat_adapters.private_files import private_dir, tighten, tighten_dir
-from turbocat_adapters.settings import Settings
+from turbocat_adapters.settings import Settings, required_in_production, variable
 from turbocat_core.errors import FieldError, ValidationFailed
 
 SECRETS_FILE: Final = "secrets.json"
@@ -63,12 +63,9 @@ def with_secrets(settings: Settings) -> Settings:
             problems.append(FieldError("TURBOCAT_PREVIOUS_ENCRYPTION_KEYS", f"each key {why}"))
             break
     if settings.production:
-        for name, value in (
-            ("TURBOCAT_JWT_SECRET", settings.jwt_secret),
-            ("TURBOCAT_ENCRYPTION_KEY", settings.encryption_key),
-        ):
-            if value is None:
-                problems.append(FieldError(name, "is required in production"))
+        for name in required_in_production():
+            if getattr(settings, name) is None:
+                problems.append(FieldError(variable(name), "is required in production"))
     if problems:
         raise ValidationFailed("; ".join(f"{p.field} {p.message}" for p in problems), problems)
     if settings.jwt_secret is not None and settings.encryption_key is not None:

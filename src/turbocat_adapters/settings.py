@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
 
 from turbocat_core.errors import ValidationFailed
 
@@ -16,6 +16,7 @@ RESOLVED_INPUT_OUTPUTS = 4
 """By default a step's references may resolve to four step outputs' worth of data."""
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 CodeSandbox = Literal["auto", "bubblewrap", "none"]
+T = TypeVar("T")
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -129,74 +130,151 @@ def _modules(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(modules)
 
 
+def setting(
+    default: T, doc: str, *, required_in_production: bool = False, secret: bool = False
+) -> T:
+    """A field of :class:`Settings`: its one line of documentation (``.env.example`` and
+    ``turbocat settings --example`` are made from it), whether production refuses to start
+    without it, and whether it stays out of ``repr``."""
+    metadata = {"doc": doc, "required_in_production": required_in_production}
+    return field(default=default, repr=not secret, metadata=metadata)
+
+
+def variable(name: str) -> str:
+    """The environment variable a :class:`Settings` field is read from."""
+    return f"TURBOCAT_{name.upper()}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """What a Turbocat process is configured with. Build it with :meth:`load`."""
 
-    env: str = "development"
-    data_dir: Path = Path(".turbocat")
-    database_url: str | None = None
-    redis_url: str | None = field(default=None, repr=False)
-    """Fleet mode: Redis sessions, limits and the RQ queue (``turbocat worker`` runs it)."""
-    redis_prefix: str = "turbocat"
-    """Every Redis key this deployment writes starts with ``<prefix>:``."""
-    max_step_output_bytes: int = DEFAULT_MAX_STEP_OUTPUT_BYTES
-    max_resolved_input_bytes: int = RESOLVED_INPUT_OUTPUTS * DEFAULT_MAX_STEP_OUTPUT_BYTES
-    """What a step's inputs and configs may resolve to (default: 4 x the output limit)."""
-    retention_days: int = 30
-    max_run_recoveries: int = 2
-    """A run whose processing failed this many times (not a step's failure: its process
-    died, or storing its progress failed) ends FAILED instead of being resumed again."""
-    bcrypt_rounds: int = 12
-    seed_admin_password: str | None = field(default=None, repr=False)
-    seed_demo_password: str | None = field(default=None, repr=False)
+    env: str = setting("development", "development, test or production")
+    data_dir: Path = setting(
+        Path(".turbocat"),
+        "where the embedded SQLite store keeps turbocat.db (and development its secrets.json)",
+    )
+    database_url: str | None = setting(
+        None,
+        "the store: unset for the embedded SQLite file, postgresql://user:password@host/db, "
+        "sqlite:////absolute/file.db or memory://",
+    )
+    redis_url: str | None = setting(
+        None,
+        "redis://host:6379/0: fleet mode (Redis sessions, limits and the RQ queue that "
+        "`turbocat worker` runs)",
+        secret=True,
+    )
+    redis_prefix: str = setting(
+        "turbocat", "every Redis key this deployment writes starts with <prefix>:"
+    )
+    max_step_output_bytes: int = setting(
+        DEFAULT_MAX_STEP_OUTPUT_BYTES, "a step whose output is larger (as compact JSON) fails"
+    )
+    max_resolved_input_bytes: int = setting(
+        RESOLVED_INPUT_OUTPUTS * DEFAULT_MAX_STEP_OUTPUT_BYTES,
+        "what a step's inputs and configs may resolve to (default: 4 x the output limit)",
+    )
+    retention_days: int = setting(
+        30, "days finished executions and their logs are kept (`turbocat prune`)"
+    )
+    max_run_recoveries: int = setting(
+        2,
+        "a run whose processing failed this many times (its process died, storing its "
+        "progress failed: not a step's own failure) ends FAILED instead of being resumed",
+    )
+    bcrypt_rounds: int = setting(12, "bcrypt cost for passwords (4 or more)")
+    seed_admin_password: str | None = setting(
+        None, "the password `turbocat seed` gives the admin (else generated)", secret=True
+    )
+    seed_demo_password: str | None = setting(
+        None, "the password `turbocat seed` gives the demo user (else generated)", secret=True
+    )
     # The HTTP server
-    host: str = "127.0.0.1"
-    port: int = 3001
-    cors_origins: tuple[str, ...] = ()
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    trust_proxy_headers: bool = False
-    public_url: str = "http://127.0.0.1:3001"
-    """Where the server is reached from outside (links in mails); by default where it listens."""
-    log_level: str = "info"
-    single_process: bool = False
-    """This process alone runs executions and schedules: at start-up it queues again what a
-    stopped server left PENDING or RUNNING, and it fires the deployments' schedules."""
+    host: str = setting("127.0.0.1", "the address `turbocat serve` listens on")
+    port: int = setting(3001, "the port `turbocat serve` listens on")
+    cors_origins: tuple[str, ...] = setting((), "comma-separated origins CORS allows")
+    max_body_bytes: int = setting(DEFAULT_MAX_BODY_BYTES, "larger request bodies are refused (413)")
+    trust_proxy_headers: bool = setting(
+        False, "honour X-Forwarded-For/-Proto (behind a trusted proxy only)"
+    )
+    public_url: str = setting(
+        "http://127.0.0.1:3001",
+        "where the server is reached from outside (links in mails); by default where it listens",
+    )
+    log_level: str = setting("info", "debug, info, warning or error")
+    single_process: bool = setting(
+        False,
+        "this process alone runs executions and schedules: it queues again at start-up what "
+        "a stopped server left running (`serve --workers 1` sets it)",
+    )
     # Accounts
-    jwt_secret: str | None = field(default=None, repr=False)
-    encryption_key: str | None = field(default=None, repr=False)
-    previous_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
-    """Older keys: values sealed with them still open (until ``turbocat db reseal``)."""
-    access_token_ttl: int = 15 * 60
-    refresh_token_ttl: int = 7 * 24 * 3600
-    smtp_url: str | None = field(default=None, repr=False)
-    mail_from: str = "Turbocat <no-reply@turbocat.local>"
-    bootstrap_admin_email: str | None = None
-    bootstrap_admin_password: str | None = field(default=None, repr=False)
+    jwt_secret: str | None = setting(
+        None,
+        "signs access and refresh tokens (development generates one in the data dir)",
+        required_in_production=True,
+        secret=True,
+    )
+    encryption_key: str | None = setting(
+        None,
+        "encrypts deployment secrets (development generates one in the data dir)",
+        required_in_production=True,
+        secret=True,
+    )
+    previous_encryption_keys: tuple[str, ...] = setting(
+        (),
+        "comma-separated older keys: values sealed with them still open (until "
+        "`turbocat db reseal`)",
+        secret=True,
+    )
+    access_token_ttl: int = setting(15 * 60, "access token lifetime in seconds")
+    refresh_token_ttl: int = setting(7 * 24 * 3600, "refresh token lifetime in seconds")
+    smtp_url: str | None = setting(
+        None, "smtp://user:password@host:587: how password-reset mail is sent", secret=True
+    )
+    mail_from: str = setting("Turbocat <no-reply@turbocat.local>", "the sender of that mail")
+    bootstrap_admin_email: str | None = setting(
+        None, "an ADMIN `turbocat serve` creates at start-up (with the password below)"
+    )
+    bootstrap_admin_password: str | None = setting(None, "that ADMIN's password", secret=True)
     # CODE agents
-    code_sandbox: CodeSandbox = "auto"
-    """``auto``: bubblewrap where it works, else the best level without it; ``bubblewrap``:
-    required (CODE steps fail without it); ``none``: never bubblewrap (docs/agents.md)."""
+    code_sandbox: CodeSandbox = setting(
+        "auto",
+        "how CODE steps are isolated: auto (bubblewrap where it works), bubblewrap "
+        "(required) or none (docs/agents.md)",
+    )
     # API agents (outbound HTTP)
-    http_allow_private: bool = False
-    """Let API agents reach loopback, private, link-local... addresses (not cloud metadata)."""
-    http_allowed_hosts: tuple[str, ...] = ()
-    """Host names and IP networks that API agents may reach whatever the SSRF guard says."""
+    http_allow_private: bool = setting(
+        False,
+        "let API agents reach loopback, private, link-local... addresses (not cloud metadata)",
+    )
+    http_allowed_hosts: tuple[str, ...] = setting(
+        (),
+        "comma-separated host names and IP networks API agents may reach whatever the SSRF "
+        "guard says",
+    )
     # FUNCTION agents
-    functions: tuple[str, ...] = ()
-    """Modules this process imports at start-up; the functions they decorate with
-    ``@function`` are those FUNCTION steps may name (``turbocat serve|worker --functions``)."""
+    functions: tuple[str, ...] = setting(
+        (),
+        "comma-separated modules imported at start-up: the functions they decorate with "
+        "@function are those FUNCTION steps may name",
+    )
     # LLM agents
-    openai_base_url: str = "https://api.openai.com"
-    anthropic_base_url: str = "https://api.anthropic.com"
-    llm_timeout_seconds: int = 120
+    openai_base_url: str = setting(
+        "https://api.openai.com", "where openai LLM agents without a baseUrl send requests"
+    )
+    anthropic_base_url: str = setting(
+        "https://api.anthropic.com", "where anthropic LLM agents without a baseUrl send requests"
+    )
+    llm_timeout_seconds: int = setting(120, "how long one request to an LLM provider may take")
     # Metrics (docs/operations.md, "Metrics")
-    metrics: bool = True
-    """Prometheus metrics at ``GET /metrics`` (and the engine's observer behind them)."""
-    metrics_token: str | None = field(default=None, repr=False)
-    """When set, ``GET /metrics`` wants ``Authorization: Bearer <token>``."""
-    metrics_allow: tuple[str, ...] = ()
-    """When set, only these IP networks may read ``GET /metrics``."""
+    metrics: bool = setting(True, "Prometheus metrics at GET /metrics (false removes them)")
+    metrics_token: str | None = setting(
+        None, "when set, GET /metrics wants Authorization: Bearer <token>", secret=True
+    )
+    metrics_allow: tuple[str, ...] = setting(
+        (), "when set, only these comma-separated IP networks may read GET /metrics"
+    )
 
     @property
     def production(self) -> bool:
@@ -273,3 +351,39 @@ class Settings:
             metrics_token=(source.get("TURBOCAT_METRICS_TOKEN") or "").strip() or None,
             metrics_allow=_networks(source, "TURBOCAT_METRICS_ALLOW"),
         )
+
+
+def required_in_production() -> tuple[str, ...]:
+    """The fields ``TURBOCAT_ENV=production`` refuses to start without."""
+    return tuple(f.name for f in fields(Settings) if f.metadata["required_in_production"])
+
+
+EXAMPLE_HEADER = """\
+# Turbocat settings: every TURBOCAT_* variable, its default and what it does.
+# Made by `turbocat settings --example` from the settings class: regenerate, do not edit.
+# Copy it to .env (read from the working directory; real environment variables win) and
+# uncomment what you change. With TURBOCAT_ENV=production the server refuses to start
+# without those marked "required in production".
+"""
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def example_env() -> str:
+    """The ``.env.example`` text: each setting's line of documentation, then its variable
+    with its default, commented out unless production requires it."""
+    blocks = [EXAMPLE_HEADER]
+    for f in fields(Settings):
+        required = f.metadata["required_in_production"]
+        doc = f.metadata["doc"] + (" (required in production)" if required else "")
+        line = f"{variable(f.name)}={_shown(f.default)}"
+        blocks.append(f"# {doc}\n{line if required else '# ' + line}\n")
+    return "\n".join(blocks)

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from turbocat_adapters import Turbocat
 from turbocat_adapters.wire import encode, to_wire
-from turbocat_cli import accounts, data, interrupts, retention, serve, worker
+from turbocat_cli import accounts, data, interrupts, retention, serve, settings, worker
 from turbocat_cli.files import InputError, read_document, read_inputs
 from turbocat_cli.progress import Progress
 from turbocat_core import __version__
@@ -38,6 +38,7 @@ app.add_typer(accounts.user, name="user")
 app.add_typer(accounts.apikey, name="apikey")
 app.command()(serve.serve)
 app.command()(worker.worker)
+app.command()(settings.settings)
 err = Console(stderr=True, soft_wrap=True)
 
 

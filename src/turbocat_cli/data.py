@@ -1,17 +1,19 @@
-"""`turbocat db migrate|status|reseal` and `turbocat seed`: the configured store's schema,
-its encrypted secrets and seed data."""
+"""`turbocat db migrate|status|reseal|backup|restore` and `turbocat seed`: the configured
+store's schema, its encrypted secrets, its backups and seed data."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from turbocat_adapters import backup as backups
 from turbocat_adapters.container import Container, close_redis
 from turbocat_adapters.secrets_file import with_secrets
 from turbocat_adapters.settings import Settings
@@ -22,7 +24,10 @@ from turbocat_core.errors import TurbocatError
 from turbocat_core.usecases.reseal import ResealReport
 from turbocat_core.usecases.seed import SeedReport
 
-db = typer.Typer(help="The database: apply migrations, show their state.", no_args_is_help=True)
+db = typer.Typer(
+    help="The database: apply migrations, show their state, back it up and restore it.",
+    no_args_is_help=True,
+)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
@@ -163,6 +168,44 @@ def reseal() -> None:
         err.print(f"unreadable with every configured key: deployment {deployment_id} {name}")
     if report.unreadable:
         raise typer.Exit(1)
+
+
+BackupFile = Annotated[Path, typer.Argument(help="The backup file.", show_default=False)]
+
+
+@db.command()
+def backup(file: BackupFile) -> None:
+    """Write a backup of the store to FILE (safe while the server runs).
+
+    SQLite: a consistent copy through its online backup API. PostgreSQL: pg_dump in custom
+    format (pg_dump must be on the PATH: Debian's postgresql-client).
+    """
+    settings = load_container().settings()
+    try:
+        what = backups.backup(settings, file)
+    except (backups.BackupError, TurbocatError) as error:
+        raise fail(str(error)) from None
+    out.print(f"backed up {what} to {file}", highlight=False)
+
+
+@db.command()
+def restore(
+    file: BackupFile,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace what the target store holds.")
+    ] = False,
+) -> None:
+    """Restore FILE (made by `turbocat db backup`) into the configured store.
+
+    The store must be empty (a new SQLite file or PostgreSQL database, not migrated) unless
+    --force. Stop the server and workers first.
+    """
+    settings = load_container().settings()
+    try:
+        what = backups.restore(settings, file, force=force)
+    except (backups.BackupError, TurbocatError) as error:
+        raise fail(str(error)) from None
+    out.print(f"restored {file} into {what}", highlight=False)
 
 
 def seed() -> None:

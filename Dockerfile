@@ -11,11 +11,12 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
 FROM node:20-bookworm-slim AS node
 
 FROM python:3.11-slim-bookworm
-# bubblewrap: the CODE agents' sandbox (docs/agents.md). Debian's versions are left to the
-# release's security updates rather than pinned.
+# bubblewrap: the CODE agents' sandbox (docs/agents.md); postgresql-client: pg_dump and
+# pg_restore for `turbocat db backup|restore` (15, as compose.yaml's server). Debian's
+# versions are left to the release's security updates rather than pinned.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap \
+    && apt-get install -y --no-install-recommends bubblewrap postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=build /dist /tmp/dist

@@ -13,6 +13,7 @@ from turbocat_adapters.code import SubprocessCodeRunner
 from turbocat_adapters.crypto import SecretBox
 from turbocat_adapters.functions import container_functions
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
+from turbocat_adapters.json_schemas import JsonSchemaChecks
 from turbocat_adapters.llm import HttpLlmClient
 from turbocat_adapters.log_context import running
 from turbocat_adapters.mail import ConsoleMailer, NoMailer, SmtpMailer
@@ -231,7 +232,7 @@ def _llm_agent(settings: Settings, network: GuardedNetwork) -> LlmAgent:
         network=network,
         timeout=float(settings.llm_timeout_seconds),
     )
-    return LlmAgent(client, server_env=os.environ)
+    return LlmAgent(client, server_env=os.environ, schemas=JsonSchemaChecks())
 
 
 def _api_agent(settings: Settings, network: GuardedNetwork) -> ApiAgent:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +40,26 @@ class HttpClient(Protocol):
     async def send(self, request: HttpRequest) -> HttpResponse: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool offered to the model: a provider-safe name, what it does, its arguments'
+    JSON Schema (an object schema)."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call the model asked for: the provider's call id, the tool's name and its
+    arguments as the JSON text the model wrote (Anthropic's object is re-encoded)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LlmRequest:
     """One prompt for one provider (``openai``, ``anthropic``, ``openai-compatible``).
@@ -61,6 +81,12 @@ class LlmRequest:
     presence_penalty: float | None = None
     stop: tuple[str, ...] = ()
     json_response: bool = False
+    messages: tuple[Mapping[str, Any], ...] = ()
+    """The conversation after ``prompt`` (the first user message), provider-neutral:
+    ``{"role": "assistant", "content", "toolCalls": [{"id", "name", "arguments"}]}``,
+    ``{"role": "tool", "toolCallId", "name", "content", "isError"}`` and
+    ``{"role": "user", "content"}``; each client writes them in its provider's form."""
+    tools: tuple[ToolSpec, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +98,20 @@ class LlmResponse:
     completion_tokens: int
     total_tokens: int | None = None
     """As the provider reports it; ``None``: the sum of the other two."""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+class JsonSchemas(Protocol):
+    """JSON Schema checks (the core has no validator of its own): each returns the
+    problems found, one readable line each, empty when there are none."""
+
+    def schema_problems(self, schema: Any) -> list[str]:
+        """Why ``schema`` is not a usable JSON Schema."""
+        ...
+
+    def problems(self, schema: Mapping[str, Any], value: Any) -> list[str]:
+        """Why ``value`` does not satisfy ``schema`` (``path: message`` each)."""
+        ...
 
 
 class LlmClient(Protocol):

@@ -21,9 +21,12 @@ from turbocat_core.agent_ports import CodeRunner as CodeRunner
 from turbocat_core.agent_ports import HttpClient as HttpClient
 from turbocat_core.agent_ports import HttpRequest as HttpRequest
 from turbocat_core.agent_ports import HttpResponse as HttpResponse
+from turbocat_core.agent_ports import JsonSchemas as JsonSchemas
 from turbocat_core.agent_ports import LlmClient as LlmClient
 from turbocat_core.agent_ports import LlmRequest as LlmRequest
 from turbocat_core.agent_ports import LlmResponse as LlmResponse
+from turbocat_core.agent_ports import ToolCall as ToolCall
+from turbocat_core.agent_ports import ToolSpec as ToolSpec
 from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.analytics import (
     Interval,

@@ -389,3 +389,82 @@ def test_masked_config_hides_secret_values_at_any_depth():
         "apiKey": MASK,
         "items": [{"token": MASK}],
     }
+
+
+# -- LLM tools ----------------------------------------------------------------------------
+
+TOOL_ID = "0190b3a4-7c1e-7000-8000-0000000000aa"
+ASK = {"provider": "openai", "model": "m", "prompt": "p"}
+
+
+def test_llm_tools_and_loop_limits_are_accepted():
+    check_llm_config(
+        {
+            **ASK,
+            "tools": [
+                {"agentId": TOOL_ID},
+                {
+                    "agentId": TOOL_ID,
+                    "name": "lookup-2",
+                    "description": "Looks things up",
+                    "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+                    "requiresApproval": False,
+                },
+            ],
+            "maxTurns": 5,
+            "maxTotalTokens": 20_000,
+            "toolConcurrency": 2,
+            "responseFormat": "json",
+            "outputSchema": {"type": "object"},
+        }
+    )
+
+
+def test_llm_tool_refusals_name_each_field():
+    config = {
+        **ASK,
+        "tools": [
+            {"name": "bad name!"},
+            {"agentId": "x", "name": "a", "parameters": {"type": "array"}, "color": 1},
+            {"agentId": TOOL_ID, "name": "a", "requiresApproval": "yes"},
+            "lookup",
+        ],
+        "maxTurns": 0,
+        "maxTotalTokens": 1.5,
+        "toolConcurrency": 99,
+        "outputSchema": {"type": "object"},
+    }
+    assert fields_of(check_llm_config, config) == [
+        "config.maxTurns",
+        "config.maxTotalTokens",
+        "config.toolConcurrency",
+        "config.outputSchema",
+        "config.tools.0.agentId",
+        "config.tools.0.name",
+        "config.tools.1.color",
+        "config.tools.1.agentId",
+        "config.tools.1.parameters",
+        "config.tools.2.name",
+        "config.tools.2.requiresApproval",
+        "config.tools.3",
+    ]
+
+
+def test_the_llm_executor_refuses_schemas_that_are_not_json_schemas():
+    from turbocat_adapters.json_schemas import JsonSchemaChecks
+    from turbocat_core.agents.llm_agent import LlmAgent
+
+    agent = LlmAgent(object(), {}, schemas=JsonSchemaChecks())  # type: ignore[arg-type]
+    config = {
+        **ASK,
+        "responseFormat": "json",
+        "outputSchema": {"type": "nothing"},
+        "tools": [{"agentId": TOOL_ID, "parameters": {"type": "object", "required": 3}}],
+    }
+    with pytest.raises(ValidationFailed) as caught:
+        agent.check_config(config)
+    assert [detail.field for detail in caught.value.details] == [
+        "config.outputSchema",
+        "config.tools.0.parameters",
+    ]
+    assert caught.value.details[0].message.startswith("not a valid JSON Schema: type: ")

@@ -62,6 +62,7 @@ class FakeLlmServer:
         self.requests: list[Received] = []
         self._script: deque[Scripted] = deque()
         self._lock = threading.Lock()
+        self._next_call = 1
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._url: str | None = None
@@ -202,6 +203,28 @@ class FakeOpenAI(FakeLlmServer):
     def ok(self, text: str | None = "Hello!", **fields: Any) -> Scripted:
         return Scripted(200, self.completion(text, **fields))
 
+    def tool_calls(
+        self, *calls: tuple[str, Any], text: str | None = None, **fields: Any
+    ) -> Scripted:
+        """An assistant message asking for tools, as Chat Completions sends it: each call
+        ``(name, arguments)``, the arguments a JSON string (a ``str`` is sent as written)."""
+        body = self.completion(text, finish_reason="tool_calls", **fields)
+        with self._lock:
+            first = self._next_call
+            self._next_call += len(calls)
+        body["choices"][0]["message"]["tool_calls"] = [
+            {
+                "id": f"call_{first + index:04d}",
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                },
+            }
+            for index, (name, arguments) in enumerate(calls)
+        ]
+        return Scripted(200, body)
+
     @staticmethod
     def error(
         status: int,
@@ -263,6 +286,19 @@ class FakeAnthropic(FakeLlmServer):
 
     def ok(self, text: str = "Hello!", **fields: Any) -> Scripted:
         return Scripted(200, self.message(text, **fields))
+
+    def tool_use(self, *calls: tuple[str, Any], text: str | None = None, **fields: Any) -> Scripted:
+        """A Message asking for tools: an optional ``text`` block, then one ``tool_use``
+        block per ``(name, input)``, ``stop_reason: tool_use``."""
+        body = self.message(text or "", stop_reason="tool_use", **fields)
+        with self._lock:
+            first = self._next_call
+            self._next_call += len(calls)
+        body["content"] = ([{"type": "text", "text": text}] if text else []) + [
+            {"type": "tool_use", "id": f"toolu_{first + index:04d}", "name": name, "input": args}
+            for index, (name, args) in enumerate(calls)
+        ]
+        return Scripted(200, body)
 
     @staticmethod
     def error(

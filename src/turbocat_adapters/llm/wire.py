@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from turbocat_core.agents.failures import AgentFailure
-from turbocat_core.ports import LlmRequest, LlmResponse
+from turbocat_core.ports import LlmRequest, LlmResponse, ToolCall
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
 ANTHROPIC_DEFAULT_MAX_TOKENS: Final = 1024
@@ -47,7 +49,20 @@ def openai_call(request: LlmRequest, base_url: str) -> Call:
     if request.system_prompt:
         messages.append({"role": "system", "content": request.system_prompt})
     messages.append({"role": "user", "content": request.prompt})
+    messages.extend(_openai_message(message) for message in request.messages)
     body: dict[str, Any] = {"model": request.model, "messages": messages}
+    if request.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": dict(tool.parameters),
+                },
+            }
+            for tool in request.tools
+        ]
     _put(body, "temperature", request.temperature)
     _put(body, "max_tokens", request.max_tokens)
     _put(body, "top_p", request.top_p)
@@ -73,8 +88,17 @@ def anthropic_call(request: LlmRequest, base_url: str) -> Call:
     body: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens or ANTHROPIC_DEFAULT_MAX_TOKENS,
-        "messages": [{"role": "user", "content": request.prompt}],
+        "messages": [{"role": "user", "content": request.prompt}, *_anthropic_messages(request)],
     }
+    if request.tools:
+        body["tools"] = [
+            {
+                "name": tool.name,
+                "description": tool.description,
+                "input_schema": dict(tool.parameters),
+            }
+            for tool in request.tools
+        ]
     if request.system_prompt:
         body["system"] = request.system_prompt
     _put(body, "temperature", request.temperature)
@@ -82,6 +106,81 @@ def anthropic_call(request: LlmRequest, base_url: str) -> Call:
     if request.stop:
         body["stop_sequences"] = list(request.stop)
     return Call("Anthropic API", endpoint(base_url, "/v1", "/messages"), headers, body)
+
+
+def _openai_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A neutral message (``LlmRequest.messages``) as Chat Completions writes it."""
+    role = message["role"]
+    if role == "tool":
+        return {
+            "role": "tool",
+            "tool_call_id": message["toolCallId"],
+            "content": message["content"],
+        }
+    if role == "assistant":
+        out: dict[str, Any] = {"role": "assistant", "content": message.get("content") or None}
+        calls = message.get("toolCalls") or []
+        if calls:
+            out["tool_calls"] = [
+                {
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": call["arguments"]},
+                }
+                for call in calls
+            ]
+        return out
+    return {"role": role, "content": message["content"]}
+
+
+def _anthropic_messages(request: LlmRequest) -> list[dict[str, Any]]:
+    """Neutral messages as Messages writes them: an assistant turn's ``tool_use`` blocks,
+    then one user turn holding every ``tool_result`` (consecutive results are merged, as
+    the API requires alternating roles)."""
+    out: list[dict[str, Any]] = []
+    for message in request.messages:
+        role = message["role"]
+        if role == "assistant":
+            blocks: list[dict[str, Any]] = []
+            if message.get("content"):
+                blocks.append({"type": "text", "text": message["content"]})
+            for call in message.get("toolCalls") or []:
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": call["id"],
+                        "name": call["name"],
+                        "input": _object_or_empty(call["arguments"]),
+                    }
+                )
+            out.append({"role": "assistant", "content": blocks})
+            continue
+        if role == "tool":
+            block: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": message["toolCallId"],
+                "content": message["content"],
+            }
+            if message.get("isError"):
+                block["is_error"] = True
+            last = out[-1] if out else None
+            if last is not None and last["role"] == "user" and isinstance(last["content"], list):
+                last["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+            continue
+        out.append({"role": "user", "content": message["content"]})
+    return out
+
+
+def _object_or_empty(arguments: str) -> Any:
+    """Arguments the model wrote, as ``tool_use.input`` needs them (an object); text that
+    is not an object (the call was answered with an error) becomes ``{}``."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:
@@ -123,6 +222,7 @@ def parse_openai(label: str, data: Any, requested_model: str) -> LlmResponse:
     total = usage.get("total_tokens") if isinstance(usage, dict) else None
     model = data.get("model")
     return LlmResponse(
+        tool_calls=_openai_tool_calls(label, message.get("tool_calls")),
         text=content or "",
         model=model if isinstance(model, str) and model else requested_model,
         finish_reason=_text_or_none(choice.get("finish_reason")),
@@ -144,6 +244,14 @@ def parse_anthropic(label: str, data: Any, requested_model: str) -> LlmResponse:
         and block.get("type") == "text"
         and isinstance(block.get("text"), str)
     )
+    calls = tuple(
+        ToolCall(block["id"], block["name"], json.dumps(block.get("input") or {}))
+        for block in blocks
+        if isinstance(block, dict)
+        and block.get("type") == "tool_use"
+        and isinstance(block.get("id"), str)
+        and isinstance(block.get("name"), str)
+    )
     usage = data.get("usage")
     # Cached prompt tokens are counted apart from input_tokens; all of them are the prompt.
     prompt_tokens = sum(
@@ -157,7 +265,32 @@ def parse_anthropic(label: str, data: Any, requested_model: str) -> LlmResponse:
         finish_reason=_text_or_none(data.get("stop_reason")),
         prompt_tokens=prompt_tokens,
         completion_tokens=_count(usage, "output_tokens"),
+        tool_calls=calls,
     )
+
+
+def _openai_tool_calls(label: str, value: Any) -> tuple[ToolCall, ...]:
+    """``message.tool_calls``: ``[{"id", "type": "function", "function": {"name",
+    "arguments"}}]`` (arguments are JSON text, possibly invalid: the loop answers that)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _bad(label, "choices[0].message.tool_calls is not a list")
+    calls: list[ToolCall] = []
+    for item in value:
+        function = item.get("function") if isinstance(item, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise _bad(label, "a tool call without a function name")
+        arguments = function.get("arguments")
+        call_id = item.get("id")
+        calls.append(
+            ToolCall(
+                call_id if isinstance(call_id, str) and call_id else f"call_{len(calls)}",
+                function["name"],
+                arguments if isinstance(arguments, str) else json.dumps(arguments or {}),
+            )
+        )
+    return tuple(calls)
 
 
 def _text_or_none(value: Any) -> str | None:

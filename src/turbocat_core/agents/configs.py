@@ -9,6 +9,7 @@ are refused, so a misspelt option never passes silently.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -48,8 +49,19 @@ LLM_KEYS: Final = (
     "stopSequences",
     "responseFormat",
     "apiKey",
+    "tools",
+    "maxTurns",
+    "maxTotalTokens",
+    "toolConcurrency",
+    "outputSchema",
 )
 MAX_STOP_SEQUENCES: Final = 16
+TOOL_KEYS: Final = ("agentId", "name", "description", "parameters", "requiresApproval")
+TOOL_NAME: Final = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+"""What OpenAI and Anthropic both accept as a tool's name."""
+MAX_TOOLS: Final = 64
+MAX_TURNS: Final = 100
+MAX_TOOL_CONCURRENCY: Final = 16
 
 CODE_RUNTIMES: Final = ("python", "node")
 CODE_KEYS: Final = ("runtime", "code", "timeoutSeconds", "memoryMb")
@@ -260,6 +272,16 @@ def _llm(config: _Shape) -> None:
         _anthropic_limits(config)
     config.string_list("stopSequences", max_items=MAX_STOP_SEQUENCES)
     config.one_of("responseFormat", ("text", "json"), "response format", required=False)
+    config.number("maxTurns", 1, MAX_TURNS, integer=True)
+    config.number("maxTotalTokens", 1, integer=True)
+    config.number("toolConcurrency", 1, MAX_TOOL_CONCURRENCY, integer=True)
+    if "outputSchema" in config.config:
+        if not isinstance(config.config["outputSchema"], dict):
+            config.add("outputSchema", "expected a JSON Schema (an object)")
+        elif config.config.get("responseFormat") != "json":
+            config.add("outputSchema", 'needs responseFormat "json"')
+    if "tools" in config.config:
+        _llm_tools(config)
     if "apiKey" in config.config:
         key = config.config["apiKey"]
         if config.allow_refs and not is_reference(key):
@@ -267,6 +289,44 @@ def _llm(config: _Shape) -> None:
             config.add("apiKey", "must be a reference such as {{env.OPENAI_API_KEY}}")
         elif not config.allow_refs:
             config.text("apiKey")
+
+
+def _llm_tools(config: _Shape) -> None:
+    """``tools``: a list of ``{"agentId", "name"?, "description"?, "parameters"?,
+    "requiresApproval"?}`` with distinct, provider-safe names."""
+    tools = config.config["tools"]
+    if not isinstance(tools, list):
+        config.add("tools", f"expected an array of tools, got {type_name(tools)}")
+        return
+    if len(tools) > MAX_TOOLS:
+        config.add("tools", f"at most {MAX_TOOLS} tools")
+    names: set[str] = set()
+    for index, item in enumerate(tools):
+        tool = config.nested(f"tools.{index}", item)
+        if tool is None:
+            continue
+        tool.only(TOOL_KEYS)
+        tool.uuid("agentId", required=True)
+        name = tool.config.get("name")
+        if name is not None:
+            if not isinstance(name, str) or not TOOL_NAME.match(name):
+                tool.add("name", "must be 1 to 64 letters, digits, '_' or '-'")
+            elif name in names:
+                tool.add("name", f"another tool is already named {name!r}")
+            else:
+                names.add(name)
+        tool.text("description")
+        if "parameters" in tool.config:
+            parameters = tool.config["parameters"]
+            if not isinstance(parameters, dict):
+                tool.add("parameters", "expected a JSON Schema (an object)")
+            elif parameters.get("type", "object") != "object":
+                tool.add("parameters", 'must describe an object ("type": "object")')
+        approval = tool.config.get("requiresApproval", False)
+        if not isinstance(approval, bool):
+            tool.add("requiresApproval", f"expected true or false, got {type_name(approval)}")
+        elif approval:
+            tool.add("requiresApproval", "approvals are not available in this version yet")
 
 
 def _anthropic_limits(config: _Shape) -> None:

@@ -23,6 +23,26 @@ async def _discard(level: LogLevel, message: str, metadata: JsonObject) -> None:
     return None
 
 
+LogLine = tuple[LogLevel, str, JsonObject]
+CheckpointFn = Callable[[Any, LogLine | None], Awaitable[None]]
+"""Stores an attempt's state with its step run (and a log line with it, in one transaction):
+what ``RunContext.restored`` gives the step's next attempt, after a crash or a retry."""
+
+
+class AgentCalls(Protocol):
+    """Other agents an agent may run (the LLM agent's tools), each run as a step runs one:
+    the run's owner's access rules, the agent's timeout, its secrets rules, the executors'
+    guards and the step output limit. Both raise ``AgentFailure``."""
+
+    async def find(self, agent_id: Any) -> Agent:
+        """The agent, if the run's owner may use it and it can run."""
+        ...
+
+    async def run(self, agent: Agent, inputs: JsonObject) -> Any:
+        """Its output for ``inputs`` (used as given: references in them are not resolved)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunContext:
     """Where an agent runs: the execution, the step, the attempt, secrets, a log and the
@@ -41,6 +61,13 @@ class RunContext:
     engine: Engine | None = None
     """The engine running the step (the WORKFLOW agent runs child executions with it);
     ``None`` where an agent is called outside a run."""
+    calls: AgentCalls | None = None
+    """Other agents this one may run as tools; ``None`` outside a run."""
+    checkpoint: CheckpointFn | None = None
+    """Journals the attempt's state; ``None`` where it is not durable (LOOP and PARALLEL
+    calls, tools, outside a run)."""
+    restored: Any = None
+    """The last state an earlier attempt of this step journaled, else ``None``."""
 
 
 class AgentExecutor(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from turbocat_core.errors import TurbocatError
 
@@ -29,8 +29,15 @@ class AgentFailure(TurbocatError):
     """An agent run failed. ``retryable=False`` means trying again cannot help (bad config)."""
 
     def __init__(
-        self, message: str, *, kind: FailureKind = FailureKind.ERROR, retryable: bool = True
+        self,
+        message: str,
+        *,
+        kind: FailureKind = FailureKind.ERROR,
+        retryable: bool = True,
+        output: Any = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.retryable = retryable
+        self.output = output
+        """What the failed step's ``output`` holds (an LLM conversation's transcript)."""

@@ -9,12 +9,13 @@ from typing import Any, Final
 
 from turbocat_core.agents.configs import check_llm_config
 from turbocat_core.agents.contract import RunContext
+from turbocat_core.agents.conversation import Conversation
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import JsonObject
 from turbocat_core.engine.refs import REFERENCE
-from turbocat_core.errors import ValidationFailed
-from turbocat_core.ports import LlmClient, LlmRequest, LlmResponse
+from turbocat_core.errors import FieldError, ValidationFailed
+from turbocat_core.ports import JsonSchemas, LlmClient, LlmRequest, LlmResponse
 
 KEY_VARIABLES: Final[Mapping[str, str]] = {
     "openai": "OPENAI_API_KEY",
@@ -27,6 +28,7 @@ KEY_OPTIONAL: Final = frozenset({"openai-compatible"})
 INPUT_OVERRIDES: Final = ("prompt", "systemPrompt")
 """Step inputs that replace the config's value of the same name; other inputs are unused."""
 JSON_INSTRUCTION: Final = "Respond with valid JSON only."
+SCHEMA_INSTRUCTION: Final = "Respond with JSON only, valid against this JSON Schema: "
 SNIPPET: Final = 200
 TRUNCATED: Final = frozenset({"length", "max_tokens"})
 """Finish reasons (OpenAI's, Anthropic's) of an answer cut off at ``maxTokens``."""
@@ -81,8 +83,15 @@ class LlmAgent:
     config's ``baseUrl``.
     """
 
-    def __init__(self, client: LlmClient, server_env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        client: LlmClient,
+        server_env: Mapping[str, str],
+        *,
+        schemas: JsonSchemas | None = None,
+    ) -> None:
         self.client = client
+        self.schemas = schemas
         # Only the keys this agent may use are kept, not the whole process environment.
         self._server_keys = {
             name: server_env[name]
@@ -92,11 +101,29 @@ class LlmAgent:
 
     def check_config(self, config: JsonObject) -> None:
         check_llm_config(config)
+        if self.schemas is None:
+            return
+        problems: list[FieldError] = []
+        schemas = [("config.outputSchema", config.get("outputSchema"))]
+        for index, tool in enumerate(config.get("tools") or []):
+            schemas.append((f"config.tools.{index}.parameters", tool.get("parameters")))
+        for where, schema in schemas:
+            if schema is not None:
+                for problem in self.schemas.schema_problems(schema):
+                    problems.append(FieldError(where, f"not a valid JSON Schema: {problem}"))
+        if problems:
+            first = problems[0]
+            raise ValidationFailed(f"invalid LLM config: {first.field}: {first.message}", problems)
 
     async def execute(
         self, agent: Agent, config: JsonObject, inputs: JsonObject, ctx: RunContext
     ) -> Any:
         request = self.request(agent, config, inputs, ctx.env)
+        if config.get("tools") or config.get("outputSchema") is not None:
+            conversation = Conversation(
+                self.client, self.schemas, agent, config, request, ctx, parse_json_answer
+            )
+            return await conversation.run()
         response = await self.client.complete(request)
         return self.output(agent, response, json_answer=request.json_response)
 
@@ -120,7 +147,11 @@ class LlmAgent:
         json_response = merged.get("responseFormat") == "json"
         system: str | None = merged.get("systemPrompt") or None
         prompt: str = merged["prompt"]
-        if json_response and "json" not in f"{system or ''}\n{prompt}".lower():
+        schema = merged.get("outputSchema")
+        if json_response and schema is not None:
+            instruction = SCHEMA_INSTRUCTION + _COMPACT.encode(schema)
+            system = f"{system}\n\n{instruction}" if system else instruction
+        elif json_response and "json" not in f"{system or ''}\n{prompt}".lower():
             # OpenAI's JSON mode refuses prompts that never mention JSON; others need telling.
             system = f"{system}\n\n{JSON_INSTRUCTION}" if system else JSON_INSTRUCTION
         return LlmRequest(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -34,6 +34,7 @@ from turbocat_core.engine.refs import (
     walk,
 )
 from turbocat_core.engine.retry import backoff_ms, classify, should_retry
+from turbocat_core.engine.tool_calls import StepCalls, checkpoint
 from turbocat_core.engine.validation import RESERVED_ROOTS, agent_ref, parse_instant
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class StepWork:
         engine: Engine,
         journal: Journal,
         runs: dict[str, StepRun],
-        agents: Mapping[AgentId, Agent | None],
+        agents: dict[AgentId, Agent | None],
         owner: Any,
         env: RunEnv,
         *,
@@ -142,7 +143,11 @@ class StepWork:
         now = self.engine.clock.now()
         attempt = previous.attempt + 1 if previous is not None else 1
         started = previous.started_at if previous is not None and previous.started_at else now
-        run = self.state(key, StepStatus.RUNNING, now, attempt=attempt, started_at=started)
+        # What an unfinished attempt journaled (tool_calls.checkpoint) goes to the next one.
+        kept = previous.output if previous is not None and not previous.status.finished else None
+        run = self.state(
+            key, StepStatus.RUNNING, now, attempt=attempt, started_at=started, output=kept
+        )
         self.runs[key] = run
         return run, self.journal.line(LogLevel.INFO, f"step {key!r} started", run=run)
 
@@ -233,6 +238,7 @@ class StepWork:
                     f"step {key!r} failed after {run.attempt} attempt(s): {message}",
                     error=message,
                     metadata=meta,
+                    output=self._failed_output(error),
                 )
             except BaseException:
                 observed.ended(ATTEMPT_INTERRUPTED)
@@ -276,6 +282,12 @@ class StepWork:
         )
         timing = (began, ended, elapsed_ms(began, ended))
         return final, self.journal.line(level, message, run=final, metadata=metadata, timing=timing)
+
+    def _failed_output(self, error: Exception) -> Any:
+        """What a failed step keeps as its output (an LLM conversation's transcript)."""
+        output = error.output if isinstance(error, AgentFailure) else None
+        masker = self.journal.masker
+        return masker.json(output) if output is not None and masker else output
 
     def _attempt_timeout(self, step: WorkflowStep) -> float | None:
         if step.timeout_seconds is not None:
@@ -383,7 +395,7 @@ class StepWork:
         attempt = _Attempt(run, Budget(self.engine.settings.max_resolved_input_bytes))
         try:
             if step.step_type is StepType.AGENT:
-                return await self._call(step.agent_id, step.inputs, attempt, None)
+                return await self._call(step.agent_id, step.inputs, attempt, None, durable=True)
             if step.step_type is StepType.CONDITION:
                 condition = self._resolve(step.config.get("condition"), "its condition", attempt)
                 return {"result": evaluate(condition)}
@@ -413,7 +425,13 @@ class StepWork:
         return agent
 
     async def _call(
-        self, agent_id: Any, inputs: Any, attempt: _Attempt, loop: JsonObject | None
+        self,
+        agent_id: Any,
+        inputs: Any,
+        attempt: _Attempt,
+        loop: JsonObject | None,
+        *,
+        durable: bool = False,
     ) -> Any:
         agent = self._agent(agent_id)
         executor = self.engine.executors.get(agent.type)
@@ -433,7 +451,9 @@ class StepWork:
         resolved = self._resolve(inputs or {}, "its inputs", attempt, loop)
         held = budget.used - held  # nothing else ran meanwhile: no await since
         try:
-            return await self._execute(agent, executor, config, resolved, attempt.run)
+            return await self._execute(
+                agent, executor, config, resolved, attempt.run, attempt if durable else None
+            )
         finally:
             budget.release(held)
 
@@ -444,8 +464,10 @@ class StepWork:
         config: JsonObject,
         resolved: Any,
         run: StepRun,
+        durable: _Attempt | None = None,
     ) -> Any:
-        """One agent run with its resolved config and inputs, counted in the run's tally."""
+        """One agent run with its resolved config and inputs, counted in the run's tally;
+        ``durable``: the attempt of an AGENT step, whose agent may journal its progress."""
         if not isinstance(resolved, dict):
             raise AgentFailure("step inputs must be an object", retryable=False)
         ctx = RunContext(
@@ -462,6 +484,7 @@ class StepWork:
                 level, message, run=run, metadata=metadata
             ),
             engine=self.engine,
+            **self._durable(durable) if durable is not None else {},
         )
         clock = self.engine.clock
         began = clock.monotonic()
@@ -472,6 +495,15 @@ class StepWork:
             raise
         self.tally.add(agent.id, True, (clock.monotonic() - began) * 1000)
         return output
+
+    def _durable(self, attempt: _Attempt) -> dict[str, Any]:
+        """The ``RunContext`` fields of an AGENT step's call: its tools, its checkpoint."""
+        key = attempt.run.step_key
+        return {
+            "calls": StepCalls(self, attempt),
+            "checkpoint": partial(checkpoint, self, key),
+            "restored": attempt.run.output,
+        }
 
     async def _loop(self, step: WorkflowStep, attempt: _Attempt) -> Any:
         config = step.config

@@ -1,0 +1,62 @@
+"""What a step gives an agent that runs other agents (the LLM agent's tools) and journals
+its own progress: ``RunContext.calls`` and ``RunContext.checkpoint`` (docs/agents.md)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from turbocat_core.agents.contract import LogLine
+from turbocat_core.domain.agent import Agent
+from turbocat_core.domain.common import JsonObject
+from turbocat_core.engine.refs import references_in
+from turbocat_core.engine.validation import agent_ref
+
+if TYPE_CHECKING:
+    from turbocat_core.engine.steps import StepWork, _Attempt
+
+
+class StepCalls:
+    """``AgentCalls`` for one attempt: a tool runs as an AGENT step would run its agent."""
+
+    __slots__ = ("attempt", "work")
+
+    def __init__(self, work: StepWork, attempt: _Attempt) -> None:
+        self.work = work
+        self.attempt = attempt
+
+    async def find(self, agent_id: Any) -> Agent:
+        work = self.work
+        key = agent_ref(agent_id)
+        if key is not None and key not in work.agents:  # not one the steps name: load it once
+            async with work.engine.uow() as uow:
+                work.agents[key] = await uow.agents.get(key)
+        return work._agent(agent_id)
+
+    async def run(self, agent: Agent, inputs: JsonObject) -> Any:
+        work = self.work
+        executor = work.engine.executors.get(agent.type)
+        config = agent.config
+        if next(references_in(config), None) is not None:
+            what = f"the config of agent {agent.name!r}"
+            config = work._resolve(config, what, self.attempt, agent=agent)
+        # The model's arguments are used as written: a reference in them is not resolved (a
+        # model must not read the run's variables by writing {{env.NAME}}).
+        async with work.engine.clock.timeout(float(agent.max_execution_time)):
+            output = await work._execute(agent, executor, config, inputs, self.attempt.run)
+        work._check_output(output)
+        return output
+
+
+async def checkpoint(work: StepWork, key: str, state: Any, line: LogLine | None) -> None:
+    """Store ``state`` as the RUNNING step's output (secrets masked), with ``line``."""
+    journal = work.journal
+    current = work.runs[key]
+    stored = journal.masker.json(state) if journal.masker else state
+    run = replace(current, output=stored, updated_at=work.engine.clock.now())
+    work.runs[key] = run
+    logs = []
+    if line is not None:
+        level, message, metadata = line
+        logs.append(journal.line(level, message, run=run, metadata=metadata))
+    await journal.commit(runs=[run], logs=logs)

@@ -409,7 +409,7 @@ async def test_secrets_are_masked_in_the_turn_lines_and_the_transcript(
         openai.ok(f"The key is {KEY}"),
     )
     llm = await assistant(h)
-    execution, run = await run_one(h, llm)
+    execution, _ = await run_one(h, llm)
 
     assert execution.status is ExecutionStatus.COMPLETED
     logged = json.dumps([(line.message, line.metadata) for line in await h.logs(execution.id)])

@@ -48,6 +48,11 @@ class Scripted:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    hold: threading.Event | None = None
+    """Answer only once this is set (a call in flight, for as long as a test needs)."""
+
+    def held(self, until: threading.Event) -> Scripted:
+        return Scripted(self.status, self.body, self.headers, self.delay, until)
 
 
 class FakeLlmServer:
@@ -62,6 +67,7 @@ class FakeLlmServer:
         self.requests: list[Received] = []
         self._script: deque[Scripted] = deque()
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._next_call = 1
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -125,6 +131,12 @@ class FakeLlmServer:
     def last(self) -> Received:
         return self.requests[-1]
 
+    def wait_for(self, count: int, timeout: float = 60) -> None:
+        """Until ``count`` requests have arrived (``AssertionError`` after ``timeout``)."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.requests) >= count, timeout):
+                raise AssertionError(f"{len(self.requests)} request(s) in {timeout} s")
+
     # --- serving -------------------------------------------------------------------------
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
@@ -139,9 +151,12 @@ class FakeLlmServer:
         with self._lock:
             self.requests.append(received)
             scripted = self._script.popleft() if self._script else None
+            self._arrived.notify_all()
         answer = self._refusal(received) or scripted or self._default(received)
         if answer.delay:
             time.sleep(answer.delay)
+        if answer.hold is not None:
+            answer.hold.wait(600)
         payload = (
             answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
         )

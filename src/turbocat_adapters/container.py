@@ -79,6 +79,7 @@ from turbocat_core.usecases.api_keys import (
     ListApiKeys,
     RevokeApiKey,
 )
+from turbocat_core.usecases.approvals import DecideApproval
 from turbocat_core.usecases.deployment_lifecycle import (
     ListDeploymentEvents,
     StartDeployment,
@@ -352,6 +353,7 @@ class Container(containers.DeclarativeContainer):
         CancelExecution, uow=uow, clock=clock, ids=ids, cancellation=cancellation, queue=queue
     )
     retry_execution = providers.Factory(RetryExecution, uow=uow, clock=clock, ids=ids, queue=queue)
+    decide_approval = providers.Factory(DecideApproval, uow=uow, clock=clock, ids=ids, queue=queue)
     seed = providers.Factory(
         Seed, uow=uow, clock=clock, ids=ids, random=random, hasher=hasher, files=workflow_files
     )

@@ -6,7 +6,7 @@ Part of the core's ports (``turbocat_core.ports`` re-exports them); adapters imp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -87,6 +87,8 @@ class LlmRequest:
     ``{"role": "tool", "toolCallId", "name", "content", "isError"}`` and
     ``{"role": "user", "content"}``; each client writes them in its provider's form."""
     tools: tuple[ToolSpec, ...] = ()
+    stream: bool = False
+    """Ask for the provider's streaming format (text told as it comes: ``complete``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,7 +124,14 @@ class LlmClient(Protocol):
     (400, 401, 403, 404...) with the provider's message. Messages never hold the API key.
     """
 
-    async def complete(self, request: LlmRequest) -> LlmResponse: ...
+    async def complete(
+        self,
+        request: LlmRequest,
+        on_text: Callable[[str], Awaitable[None]] | None = None,
+    ) -> LlmResponse:
+        """The answer; with ``request.stream``, ``on_text`` is told each piece of its text
+        as it arrives (the answer returned is the same whole)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

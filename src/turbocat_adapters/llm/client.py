@@ -15,6 +15,7 @@ from typing import Any, Final
 import httpx
 
 from turbocat_adapters.http.transport import GuardedNetwork, reached_internal
+from turbocat_adapters.llm.streams import AnthropicStream, OpenAIStream, SseLines
 from turbocat_adapters.llm.wire import (
     Call,
     anthropic_call,
@@ -49,6 +50,38 @@ class _Answer:
     body: bytes
     internal: bool
     """From a non-public address (allowed by the operator): its body is never quoted."""
+    folded: Any = None
+    """A streamed answer, folded into the body the same request without streaming gets."""
+
+
+TextSink = Callable[[str], Awaitable[None]]
+"""Told each piece of text a streamed answer brings, as it arrives."""
+
+
+async def _fold(call: Call, response: httpx.Response, on_text: TextSink | None) -> Any:
+    """Read a 2xx event stream to its end: the folded answer, each text piece told."""
+    fold = AnthropicStream() if call.label.startswith("Anthropic") else OpenAIStream()
+    lines = SseLines()
+    size = 0
+    async for line in response.aiter_lines():
+        size += len(line) + 1
+        if size > MAX_RESPONSE_BYTES:
+            raise AgentFailure(f"{call.label} sent more than {MAX_RESPONSE_BYTES} bytes")
+        data = lines.feed(line)
+        if data is None:
+            continue
+        text = fold.feed(data)
+        if text and on_text is not None:
+            await on_text(text)
+        if fold.done:
+            break
+    else:
+        data = lines.feed("")  # a last event without its blank line
+        if data is not None:
+            fold.feed(data)
+    if not fold.done:
+        raise AgentFailure(f"{call.label} ended its stream before the answer was complete")
+    return fold.result()
 
 
 def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
@@ -135,20 +168,23 @@ class HttpLlmClient:
         self.max_wait = max_wait
         self._sleep = sleep
 
-    async def complete(self, request: LlmRequest) -> LlmResponse:
+    async def complete(self, request: LlmRequest, on_text: TextSink | None = None) -> LlmResponse:
         # A base URL a user typed goes through the guard; the operator's own ones are trusted.
         network = self.network if request.base_url else self._operator
         key = request.api_key
         if request.provider == "anthropic":
             call = anthropic_call(request, request.base_url or self.anthropic_base_url)
-            data = await self._send(call, key, network)
+            data = await self._send(call, key, network, on_text)
             return parse_anthropic(call.label, data, request.model)
         if request.provider in ("openai", "openai-compatible"):
             call = openai_call(request, request.base_url or self.openai_base_url)
-            return parse_openai(call.label, await self._send(call, key, network), request.model)
+            data = await self._send(call, key, network, on_text)
+            return parse_openai(call.label, data, request.model)
         raise AgentFailure(f"unknown LLM provider {request.provider!r}", retryable=False)
 
-    async def _send(self, call: Call, key: str | None, network: GuardedNetwork) -> Any:
+    async def _send(
+        self, call: Call, key: str | None, network: GuardedNetwork, on_text: TextSink | None
+    ) -> Any:
         """The decoded JSON of a 2xx answer, after retries; ``AgentFailure`` otherwise (the
         guard's own, unchanged, for a refused address)."""
         attempt = 0
@@ -160,7 +196,9 @@ class HttpLlmClient:
         ) as client:
             while True:
                 attempt += 1
-                answer = await self._post(client, call, key)
+                answer = await self._post(client, call, key, on_text)
+                if answer.folded is not None:
+                    return answer.folded
                 if 200 <= answer.status < 300:
                     try:
                         return json.loads(answer.body)
@@ -175,11 +213,17 @@ class HttpLlmClient:
                     raise failure
                 await self._sleep(self._wait(answer.headers, attempt))
 
-    async def _post(self, client: httpx.AsyncClient, call: Call, key: str | None) -> _Answer:
+    async def _post(
+        self, client: httpx.AsyncClient, call: Call, key: str | None, on_text: TextSink | None
+    ) -> _Answer:
         try:
             async with client.stream(
                 "POST", call.url, headers=call.headers, json=call.body
             ) as response:
+                streamed = response.headers.get("content-type", "").startswith("text/event-stream")
+                if call.body.get("stream") and streamed and 200 <= response.status_code < 300:
+                    folded = await _fold(call, response, on_text)
+                    return _Answer(response.status_code, response.headers, b"", False, folded)
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in response.aiter_bytes():

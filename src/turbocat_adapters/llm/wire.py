@@ -72,6 +72,9 @@ def openai_call(request: LlmRequest, base_url: str) -> Call:
         body["stop"] = list(request.stop)
     if request.json_response:
         body["response_format"] = {"type": "json_object"}
+    if request.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
     return Call(label, endpoint(base_url, "/v1", "/chat/completions"), headers, body)
 
 
@@ -105,6 +108,8 @@ def anthropic_call(request: LlmRequest, base_url: str) -> Call:
     _put(body, "top_p", request.top_p)
     if request.stop:
         body["stop_sequences"] = list(request.stop)
+    if request.stream:
+        body["stream"] = True
     return Call("Anthropic API", endpoint(base_url, "/v1", "/messages"), headers, body)
 
 

@@ -325,8 +325,6 @@ def _llm_tools(config: _Shape) -> None:
         approval = tool.config.get("requiresApproval", False)
         if not isinstance(approval, bool):
             tool.add("requiresApproval", f"expected true or false, got {type_name(approval)}")
-        elif approval:
-            tool.add("requiresApproval", "approvals are not available in this version yet")
 
 
 def _anthropic_limits(config: _Shape) -> None:

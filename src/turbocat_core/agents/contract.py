@@ -68,6 +68,9 @@ class RunContext:
     calls, tools, outside a run)."""
     restored: Any = None
     """The last state an earlier attempt of this step journaled, else ``None``."""
+    suspend: Callable[[], Awaitable[Any]] | None = None
+    """Waits until someone else changes the journaled state (an approval), holding no
+    worker when nothing else runs (the run parks as on a long WAIT), and returns it."""
 
 
 class AgentExecutor(Protocol):

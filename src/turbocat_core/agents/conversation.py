@@ -24,6 +24,7 @@ from typing import Any, Final
 from turbocat_core.agents.contract import LogLine, RunContext
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import Agent
+from turbocat_core.domain.approval import PENDING, REJECTED
 from turbocat_core.domain.common import JsonObject
 from turbocat_core.domain.execution import LogLevel
 from turbocat_core.ports import JsonSchemas, LlmClient, LlmRequest, LlmResponse, ToolSpec
@@ -45,6 +46,7 @@ def tool_name(agent_name: str) -> str:
 class Tool:
     spec: ToolSpec
     agent: Agent
+    approval: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,17 +85,22 @@ class Conversation:
         self.turns: list[JsonObject] = []
         self.usage = {"promptTokens": 0, "completionTokens": 0, "totalTokens": 0}
         self.tools: dict[str, Tool] = {}
+        self.approvals: dict[str, JsonObject] = {}
+        """Calls of tools with ``requiresApproval``, by call id: PENDING, APPROVED, REJECTED."""
         self._lock = asyncio.Lock()
         self._restore(ctx.restored)
 
     # --- state -------------------------------------------------------------------------
 
     def state(self) -> JsonObject:
-        return {
+        state: JsonObject = {
             "transcript": list(self.messages),
             "turns": list(self.turns),
             "usage": dict(self.usage),
         }
+        if self.approvals:
+            state["approvals"] = dict(self.approvals)
+        return state
 
     def _restore(self, saved: Any) -> None:
         if not (
@@ -106,6 +113,14 @@ class Conversation:
         self.messages = list(saved["transcript"])
         self.turns = list(saved["turns"])
         self.usage.update(saved["usage"])
+        self._take_decisions(saved)
+
+    def _take_decisions(self, saved: Any) -> None:
+        approvals = saved.get("approvals") if isinstance(saved, dict) else None
+        if isinstance(approvals, dict):
+            for call_id, decision in approvals.items():
+                if isinstance(decision, dict):
+                    self.approvals[call_id] = decision
 
     async def _save(self, line: LogLine | None) -> None:
         if self.ctx.checkpoint is not None:
@@ -229,7 +244,8 @@ class Conversation:
                 or f"Runs the {agent.type} agent {agent.name!r}."
             )
             parameters = item.get("parameters") or self._declared(agent)
-            tools[name] = Tool(ToolSpec(name, description, parameters), agent)
+            approval = item.get("requiresApproval") is True
+            tools[name] = Tool(ToolSpec(name, description, parameters), agent, approval)
         return tools
 
     def _declared(self, agent: Agent) -> JsonObject:
@@ -242,13 +258,65 @@ class Conversation:
         return {"type": "object", **schema}
 
     async def _answer(self, calls: list[JsonObject]) -> None:
-        """Run the calls without a journaled result yet, each result journaled as it comes."""
-        answered = set()
-        for message in reversed(self.messages):  # this turn's results (ids may repeat later)
-            if message.get("role") != "tool":
-                break
-            answered.add(message.get("toolCallId"))
-        pending = [call for call in calls if call["id"] not in answered]
+        """Run the calls without a journaled result yet, each result journaled as it comes;
+        calls waiting for an approval are announced, then the attempt waits for them."""
+        while True:
+            answered = set()
+            for message in reversed(self.messages):  # this turn's results (ids may repeat)
+                if message.get("role") != "tool":
+                    break
+                answered.add(message.get("toolCallId"))
+            runnable: list[JsonObject] = []
+            waiting: list[JsonObject] = []
+            for call in calls:
+                if call["id"] in answered:
+                    continue
+                decision = self._approval(call)
+                if decision is not None and decision["status"] == PENDING:
+                    waiting.append(decision)
+                else:
+                    runnable.append(call)
+            await self._run_calls(runnable)
+            if not waiting:
+                return
+            await self._wait_for(waiting)
+
+    def _approval(self, call: JsonObject) -> JsonObject | None:
+        """The approval a call needs (recorded PENDING the first time), or ``None``."""
+        tool = self.tools.get(call["name"])
+        if tool is None or not tool.approval:
+            return None
+        arguments, problem = self._arguments(tool, call)
+        if problem is not None:  # answered with the error, nothing to approve
+            return None
+        decision = self.approvals.get(call["id"])
+        if decision is None:
+            decision = self.approvals[call["id"]] = {
+                "callId": call["id"],
+                "tool": call["name"],
+                "arguments": arguments,
+                "turn": len(self.turns),
+                "status": PENDING,
+            }
+        return decision
+
+    async def _wait_for(self, waiting: list[JsonObject]) -> None:
+        suspend = self.ctx.suspend
+        if suspend is None:
+            raise AgentFailure(
+                "tools that require approval run only inside an execution's AGENT step",
+                retryable=False,
+            )
+        ids = ", ".join(f"{item['tool']} ({item['callId']})" for item in waiting)
+        text = (
+            f"turn {len(self.turns)}: waiting for approval of {ids}: POST "
+            f"/api/v1/executions/{self.ctx.execution_id}/approvals/<callId>"
+        )
+        async with self._lock:
+            await self._save((LogLevel.INFO, text, {"approvals": list(waiting)}))
+        self._take_decisions(await suspend())
+
+    async def _run_calls(self, calls: list[JsonObject]) -> None:
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(call: JsonObject) -> None:
@@ -266,26 +334,40 @@ class Conversation:
                 await self._save(None)
 
         async with asyncio.TaskGroup() as group:
-            for call in pending:
+            for call in calls:
                 group.create_task(one(call))
+
+    def _arguments(self, tool: Tool, call: JsonObject) -> tuple[JsonObject, str | None]:
+        """The call's arguments, or why they are refused (not JSON, not an object, not
+        valid against the tool's schema)."""
+        try:
+            arguments = json.loads(call["arguments"] or "{}")
+        except ValueError as error:
+            return {}, f"error: the arguments are not valid JSON ({error})"
+        if not isinstance(arguments, dict):
+            return {}, "error: the arguments must be a JSON object"
+        if self.schemas is not None:
+            problems = self.schemas.problems(tool.spec.parameters, arguments)
+            if problems:
+                return arguments, "error: invalid arguments: " + "; ".join(problems)
+        return arguments, None
 
     async def _result(self, call: JsonObject) -> tuple[str, bool]:
         """The text sent back for one call, and whether it is an error (an unknown tool,
-        arguments that are not JSON or fail the schema, a failed tool)."""
+        arguments that are not JSON or fail the schema, a rejected call, a failed tool)."""
         tool = self.tools.get(call["name"])
         if tool is None:
             known = ", ".join(self.tools) or "none"
             return f"error: there is no tool named {call['name']!r} (the tools: {known})", True
-        try:
-            arguments = json.loads(call["arguments"] or "{}")
-        except ValueError as error:
-            return f"error: the arguments are not valid JSON ({error})", True
-        if not isinstance(arguments, dict):
-            return "error: the arguments must be a JSON object", True
-        if self.schemas is not None:
-            problems = self.schemas.problems(tool.spec.parameters, arguments)
-            if problems:
-                return "error: invalid arguments: " + "; ".join(problems), True
+        arguments, problem = self._arguments(tool, call)
+        if problem is not None:
+            return problem, True
+        decision = self.approvals.get(call["id"])
+        if decision is not None and decision.get("status") == REJECTED:
+            comment = decision.get("comment")
+            return "rejected: the user did not approve this call" + (
+                f": {comment}" if comment else ""
+            ), True
         assert self.ctx.calls is not None  # _tools checked it
         try:
             output = await self.ctx.calls.run(tool.agent, arguments)
@@ -330,6 +412,8 @@ class Conversation:
             turns=list(self.turns),
             transcript=list(self.messages),
         )
+        if self.approvals:
+            result["approvals"] = list(self.approvals.values())
         return result
 
     def _check_json(self, text: str) -> tuple[list[str], Any]:

@@ -34,7 +34,7 @@ from turbocat_core.engine.refs import (
     walk,
 )
 from turbocat_core.engine.retry import backoff_ms, classify, should_retry
-from turbocat_core.engine.tool_calls import StepCalls, checkpoint
+from turbocat_core.engine.tool_calls import StepCalls, checkpoint, suspend
 from turbocat_core.engine.validation import RESERVED_ROOTS, agent_ref, parse_instant
 
 if TYPE_CHECKING:
@@ -503,6 +503,7 @@ class StepWork:
             "calls": StepCalls(self, attempt),
             "checkpoint": partial(checkpoint, self, key),
             "restored": attempt.run.output,
+            "suspend": partial(suspend, self, key),
         }
 
     async def _loop(self, step: WorkflowStep, attempt: _Attempt) -> Any:

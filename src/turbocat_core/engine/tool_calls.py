@@ -4,7 +4,8 @@ its own progress: ``RunContext.calls`` and ``RunContext.checkpoint`` (docs/agent
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
 
 from turbocat_core.agents.contract import LogLine
 from turbocat_core.domain.agent import Agent
@@ -14,6 +15,9 @@ from turbocat_core.engine.validation import agent_ref
 
 if TYPE_CHECKING:
     from turbocat_core.engine.steps import StepWork, _Attempt
+
+SUSPEND_POLL: Final = 0.25
+"""Seconds between two looks at a suspended step's stored state while its run stays here."""
 
 
 class StepCalls:
@@ -60,3 +64,24 @@ async def checkpoint(work: StepWork, key: str, state: Any, line: LogLine | None)
         level, message, metadata = line
         logs.append(journal.line(level, message, run=run, metadata=metadata))
     await journal.commit(runs=[run], logs=logs)
+
+
+async def suspend(work: StepWork, key: str) -> Any:
+    """Wait until the step's stored state differs from what this attempt journaled last
+    (``usecases.approvals`` wrote a decision), and return it. The runner is told the step
+    waits until the run's deadline, so it parks the run when nothing else runs: the step is
+    cancelled here and its next attempt starts from the stored state."""
+    engine = work.engine
+    execution = work.execution
+    started = execution.started_at or work.journal.execution.started_at or engine.clock.now()
+    if work.on_wait is not None:
+        work.on_wait(key, started + timedelta(seconds=execution.timeout_seconds))
+    while True:
+        await engine.clock.sleep(SUSPEND_POLL)
+        async with engine.uow() as uow:
+            runs = await uow.step_runs.for_execution(execution.id)
+        stored = next((run for run in runs if run.step_key == key), None)
+        current = work.runs[key]
+        if stored is not None and stored.output != current.output:
+            work.runs[key] = replace(current, output=stored.output)
+            return stored.output

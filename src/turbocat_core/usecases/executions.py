@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from turbocat_core.domain.access import Actor, require_owner, require_visible
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES
+from turbocat_core.domain.approval import pending_approvals
 from turbocat_core.domain.common import (
     AgentId,
     DeploymentId,
@@ -430,13 +431,16 @@ class ExecutionWithRuns(Execution):
     """An execution with the durable state of each of its steps (progress, reuse)."""
 
     step_runs: tuple[StepRun, ...] = ()
+    pending_approvals: tuple[JsonObject, ...] = ()
+    """Tool calls the run waits for a decision on (``usecases.approvals``)."""
 
     @classmethod
     def of(cls, execution: Execution, runs: Sequence[StepRun]) -> ExecutionWithRuns:
         values = {f.name: getattr(execution, f.name) for f in fields(Execution)}
         order = {step.step_key: i for i, step in enumerate(execution.steps)}
         ordered = sorted(runs, key=lambda run: (order.get(run.step_key, len(order)), run.step_key))
-        return cls(**values, step_runs=tuple(ordered))
+        waiting = tuple(pending_approvals(ordered))
+        return cls(**values, step_runs=tuple(ordered), pending_approvals=waiting)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

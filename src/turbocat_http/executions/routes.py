@@ -24,6 +24,7 @@ from turbocat_core.domain.execution import (
 )
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.errors import ValidationFailed
+from turbocat_core.usecases.approvals import MAX_COMMENT_CHARS, DecideApproval
 from turbocat_core.usecases.executions import (
     CancelExecution,
     ExecutionWithRuns,
@@ -37,7 +38,7 @@ from turbocat_http.auth.access import scoped
 from turbocat_http.auth.security import ACTOR
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import MAX_PAGE, ListParams, list_query, ok, paged
-from turbocat_http.executions.schemas import RetryIn
+from turbocat_http.executions.schemas import ApprovalIn, ApprovalOut, RetryIn
 from turbocat_http.executions.stream import BATCH, ExecutionStream
 from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope, PageEnvelope
@@ -149,6 +150,31 @@ async def retry_execution(
     )
 
 
+@post(
+    "/{execution_id:uuid}/approvals/{call_id:str}",
+    status_code=HTTP_200_OK,
+    **scoped(EXECUTIONS, "write"),
+    responses=error_responses(404, 409),
+)
+async def decide_approval(
+    execution_id: FromPath[UUID],
+    call_id: FromPath[str],
+    actor: NamedDependency[Actor],
+    decide_approval: NamedDependency[DecideApproval],
+    data: JSONBody[ApprovalIn],
+) -> Envelope[ApprovalOut]:
+    """Approve or reject a tool call the run waits for (listed in the execution's
+    ``pendingApprovals``): ``{"approve": true|false, "comment"?}``. A rejection goes back
+    to the model as the tool's result. 404 for a call the run does not wait for (or an
+    execution the caller may not see), 409 INVALID_STATE for a call already decided."""
+    if data.comment is not None and len(data.comment) > MAX_COMMENT_CHARS:
+        raise ValidationFailed.field("comment", f"at most {MAX_COMMENT_CHARS} characters")
+    decided = await decide_approval(
+        actor, ExecutionId(execution_id), call_id, approve=data.approve, comment=data.comment
+    )
+    return ok(ApprovalOut.of(decided))
+
+
 @get(
     "/{execution_id:uuid}/stream",
     **scoped(EXECUTIONS, "read"),
@@ -204,6 +230,7 @@ router = Router(
         list_execution_logs,
         cancel_execution,
         retry_execution,
+        decide_approval,
         stream_execution,
     ],
     dependencies={
@@ -214,6 +241,7 @@ router = Router(
             "list_child_executions",
             "cancel_execution",
             "retry_execution",
+            "decide_approval",
             "watch_execution",
             "logs",
         ),

@@ -65,6 +65,8 @@ class FakeLlmServer:
         self.api_key = api_key
         self.reply_text = reply_text
         self.requests: list[Received] = []
+        self.streamed = 0
+        """Answers sent in the streaming format."""
         self._script: deque[Scripted] = deque()
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -157,12 +159,18 @@ class FakeLlmServer:
             time.sleep(answer.delay)
         if answer.hold is not None:
             answer.hold.wait(600)
-        payload = (
-            answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
-        )
+        kind = "application/json"
+        streamed = received.method == "POST" and _asks_to_stream(received)
+        if streamed and answer.status == 200 and isinstance(answer.body, dict):
+            payload, kind = self._stream(answer.body).encode(), "text/event-stream"
+            self.streamed += 1
+        else:
+            payload = (
+                answer.body if isinstance(answer.body, bytes) else json.dumps(answer.body).encode()
+            )
         try:
             handler.send_response(answer.status)
-            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Type", kind)
             handler.send_header("Content-Length", str(len(payload)))
             for key, value in answer.headers.items():
                 handler.send_header(key, value)
@@ -172,6 +180,10 @@ class FakeLlmServer:
             pass
 
     def _refusal(self, received: Received) -> Scripted | None:
+        raise NotImplementedError
+
+    def _stream(self, body: dict[str, Any]) -> str:
+        """The answer ``body`` as the provider streams it (``"stream": true``)."""
         raise NotImplementedError
 
     def _default(self, received: Received) -> Scripted:
@@ -271,6 +283,46 @@ class FakeOpenAI(FakeLlmServer):
     def _default(self, received: Received) -> Scripted:
         return self.ok(self.reply_text, model=received.json.get("model", "gpt-4o-mini"))
 
+    def _stream(self, body: dict[str, Any]) -> str:
+        """``chat.completion.chunk`` events: the role, the content in pieces, each tool call
+        (id and name, then its arguments in pieces), the finish reason, the usage (as with
+        ``stream_options.include_usage``), then ``[DONE]``."""
+        head = {
+            "id": body["id"],
+            "object": "chat.completion.chunk",
+            "created": body["created"],
+            "model": body["model"],
+            "system_fingerprint": body.get("system_fingerprint"),
+        }
+        choice = body["choices"][0]
+        message = choice["message"]
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            step = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return {**head, "choices": [step]}
+
+        chunks = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        chunks += [chunk({"content": piece}) for piece in _pieces(message.get("content") or "")]
+        for index, call in enumerate(message.get("tool_calls") or []):
+            function = call["function"]
+            first = {"index": index, "id": call["id"], "type": "function"}
+            chunks.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {**first, "function": {"name": function["name"], "arguments": ""}}
+                        ]
+                    }
+                )
+            )
+            chunks += [
+                chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                for piece in _pieces(function["arguments"], 7)
+            ]
+        chunks.append(chunk({}, choice["finish_reason"]))
+        chunks.append({**head, "choices": [], "usage": body["usage"]})
+        return "".join(f"data: {json.dumps(item)}\n\n" for item in chunks) + "data: [DONE]\n\n"
+
 
 class FakeAnthropic(FakeLlmServer):
     """``POST /v1/messages`` with ``x-api-key`` and ``anthropic-version``."""
@@ -338,3 +390,65 @@ class FakeAnthropic(FakeLlmServer):
 
     def _default(self, received: Received) -> Scripted:
         return self.ok(self.reply_text, model=received.json.get("model", "claude"))
+
+    def _stream(self, body: dict[str, Any]) -> str:
+        """Messages stream events: ``message_start``, a ``ping``, per block
+        ``content_block_start`` / ``_delta`` (``text_delta``, ``input_json_delta``) /
+        ``_stop``, ``message_delta`` (stop reason, output tokens), ``message_stop``."""
+        usage = body["usage"]
+        start = {
+            **body,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": usage["input_tokens"], "output_tokens": 1},
+        }
+        events: list[tuple[str, dict[str, Any]]] = [
+            ("message_start", {"type": "message_start", "message": start}),
+            ("ping", {"type": "ping"}),
+        ]
+        for index, block in enumerate(body["content"]):
+            if block["type"] == "text":
+                opened = {"type": "text", "text": ""}
+                deltas = [{"type": "text_delta", "text": p} for p in _pieces(block["text"])]
+            else:
+                opened = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+                deltas = [
+                    {"type": "input_json_delta", "partial_json": p}
+                    for p in ["", *_pieces(json.dumps(block["input"]), 7)]
+                ]
+            events.append(
+                (
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": opened},
+                )
+            )
+            events += [
+                ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+                for d in deltas
+            ]
+            events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+        stop = {"stop_reason": body["stop_reason"], "stop_sequence": None}
+        events.append(
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": stop,
+                    "usage": {"output_tokens": usage["output_tokens"]},
+                },
+            )
+        )
+        events.append(("message_stop", {"type": "message_stop"}))
+        return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+
+
+def _pieces(text: str, size: int = 4) -> list[str]:
+    return [text[start : start + size] for start in range(0, len(text), size)]
+
+
+def _asks_to_stream(received: Received) -> bool:
+    try:
+        return bool(received.json.get("stream"))
+    except ValueError:
+        return False

@@ -12,6 +12,7 @@ import pytest
 from tests.fakes.llm_servers import FakeOpenAI
 from tests.http.conftest import API
 from tests.http.resources import Api, Person, make_api
+from tests.http.test_executions_stream import read_stream
 
 REFUND = {
     "type": "object",
@@ -139,6 +140,13 @@ async def test_an_approved_call_runs_and_the_model_gets_its_result(world):
     lines = [line["message"] for line in logs.json()["data"]]
     assert any(line.startswith("turn 1: waiting for approval of refund") for line in lines)
     assert f"tool call {call_id} (refund) approved" in lines
+    events = await read_stream(api, ada, run.id)
+    announced = [
+        event["data"]["metadata"]["approvals"]
+        for event in events
+        if event.get("event") == "log" and "approvals" in event["data"]["metadata"]
+    ]
+    assert [[item["callId"] for item in calls] for calls in announced] == [[call_id]]
 
 
 async def test_a_rejected_call_goes_back_to_the_model_and_never_runs(world):

@@ -13,6 +13,7 @@ from tests.adapters.http_peer import running_peer
 from tests.fakes.llm_servers import FakeOpenAI
 from tests.http.conftest import API
 from tests.http.resources import Api, make_api
+from tests.http.test_executions_stream import read_stream
 
 QUERY = {
     "type": "object",
@@ -128,3 +129,33 @@ async def test_a_bad_tools_config_is_a_validation_error(world):
 
 def ask_id() -> str:
     return "0190b3a4-7c1e-7000-8000-0000000000aa"
+
+
+async def test_a_streamed_answer_comes_as_token_events(world):
+    api, _, openai = world
+    ada = await api.user()
+    body = {
+        "name": "talk",
+        "type": "LLM",
+        "config": {"provider": "openai", "model": "gpt-4o-mini", "prompt": "hi", "stream": True},
+    }
+    agent = (await api.client.post(f"{API}/agents", json=body, headers=ada.headers)).json()
+    answer = "Streaming answers arrive piece by piece, and the stream shows each batch of them."
+    openai.script(openai.ok(answer))
+    workflow = {
+        "name": "talk",
+        "status": "ACTIVE",
+        "steps": [{"stepKey": "talk", "agentId": agent["data"]["id"]}],
+    }
+    created = await api.client.post(f"{API}/workflows", json=workflow, headers=ada.headers)
+    started = await api.client.post(
+        f"{API}/workflows/{created.json()['data']['id']}/execute",
+        json={"inputs": {}},
+        headers=ada.headers,
+    )
+    events = await read_stream(api, ada, started.json()["data"]["id"])
+    tokens = [event["data"]["message"] for event in events if event.get("event") == "token"]
+    assert "".join(tokens) == answer
+    assert len(tokens) >= 2
+    assert events[-1]["event"] == "status"
+    assert events[-1]["data"]["status"] == "COMPLETED"

@@ -54,6 +54,7 @@ LLM_KEYS: Final = (
     "maxTotalTokens",
     "toolConcurrency",
     "outputSchema",
+    "stream",
 )
 MAX_STOP_SEQUENCES: Final = 16
 TOOL_KEYS: Final = ("agentId", "name", "description", "parameters", "requiresApproval")
@@ -275,6 +276,9 @@ def _llm(config: _Shape) -> None:
     config.number("maxTurns", 1, MAX_TURNS, integer=True)
     config.number("maxTotalTokens", 1, integer=True)
     config.number("toolConcurrency", 1, MAX_TOOL_CONCURRENCY, integer=True)
+    stream = config.config.get("stream", False)
+    if not isinstance(stream, bool) and not config.is_ref(stream):
+        config.add("stream", f"expected true or false, got {type_name(stream)}")
     if "outputSchema" in config.config:
         if not isinstance(config.config["outputSchema"], dict):
             config.add("outputSchema", "expected a JSON Schema (an object)")

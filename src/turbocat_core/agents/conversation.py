@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from turbocat_core.agents.contract import LogLine, RunContext
 from turbocat_core.agents.failures import AgentFailure
+from turbocat_core.agents.streaming import TokenLines
 from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.approval import PENDING, REJECTED
 from turbocat_core.domain.common import JsonObject
@@ -168,8 +169,13 @@ class Conversation:
     async def _ask(self, specs: tuple[ToolSpec, ...]) -> None:
         """One model call, journaled with its turn's log line."""
         request = replace(self.request, messages=tuple(self.messages), tools=specs)
-        response = await self.client.complete(request)
         number = len(self.turns) + 1
+        if request.stream:
+            tokens = TokenLines(self.ctx.log, number)
+            response = await self.client.complete(request, tokens)
+            await tokens.close()
+        else:
+            response = await self.client.complete(request)
         usage = _usage(response)
         for key, value in usage.items():
             self.usage[key] = self.usage.get(key, 0) + value

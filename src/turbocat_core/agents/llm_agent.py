@@ -11,6 +11,7 @@ from turbocat_core.agents.configs import check_llm_config
 from turbocat_core.agents.contract import RunContext
 from turbocat_core.agents.conversation import Conversation
 from turbocat_core.agents.failures import AgentFailure
+from turbocat_core.agents.streaming import TokenLines
 from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import JsonObject
 from turbocat_core.engine.refs import REFERENCE
@@ -124,7 +125,12 @@ class LlmAgent:
                 self.client, self.schemas, agent, config, request, ctx, parse_json_answer
             )
             return await conversation.run()
-        response = await self.client.complete(request)
+        if request.stream:
+            tokens = TokenLines(ctx.log, 1)
+            response = await self.client.complete(request, tokens)
+            await tokens.close()
+        else:
+            response = await self.client.complete(request)
         return self.output(agent, response, json_answer=request.json_response)
 
     def request(
@@ -168,6 +174,7 @@ class LlmAgent:
             presence_penalty=merged.get("presencePenalty"),
             stop=tuple(merged.get("stopSequences") or ()),
             json_response=json_response,
+            stream=merged.get("stream") is True,
         )
 
     def _api_key(

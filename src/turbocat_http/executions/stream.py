@@ -46,8 +46,10 @@ def status_data(execution: Execution) -> str:
 
 
 def log_event(line: ExecutionLog) -> ServerSentEventMessage:
+    """A log line; a streamed answer's text (``agents.streaming``) is a ``token`` event."""
+    event = "token" if line.metadata.get("tokens") is True else "log"
     return ServerSentEventMessage(
-        event="log", id=line.seq, data=_encoder.encode(to_wire(line)).decode()
+        event=event, id=line.seq, data=_encoder.encode(to_wire(line)).decode()
     )
 
 

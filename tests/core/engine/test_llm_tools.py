@@ -415,3 +415,65 @@ async def test_secrets_are_masked_in_the_turn_lines_and_the_transcript(
     logged = json.dumps([(line.message, line.metadata) for line in await h.logs(execution.id)])
     assert KEY not in logged
     assert "turn 1: the model asked for 1 tool call(s)" in logged
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_a_streamed_conversation_writes_its_tokens_and_journals_the_whole_text(
+    tools_harness: Harness, openai: FakeOpenAI, anthropic: FakeAnthropic, provider: str
+):
+    h = tools_harness
+    answer = "Paris is warm today, so a T-shirt will do; Oslo needs a coat and a hat."
+    if provider == "openai":
+        fake: FakeOpenAI | FakeAnthropic = openai
+        openai.script(
+            openai.tool_calls(
+                ("Weather_lookup", {"city": "Paris"}), ("Weather_lookup", {"city": "Oslo"})
+            ),
+            openai.ok(answer),
+        )
+    else:
+        fake = anthropic
+        anthropic.script(
+            anthropic.tool_use(
+                ("Weather_lookup", {"city": "Paris"}), ("Weather_lookup", {"city": "Oslo"})
+            ),
+            anthropic.ok(answer),
+        )
+    llm = await assistant(h, provider, stream=True)
+    execution, run = await run_one(h, llm)
+
+    assert execution.status is ExecutionStatus.COMPLETED, execution.error_message
+    assert fake.streamed == 2
+    assert all(request.json["stream"] is True for request in fake.requests)
+    if provider == "openai":
+        assert openai.requests[0].json["stream_options"] == {"include_usage": True}
+    assert run.output["text"] == answer
+    assert run.output["usage"]["totalTokens"] > 0
+    asked = run.output["transcript"][0]["toolCalls"]
+    assert [json.loads(call["arguments"]) for call in asked] == [
+        {"city": "Paris"},
+        {"city": "Oslo"},
+    ]
+    assert h.scripted.count("Weather lookup") == 2
+    tokens = [line for line in await h.logs(execution.id) if line.metadata.get("tokens")]
+    assert "".join(line.message for line in tokens) == answer
+    assert len(tokens) >= 2  # written as it came, in batches
+    assert {line.metadata["turn"] for line in tokens} == {2}
+
+
+async def test_a_streamed_answer_without_tools(tools_harness: Harness, openai: FakeOpenAI):
+    h = tools_harness
+    llm = await h.agent(
+        "plain",
+        agent_type=AgentType.LLM,
+        config={"provider": "openai", "model": "gpt-4o-mini", "prompt": "hi", "stream": True},
+    )
+    openai.script(openai.ok("Hello there, how can I help?"))
+    execution, run = await run_one(h, llm)
+
+    assert execution.status is ExecutionStatus.COMPLETED, execution.error_message
+    assert run.output["text"] == "Hello there, how can I help?"
+    assert run.output["usage"] == {"promptTokens": 12, "completionTokens": 5, "totalTokens": 17}
+    assert openai.streamed == 1
+    tokens = [line.message for line in await h.logs(execution.id) if line.metadata.get("tokens")]
+    assert "".join(tokens) == "Hello there, how can I help?"

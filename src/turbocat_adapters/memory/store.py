@@ -14,7 +14,7 @@ from turbocat_adapters.memory.services import (
 )
 from turbocat_adapters.memory.tables import TABLES, LogLocks, RowKey, Table
 from turbocat_adapters.memory.uow import MemoryUnitOfWork
-from turbocat_adapters.stores import MigrationState, Store
+from turbocat_adapters.store_contract import MigrationState, Store
 from turbocat_core import ports
 from turbocat_core.domain.common import ExecutionId
 from turbocat_core.domain.execution import ExecutionLog, StepRun

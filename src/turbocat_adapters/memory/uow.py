@@ -30,16 +30,9 @@ if TYPE_CHECKING:
 
 
 class MemoryUnitOfWork:
-    """One transaction over the store, like a psycopg connection in a transaction block.
-
-    Writes wait in the transaction until ``commit()``; reads see them merged with what is
-    committed; other units of work see only committed data. Leaving ``async with`` rolls
-    back whatever is not committed (after an exception too). After ``commit()`` or
-    ``rollback()`` the unit of work stays usable: later writes form a new transaction that
-    needs its own ``commit()``, as psycopg opens a new transaction with the next statement.
-    A commit that fails (``Conflict``) applies nothing and discards the pending writes.
-    Repositories may only be used inside ``async with`` (``RuntimeError`` otherwise).
-    """
+    """The port's unit of work (its contract: ``ports.RunUnitOfWork``) over the store: writes
+    wait in the transaction, an overlay on the committed tables, until ``commit()`` applies
+    them all or, on a ``Conflict``, nothing (and discards them)."""
 
     __slots__ = (
         "_tx",

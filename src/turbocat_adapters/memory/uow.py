@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from turbocat_adapters.memory.analytics import MemoryAnalyticsRepository
 from turbocat_adapters.memory.entities import (
@@ -22,11 +22,9 @@ from turbocat_adapters.memory.runs import (
     MemoryStepRepository,
     MemoryStepRunRepository,
 )
+from turbocat_adapters.memory.tables import Committed
 from turbocat_adapters.memory.transaction import Transaction
 from turbocat_core import ports
-
-if TYPE_CHECKING:
-    from turbocat_adapters.memory.store import MemoryStore
 
 
 class MemoryUnitOfWork:
@@ -50,7 +48,7 @@ class MemoryUnitOfWork:
         "workflows",
     )
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: Committed) -> None:
         # Typed as the ports: protocol attributes are settable, hence compared invariantly.
         tx = self._tx = Transaction(store)
         self.users: ports.UserRepository = MemoryUserRepository(tx)

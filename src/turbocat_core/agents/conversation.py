@@ -28,7 +28,7 @@ from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.approval import PENDING, REJECTED
 from turbocat_core.domain.common import JsonObject
 from turbocat_core.domain.execution import LogLevel
-from turbocat_core.ports import JsonSchemas, LlmClient, LlmRequest, LlmResponse, ToolSpec
+from turbocat_core.ports.agents import JsonSchemas, LlmClient, LlmRequest, LlmResponse, ToolSpec
 
 DEFAULT_MAX_TURNS: Final = 10
 DEFAULT_TOOL_CONCURRENCY: Final = 4

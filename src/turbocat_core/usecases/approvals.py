@@ -10,7 +10,10 @@ from turbocat_core.domain.approval import APPROVED, PENDING, REJECTED, approvals
 from turbocat_core.domain.common import ExecutionId, JsonObject
 from turbocat_core.domain.execution import ExecutionStatus, LogLevel
 from turbocat_core.errors import InvalidState, NotFound
-from turbocat_core.ports import Clock, IdGenerator, JobQueue, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.coordination import JobQueue
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.run_store import RunUnitOfWorkFactory
 from turbocat_core.usecases.executions import log_line, visible_execution
 
 MAX_COMMENT_CHARS: Final = 2000
@@ -21,7 +24,7 @@ class DecideApproval:
     """Approve or reject a tool call a run waits for; the run goes on (queued at once when
     it parked, seen within a moment when its worker still holds it)."""
 
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
     queue: JobQueue

@@ -44,6 +44,7 @@ from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.engine.observer import RunObserver
 from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
 from turbocat_core.errors import ValidationFailed
+from turbocat_core.ports.agents import McpClient
 from turbocat_core.ports.clock import Clock
 from turbocat_core.ports.mail import Mailer
 from turbocat_core.ports.storage import UnitOfWorkFactory
@@ -274,7 +275,18 @@ def _llm_agent(settings: Settings, network: GuardedNetwork) -> LlmAgent:
         network=network,
         timeout=float(settings.llm_timeout_seconds),
     )
-    return LlmAgent(client, server_env=os.environ, schemas=JsonSchemaChecks())
+    return LlmAgent(
+        client, server_env=os.environ, schemas=JsonSchemaChecks(), mcp=_mcp_client(network)
+    )
+
+
+def _mcp_client(network: GuardedNetwork) -> McpClient | None:
+    """MCP tools' client, when the ``mcp`` extra is installed (else MCP tools fail clearly)."""
+    try:
+        from turbocat_adapters.mcp_client import SdkMcpClient
+    except ImportError:
+        return None
+    return SdkMcpClient(network)
 
 
 def _api_agent(settings: Settings, network: GuardedNetwork) -> ApiAgent:

@@ -468,3 +468,25 @@ def test_the_llm_executor_refuses_schemas_that_are_not_json_schemas():
         "config.tools.0.parameters",
     ]
     assert caught.value.details[0].message.startswith("not a valid JSON Schema: type: ")
+
+
+def test_mcp_tools_are_checked_when_saved():
+    good = {"mcp": {"url": "https://tools.example.com/mcp", "headers": {"X-Key": "{{env.K}}"}}}
+    check_llm_config({**ASK, "tools": [good, {**good, "requiresApproval": True}]})
+    config = {
+        **ASK,
+        "tools": [
+            {"mcp": {"headers": {"a": 1}, "tools": "add"}},
+            {"mcp": {"url": "ftp://x", "extra": 1}, "name": "x"},
+            {"mcp": "https://tools.example.com/mcp"},
+        ],
+    }
+    assert fields_of(check_llm_config, config) == [
+        "config.tools.0.mcp.url",
+        "config.tools.0.mcp.headers.a",
+        "config.tools.0.mcp.tools",
+        "config.tools.1.name",
+        "config.tools.1.mcp.extra",
+        "config.tools.1.mcp.url",
+        "config.tools.2.mcp",
+    ]

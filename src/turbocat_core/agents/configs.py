@@ -58,6 +58,8 @@ LLM_KEYS: Final = (
 )
 MAX_STOP_SEQUENCES: Final = 16
 TOOL_KEYS: Final = ("agentId", "name", "description", "parameters", "requiresApproval")
+MCP_TOOL_KEYS: Final = ("mcp", "requiresApproval")
+MCP_KEYS: Final = ("url", "headers", "tools")
 TOOL_NAME: Final = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 """What OpenAI and Anthropic both accept as a tool's name."""
 MAX_TOOLS: Final = 64
@@ -309,6 +311,9 @@ def _llm_tools(config: _Shape) -> None:
         tool = config.nested(f"tools.{index}", item)
         if tool is None:
             continue
+        if "mcp" in tool.config:
+            _mcp_tool(tool)
+            continue
         tool.only(TOOL_KEYS)
         tool.uuid("agentId", required=True)
         name = tool.config.get("name")
@@ -329,6 +334,20 @@ def _llm_tools(config: _Shape) -> None:
         approval = tool.config.get("requiresApproval", False)
         if not isinstance(approval, bool):
             tool.add("requiresApproval", f"expected true or false, got {type_name(approval)}")
+
+
+def _mcp_tool(tool: _Shape) -> None:
+    """``{"mcp": {"url", "headers"?, "tools"?: [allowlist]}, "requiresApproval"?}``."""
+    tool.only(MCP_TOOL_KEYS)
+    server = tool.nested("mcp", tool.config["mcp"])
+    if server is not None:
+        server.only(MCP_KEYS)
+        server.url("url", required=True)
+        server.strings("headers")
+        server.string_list("tools", max_items=MAX_TOOLS)
+    approval = tool.config.get("requiresApproval", False)
+    if not isinstance(approval, bool):
+        tool.add("requiresApproval", f"expected true or false, got {type_name(approval)}")
 
 
 def _anthropic_limits(config: _Shape) -> None:

@@ -28,7 +28,14 @@ from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.approval import PENDING, REJECTED
 from turbocat_core.domain.common import JsonObject
 from turbocat_core.domain.execution import LogLevel
-from turbocat_core.ports.agents import JsonSchemas, LlmClient, LlmRequest, LlmResponse, ToolSpec
+from turbocat_core.ports.agents import (
+    JsonSchemas,
+    LlmClient,
+    LlmRequest,
+    LlmResponse,
+    McpClient,
+    ToolSpec,
+)
 
 DEFAULT_MAX_TURNS: Final = 10
 DEFAULT_TOOL_CONCURRENCY: Final = 4
@@ -44,10 +51,20 @@ def tool_name(agent_name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class McpTarget:
+    """Where an MCP tool lives: the server's URL and headers, the tool's own name there."""
+
+    url: str
+    headers: Mapping[str, str]
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Tool:
     spec: ToolSpec
-    agent: Agent
+    agent: Agent | None
     approval: bool = False
+    mcp: McpTarget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +82,7 @@ class Conversation:
         self,
         client: LlmClient,
         schemas: JsonSchemas | None,
+        mcp: McpClient | None,
         agent: Agent,
         config: JsonObject,
         request: LlmRequest,
@@ -73,6 +91,7 @@ class Conversation:
     ) -> None:
         self.client = client
         self.schemas = schemas
+        self.mcp = mcp
         self.agent = agent
         self.config = config
         self.request = request
@@ -233,17 +252,15 @@ class Conversation:
             )
         tools: dict[str, Tool] = {}
         for index, item in enumerate(self.config.get("tools") or []):
+            if "mcp" in item:
+                for tool in await self._mcp_tools(index, item):
+                    self._add(tools, index, tool)
+                continue
             try:
                 agent = await calls.find(item.get("agentId"))
             except AgentFailure as error:
                 raise AgentFailure(f"tools.{index}: {error.message}", retryable=False) from None
             name = item.get("name") or tool_name(agent.name)
-            if name in tools:
-                raise AgentFailure(
-                    f"tools.{index}: another tool is already named {name!r} (set a name in "
-                    "the agent's config.tools)",
-                    retryable=False,
-                )
             description = (
                 item.get("description")
                 or agent.description
@@ -251,8 +268,61 @@ class Conversation:
             )
             parameters = item.get("parameters") or self._declared(agent)
             approval = item.get("requiresApproval") is True
-            tools[name] = Tool(ToolSpec(name, description, parameters), agent, approval)
+            self._add(tools, index, Tool(ToolSpec(name, description, parameters), agent, approval))
         return tools
+
+    @staticmethod
+    def _add(tools: dict[str, Tool], index: int, tool: Tool) -> None:
+        name = tool.spec.name
+        if name in tools:
+            raise AgentFailure(
+                f"tools.{index}: another tool is already named {name!r} (set a name in the "
+                "agent's config.tools, or leave one MCP tool out of its allowlist)",
+                retryable=False,
+            )
+        tools[name] = tool
+
+    async def _mcp_tools(self, index: int, item: JsonObject) -> list[Tool]:
+        """The tools an MCP server offers (those its allowlist names, when it has one)."""
+        server = item["mcp"]
+        if self.mcp is None:
+            raise AgentFailure(
+                f"tools.{index}: MCP tools need the mcp extra on this worker "
+                "(pip install 'turbocat[mcp]')",
+                retryable=False,
+            )
+        url, headers = server["url"], server.get("headers") or {}
+        try:
+            offered = await self.mcp.list_tools(url, headers)
+        except AgentFailure as error:
+            raise AgentFailure(
+                f"tools.{index}: {error.message}", kind=error.kind, retryable=error.retryable
+            ) from None
+        allowed = server.get("tools")
+        if allowed is not None:
+            missing = sorted(set(allowed) - {spec.name for spec in offered})
+            if missing:
+                raise AgentFailure(
+                    f"tools.{index}: the MCP server offers no tool named "
+                    + ", ".join(map(repr, missing)),
+                    retryable=False,
+                )
+        approval = item.get("requiresApproval") is True
+        return [
+            Tool(
+                ToolSpec(tool_name(spec.name), spec.description, self._schema(spec.parameters)),
+                None,
+                approval,
+                McpTarget(url, headers, spec.name),
+            )
+            for spec in offered
+            if allowed is None or spec.name in allowed
+        ]
+
+    def _schema(self, schema: Mapping[str, Any]) -> JsonObject:
+        if not schema or schema.get("type", "object") != "object":
+            return ANY_OBJECT
+        return {"type": "object", **schema}
 
     def _declared(self, agent: Agent) -> JsonObject:
         """The agent's ``parameters`` when they are an object's JSON Schema, else any object."""
@@ -374,8 +444,13 @@ class Conversation:
             return "rejected: the user did not approve this call" + (
                 f": {comment}" if comment else ""
             ), True
-        assert self.ctx.calls is not None  # _tools checked it
         try:
+            if tool.mcp is not None:
+                assert self.mcp is not None  # _mcp_tools checked it
+                target = tool.mcp
+                return await self.mcp.call_tool(target.url, target.headers, target.name, arguments)
+            assert self.ctx.calls is not None  # _tools checked it
+            assert tool.agent is not None
             output = await self.ctx.calls.run(tool.agent, arguments)
         except AgentFailure as error:
             return f"error: the tool failed: {error.message}", True

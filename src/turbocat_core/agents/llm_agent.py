@@ -16,7 +16,7 @@ from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import JsonObject
 from turbocat_core.engine.refs import REFERENCE
 from turbocat_core.errors import FieldError, ValidationFailed
-from turbocat_core.ports.agents import JsonSchemas, LlmClient, LlmRequest, LlmResponse
+from turbocat_core.ports.agents import JsonSchemas, LlmClient, LlmRequest, LlmResponse, McpClient
 
 KEY_VARIABLES: Final[Mapping[str, str]] = {
     "openai": "OPENAI_API_KEY",
@@ -90,9 +90,11 @@ class LlmAgent:
         server_env: Mapping[str, str],
         *,
         schemas: JsonSchemas | None = None,
+        mcp: McpClient | None = None,
     ) -> None:
         self.client = client
         self.schemas = schemas
+        self.mcp = mcp
         # Only the keys this agent may use are kept, not the whole process environment.
         self._server_keys = {
             name: server_env[name]
@@ -107,7 +109,8 @@ class LlmAgent:
         problems: list[FieldError] = []
         schemas = [("config.outputSchema", config.get("outputSchema"))]
         for index, tool in enumerate(config.get("tools") or []):
-            schemas.append((f"config.tools.{index}.parameters", tool.get("parameters")))
+            if "agentId" in tool:
+                schemas.append((f"config.tools.{index}.parameters", tool.get("parameters")))
         for where, schema in schemas:
             if schema is not None:
                 for problem in self.schemas.schema_problems(schema):
@@ -122,7 +125,7 @@ class LlmAgent:
         request = self.request(agent, config, inputs, ctx.env)
         if config.get("tools") or config.get("outputSchema") is not None:
             conversation = Conversation(
-                self.client, self.schemas, agent, config, request, ctx, parse_json_answer
+                self.client, self.schemas, self.mcp, agent, config, request, ctx, parse_json_answer
             )
             return await conversation.run()
         if request.stream:

@@ -19,6 +19,7 @@ from turbocat_core.ports.agents import (
     LlmClient,
     LlmRequest,
     LlmResponse,
+    McpClient,
     ToolCall,
     ToolSpec,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "LlmRequest",
     "LlmResponse",
     "Mailer",
+    "McpClient",
     "OneTimeTokens",
     "PasswordHasher",
     "PruneCount",

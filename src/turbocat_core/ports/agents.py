@@ -103,6 +103,22 @@ class LlmResponse:
     tool_calls: tuple[ToolCall, ...] = ()
 
 
+class McpClient(Protocol):
+    """Tools of MCP servers (streamable HTTP), through the SSRF guard; failures (unreachable,
+    refused, not an MCP server) raise ``AgentFailure``."""
+
+    async def list_tools(self, url: str, headers: Mapping[str, str]) -> list[ToolSpec]:
+        """The server's tools: name, description, input schema."""
+        ...
+
+    async def call_tool(
+        self, url: str, headers: Mapping[str, str], name: str, arguments: Mapping[str, Any]
+    ) -> tuple[str, bool]:
+        """The call's result as text (its text content, else its structured content as
+        JSON) and whether the server says it is an error."""
+        ...
+
+
 class JsonSchemas(Protocol):
     """JSON Schema checks (the core has no validator of its own): each returns the
     problems found, one readable line each, empty when there are none."""

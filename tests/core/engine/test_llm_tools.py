@@ -477,3 +477,83 @@ async def test_a_streamed_answer_without_tools(tools_harness: Harness, openai: F
     assert openai.streamed == 1
     tokens = [line.message for line in await h.logs(execution.id) if line.metadata.get("tokens")]
     assert "".join(tokens) == "Hello there, how can I help?"
+
+
+@pytest.fixture
+def calculator():
+    from tests.fakes.mcp_server import McpCalculator
+
+    with McpCalculator() as server:
+        yield server
+
+
+def mcp_harness(h: Harness, openai: FakeOpenAI, *, allowed: tuple[str, ...]) -> Harness:
+    from turbocat_adapters.http.transport import GuardedNetwork
+    from turbocat_adapters.mcp_client import SdkMcpClient
+
+    client = HttpLlmClient(openai_base_url=openai.url, backoff=0.01, retries=1)
+    network = GuardedNetwork.build(allowed_hosts=allowed)
+    llm = LlmAgent(client, server_env={}, schemas=JsonSchemaChecks(), mcp=SdkMcpClient(network))
+    h.engine = replace(h.engine, executors=AgentExecutors({AgentType.LLM: llm}))
+    h.queue = InProcessQueue(runner=h.engine.run, clock=h.clock)
+    h.env = {"OPENAI_API_KEY": KEY, "MCP_TOKEN": "mcp-secret-token"}
+    return h
+
+
+async def mcp_agent(h: Harness, url: str) -> Agent:
+    return await h.agent(
+        "mathematician",
+        agent_type=AgentType.LLM,
+        config={
+            "provider": "openai",
+            "model": "gpt-4o-mini",
+            "prompt": "What is 2 + 3, and 1 / 0?",
+            "tools": [
+                {
+                    "mcp": {
+                        "url": url,
+                        "headers": {"Authorization": "Bearer {{env.MCP_TOKEN}}"},
+                        "tools": ["add", "divide"],
+                    }
+                }
+            ],
+        },
+    )
+
+
+async def test_an_mcp_server_s_tools_through_the_sdk(h: Harness, openai: FakeOpenAI, calculator):
+    h = mcp_harness(h, openai, allowed=("127.0.0.1",))
+    openai.script(
+        openai.tool_calls(("add", {"a": 2, "b": 3}), ("divide", {"a": 1, "b": 0})),
+        openai.ok("5, and 1 / 0 has no answer."),
+    )
+    llm = await mcp_agent(h, calculator.url)
+    execution, run = await run_one(h, llm)
+
+    assert execution.status is ExecutionStatus.COMPLETED, execution.error_message
+    offered = [tool["function"]["name"] for tool in openai.requests[0].json["tools"]]
+    assert offered == ["add", "divide"]  # the allowlist: not "secret"
+    add = openai.requests[0].json["tools"][0]["function"]
+    assert add["description"] == "Adds two whole numbers"
+    assert add["parameters"]["properties"]["a"]["type"] == "integer"
+    results = {m["name"]: m for m in run.output["transcript"] if m["role"] == "tool"}
+    assert results["add"]["content"] == "5"
+    assert results["add"]["isError"] is False
+    assert results["divide"]["isError"] is True
+    assert "division by zero" in results["divide"]["content"]
+    assert calculator.calls == {"add": 1, "divide": 1}
+    assert all(
+        headers.get("authorization") == "Bearer mcp-secret-token" for headers in calculator.headers
+    )
+
+
+async def test_an_mcp_server_is_behind_the_ssrf_guard(h: Harness, openai: FakeOpenAI, calculator):
+    h = mcp_harness(h, openai, allowed=())
+    llm = await mcp_agent(h, calculator.url)
+    execution, run = await run_one(h, llm)
+
+    assert execution.status is ExecutionStatus.FAILED
+    assert run.error is not None
+    assert run.error.startswith("tools.0: refused: 127.0.0.1 is a loopback address (SSRF guard)")
+    assert calculator.headers == []
+    assert openai.requests == []

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.fakes.llm_servers import FakeOpenAI
-from tests.fleet.fleet import Client, Fleet
+from tests.fleet.fleet import Client, Fleet, held_by
 
 pytestmark = pytest.mark.slow
 
@@ -135,3 +135,48 @@ def test_a_killed_worker_s_conversation_resumes_without_repeating_finished_calls
     assert any("resumed" in line for line in lines)
     for turn in (1, 2, 4):
         assert sum(line.startswith(f"turn {turn}:") for line in lines) == 1, lines
+
+
+def test_a_run_waiting_for_an_approval_leaves_its_worker_and_resumes_on_the_decision(
+    fleet: Fleet,
+):
+    with FakeOpenAI(api_key="sk-fleet-key") as openai:
+        fleet.env.update(TURBOCAT_OPENAI_BASE_URL=openai.url, OPENAI_API_KEY="sk-fleet-key")
+        openai.script(openai.tool_calls(("pick", {"data": {"n": 7}})), openai.ok("Seven."))
+        base = fleet.server()
+        worker = fleet.worker(concurrency=1)
+        client = Client(base)
+        tool = client.data_agent()
+        agent = client.post(
+            "/agents",
+            {
+                "name": "careful",
+                "type": "LLM",
+                "config": {
+                    "provider": "openai",
+                    "model": "gpt-4o-mini",
+                    "prompt": "Pick 7.",
+                    "tools": [{"agentId": tool, "requiresApproval": True}],
+                },
+            },
+        )["id"]
+        execution_id = client.execute(client.workflow([{"stepKey": "ask", "agentId": agent}]))
+
+        def parked(_: dict[str, object]) -> bool:
+            lines = client.logs(execution_id)
+            return any("without holding a worker" in line["message"] for line in lines)
+
+        waiting = client.wait_for(execution_id, parked, timeout=60)
+        assert waiting["status"] == "RUNNING"
+        assert not held_by(fleet.lease_holder(execution_id), worker)
+        (pending,) = client.execution(execution_id)["pendingApprovals"]
+        decided = client.post(
+            f"/executions/{execution_id}/approvals/{pending['callId']}", {"approve": True}
+        )
+        assert decided["status"] == "APPROVED"
+        done = client.finished(execution_id, timeout=60)
+
+    assert done["status"] == "COMPLETED", done
+    assert done["outputData"]["ask"]["text"] == "Seven."
+    assert json.loads(done["outputData"]["ask"]["transcript"][1]["content"]) == {"n": 7}
+    assert len(openai.requests) == 2  # the first answer was not asked for again

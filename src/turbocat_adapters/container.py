@@ -37,9 +37,10 @@ from turbocat_core.agents.function_agent import FunctionExecutor, FunctionRegist
 from turbocat_core.agents.llm_agent import LlmAgent
 from turbocat_core.agents.workflow_agent import WorkflowAgent
 from turbocat_core.domain.agent import AgentType
+from turbocat_core.engine.deps import EngineSettings
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.engine.observer import RunObserver
-from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
+from turbocat_core.engine.runner import Engine, EnvProvider
 from turbocat_core.ports import (
     Clock,
     Mailer,

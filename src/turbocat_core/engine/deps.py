@@ -40,9 +40,8 @@ minus what the engine adds: itself, for the WORKFLOW agent's child runs)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class EngineDeps:
-    """The ports and settings the journal, the steps and the loop use, made once per
-    processing by ``Engine.run_once``."""
+class EnginePorts:
+    """The ports of an engine that every part of a run uses."""
 
     uow: UnitOfWorkFactory
     clock: Clock
@@ -50,6 +49,13 @@ class EngineDeps:
     random: RandomSource
     executors: AgentExecutors
     cancellation: CancellationSignal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineDeps(EnginePorts):
+    """The ports and settings the journal, the steps and the loop use, made once per
+    processing by ``Engine.run_once``."""
+
     settings: EngineSettings
     context: ContextFactory
     """Where an attempt's agent call gets its ``RunContext`` (``steps.StepWork._execute``)."""

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from turbocat_core.agents.contract import AgentExecutors, RunContext
+from turbocat_core.agents.contract import RunContext
 from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import AgentId, ExecutionId, UserId, utc_text
 from turbocat_core.domain.execution import (
@@ -33,7 +33,7 @@ from turbocat_core.domain.workflow import OnError, StepType, Workflow
 from turbocat_core.engine import processing
 from turbocat_core.engine.admission import admission_gate, may_start
 from turbocat_core.engine.dag import Graph, branch_keys
-from turbocat_core.engine.deps import EngineDeps, EngineSettings
+from turbocat_core.engine.deps import EngineDeps, EnginePorts, EngineSettings
 from turbocat_core.engine.env import NO_ENV, RunEnv
 from turbocat_core.engine.journal import Journal, Transition
 from turbocat_core.engine.masking import Masker
@@ -42,15 +42,7 @@ from turbocat_core.engine.state import RunState
 from turbocat_core.engine.steps import StepWork, agent_ids_of
 from turbocat_core.engine.validation import validate_steps
 from turbocat_core.errors import NotFound, ValidationFailed
-from turbocat_core.ports import (
-    CancellationSignal,
-    Claims,
-    Clock,
-    IdGenerator,
-    RandomSource,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from turbocat_core.ports import Claims, UnitOfWork
 
 EnvProvider = Callable[[Execution], Awaitable[RunEnv]]
 """The secrets a run may reference as ``{{env.NAME}}`` (a deployment's variables), with
@@ -77,15 +69,9 @@ class RunResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Engine:
+class Engine(EnginePorts):
     """Runs executions with the ports it is given; safe to share between concurrent runs."""
 
-    uow: UnitOfWorkFactory
-    clock: Clock
-    ids: IdGenerator
-    random: RandomSource
-    executors: AgentExecutors
-    cancellation: CancellationSignal
     settings: EngineSettings = field(default_factory=EngineSettings)
     env_for: EnvProvider | None = None
     on_log: Callable[[ExecutionLog], None] | None = None

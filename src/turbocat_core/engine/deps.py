@@ -8,13 +8,10 @@ from dataclasses import dataclass
 from turbocat_core.agents.contract import AgentExecutors, RunContext
 from turbocat_core.domain.execution import ExecutionLog
 from turbocat_core.engine.refs import DEFAULT_MAX_RESOLVED_BYTES
-from turbocat_core.ports import (
-    CancellationSignal,
-    Clock,
-    IdGenerator,
-    RandomSource,
-    UnitOfWorkFactory,
-)
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.coordination import CancellationSignal
+from turbocat_core.ports.randomness import IdGenerator, RandomSource
+from turbocat_core.ports.run_store import RunUnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +40,7 @@ minus what the engine adds: itself, for the WORKFLOW agent's child runs)."""
 class EnginePorts:
     """The ports of an engine that every part of a run uses."""
 
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
     random: RandomSource

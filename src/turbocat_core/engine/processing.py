@@ -28,7 +28,7 @@ from turbocat_core.engine.observer import NO_SCOPE, RunScope
 from turbocat_core.engine.state import RunState
 from turbocat_core.engine.steps import StepWork
 from turbocat_core.errors import TurbocatError
-from turbocat_core.ports import UnitOfWorkFactory
+from turbocat_core.ports.run_store import RunUnitOfWorkFactory
 
 logger = logging.getLogger("turbocat.engine")
 
@@ -52,7 +52,7 @@ def failure_of(error: BaseException) -> str:
 
 
 async def end(
-    uow: UnitOfWorkFactory, execution_id: ExecutionId, token: str, failure: str | None = None
+    uow: RunUnitOfWorkFactory, execution_id: ExecutionId, token: str, failure: str | None = None
 ) -> None:
     """Record the end of processing ``token`` (see the module); never raises, since the run's
     own outcome (or the error being raised) matters more than this record."""

@@ -42,7 +42,8 @@ from turbocat_core.engine.state import RunState
 from turbocat_core.engine.steps import StepWork, agent_ids_of
 from turbocat_core.engine.validation import validate_steps
 from turbocat_core.errors import NotFound, ValidationFailed
-from turbocat_core.ports import Claims, UnitOfWork
+from turbocat_core.ports.coordination import Claims
+from turbocat_core.ports.run_store import RunUnitOfWork
 
 EnvProvider = Callable[[Execution], Awaitable[RunEnv]]
 """The secrets a run may reference as ``{{env.NAME}}`` (a deployment's variables), with
@@ -209,7 +210,7 @@ async def _tidy(deps: EngineDeps, state: RunState) -> None:
     )
 
 
-async def _parked(uow: UnitOfWork, execution: Execution) -> bool:
+async def _parked(uow: RunUnitOfWork, execution: Execution) -> bool:
     """Whether the run's last line says it parked (so resuming it is no interruption)."""
     last = await uow.logs.last_seq(execution.id)
     if last == 0:

@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from turbocat_core.domain.common import Page, UserId
 from turbocat_core.domain.user import USER_QUERY, User, UserRole
 from turbocat_core.errors import (
+    AlreadyExists,
     Conflict,
     CycleDetected,
     ExternalServiceError,
@@ -39,7 +40,7 @@ ERRORS: dict[str, Any] = {
         "bad input", [FieldError("name", "must not be empty"), FieldError("tags.0", "too long")]
     ),
     "cycle": lambda: CycleDetected(["a", "b", "c", "a"]),
-    "already-exists": lambda: Conflict("a user with this email already exists"),
+    "already-exists": lambda: AlreadyExists("a user with this email already exists"),
     "conflict": lambda: Conflict("the row is being changed by another transaction; try again"),
     "invalid-state": lambda: InvalidState("the execution has already finished"),
     "unauthenticated": lambda: Unauthenticated(),

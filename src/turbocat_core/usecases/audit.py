@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from turbocat_core.domain.audit import AuditLog
-from turbocat_core.domain.common import AuditLogId, JsonObject, UserId, utc_text
+from turbocat_core.domain.common import AuditLogId, JsonObject, UserId, camel, utc_text
 from turbocat_core.ports import Clock, IdGenerator, UnitOfWork
 
 SECRET_FIELDS = frozenset(
@@ -37,11 +37,6 @@ def changed_fields(before: Any, after: Any, fields: list[str]) -> JsonObject:
                 "to": MASK if masked else _plain(new),
             }
     return changes
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def _plain(value: Any) -> Any:

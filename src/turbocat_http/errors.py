@@ -201,7 +201,8 @@ def _wire_message(message: str, details: Sequence[FieldError]) -> str:
     for detail in details:
         wire = wire_path(detail.field)
         if wire != detail.field:
-            message = message.replace(f"{detail.field}:", f"{wire}:")
+            quoted = re.compile(rf"(?<![\w.]){re.escape(detail.field)}:")
+            message = quoted.sub(f"{wire}:".replace("\\", "\\\\"), message)
     return message
 
 

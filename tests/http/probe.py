@@ -39,7 +39,15 @@ ERRORS: dict[str, Any] = {
     "validation": lambda: ValidationFailed(
         "bad input", [FieldError("name", "must not be empty"), FieldError("tags.0", "too long")]
     ),
+    "snake-paths": lambda: ValidationFailed(
+        "steps.0.retry_count: too many (and 1 more)",
+        [
+            FieldError("steps.0.retry_count", "too many"),
+            FieldError("environment_variables.API_KEY", "must be text"),
+        ],
+    ),
     "cycle": lambda: CycleDetected(["a", "b", "c", "a"]),
+    "conflict-worded-as-duplicate": lambda: Conflict("a lease already exists elsewhere"),
     "already-exists": lambda: AlreadyExists("a user with this email already exists"),
     "conflict": lambda: Conflict("the row is being changed by another transaction; try again"),
     "invalid-state": lambda: InvalidState("the execution has already finished"),

@@ -37,7 +37,7 @@ from turbocat_adapters.sqlite.mapping_runs import (
     step_params,
 )
 from turbocat_adapters.sqlite.querying import insert_sql
-from turbocat_adapters.stores import MigrationError
+from turbocat_adapters.store_contract import MigrationError
 from turbocat_core.domain.deployment import Deployment
 from turbocat_core.domain.user import LOCAL_OWNER_ID
 from turbocat_core.errors import Conflict, TurbocatError, ValidationFailed

@@ -11,7 +11,7 @@ from uuid import uuid4
 from dependency_injector import containers, providers
 
 from turbocat_adapters.code import SubprocessCodeRunner
-from turbocat_adapters.crypto import SecretBox
+from turbocat_adapters.crypto import AesGcmSecretBox
 from turbocat_adapters.database_url import SQLITE_FILE, sqlite_path
 from turbocat_adapters.functions import container_functions
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
@@ -40,9 +40,10 @@ from turbocat_core.agents.function_agent import FunctionExecutor, FunctionRegist
 from turbocat_core.agents.llm_agent import LlmAgent
 from turbocat_core.agents.workflow_agent import WorkflowAgent
 from turbocat_core.domain.agent import AgentType
+from turbocat_core.engine.deps import EngineSettings
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.engine.observer import RunObserver
-from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
+from turbocat_core.engine.runner import Engine, EnvProvider
 from turbocat_core.errors import ValidationFailed
 from turbocat_core.ports.agents import McpClient
 from turbocat_core.ports.clock import Clock
@@ -242,10 +243,10 @@ async def close_redis(container: Container) -> None:
         await client.aclose()
 
 
-def _secret_box(settings: Settings) -> SecretBox:
+def _secret_box(settings: Settings) -> AesGcmSecretBox:
     """The current key seals; it and the previous keys open (``from_settings`` raises a clear
     error when no key is configured: build the settings with ``with_secrets()``)."""
-    return SecretBox.from_settings(settings.encryption_key, settings.previous_encryption_keys)
+    return AesGcmSecretBox.from_settings(settings.encryption_key, settings.previous_encryption_keys)
 
 
 def _env_for(settings: Settings, uow: UnitOfWorkFactory) -> EnvProvider | None:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from turbocat_adapters.bootstrap import ensure_bootstrap_admin
+from turbocat_adapters.bootstrap_admin import ensure_bootstrap_admin
 from turbocat_adapters.container import Container
 from turbocat_adapters.database_url import redact
 from turbocat_adapters.log_context import configure_logging

@@ -33,20 +33,20 @@ class StepCalls:
         work = self.work
         key = agent_ref(agent_id)
         if key is not None and key not in work.agents:  # not one the steps name: load it once
-            async with work.engine.uow() as uow:
+            async with work.deps.uow() as uow:
                 work.agents[key] = await uow.agents.get(key)
         return work._agent(agent_id)
 
     async def run(self, agent: Agent, inputs: JsonObject) -> Any:
         work = self.work
-        executor = work.engine.executors.get(agent.type)
+        executor = work.deps.executors.get(agent.type)
         config = agent.config
         if next(references_in(config), None) is not None:
             what = f"the config of agent {agent.name!r}"
             config = work._resolve(config, what, self.attempt, agent=agent)
         # The model's arguments are used as written: a reference in them is not resolved (a
         # model must not read the run's variables by writing {{env.NAME}}).
-        async with work.engine.clock.timeout(float(agent.max_execution_time)):
+        async with work.deps.clock.timeout(float(agent.max_execution_time)):
             output = await work._execute(agent, executor, config, inputs, self.attempt.run)
         work._check_output(output)
         return output
@@ -55,15 +55,14 @@ class StepCalls:
 async def checkpoint(work: StepWork, key: str, state: Any, line: LogLine | None) -> None:
     """Store ``state`` as the RUNNING step's output (secrets masked), with ``line``."""
     journal = work.journal
-    current = work.runs[key]
+    current = work.state.runs[key]
     stored = journal.masker.json(state) if journal.masker else state
-    run = replace(current, output=stored, updated_at=work.engine.clock.now())
-    work.runs[key] = run
+    run = replace(current, output=stored, updated_at=work.deps.clock.now())
     logs = []
     if line is not None:
         level, message, metadata = line
         logs.append(journal.line(level, message, run=run, metadata=metadata))
-    await journal.commit(runs=[run], logs=logs)
+    await journal.commit(runs=[run], logs=logs)  # the journal records it in the run's state
 
 
 async def suspend(work: StepWork, key: str) -> Any:
@@ -71,17 +70,17 @@ async def suspend(work: StepWork, key: str) -> Any:
     (``usecases.approvals`` wrote a decision), and return it. The runner is told the step
     waits until the run's deadline, so it parks the run when nothing else runs: the step is
     cancelled here and its next attempt starts from the stored state."""
-    engine = work.engine
-    execution = work.execution
-    started = execution.started_at or work.journal.execution.started_at or engine.clock.now()
+    deps = work.deps
+    execution = work.state.execution
+    started = execution.started_at or deps.clock.now()
     if work.on_wait is not None:
         work.on_wait(key, started + timedelta(seconds=execution.timeout_seconds))
     while True:
-        await engine.clock.sleep(SUSPEND_POLL)
-        async with engine.uow() as uow:
+        await deps.clock.sleep(SUSPEND_POLL)
+        async with deps.uow() as uow:
             runs = await uow.step_runs.for_execution(execution.id)
         stored = next((run for run in runs if run.step_key == key), None)
-        current = work.runs[key]
+        # What this attempt journaled last (its next checkpoint records what comes back).
+        current = work.state.runs[key]
         if stored is not None and stored.output != current.output:
-            work.runs[key] = replace(current, output=stored.output)
             return stored.output

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from turbocat_core.domain.audit import AuditLog
-from turbocat_core.domain.common import AuditLogId, JsonObject, UserId, utc_text
+from turbocat_core.domain.common import AuditLogId, JsonObject, UserId, camel, utc_text
 from turbocat_core.ports.clock import Clock
 from turbocat_core.ports.randomness import IdGenerator
 from turbocat_core.ports.run_store import RunUnitOfWork
@@ -39,11 +39,6 @@ def changed_fields(before: Any, after: Any, fields: list[str]) -> JsonObject:
                 "to": MASK if masked else _plain(new),
             }
     return changes
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def _plain(value: Any) -> Any:

@@ -62,7 +62,7 @@ class PruneExecutions:
         if not 1 <= days <= MAX_DAYS:
             raise ValidationFailed.field("days", f"must be between 1 and {MAX_DAYS:,}")
         if batch_size < 1:
-            raise ValidationFailed.field("batchSize", "must be 1 or more")
+            raise ValidationFailed.field("batch_size", "must be 1 or more")
         report = PruneReport(cutoff=self.clock.now() - timedelta(days=days))
         while True:
             async with self.uow() as uow:

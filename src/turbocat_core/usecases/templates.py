@@ -197,11 +197,11 @@ class InstantiateTemplate:
             agent_type = AgentType(str(data.get("type")))
         except ValueError:
             raise ValidationFailed.field(
-                "templateData.type", "the template does not name an agent type"
+                "template_data.type", "the template does not name an agent type"
             ) from None
         config = data.get("config", {})
         if not isinstance(config, dict):
-            raise ValidationFailed.field("templateData.config", "must be an object")
+            raise ValidationFailed.field("template_data.config", "must be an object")
         described = data.get("description", template.description)
         now = self.clock.now()
         agent = Agent(

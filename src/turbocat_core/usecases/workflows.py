@@ -134,7 +134,7 @@ class CreateWorkflow:
             values = check_step_fields(change, problems)
             if "step_key" not in values:
                 if "step_key" not in change.fields:
-                    problems.add(f"steps.{change.index}.stepKey", "is required")
+                    problems.add(f"steps.{change.index}.step_key", "is required")
                 continue
             step = builder.new(values, change.index)
             agent_only_on_agent_steps(step, f"steps.{change.index}", problems)

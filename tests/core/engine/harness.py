@@ -28,8 +28,9 @@ from turbocat_core.domain.common import AgentId, ExecutionId, UserId, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionLog, LogQuery, StepRun
 from turbocat_core.domain.user import User, UserRole
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus, WorkflowStep
+from turbocat_core.engine.deps import EngineSettings
 from turbocat_core.engine.env import RunEnv
-from turbocat_core.engine.runner import Engine, EngineSettings
+from turbocat_core.engine.runner import Engine
 from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -3,18 +3,49 @@ its own progress: ``RunContext.calls`` and ``RunContext.checkpoint`` (docs/agent
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final
+from datetime import datetime, timedelta
+from typing import Any, Final, Protocol
 
-from turbocat_core.agents.contract import LogLine
+from turbocat_core.agents.contract import AgentExecutor, LogLine
 from turbocat_core.domain.agent import Agent
-from turbocat_core.domain.common import JsonObject
+from turbocat_core.domain.common import AgentId, JsonObject
+from turbocat_core.domain.execution import StepRun
+from turbocat_core.engine.deps import EngineDeps
+from turbocat_core.engine.journal import Journal
 from turbocat_core.engine.refs import references_in
+from turbocat_core.engine.state import RunState
 from turbocat_core.engine.validation import agent_ref
 
-if TYPE_CHECKING:
-    from turbocat_core.engine.steps import StepWork, _Attempt
+
+class StepWork(Protocol):
+    """What of ``steps.StepWork`` this module uses (named here: steps imports this module)."""
+
+    deps: EngineDeps
+    journal: Journal
+    state: RunState
+    agents: dict[AgentId, Agent | None]
+    on_wait: Callable[[str, datetime], None] | None
+
+    def _agent(self, reference: Any) -> Agent: ...
+
+    def _resolve(
+        self, value: Any, what: str, attempt: Any, loop: Any = None, *, agent: Agent | None = None
+    ) -> Any: ...
+
+    async def _execute(
+        self,
+        agent: Agent,
+        executor: AgentExecutor,
+        config: JsonObject,
+        resolved: Any,
+        run: StepRun,
+        durable: Any = None,
+    ) -> Any: ...
+
+    def _check_output(self, output: Any) -> None: ...
+
 
 SUSPEND_POLL: Final = 0.25
 """Seconds between two looks at a suspended step's stored state while its run stays here."""
@@ -25,7 +56,7 @@ class StepCalls:
 
     __slots__ = ("attempt", "work")
 
-    def __init__(self, work: StepWork, attempt: _Attempt) -> None:
+    def __init__(self, work: StepWork, attempt: Any) -> None:
         self.work = work
         self.attempt = attempt
 

@@ -35,6 +35,8 @@ HERE: Final = Path(__file__).parent
 TEMPLATES: Final = HERE / "templates"
 STATIC: Final = HERE / "static"
 STATIC_PATH: Final = "/static"
+CONSOLE_OPT: Final = "console"
+"""Set in the ``opt`` of every console route: they sign in by cookie, never by API key."""
 
 USE_CASES: Final = (
     "login",
@@ -89,6 +91,7 @@ def console_routers(settings: Settings) -> list[ControllerRouterHandler]:
         middleware=[DefineMiddleware(CSRFMiddleware, config=csrf_config(settings))],
         exception_handlers={Exception: console_error},
         include_in_schema=False,
+        opt={CONSOLE_OPT: True},
     )
     static = create_static_files_router(
         STATIC_PATH,
@@ -96,8 +99,9 @@ def console_routers(settings: Settings) -> list[ControllerRouterHandler]:
         name="console-static",
         include_in_schema=False,
         cache_control=CacheControlHeader(no_cache=True),
+        opt={CONSOLE_OPT: True},
     )
     return [pages, static]
 
 
-__all__ = ["PAGE_HEADERS", "console_routers", "template_config"]
+__all__ = ["CONSOLE_OPT", "PAGE_HEADERS", "console_routers", "template_config"]

@@ -203,3 +203,100 @@ async def test_each_page_renders_for_a_new_user(path: str):
         page = await client.get(path)
         assert page.status_code == 200
         assert "<main" in page.text
+
+
+def put_cookie(client: AsyncTestClient[Any], name: str, value: str) -> None:
+    """Replace a cookie the server set (its domain is the test host's)."""
+    client.cookies.delete(name)
+    client.cookies.set(name, value, domain="testserver.local")
+
+
+async def test_an_expired_access_cookie_is_renewed_with_the_refresh_cookie():
+    async with serve() as client:
+        await sign_up(client, "renew@example.com")
+        await sign_in(client, "renew@example.com")
+        refresh = client.cookies[REFRESH_COOKIE]
+        put_cookie(client, ACCESS_COOKIE, "not-a-token")
+        # an htmx request never spends the refresh token: the page is asked to reload
+        fragment = await client.get("/workflows", headers={"HX-Request": "true"})
+        assert fragment.status_code == 401
+        assert fragment.headers["hx-refresh"] == "true"
+        put_cookie(client, ACCESS_COOKIE, "not-a-token")
+        put_cookie(client, REFRESH_COOKIE, refresh)
+        page = await client.get("/workflows")
+        assert page.status_code == 200
+        assert client.cookies[REFRESH_COOKIE] != refresh  # rotated, as the API does
+        assert client.cookies[ACCESS_COOKIE] != "not-a-token"
+        # the spent refresh token is refused (and, as in the API, ends the session)
+        put_cookie(client, ACCESS_COOKIE, "not-a-token")
+        put_cookie(client, REFRESH_COOKIE, refresh)
+        again = await client.get("/workflows")
+        assert again.status_code == 303
+        assert again.headers["location"].startswith("/login")
+
+
+async def test_signing_out_ends_the_session():
+    async with serve() as client:
+        await sign_up(client, "out@example.com")
+        await sign_in(client, "out@example.com")
+        access = client.cookies[ACCESS_COOKIE]
+        token = await csrf_token(client, "/workflows")
+        response = await client.post("/logout", data={"_csrf_token": token})
+        assert response.status_code == 303
+        assert response.headers["location"] == "/login"
+        me = await client.get(f"{API}/users/me", headers={"Authorization": f"Bearer {access}"})
+        assert me.status_code == 401
+
+
+async def test_the_execution_filters():
+    async with serve() as client:
+        await sign_up(client, "filters@example.com")
+        await sign_in(client, "filters@example.com")
+        workflow = await create_workflow(client, workflow_file("Filtered"))
+        run = await run_workflow(client, workflow)
+        run_id = run.rsplit("/", 1)[1]
+        workflow_id = workflow.rsplit("/", 1)[1]
+
+        async def listed(query: str) -> bool:
+            page = await client.get(f"/executions?{query}")
+            assert page.status_code == 200, page.text
+            return run_id in page.text
+
+        assert await listed("")
+        assert await listed(f"workflow={workflow_id}&trigger=MANUAL")
+        assert not await listed("trigger=WEBHOOK")
+        assert await listed("since=2000-01-01T00:00&until=2999-01-01T00:00")
+        assert not await listed("since=2999-01-01T00:00")
+        assert not await listed("until=2000-01-01T00:00")
+        bad = await client.get("/executions?status=SOMETIMES")
+        assert bad.status_code == 400
+        assert bad.headers["content-type"].startswith("text/html")
+
+
+async def test_a_step_fragment_and_the_analytics_page():
+    async with serve() as client:
+        await sign_up(client, "detail@example.com")
+        await sign_in(client, "detail@example.com")
+        workflow = await create_workflow(client, workflow_file("Detailed"))
+        run = await run_workflow(client, workflow)
+        fragment = await client.get(f"{run}/steps/second", headers={"HX-Request": "true"})
+        assert fragment.status_code == 200
+        assert "<html" not in fragment.text
+        assert "Step <code>second</code>" in fragment.text
+        missing = await client.get(f"{run}/steps/nope")
+        assert missing.status_code == 400
+        charts = await client.get(f"/analytics?workflow={workflow.rsplit('/', 1)[1]}")
+        assert charts.status_code == 200
+        assert charts.text.count("<figure") == 2
+
+
+async def test_the_static_files_are_the_servers_own():
+    async with serve() as client:
+        htmx = await client.get("/static/htmx.min.js")
+        assert htmx.status_code == 200
+        assert "javascript" in htmx.headers["content-type"]
+        assert "htmx" in htmx.text[:2000]
+        page = await client.get("/login")
+        sources = re.findall(r'(?:src|href)="([^"#]+)"', page.text)
+        assert sources, page.text
+        assert all(source.startswith("/") and not source.startswith("//") for source in sources)

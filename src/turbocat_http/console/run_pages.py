@@ -130,7 +130,6 @@ async def executions_page(
         statuses=[s.value for s in ExecutionStatus],
         triggers=[t.value for t in TriggerType],
         chosen=chosen,
-        fragment=bool(request.headers.get("hx-request")),
     )
 
 

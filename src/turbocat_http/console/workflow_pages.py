@@ -49,7 +49,6 @@ async def workflows_page(
         "workflows.html",
         found=found,
         search=search or "",
-        fragment=bool(request.headers.get("hx-request")),
     )
 
 

@@ -36,7 +36,7 @@ from turbocat_core.usecases.executions import (
 from turbocat_core.usecases.workflows import ListWorkflows
 from turbocat_http.console.layout import lay_out
 from turbocat_http.console.pages import PAGE_HEADERS, form_of, go, page
-from turbocat_http.executions.stream import BATCH, ExecutionStream
+from turbocat_http.executions.stream import open_stream
 
 PAGE_SIZE: Final = 25
 STEP_LOG_LINES: Final = 100
@@ -221,15 +221,7 @@ async def run_events(
     """The API's execution stream (``GET /api/v1/executions/{id}/stream``), signed in by
     cookie: log lines (each with its step's status) and status changes until the run ends."""
     target = ExecutionId(execution_id)
-    first = await watch_execution(actor, target, after_seq=after_seq, limit=BATCH)
-    stream = ExecutionStream(
-        watch=watch_execution,
-        broadcast=logs,
-        actor=actor,
-        execution_id=target,
-        cursor=after_seq,
-        first=first,
-    )
+    stream = await open_stream(watch_execution, logs, actor, target, after_seq)
     return ServerSentEvent(stream.events(), headers=PAGE_HEADERS)
 
 

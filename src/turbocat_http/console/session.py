@@ -56,43 +56,27 @@ def csrf_config(settings: Settings) -> CSRFConfig:
     )
 
 
+def _cookie(name: str, value: str, max_age: int, settings: Settings) -> Cookie:
+    return Cookie(
+        key=name,
+        value=value,
+        httponly=True,
+        samesite="strict",
+        secure=settings.production,
+        path="/",
+        max_age=max_age,
+    )
+
+
 def session_cookies(tokens: Tokens, settings: Settings) -> list[Cookie]:
-    secure = settings.production
     return [
-        Cookie(
-            key=ACCESS_COOKIE,
-            value=tokens.access_token,
-            httponly=True,
-            samesite="strict",
-            secure=secure,
-            path="/",
-            max_age=tokens.expires_in,
-        ),
-        Cookie(
-            key=REFRESH_COOKIE,
-            value=tokens.refresh_token,
-            httponly=True,
-            samesite="strict",
-            secure=secure,
-            path="/",
-            max_age=settings.refresh_token_ttl,
-        ),
+        _cookie(ACCESS_COOKIE, tokens.access_token, tokens.expires_in, settings),
+        _cookie(REFRESH_COOKIE, tokens.refresh_token, settings.refresh_token_ttl, settings),
     ]
 
 
 def cleared_cookies(settings: Settings) -> list[Cookie]:
-    return [
-        Cookie(
-            key=name,
-            value="",
-            httponly=True,
-            samesite="strict",
-            secure=settings.production,
-            path="/",
-            max_age=0,
-        )
-        for name in (ACCESS_COOKIE, REFRESH_COOKIE)
-    ]
+    return [_cookie(name, "", 0, settings) for name in (ACCESS_COOKIE, REFRESH_COOKIE)]
 
 
 def may_renew(request: Request[Any, Any, Any]) -> bool:

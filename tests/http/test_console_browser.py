@@ -126,12 +126,14 @@ def session(console: dict[str, Any]) -> Iterator[tuple[Any, Guard, str]]:
         context.close()
 
 
-def create_workflow(page: Any, base: str, text: str) -> str:
+def create_workflow(page: Any, base: str, text: str, shot: str | None = None) -> str:
     from playwright.sync_api import expect
 
     page.goto(f"{base}/workflows")
     page.get_by_role("link", name="New workflow").click()
     page.get_by_label("Workflow file").fill(text)
+    if shot is not None:
+        screenshot(page, shot)
     page.get_by_role("button", name="Create workflow").click()
     expect(page).to_have_url(re.compile(r"/workflows/[0-9a-f-]{36}$"))
     return str(page.url)
@@ -171,7 +173,7 @@ def test_a_run_turns_green_live_and_a_long_run_is_cancelled(session: tuple[Any, 
     from playwright.sync_api import expect
 
     page, _, base = session
-    workflow = create_workflow(page, base, PIPELINE)
+    workflow = create_workflow(page, base, PIPELINE, shot="workflow-new")
     expect(node(page, "join")).to_be_visible()
     screenshot(page, "workflow")
 

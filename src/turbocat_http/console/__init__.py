@@ -11,6 +11,7 @@ from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
+from litestar.plugins.htmx import HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -92,6 +93,7 @@ def console_routers(settings: Settings) -> list[ControllerRouterHandler]:
         exception_handlers={Exception: console_error},
         include_in_schema=False,
         opt={CONSOLE_OPT: True},
+        request_class=HTMXRequest,  # request.htmx: Litestar's view of htmx's headers
     )
     static = create_static_files_router(
         STATIC_PATH,

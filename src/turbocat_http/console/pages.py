@@ -13,7 +13,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Redirect, Template
 
 from turbocat_core.errors import ExternalServiceError, TurbocatError, Unauthenticated
-from turbocat_http.console.session import cleared_cookies, with_renewed_cookies
+from turbocat_http.console.session import cleared_cookies, is_htmx, with_renewed_cookies
 from turbocat_http.context import request_id
 from turbocat_http.dependencies import container_of
 from turbocat_http.errors import map_core_error
@@ -66,7 +66,7 @@ async def form_of(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 def _wants_fragment(request: Request[Any, Any, Any]) -> bool:
     accept = request.headers.get("accept") or ""
-    return bool(request.headers.get("hx-request")) or "text/event-stream" in accept
+    return is_htmx(request) or "text/event-stream" in accept
 
 
 def console_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

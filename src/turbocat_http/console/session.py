@@ -18,6 +18,7 @@ from litestar import Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import Cookie, State
 from litestar.di import Provide
+from litestar.plugins.htmx import HTMXRequest
 
 from turbocat_adapters.settings import Settings
 from turbocat_core.domain.access import Actor
@@ -79,9 +80,17 @@ def cleared_cookies(settings: Settings) -> list[Cookie]:
     return [_cookie(name, "", 0, settings) for name in (ACCESS_COOKIE, REFRESH_COOKIE)]
 
 
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    """A request htmx made (``HTMXRequest.htmx``; the header itself where Litestar built a
+    plain request, as for an error raised before routing)."""
+    if isinstance(request, HTMXRequest):
+        return bool(request.htmx)
+    return request.headers.get("hx-request") == "true"
+
+
 def may_renew(request: Request[Any, Any, Any]) -> bool:
     """Only a page load or a form post renews tokens (see the module docstring)."""
-    if request.headers.get("hx-request"):
+    if is_htmx(request):
         return False
     return "text/event-stream" not in (request.headers.get("accept") or "")
 

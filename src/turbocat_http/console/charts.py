@@ -11,7 +11,7 @@ HEIGHT: Final = 200
 PAD_LEFT: Final = 56
 PAD_BOTTOM: Final = 28
 PAD_TOP: Final = 12
-PAD_RIGHT: Final = 12
+PAD_RIGHT: Final = 44  # room for the last label, centred on its point
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,8 @@ class Chart:
     y_ticks: tuple[tuple[float, str], ...]
     x_labels: tuple[tuple[float, str], ...]
     empty: bool
+    left: int = PAD_LEFT
+    right: int = WIDTH - PAD_RIGHT
 
 
 def line_chart(

@@ -23,7 +23,7 @@ from tests.cli.test_serve import server
 from tests.http.console_browser import Guard, screenshot
 from tests.http.test_swagger_ui_browser import chromium_path
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # a server and a browser start
 
 WAIT_MS = 60_000
 EMAIL = "console@example.com"
@@ -89,7 +89,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     from playwright.sync_api import sync_playwright
 
     data_dir: Path = tmp_path_factory.mktemp("console")
-    with server(data_dir) as base, sync_playwright() as playwright:
+    # A generous bound: several browsers and servers may start at once on a loaded machine.
+    with server(data_dir, ready_seconds=120) as base, sync_playwright() as playwright:
         registered = httpx.post(
             f"{base}/api/v1/auth/register", json={"email": EMAIL, "password": PASSWORD}
         )

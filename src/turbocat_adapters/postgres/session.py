@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any, Final, LiteralString, TypeAlias
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final, LiteralString, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.pq import TransactionStatus
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 
 from turbocat_adapters.metrics.prometheus import DB_QUERY_DURATION
+from turbocat_adapters.postgres.dialect import POSTGRES
 from turbocat_adapters.postgres.errors import SERVICE, translate, translated
+from turbocat_adapters.sql.connection import Result, Row, Script
 from turbocat_core.errors import ExternalServiceError
 
 Connection: TypeAlias = AsyncConnection[DictRow]
 Cursor: TypeAlias = AsyncCursor[DictRow]
 Query: TypeAlias = LiteralString | sql.Composed
-Params: TypeAlias = dict[str, Any]
+Params: TypeAlias = Mapping[str, Any]
+T = TypeVar("T")
 
 _BEGIN: Final = b"BEGIN"
 _SAVEPOINT: Final = b"SAVEPOINT turbocat"
@@ -53,6 +56,7 @@ class Session:
     """
 
     __slots__ = ("_deferring", "conn", "lock")
+    dialect: Final = POSTGRES
 
     def __init__(self) -> None:
         self.conn: Connection | None = None
@@ -83,6 +87,51 @@ class Session:
             with translated(), _READ.time():
                 cursor = await conn.execute(query, params)
                 return await cursor.fetchall()
+
+    async def fetch(self, sql: str, params: Params) -> list[Row]:
+        """``Connection.fetch``: the rows of one read, as tuples."""
+        conn = self.require()
+        query = _query(sql)
+        cursor = conn.cursor(row_factory=tuple_row)
+        if self._deferred_here():
+            await cursor.execute(query, params)
+            return await cursor.fetchall()
+        async with self.lock:
+            with translated(), _READ.time():
+                await cursor.execute(query, params)
+                return await cursor.fetchall()
+
+    async def change(self, sql: str, params: Params) -> int:
+        """``Connection.change``: one statement in a savepoint; the rows it changed."""
+        return (await self.write(_query(sql), params)).rowcount
+
+    async def send(self, sql: str, params: Params) -> None:
+        await self.write(_query(sql), params)
+
+    async def run(self, script: Script[T], *, write: bool) -> T:
+        """``Connection.run``: the script's statements in one pipeline and savepoint; each
+        result the script reads is one round trip."""
+        async with self.savepoint(reads=not write) as conn:
+            statement = next(script)
+            while True:
+                query = _query(statement.sql)
+                cursor = conn.cursor(row_factory=tuple_row)
+                if statement.many:
+                    await cursor.executemany(query, statement.params)
+                    outcome = _NOTHING
+                elif statement.quiet:
+                    await cursor.execute(query, statement.params)
+                    outcome = _NOTHING
+                else:
+                    async with conn.pipeline():  # a nested block: leaving it syncs
+                        await cursor.execute(query, statement.params)
+                    rows = await cursor.fetchall() if cursor.description is not None else []
+                    outcome = Result(rows, cursor.rowcount)
+                try:
+                    statement = script.send(outcome)
+                except StopIteration as stop:
+                    result: T = stop.value
+                    return result
 
     async def write(self, query: Query, params: Params) -> Cursor:
         """One statement in a savepoint; its cursor (``rowcount``, rows it returned)."""
@@ -170,6 +219,13 @@ class Session:
                     "the transaction was aborted by an earlier error and rolled back",
                     service=SERVICE,
                 )
+
+
+_NOTHING: Final = Result([], -1)
+
+
+def _query(sql: str) -> LiteralString:
+    return POSTGRES.sql(sql)
 
 
 async def _undo(conn: Connection) -> None:

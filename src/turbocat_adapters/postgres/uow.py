@@ -14,22 +14,12 @@ from turbocat_adapters.postgres.repositories.accounts import (
     PostgresAuditLogRepository,
     PostgresUserRepository,
 )
-from turbocat_adapters.postgres.repositories.analytics import PostgresAnalyticsRepository
-from turbocat_adapters.postgres.repositories.catalog import (
-    PostgresAgentRepository,
-    PostgresWorkflowRepository,
-)
-from turbocat_adapters.postgres.repositories.executions import PostgresExecutionRepository
-from turbocat_adapters.postgres.repositories.logs import PostgresExecutionLogRepository
 from turbocat_adapters.postgres.repositories.publishing import (
     PostgresDeploymentRepository,
     PostgresTemplateRepository,
 )
-from turbocat_adapters.postgres.repositories.steps import (
-    PostgresStepRepository,
-    PostgresStepRunRepository,
-)
 from turbocat_adapters.postgres.session import COMMIT, ROLLBACK, Session
+from turbocat_adapters.sql.uow import Repositories
 from turbocat_core import ports
 from turbocat_core.errors import TurbocatError
 
@@ -40,7 +30,7 @@ if TYPE_CHECKING:
     from turbocat_adapters.postgres.store import PostgresStore
 
 
-class PostgresUnitOfWork:
+class PostgresUnitOfWork(Repositories):
     """One transaction on one connection taken from the pool.
 
     ``async with`` takes a connection (``pool.getconn``, never ``pool.connection()``, which
@@ -53,41 +43,18 @@ class PostgresUnitOfWork:
     ``async with`` raise ``RuntimeError``.
     """
 
-    __slots__ = (
-        "_pool",
-        "_session",
-        "_store",
-        "agents",
-        "analytics",
-        "api_keys",
-        "audit_logs",
-        "deployments",
-        "executions",
-        "logs",
-        "step_runs",
-        "steps",
-        "templates",
-        "users",
-        "workflows",
-    )
+    __slots__ = ("_pool", "_session", "_store")
 
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
         self._pool: AsyncConnectionPool[Connection] | None = None  # the one lent the connection
         session = self._session = Session()
-        # Typed as the ports: protocol attributes are settable, hence compared invariantly.
+        super().__init__(session)
         self.users: ports.UserRepository = PostgresUserRepository(session)
-        self.agents: ports.AgentRepository = PostgresAgentRepository(session)
-        self.workflows: ports.WorkflowRepository = PostgresWorkflowRepository(session)
-        self.steps: ports.StepRepository = PostgresStepRepository(session)
-        self.executions: ports.ExecutionRepository = PostgresExecutionRepository(session)
-        self.step_runs: ports.StepRunRepository = PostgresStepRunRepository(session)
-        self.logs: ports.ExecutionLogRepository = PostgresExecutionLogRepository(session)
         self.templates: ports.TemplateRepository = PostgresTemplateRepository(session)
         self.deployments: ports.DeploymentRepository = PostgresDeploymentRepository(session)
         self.api_keys: ports.ApiKeyRepository = PostgresApiKeyRepository(session)
         self.audit_logs: ports.AuditLogRepository = PostgresAuditLogRepository(session)
-        self.analytics: ports.AnalyticsRepository = PostgresAnalyticsRepository(session)
 
     async def __aenter__(self) -> Self:
         if self._session.conn is not None:

@@ -6,21 +6,14 @@ import contextlib
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from turbocat_adapters.sqlite.analytics import SqliteAnalyticsRepository
+from turbocat_adapters.sql.uow import Repositories
+from turbocat_adapters.sqlite.dialect import SqliteConnection
 from turbocat_adapters.sqlite.entities import (
-    SqliteAgentRepository,
     SqliteApiKeyRepository,
     SqliteAuditLogRepository,
     SqliteDeploymentRepository,
     SqliteTemplateRepository,
     SqliteUserRepository,
-    SqliteWorkflowRepository,
-)
-from turbocat_adapters.sqlite.runs import (
-    SqliteExecutionLogRepository,
-    SqliteExecutionRepository,
-    SqliteStepRepository,
-    SqliteStepRunRepository,
 )
 from turbocat_adapters.sqlite.transaction import Transaction
 from turbocat_core import ports
@@ -30,7 +23,7 @@ if TYPE_CHECKING:
     from turbocat_adapters.sqlite.store import SqliteStore
 
 
-class SqliteUnitOfWork:
+class SqliteUnitOfWork(Repositories):
     """One SQLite transaction over every repository.
 
     The transaction begins with the first write (reads before it see committed data and
@@ -49,37 +42,16 @@ class SqliteUnitOfWork:
     unit of work is fine (it sees committed data only).
     """
 
-    __slots__ = (
-        "_tx",
-        "agents",
-        "analytics",
-        "api_keys",
-        "audit_logs",
-        "deployments",
-        "executions",
-        "logs",
-        "step_runs",
-        "steps",
-        "templates",
-        "users",
-        "workflows",
-    )
+    __slots__ = ("_tx",)
 
     def __init__(self, store: SqliteStore) -> None:
-        # Typed as the ports: protocol attributes are settable, hence compared invariantly.
         tx = self._tx = Transaction(store)
+        super().__init__(SqliteConnection(tx))
         self.users: ports.UserRepository = SqliteUserRepository(tx)
-        self.agents: ports.AgentRepository = SqliteAgentRepository(tx)
-        self.workflows: ports.WorkflowRepository = SqliteWorkflowRepository(tx)
-        self.steps: ports.StepRepository = SqliteStepRepository(tx)
-        self.executions: ports.ExecutionRepository = SqliteExecutionRepository(tx)
-        self.step_runs: ports.StepRunRepository = SqliteStepRunRepository(tx)
-        self.logs: ports.ExecutionLogRepository = SqliteExecutionLogRepository(tx)
         self.templates: ports.TemplateRepository = SqliteTemplateRepository(tx)
         self.deployments: ports.DeploymentRepository = SqliteDeploymentRepository(tx)
         self.api_keys: ports.ApiKeyRepository = SqliteApiKeyRepository(tx)
         self.audit_logs: ports.AuditLogRepository = SqliteAuditLogRepository(tx)
-        self.analytics: ports.AnalyticsRepository = SqliteAnalyticsRepository(tx)
 
     async def __aenter__(self) -> Self:
         if self._tx.active:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Final, LiteralString, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, LiteralString, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection, AsyncCursor, sql
@@ -16,7 +16,12 @@ from turbocat_adapters.metrics.prometheus import DB_QUERY_DURATION
 from turbocat_adapters.postgres.dialect import POSTGRES
 from turbocat_adapters.postgres.errors import SERVICE, translate, translated
 from turbocat_adapters.sql.connection import Result, Row, Script
-from turbocat_core.errors import ExternalServiceError
+from turbocat_core.errors import ExternalServiceError, TurbocatError
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+    from turbocat_adapters.postgres.store import PostgresStore
 
 Connection: TypeAlias = AsyncConnection[DictRow]
 Cursor: TypeAlias = AsyncCursor[DictRow]
@@ -55,13 +60,49 @@ class Session:
     Statements of one unit of work never interleave (a lock), even from several tasks.
     """
 
-    __slots__ = ("_deferring", "conn", "lock")
+    __slots__ = ("_deferring", "_pool", "_store", "conn", "lock")
     dialect: Final = POSTGRES
 
-    def __init__(self) -> None:
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._pool: AsyncConnectionPool[Connection] | None = None  # the one lent ``conn``
         self.conn: Connection | None = None
         self.lock = asyncio.Lock()
         self._deferring: asyncio.Task[Any] | None = None
+
+    async def open(self) -> None:
+        """Take a connection from the pool (``pool.getconn``, never ``pool.connection()``,
+        which would commit on a clean exit)."""
+        if self.conn is not None:
+            raise RuntimeError("this unit of work is already open")
+        pool = self._store.pool
+        with translated():
+            self.conn = await pool.getconn()
+        self._pool = pool
+
+    async def close(self) -> None:
+        """Roll back and give the connection back (closed first if that failed: closing
+        rolls back too, server side, and the pool replaces it)."""
+        conn, pool = self.conn, self._pool
+        if conn is None or pool is None:
+            return
+        try:
+            try:
+                await self.finish(ROLLBACK)
+            except BaseException as error:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.close()
+                if not isinstance(error, TurbocatError):
+                    raise
+        finally:
+            self.conn = self._pool = None
+            await pool.putconn(conn)
+
+    async def commit(self) -> None:
+        await self.finish(COMMIT)
+
+    async def rollback(self) -> None:
+        await self.finish(ROLLBACK)
 
     def _deferred_here(self) -> bool:
         """Inside this task's ``deferred()`` block (which holds the lock already)."""

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
-import psycopg
-
-from turbocat_adapters.postgres.errors import translated
 from turbocat_adapters.postgres.repositories.accounts import (
     PostgresApiKeyRepository,
     PostgresAuditLogRepository,
@@ -18,19 +13,15 @@ from turbocat_adapters.postgres.repositories.publishing import (
     PostgresDeploymentRepository,
     PostgresTemplateRepository,
 )
-from turbocat_adapters.postgres.session import COMMIT, ROLLBACK, Session
-from turbocat_adapters.sql.uow import Repositories
+from turbocat_adapters.postgres.session import Session
+from turbocat_adapters.sql.uow import SqlUnitOfWork
 from turbocat_core import ports
-from turbocat_core.errors import TurbocatError
 
 if TYPE_CHECKING:
-    from psycopg_pool import AsyncConnectionPool
-
-    from turbocat_adapters.postgres.session import Connection
     from turbocat_adapters.postgres.store import PostgresStore
 
 
-class PostgresUnitOfWork(Repositories):
+class PostgresUnitOfWork(SqlUnitOfWork):
     """One transaction on one connection taken from the pool.
 
     ``async with`` takes a connection (``pool.getconn``, never ``pool.connection()``, which
@@ -43,12 +34,10 @@ class PostgresUnitOfWork(Repositories):
     ``async with`` raise ``RuntimeError``.
     """
 
-    __slots__ = ("_pool", "_session", "_store")
+    __slots__ = ("_session",)
 
     def __init__(self, store: PostgresStore) -> None:
-        self._store = store
-        self._pool: AsyncConnectionPool[Connection] | None = None  # the one lent the connection
-        session = self._session = Session()
+        session = self._session = Session(store)
         super().__init__(session)
         self.users: ports.UserRepository = PostgresUserRepository(session)
         self.templates: ports.TemplateRepository = PostgresTemplateRepository(session)
@@ -56,48 +45,9 @@ class PostgresUnitOfWork(Repositories):
         self.api_keys: ports.ApiKeyRepository = PostgresApiKeyRepository(session)
         self.audit_logs: ports.AuditLogRepository = PostgresAuditLogRepository(session)
 
-    async def __aenter__(self) -> Self:
-        if self._session.conn is not None:
-            raise RuntimeError("this unit of work is already open")
-        pool = self._store.pool
-        with translated():
-            self._session.conn = await pool.getconn()
-        self._pool = pool
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        session = self._session
-        conn, pool = session.conn, self._pool
-        if conn is None or pool is None:
-            return
-        try:
-            try:
-                await session.finish(ROLLBACK)
-            except BaseException as error:
-                # Closing it rolls back too (server side); the pool replaces it.
-                with contextlib.suppress(psycopg.Error):
-                    await conn.close()
-                if not isinstance(error, TurbocatError):
-                    raise
-        finally:
-            session.conn = self._pool = None
-            await pool.putconn(conn)
-
-    async def commit(self) -> None:
-        await self._session.finish(COMMIT)
-
-    async def rollback(self) -> None:
-        await self._session.finish(ROLLBACK)
-
-    def deferred(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """The block's statements go in one pipeline without savepoints (see
-        ``Session.deferred``)."""
-        return self._session.deferred()
+    @property
+    def _transaction(self) -> Session:
+        return self._session
 
 
 def _conforms(uow: PostgresUnitOfWork) -> ports.UnitOfWork:

@@ -1,6 +1,10 @@
-"""The repositories every SQL unit of work holds, over its one connection."""
+"""The SQL unit of work: its repositories over one connection, and its life cycle."""
 
 from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+from typing import Protocol, Self
 
 from turbocat_adapters.sql.analytics import AnalyticsRepository
 from turbocat_adapters.sql.catalog import AgentRepository, WorkflowRepository
@@ -12,6 +16,26 @@ from turbocat_adapters.sql.runs import (
     StepRunRepository,
 )
 from turbocat_core import ports
+from turbocat_core.errors import TurbocatError
+
+
+class Transactional(Protocol):
+    """What a driver's transaction gives the unit of work (``RuntimeError`` from each but
+    ``open`` outside ``async with``)."""
+
+    async def open(self) -> None:
+        """Take what the unit of work runs on (``RuntimeError`` if it is open already)."""
+        ...
+
+    async def close(self) -> None:
+        """Undo what was not committed and give back what ``open`` took."""
+        ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    def deferred(self) -> contextlib.AbstractAsyncContextManager[None]: ...
 
 
 class Repositories:
@@ -44,3 +68,43 @@ class Repositories:
         self.step_runs: ports.StepRunRepository = StepRunRepository(connection)
         self.logs: ports.ExecutionLogRepository = ExecutionLogRepository(connection)
         self.analytics: ports.AnalyticsRepository = AnalyticsRepository(connection)
+
+
+class SqlUnitOfWork(Repositories):
+    """``async with`` opens the driver's transaction, leaving it undoes what was not
+    committed; ``commit()``/``rollback()`` leave the unit of work usable (the next write
+    begins a new transaction). A failure to undo is raised unless an error is already on
+    its way out of the block."""
+
+    __slots__ = ()
+
+    @property
+    def _transaction(self) -> Transactional:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self._transaction.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._transaction.close()
+        except TurbocatError:
+            if exc is None:
+                raise
+
+    async def commit(self) -> None:
+        await self._transaction.commit()
+
+    async def rollback(self) -> None:
+        await self._transaction.rollback()
+
+    def deferred(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Writes whose result nobody reads go to the database together (see the driver's
+        transaction: ``sqlite.transaction``, ``postgres.session``)."""
+        return self._transaction.deferred()

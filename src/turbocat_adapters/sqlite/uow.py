@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
-from turbocat_adapters.sql.uow import Repositories
+from turbocat_adapters.sql.uow import SqlUnitOfWork
 from turbocat_adapters.sqlite.dialect import SqliteConnection
 from turbocat_adapters.sqlite.entities import (
     SqliteApiKeyRepository,
@@ -17,13 +15,12 @@ from turbocat_adapters.sqlite.entities import (
 )
 from turbocat_adapters.sqlite.transaction import Transaction
 from turbocat_core import ports
-from turbocat_core.errors import TurbocatError
 
 if TYPE_CHECKING:
     from turbocat_adapters.sqlite.store import SqliteStore
 
 
-class SqliteUnitOfWork(Repositories):
+class SqliteUnitOfWork(SqlUnitOfWork):
     """One SQLite transaction over every repository.
 
     The transaction begins with the first write (reads before it see committed data and
@@ -53,38 +50,9 @@ class SqliteUnitOfWork(Repositories):
         self.api_keys: ports.ApiKeyRepository = SqliteApiKeyRepository(tx)
         self.audit_logs: ports.AuditLogRepository = SqliteAuditLogRepository(tx)
 
-    async def __aenter__(self) -> Self:
-        if self._tx.active:
-            raise RuntimeError("this unit of work is already open")
-        self._tx.active = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            await self._tx.rollback()
-        except TurbocatError:
-            if exc is None:  # the store broke: say so, unless an error is on its way already
-                raise
-        finally:
-            self._tx.active = False
-
-    async def commit(self) -> None:
-        self._tx.require()
-        await self._tx.commit()
-
-    async def rollback(self) -> None:
-        self._tx.require()
-        await self._tx.rollback()
-
-    def deferred(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Writes whose result nobody reads go to the worker thread together, with the
-        block's next call (see ``Transaction``)."""
-        return self._tx.deferred()
+    @property
+    def _transaction(self) -> Transaction:
+        return self._tx
 
 
 def _conforms(uow: SqliteUnitOfWork) -> ports.UnitOfWork:

@@ -9,9 +9,8 @@ from typing import Any, Final
 
 from psycopg.types.json import Jsonb
 
-from turbocat_adapters.sql.dialect import Codec, Dialect, Kind
+from turbocat_adapters.sql.dialect import Codec, Dialect, Kind, id_hex
 from turbocat_adapters.sql.retention import PRUNABLE
-from turbocat_adapters.sql_text import id_hex
 from turbocat_core.domain.analytics import PERCENTILES, Interval
 
 _NAMED: Final = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")

@@ -67,3 +67,13 @@ class Dialect:
     def has_tag(self, table: str, param: str) -> str:
         """SQL: the ``tags`` of a row of ``table`` hold the text ``:param``."""
         raise NotImplementedError
+
+
+def id_hex(expression: str) -> str:
+    """SQL reducing a UUID written as text in JSON (any case, with or without hyphens,
+    braces or a ``urn:uuid:`` prefix) to its 32 lower-case hex digits, as ``UUID()`` reads
+    it; compare with ``UUID.hex``. Both dialects read it alike."""
+    return (
+        f"replace(replace(replace(replace(replace(lower({expression}), 'urn:', ''), 'uuid:', ''),"
+        " '{', ''), '}', ''), '-', '')"
+    )

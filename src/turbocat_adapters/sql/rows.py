@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
-from turbocat_adapters.sql.connection import Connection, Params, Row, Script, Statement
+from turbocat_adapters.sql.connection import Connection, Params
 from turbocat_adapters.sql.listing import Listing, page_script
 from turbocat_adapters.sql.tables import RowCodec, key
 from turbocat_core.domain.common import ListQuery, Page
@@ -16,12 +16,6 @@ from turbocat_core.errors import NotFound
 E = TypeVar("E")
 K = TypeVar("K", bound=UUID)
 T = TypeVar("T")
-
-
-def single(sql: str, params: Params) -> Script[Row | None]:
-    """A script of one read: its first row."""
-    result = yield Statement(sql, params)
-    return result.rows[0] if result.rows else None
 
 
 class Rows(Generic[E, K]):

@@ -9,9 +9,8 @@ from typing import Any, Final, TypeVar
 from uuid import UUID
 
 from turbocat_adapters.sql.connection import Params, Result, Row, Script
-from turbocat_adapters.sql.dialect import Codec, Dialect, Kind
+from turbocat_adapters.sql.dialect import Codec, Dialect, Kind, id_hex
 from turbocat_adapters.sql.retention import PRUNABLE
-from turbocat_adapters.sql_text import id_hex
 from turbocat_adapters.sqlite.codec import js, parse_js, ts
 from turbocat_adapters.sqlite.transaction import Transaction
 from turbocat_core.domain.analytics import PERCENTILES, Interval

@@ -22,19 +22,12 @@ def escape_like(text: str) -> str:
 
 
 QUERIES: Final = {
-    # The agent in a step's column, a LOOP's config or a PARALLEL branch (``agent_ids_of``).
-    "agent_used_by_others": f"""
-SELECT EXISTS (
-    SELECT 1 FROM workflow_steps s JOIN workflows w ON w.id = s.workflow_id
-    WHERE w.deleted_at IS NULL AND w.user_id <> :owner AND (
-        s.agent_id = :agent
-        OR (s.step_type = 'LOOP' AND {id_hex("s.config->>'agentId'")} = :hex)
-        OR (s.step_type = 'PARALLEL' AND EXISTS (
-            SELECT 1 FROM jsonb_each(CASE WHEN jsonb_typeof(s.config->'branches') = 'object'
-                THEN s.config->'branches' ELSE '{{}}'::jsonb END) AS b
-            WHERE {id_hex("b.value->>'agentId'")} = :hex))
-    )
-)""",
+    "loop_agent": id_hex("s.config->>'agentId'"),
+    "branches": (
+        "jsonb_each(CASE WHEN jsonb_typeof(s.config->'branches') = 'object'"
+        " THEN s.config->'branches' ELSE '{}'::jsonb END)"
+    ),
+    "branch_agent": id_hex("b.value->>'agentId'"),
     "run_order": "position",
     # Executions whose pinned steps hold an AGENT step of the agent (the containment test
     # can use an index; the EXISTS pins the step run's own key to that step).

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from turbocat_adapters.sql.connection import Connection, Params
 from turbocat_adapters.sql.listing import Listing, page_script
-from turbocat_adapters.sql.tables import RowCodec, key
+from turbocat_adapters.sql.tables import RowCodec, Table
 from turbocat_core.domain.common import ListQuery, Page
 from turbocat_core.errors import NotFound
 
@@ -18,15 +18,37 @@ K = TypeVar("K", bound=UUID)
 T = TypeVar("T")
 
 
-class Rows(Generic[E, K]):
-    """Rows of one aggregate in a unit of work; soft-deleted rows read as absent.
-
-    ``add`` of a taken id or unique value is ``Conflict``; ``update`` of a missing (or
-    deleted) row ``NotFound``; ``list`` is checked against the listing's spec. Entities
-    read out are built afresh from their rows: nothing read out aliases anything else.
-    """
+class Repository(Generic[E]):
+    """A repository over one table in a unit of work: entities read out are built afresh
+    from their rows, so nothing read out aliases anything else."""
 
     __slots__ = ("_codec", "_conn")
+    table: ClassVar[Table[Any]]
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._codec: RowCodec[E] = self.table.codec(conn.dialect)
+
+    def _key(self, entity_id: UUID, name: str = "id") -> dict[str, Any]:
+        return {name: self._conn.dialect.bind("uuid", entity_id)}
+
+    async def _one(self, sql: str, params: Params) -> E | None:
+        rows = await self._conn.fetch(sql, params)
+        return self._codec.entity(rows[0]) if rows else None
+
+    async def _all(self, sql: str, params: Params) -> builtins.list[E]:
+        entity = self._codec.entity
+        return [entity(row) for row in await self._conn.fetch(sql, params)]
+
+
+class Rows(Repository[E], Generic[E, K]):
+    """Rows of one aggregate; soft-deleted rows read as absent.
+
+    ``add`` of a taken id or unique value is ``Conflict``; ``update`` of a missing (or
+    deleted) row ``NotFound``; ``list`` is checked against the listing's spec.
+    """
+
+    __slots__ = ()
     listing: ClassVar[Listing[Any]]
     insert_sql: ClassVar[str]
     get_sql: ClassVar[str]
@@ -35,14 +57,10 @@ class Rows(Generic[E, K]):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "listing" in cls.__dict__:
-            table = cls.listing.table
+            table = cls.table = cls.listing.table
             cls.insert_sql = table.insert()
             cls.get_sql = table.select("id = :id" + table.live)
             cls.update_sql = table.update("id = :id" + table.live)
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._codec: RowCodec[E] = self.listing.table.codec(conn.dialect)
 
     async def add(self, entity: E) -> None:
         await self._conn.change(self.insert_sql, self._codec.params(entity))
@@ -71,14 +89,3 @@ class Rows(Generic[E, K]):
         )
         total, items = await conn.run(script, write=False)
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
-
-    def _key(self, entity_id: UUID, name: str = "id") -> dict[str, Any]:
-        return {name: key(entity_id, self._conn.dialect)["id"]}
-
-    async def _one(self, sql: str, params: Params) -> E | None:
-        rows = await self._conn.fetch(sql, params)
-        return self._codec.entity(rows[0]) if rows else None
-
-    async def _all(self, sql: str, params: Params) -> builtins.list[E]:
-        entity = self._codec.entity
-        return [entity(row) for row in await self._conn.fetch(sql, params)]

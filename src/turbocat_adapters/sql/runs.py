@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-from turbocat_adapters.sql.connection import Connection, Script, Statement
+from turbocat_adapters.sql.connection import Script, Statement
+from turbocat_adapters.sql.dialect import Dialect
 from turbocat_adapters.sql.listing import Listing
 from turbocat_adapters.sql.retention import prune_finished
-from turbocat_adapters.sql.rows import Rows
+from turbocat_adapters.sql.rows import Repository, Rows
 from turbocat_adapters.sql.schema import EXECUTIONS, LOGS, STEP_RUNS, STEPS
 from turbocat_core.domain.common import AgentId, ExecutionId, Page, StepId, UserId, WorkflowId
 from turbocat_core.domain.execution import (
@@ -32,6 +34,19 @@ DELETE_STEP: Final = "DELETE FROM workflow_steps WHERE id = :id"
 STEPS_OF_WORKFLOW: Final = (
     STEPS.select("workflow_id = :workflow_id") + " ORDER BY position, step_key"
 )
+
+# The agent in a step's column, a LOOP's config or a PARALLEL branch (``agent_ids_of``);
+# how JSON is read is the dialect's ("loop_agent", "branches" as b, "branch_agent").
+AGENT_USED_BY_OTHERS: Final = """
+SELECT EXISTS (
+    SELECT 1 FROM workflow_steps s JOIN workflows w ON w.id = s.workflow_id
+    WHERE w.deleted_at IS NULL AND w.user_id <> :owner AND (
+        s.agent_id = :agent
+        OR (s.step_type = 'LOOP' AND {loop_agent} = :hex)
+        OR (s.step_type = 'PARALLEL' AND EXISTS (
+            SELECT 1 FROM {branches} AS b WHERE {branch_agent} = :hex))
+    )
+)"""
 
 # Updates never rewrite the pinned steps (only ``add`` writes them), nor the processing
 # bookkeeping (only ``begin_processing``/``end_processing`` do), nor ``log_seq`` (not a field).
@@ -97,14 +112,11 @@ LOG_FILTERS: Final = {
 }
 
 
-class StepRepository:
+class StepRepository(Repository[WorkflowStep]):
     """A workflow's steps; ``(workflow_id, step_key)`` is unique; ``delete`` is for good."""
 
-    __slots__ = ("_codec", "_conn")
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._codec = STEPS.codec(conn.dialect)
+    __slots__ = ()
+    table = STEPS
 
     async def add(self, step: WorkflowStep) -> None:
         await self._conn.change(INSERT_STEP, self._codec.params(step))
@@ -114,15 +126,12 @@ class StepRepository:
             raise NotFound("step", step.id)
 
     async def delete(self, step_id: StepId) -> None:
-        key = {"id": self._conn.dialect.bind("uuid", step_id)}
-        if not await self._conn.change(DELETE_STEP, key):
+        if not await self._conn.change(DELETE_STEP, self._key(step_id)):
             raise NotFound("step", step_id)
 
     async def for_workflow(self, workflow_id: WorkflowId) -> list[WorkflowStep]:
-        dialect = self._conn.dialect
-        key = {"workflow_id": dialect.bind("uuid", workflow_id)}
-        rows = await self._conn.fetch(STEPS_OF_WORKFLOW + dialect.text_order, key)
-        return [self._codec.entity(row) for row in rows]
+        order = self._conn.dialect.text_order
+        return await self._all(STEPS_OF_WORKFLOW + order, self._key(workflow_id, "workflow_id"))
 
     async def agent_used_by_others(self, agent_id: AgentId, owner_id: UserId) -> bool:
         dialect = self._conn.dialect
@@ -131,7 +140,7 @@ class StepRepository:
             "hex": agent_id.hex,
             "owner": dialect.bind("uuid", owner_id),
         }
-        rows = await self._conn.fetch(dialect.query("agent_used_by_others"), params)
+        rows = await self._conn.fetch(_agent_used_by_others(dialect), params)
         return bool(rows[0][0])
 
 
@@ -186,14 +195,11 @@ class ExecutionRepository(Rows[Execution, ExecutionId]):
         return await prune_finished(self._conn, before, limit)
 
 
-class StepRunRepository:
+class StepRunRepository(Repository[StepRun]):
     """One row per (execution, step key), listed in the order they were first saved."""
 
-    __slots__ = ("_codec", "_conn")
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._codec = STEP_RUNS.codec(conn.dialect)
+    __slots__ = ()
+    table = STEP_RUNS
 
     async def save(self, step_run: StepRun) -> None:
         """An upsert keeping the first ``id`` and ``created_at``; ``Conflict`` if the id
@@ -201,21 +207,17 @@ class StepRunRepository:
         await self._conn.send(SAVE_STEP_RUN, self._codec.params(step_run))
 
     async def for_execution(self, execution_id: ExecutionId) -> list[StepRun]:
-        dialect = self._conn.dialect
-        key = {"execution_id": dialect.bind("uuid", execution_id)}
-        rows = await self._conn.fetch(STEP_RUNS_OF_EXECUTION + dialect.query("run_order"), key)
-        return [self._codec.entity(row) for row in rows]
+        order = self._conn.dialect.query("run_order")
+        key = self._key(execution_id, "execution_id")
+        return await self._all(STEP_RUNS_OF_EXECUTION + order, key)
 
 
-class ExecutionLogRepository:
+class ExecutionLogRepository(Repository[ExecutionLog]):
     """Log lines by execution in ``seq`` order; ``append`` numbers them (1, 2, 3…) from the
     execution's ``log_seq`` counter and inserts them, in one call."""
 
-    __slots__ = ("_codec", "_conn")
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._codec = LOGS.codec(conn.dialect)
+    __slots__ = ()
+    table = LOGS
 
     async def append(self, logs: Sequence[ExecutionLog]) -> list[ExecutionLog]:
         conn = self._conn
@@ -287,10 +289,14 @@ class ExecutionLogRepository:
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
 
     async def last_seq(self, execution_id: ExecutionId) -> int:
-        rows = await self._conn.fetch(
-            LAST_LOG_SEQ, {"id": self._conn.dialect.bind("uuid", execution_id)}
-        )
+        rows = await self._conn.fetch(LAST_LOG_SEQ, self._key(execution_id))
         return int(rows[0][0])
+
+
+@functools.cache
+def _agent_used_by_others(dialect: Dialect) -> str:
+    names = ("loop_agent", "branches", "branch_agent")
+    return AGENT_USED_BY_OTHERS.format(**{name: dialect.query(name) for name in names})
 
 
 def _lock_key(execution_id: Any) -> int:

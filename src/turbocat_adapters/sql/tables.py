@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from turbocat_adapters.sql.connection import Params, Row
+from turbocat_adapters.sql.connection import Row
 from turbocat_adapters.sql.dialect import Codec, Dialect, Kind
 
 E = TypeVar("E")
@@ -139,9 +139,3 @@ def _chain(first: Callable[[Any], Any] | None, then: Callable[[Any], Any] | None
     if first is None or then is None:
         return first or then
     return lambda value: then(first(value))
-
-
-def key(entity_id: UUID, dialect: Dialect) -> Params:
-    """``{"id": ...}`` as the dialect binds ids."""
-    encode = dialect.encoder("uuid", "id")
-    return {"id": entity_id if encode is None else encode(entity_id)}

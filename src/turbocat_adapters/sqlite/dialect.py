@@ -22,20 +22,12 @@ def _texts(field: str) -> Codec:
     return lambda values: js(list(values), field)
 
 
-_BRANCH_AGENT: Final = "CASE WHEN b.type = 'object' THEN json_extract(b.value, '$.agentId') END"
 QUERIES: Final = {
-    # The agent in a step's column, a LOOP's config or a PARALLEL branch (``agent_ids_of``).
-    "agent_used_by_others": f"""
-SELECT EXISTS (
-    SELECT 1 FROM workflow_steps s JOIN workflows w ON w.id = s.workflow_id
-    WHERE w.deleted_at IS NULL AND w.user_id <> :owner AND (
-        s.agent_id = :agent
-        OR (s.step_type = 'LOOP' AND {id_hex("json_extract(s.config, '$.agentId')")} = :hex)
-        OR (s.step_type = 'PARALLEL' AND EXISTS (
-            SELECT 1 FROM json_each(s.config, '$.branches') AS b
-            WHERE {id_hex(_BRANCH_AGENT)} = :hex))
-    )
-)""",
+    "loop_agent": id_hex("json_extract(s.config, '$.agentId')"),
+    "branches": "json_each(s.config, '$.branches')",
+    "branch_agent": id_hex(
+        "CASE WHEN b.type = 'object' THEN json_extract(b.value, '$.agentId') END"
+    ),
     "run_order": "run_no",
     # Executions whose pinned steps hold an AGENT step of the agent, the step run's own.
     "agent_step": """

@@ -1,4 +1,4 @@
-"""``SecretBox``: AES-256-GCM for small secrets at rest, with key ids for rotation.
+"""``AesGcmSecretBox``: AES-256-GCM for small secrets at rest, with key ids for rotation.
 
 A token is ``v1.<kid>.<nonce>.<ciphertext>``: ``kid`` is the first 8 hex characters of the
 SHA-256 of the key that sealed it, ``nonce`` a fresh random 96-bit nonce, both binary parts
@@ -64,7 +64,7 @@ def decode_key(encoded: str) -> bytes:
     return raw
 
 
-class SecretBox:
+class AesGcmSecretBox:
     """Seals with ``current_key``; opens tokens of ``current_key`` or any ``previous`` key."""
 
     __slots__ = ("_current", "_keys", "_kid")
@@ -80,7 +80,9 @@ class SecretBox:
             self._keys[key_id(key)] = AESGCM(key)
 
     @classmethod
-    def from_settings(cls, encryption_key: str | None, previous: Sequence[str] = ()) -> SecretBox:
+    def from_settings(
+        cls, encryption_key: str | None, previous: Sequence[str] = ()
+    ) -> AesGcmSecretBox:
         """From ``settings.encryption_key`` (URL-safe base64 of 32 bytes) and older keys."""
         if not encryption_key:
             raise RuntimeError(
@@ -120,6 +122,6 @@ class SecretBox:
             raise ValidationFailed(_TAMPERED) from None
 
 
-def _conforms(box: SecretBox) -> ports.SecretBox:
+def _conforms(box: AesGcmSecretBox) -> ports.SecretBox:
     """Never called: mypy checks here that the class matches its port."""
     return box

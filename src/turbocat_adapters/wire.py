@@ -4,21 +4,46 @@ times in UTC ending in ``Z`` and durations (``*_ms``) to the microsecond."""
 from __future__ import annotations
 
 import dataclasses
-import re
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
-from turbocat_core.domain.common import utc_text
+from turbocat_core.domain.common import camel, utc_text
 
-_CAMEL = re.compile(r"_([a-z0-9])")
+_KEYED: Final = frozenset({"steps", "agents"})
+"""Fields whose next segment is a key the user chose (a step key, a file's agent name)."""
+_DOCUMENTS: Final = frozenset(
+    {
+        "config",
+        "customizations",
+        "definition",
+        "environment_variables",
+        "input_data",
+        "inputs",
+        "metadata",
+        "output_data",
+        "parameters",
+        "preferences",
+        "template_data",
+        "trigger_config",
+        "trigger_data",
+    }
+)
+"""Fields holding JSON documents: the keys below them are the user's, never renamed."""
 
 
-def camel(name: str) -> str:
-    """``started_at`` -> ``startedAt``."""
-    return _CAMEL.sub(lambda m: m.group(1).upper(), name)
+def wire_path(path: str) -> str:
+    """A core field path as the wire names it: ``steps.2.depends_on`` -> ``steps.2.dependsOn``,
+    ``environment_variables.API_KEY`` -> ``environmentVariables.API_KEY``."""
+    renamed: list[str] = []
+    documents = keyed = False
+    for segment in path.split("."):
+        renamed.append(segment if documents or keyed else camel(segment))
+        documents = documents or segment in _DOCUMENTS
+        keyed = not keyed and segment in _KEYED
+    return ".".join(renamed)
 
 
 @cache

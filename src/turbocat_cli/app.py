@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from turbocat_adapters import Turbocat
-from turbocat_adapters.wire import encode, to_wire
+from turbocat_adapters.wire import encode, to_wire, wire_path
 from turbocat_cli import accounts, data, interrupts, retention, serve, settings, worker
 from turbocat_cli.files import InputError, read_document, read_inputs
 from turbocat_cli.progress import Progress
@@ -51,7 +51,7 @@ def _problems(error: TurbocatError) -> list[str]:
     """Every problem the error names, one line each (the cycle path, or each field's)."""
     cycle = isinstance(error, CycleDetected)
     if isinstance(error, ValidationFailed) and error.details and not cycle:
-        return [f"{detail.field}: {detail.message}" for detail in error.details]
+        return [f"{wire_path(detail.field)}: {detail.message}" for detail in error.details]
     return [error.message]
 
 

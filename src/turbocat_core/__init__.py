@@ -18,6 +18,7 @@ from turbocat_core.domain.execution import (
     StepStatus,
 )
 from turbocat_core.errors import (
+    AlreadyExists,
     Conflict,
     CycleDetected,
     ExternalServiceError,
@@ -36,6 +37,7 @@ from turbocat_core.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlreadyExists",
     "Conflict",
     "CycleDetected",
     "Execution",

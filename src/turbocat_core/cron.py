@@ -98,14 +98,14 @@ class CronSchedule:
 
     @classmethod
     def parse(
-        cls, expression: str, timezone: str = "UTC", field: str = "scheduleCron"
+        cls, expression: str, timezone: str = "UTC", field: str = "schedule_cron"
     ) -> CronSchedule:
-        """``ValidationFailed`` naming ``field`` (or ``scheduleTimezone``) when it is wrong."""
+        """``ValidationFailed`` naming ``field`` (or ``schedule_timezone``) when it is wrong."""
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValidationFailed.field(
-                "scheduleTimezone", f"{timezone!r} is not an IANA time zone (e.g. Europe/Paris)"
+                "schedule_timezone", f"{timezone!r} is not an IANA time zone (e.g. Europe/Paris)"
             ) from None
         text = " ".join(expression.split())
         if len(text) > MAX_EXPRESSION:
@@ -209,6 +209,6 @@ def validate_schedule(enabled: bool, expression: str | None, timezone: str) -> N
     if expression is not None:
         CronSchedule.parse(expression, timezone)
     elif enabled:
-        raise ValidationFailed.field("scheduleCron", "is required when scheduleEnabled is true")
+        raise ValidationFailed.field("schedule_cron", "is required when scheduleEnabled is true")
     else:
         CronSchedule.parse("@daily", timezone)  # still check the time zone

@@ -58,7 +58,11 @@ class CycleDetected(ValidationFailed):
 
 
 class Conflict(TurbocatError):
-    """The write would break a uniqueness rule (HTTP: ALREADY_EXISTS / CONFLICT)."""
+    """The write clashes with the current state: a concurrent writer, a resource in use."""
+
+
+class AlreadyExists(Conflict):
+    """The write would break a uniqueness rule: a row with that key is already stored."""
 
 
 class InvalidState(TurbocatError):
@@ -91,12 +95,12 @@ class RateLimited(TurbocatError):
 
 
 class ExternalServiceError(TurbocatError):
-    """A dependency (database, queue, remote API) failed; ``retriable``: may a retry help."""
+    """A dependency (database, queue, remote API) failed; ``retryable``: may a retry help."""
 
-    def __init__(self, message: str, *, service: str = "", retriable: bool = True) -> None:
+    def __init__(self, message: str, *, service: str = "", retryable: bool = True) -> None:
         super().__init__(message)
         self.service = service
-        self.retriable = retriable
+        self.retryable = retryable
 
 
 class NotConfigured(TurbocatError):

@@ -15,7 +15,7 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 
-from turbocat_adapters.bootstrap import ensure_bootstrap_admin
+from turbocat_adapters.bootstrap_admin import ensure_bootstrap_admin
 from turbocat_adapters.container import close_redis
 from turbocat_adapters.metrics.scrape import forget_this_process
 from turbocat_http.auth.access import check_access
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from turbocat_adapters.container import Container
     from turbocat_adapters.settings import Settings
-    from turbocat_core.ports import ApiUsage
+    from turbocat_core.ports.api_usage import ApiUsage
 
 logger = logging.getLogger("turbocat.http")
 Lifespan: TypeAlias = Callable[[Litestar], AbstractAsyncContextManager[None]]

@@ -1,28 +1,10 @@
-"""Use cases into handlers with Litestar's own ``Provide``, from the app's container.
+"""Use cases into handlers with Litestar's ``Provide``, from the container at
+``app.state.container``: a router's ``dependencies={**provide("cancel_execution")}``, a
+handler's ``cancel_execution: NamedDependency[CancelExecution]``.
 
-``create_app`` keeps the container at ``app.state.container``. A router names what its
-handlers need, and a handler asks for it by parameter name::
-
-    router = Router(
-        "/executions",
-        route_handlers=[cancel],
-        dependencies={"actor": ACTOR, **provide("cancel_execution", "retry_execution")},
-    )
-
-    @post("/{execution_id:uuid}/cancel")
-    async def cancel(
-        execution_id: FromPath[UUID], cancel_execution: NamedDependency[CancelExecution]
-    ) -> Envelope[Execution]:
-        ...
-
-``provide(*names)`` gives each handler parameter ``name`` what ``container.<name>()`` returns,
-once per request (a ``Factory`` gives a fresh use case, a ``Singleton`` the shared one).
-Every use case a handler needs is a provider of the container, the one composition root:
-a router only names them. No ``@inject``/``wire()``.
-
-Litestar checks a dependency with ``isinstance`` against the parameter's annotation, which
-a ``typing.Protocol`` (a port, ``Store``) refuses: annotate those
-``store: NamedDependency[SkipValidation[Store]]``.
+Litestar checks a dependency with ``isinstance`` against its annotation, which a
+``typing.Protocol`` (a port, ``Store``) refuses: annotate those
+``NamedDependency[SkipValidation[Store]]``.
 """
 
 # No ``from __future__ import annotations``: Litestar reads the dependency signatures at run time.

@@ -30,8 +30,8 @@ from uuid import UUID
 from litestar.di import Provide
 from litestar.params import QueryParameter
 
-from turbocat_adapters.wire import camel, to_wire
-from turbocat_core.domain.common import MAX_PAGE_SIZE, ListQuery, Page, QuerySpec, SortOrder
+from turbocat_adapters.wire import to_wire, wire_path
+from turbocat_core.domain.common import MAX_PAGE_SIZE, ListQuery, Page, QuerySpec, SortOrder, camel
 from turbocat_core.errors import FieldError, ValidationFailed
 from turbocat_http.schemas import Envelope, PageEnvelope, PageMeta
 
@@ -172,7 +172,7 @@ def list_query(
             include_public=include_public,
         )
     except ValidationFailed as error:
-        problems.extend(error.details)
+        problems.extend(FieldError(wire_path(d.field), d.message) for d in error.details)
     if problems or query is None:
         raise ValidationFailed("invalid list query", problems)
     return query

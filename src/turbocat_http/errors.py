@@ -5,9 +5,9 @@ in the envelope of docs/api.md ``{"success": false, "error": {"code", "message",
 "requestId"}}``:
 
 - the core's family through ``CORE_ERRORS`` (the most specific class in the MRO wins, so
-  ``CycleDetected`` is a ``ValidationFailed``); ``Conflict`` is ``ALREADY_EXISTS`` when its
-  message says "already exists" (the wording every store and use case raises duplicates
-  with), else ``CONFLICT``; ``Unauthenticated`` answers its own ``code``;
+  ``CycleDetected`` is a ``ValidationFailed`` and ``AlreadyExists`` no plain ``Conflict``);
+  field paths, snake_case in the core, as the wire names them (``wire_path``);
+  ``Unauthenticated`` answers its own ``code``;
   ``RateLimited`` adds ``Retry-After`` (whole seconds, rounded up); an
   ``ExternalServiceError``'s text (driver words, hosts) is logged, not answered;
 - Litestar's own errors by status (bad query, path or body values are ``VALIDATION_ERROR``
@@ -33,9 +33,12 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import ParameterKwarg
 from litestar.response import Response
 
+from turbocat_adapters.wire import wire_path
 from turbocat_core.errors import (
+    AlreadyExists,
     Conflict,
     ExternalServiceError,
+    FieldError,
     InvalidState,
     NotConfigured,
     NotFound,
@@ -53,7 +56,8 @@ logger = logging.getLogger("turbocat.http")
 CORE_ERRORS: Final[Mapping[type[TurbocatError], tuple[ErrorCode, int]]] = {
     NotFound: (ErrorCode.NOT_FOUND, 404),
     ValidationFailed: (ErrorCode.VALIDATION_ERROR, 400),
-    Conflict: (ErrorCode.CONFLICT, 409),  # ALREADY_EXISTS when it says so: see _refine
+    AlreadyExists: (ErrorCode.ALREADY_EXISTS, 409),
+    Conflict: (ErrorCode.CONFLICT, 409),
     InvalidState: (ErrorCode.INVALID_STATE, 409),
     Unauthenticated: (ErrorCode.UNAUTHORIZED, 401),  # or its own .code
     PermissionDenied: (ErrorCode.FORBIDDEN, 403),
@@ -155,8 +159,6 @@ def _refine(error: TurbocatError, code: ErrorCode, status: int) -> tuple[ErrorCo
     if isinstance(error, Unauthenticated):
         own = error.code
         return (ErrorCode(own) if own in UNAUTHENTICATED_CODES else code), status
-    if isinstance(error, Conflict) and "already exists" in error.message.lower():
-        return ErrorCode.ALREADY_EXISTS, status
     return code, status
 
 
@@ -171,7 +173,8 @@ def _core_response(
     details: list[FieldProblem] = []
     headers: dict[str, str] = {}
     if isinstance(error, ValidationFailed):
-        details = [FieldProblem(field=d.field, message=d.message) for d in error.details]
+        details = [FieldProblem(field=wire_path(d.field), message=d.message) for d in error.details]
+        message = _wire_message(message, error.details)
     elif isinstance(error, RateLimited):
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
         limit = getattr(error, "limit", None)
@@ -191,6 +194,16 @@ def _core_response(
         )
         message = DEFAULT_MESSAGES[ErrorCode.SERVICE_UNAVAILABLE]
     return _response(request, status, code, message, details, headers)
+
+
+def _wire_message(message: str, details: Sequence[FieldError]) -> str:
+    """The summary with the field paths it quotes (``full_name: ...``) named as on the wire."""
+    for detail in details:
+        wire = wire_path(detail.field)
+        if wire != detail.field:
+            quoted = re.compile(rf"(?<![\w.]){re.escape(detail.field)}:")
+            message = quoted.sub(f"{wire}:".replace("\\", "\\\\"), message)
+    return message
 
 
 _MSGSPEC_UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>.+)`")

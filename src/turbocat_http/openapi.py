@@ -44,8 +44,8 @@ from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
 from litestar.typing import FieldDefinition
 
-from turbocat_adapters.wire import camel
 from turbocat_core import __version__
+from turbocat_core.domain.common import camel
 from turbocat_http.middleware import use_docs_csp
 from turbocat_http.requests import takes_json_body
 from turbocat_http.schemas import Envelope, ErrorResponse, PageEnvelope

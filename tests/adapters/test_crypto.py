@@ -1,4 +1,4 @@
-"""SecretBox: AES-256-GCM with a fresh nonce per value, key ids, rotation, tamper detection."""
+"""AesGcmSecretBox: a fresh nonce per value, key ids, rotation, tamper detection."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from turbocat_adapters.crypto import SecretBox, decode_key
+from turbocat_adapters.crypto import AesGcmSecretBox, decode_key
 from turbocat_core.errors import ValidationFailed
 
 OLD, NEW = bytes(range(32)), bytes(range(1, 33))
@@ -21,23 +21,23 @@ def _flip(text: str, index: int) -> str:
 
 @pytest.mark.parametrize("plaintext", ["", "s3cr3t", "ünïcødé ✓", "x" * 40_000])
 def test_round_trip(plaintext):
-    box = SecretBox(NEW)
+    box = AesGcmSecretBox(NEW)
     token = box.encrypt(plaintext)
     assert box.decrypt(token) == plaintext
     assert plaintext == "" or plaintext not in token
 
 
 def test_the_token_names_its_version_key_and_nonce():
-    token = SecretBox(NEW).encrypt("value")
+    token = AesGcmSecretBox(NEW).encrypt("value")
     version, kid, nonce, sealed = token.split(".")
     assert version == "v1"
-    assert kid == hashlib.sha256(NEW).hexdigest()[:8] == SecretBox(NEW).key_id
+    assert kid == hashlib.sha256(NEW).hexdigest()[:8] == AesGcmSecretBox(NEW).key_id
     assert len(base64.urlsafe_b64decode(nonce + "==")) == 12
     assert len(base64.urlsafe_b64decode(sealed + "==")) == len("value") + 16  # + GCM tag
 
 
 def test_every_encryption_uses_a_fresh_nonce():
-    box = SecretBox(NEW)
+    box = AesGcmSecretBox(NEW)
     tokens = {box.encrypt("same") for _ in range(50)}
     assert len(tokens) == 50
     assert len({token.split(".")[2] for token in tokens}) == 50
@@ -45,7 +45,7 @@ def test_every_encryption_uses_a_fresh_nonce():
 
 @pytest.mark.parametrize("part", [0, 1, 2, 3])
 def test_tampering_with_any_part_is_detected(part):
-    box = SecretBox(NEW)
+    box = AesGcmSecretBox(NEW)
     parts = box.encrypt("the value").split(".")
     for index in (0, len(parts[part]) // 2, len(parts[part]) - 1):
         edited = list(parts)
@@ -60,11 +60,11 @@ def test_tampering_with_any_part_is_detected(part):
 )
 def test_malformed_tokens_are_refused_cleanly(token):
     with pytest.raises(ValidationFailed):
-        SecretBox(NEW).decrypt(token)
+        AesGcmSecretBox(NEW).decrypt(token)
 
 
 def test_stray_or_padding_characters_are_refused():
-    box = SecretBox(NEW)
+    box = AesGcmSecretBox(NEW)
     version, kid, nonce, sealed = box.encrypt("value").split(".")
     for bad in (sealed + "=", sealed[:5] + "!" + sealed[5:], sealed + "\n"):
         with pytest.raises(ValidationFailed):
@@ -72,35 +72,35 @@ def test_stray_or_padding_characters_are_refused():
 
 
 def test_rotation_keeps_old_values_readable():
-    old_token = SecretBox(OLD).encrypt("sealed long ago")
-    rotated = SecretBox(NEW, previous=[OLD])
+    old_token = AesGcmSecretBox(OLD).encrypt("sealed long ago")
+    rotated = AesGcmSecretBox(NEW, previous=[OLD])
     assert rotated.decrypt(old_token) == "sealed long ago"
     fresh = rotated.encrypt("sealed now")
-    assert fresh.split(".")[1] == SecretBox(NEW).key_id
-    assert SecretBox(NEW).decrypt(fresh) == "sealed now"
+    assert fresh.split(".")[1] == AesGcmSecretBox(NEW).key_id
+    assert AesGcmSecretBox(NEW).decrypt(fresh) == "sealed now"
     with pytest.raises(ValidationFailed):
-        SecretBox(OLD).decrypt(fresh)
+        AesGcmSecretBox(OLD).decrypt(fresh)
 
 
 def test_a_wrong_key_cannot_open_a_value():
-    token = SecretBox(OLD).encrypt("mine")
+    token = AesGcmSecretBox(OLD).encrypt("mine")
     with pytest.raises(ValidationFailed):
-        SecretBox(NEW).decrypt(token)
+        AesGcmSecretBox(NEW).decrypt(token)
     # Even under the right key id, another key fails the tag check.
     _, _, nonce, sealed = token.split(".")
     with pytest.raises(ValidationFailed):
-        SecretBox(NEW).decrypt(f"v1.{SecretBox(NEW).key_id}.{nonce}.{sealed}")
+        AesGcmSecretBox(NEW).decrypt(f"v1.{AesGcmSecretBox(NEW).key_id}.{nonce}.{sealed}")
 
 
 def test_keys_from_settings():
     encoded = base64.urlsafe_b64encode(NEW).decode().rstrip("=")
-    box = SecretBox.from_settings(encoded, previous=[base64.urlsafe_b64encode(OLD).decode()])
-    assert box.decrypt(SecretBox(OLD).encrypt("x")) == "x"
+    box = AesGcmSecretBox.from_settings(encoded, previous=[base64.urlsafe_b64encode(OLD).decode()])
+    assert box.decrypt(AesGcmSecretBox(OLD).encrypt("x")) == "x"
     assert decode_key(encoded) == NEW
     for bad in ("short", "A" * 40, "!" * 43):
         with pytest.raises(ValueError, match="32 bytes"):
-            SecretBox.from_settings(bad)
+            AesGcmSecretBox.from_settings(bad)
     with pytest.raises(RuntimeError):
-        SecretBox.from_settings(None)
+        AesGcmSecretBox.from_settings(None)
     with pytest.raises(ValueError, match="32 bytes"):
-        SecretBox(b"short")
+        AesGcmSecretBox(b"short")

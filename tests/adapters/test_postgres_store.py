@@ -170,7 +170,7 @@ async def test_a_bad_filter_value_is_a_validation_failure_and_the_transaction_go
         assert await uow.agents.get(make.agent().id) is None
 
 
-async def test_a_lost_connection_is_a_retriable_external_service_error(store, dsn):
+async def test_a_lost_connection_is_a_retryable_external_service_error(store, dsn):
     flow = await _workflow(store)
     async with store.unit_of_work() as uow:
         assert await uow.workflows.get(flow.id) is not None
@@ -179,7 +179,7 @@ async def test_a_lost_connection_is_a_retriable_external_service_error(store, ds
             await admin.execute("SELECT pg_terminate_backend(%s)", [pid])
         with pytest.raises(ExternalServiceError) as lost:
             await uow.workflows.get(flow.id)
-        assert lost.value.retriable
+        assert lost.value.retryable
         assert lost.value.service == "postgres"
         assert not isinstance(lost.value.__cause__, psycopg.Error)
     async with store.unit_of_work() as uow:  # the pool replaced the broken connection

@@ -13,7 +13,7 @@ import pytest
 
 from tests.core.builders import step
 from tests.core.engine.harness import T0, Harness
-from turbocat_adapters.crypto import SecretBox
+from turbocat_adapters.crypto import AesGcmSecretBox
 from turbocat_adapters.memory import MemoryStore
 from turbocat_adapters.scheduler import Scheduler
 from turbocat_adapters.system import SystemClock
@@ -52,9 +52,9 @@ async def scheduled(h: Harness, cron: str) -> DeploymentId:
         schedule_cron=cron,
     )
     ports = {"uow": h.store.unit_of_work, "clock": h.clock, "ids": h.ids}
-    deployment, _ = await CreateDeployment(**ports, random=h.random, secrets=SecretBox(bytes(32)))(
-        h.actor, name="scheduled", workflow_id=workflow.id
-    )
+    deployment, _ = await CreateDeployment(
+        **ports, random=h.random, secrets=AesGcmSecretBox(bytes(32))
+    )(h.actor, name="scheduled", workflow_id=workflow.id)
     await StartDeployment(**ports)(h.actor, deployment.id)
     return deployment.id
 

@@ -19,7 +19,13 @@ from turbocat_adapters.sqlite.errors import translate
 from turbocat_adapters.sqlite.worker import Worker
 from turbocat_core.domain.agent import AGENT_QUERY
 from turbocat_core.domain.common import ListQuery
-from turbocat_core.errors import Conflict, ExternalServiceError, TurbocatError, ValidationFailed
+from turbocat_core.errors import (
+    AlreadyExists,
+    Conflict,
+    ExternalServiceError,
+    TurbocatError,
+    ValidationFailed,
+)
 
 
 @pytest.fixture
@@ -333,7 +339,7 @@ async def test_a_file_that_is_not_a_database_is_an_external_service_error(path: 
     path.write_bytes(b"this is not a database file, not at all" * 100)
     with pytest.raises(ExternalServiceError) as raised:
         await SqliteStore(path).open()
-    assert not raised.value.retriable
+    assert not raised.value.retryable
 
 
 async def test_an_unusable_location_is_an_external_service_error(tmp_path: Path):
@@ -353,7 +359,7 @@ def test_every_driver_error_is_translated(tmp_path: Path):
         "INSERT INTO users VALUES ('a', 1, 'x');"
     )
     statements = {
-        "INSERT INTO users VALUES ('a', 1, 'x')": Conflict,
+        "INSERT INTO users VALUES ('a', 1, 'x')": AlreadyExists,
         "INSERT INTO users VALUES ('b', -1, 'x')": ValidationFailed,
         "INSERT INTO users VALUES ('c', 1, NULL)": ValidationFailed,
         "SELECT * FROM missing": ExternalServiceError,

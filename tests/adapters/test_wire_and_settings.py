@@ -12,8 +12,9 @@ from dependency_injector import providers
 from tests.core.builders import T0
 from turbocat_adapters.container import Container
 from turbocat_adapters.settings import Settings
-from turbocat_adapters.wire import camel, encode
+from turbocat_adapters.wire import encode, wire_path
 from turbocat_core.domain.agent import Agent, AgentType
+from turbocat_core.domain.common import camel
 from turbocat_core.domain.user import User
 from turbocat_core.errors import ValidationFailed
 
@@ -62,6 +63,25 @@ def test_times_go_out_in_utc_with_z_and_durations_without_float_noise():
 
 def test_camel():
     assert camel("avg_execution_time_ms") == "avgExecutionTimeMs" and camel("id") == "id"
+
+
+@pytest.mark.parametrize(
+    ("core", "wire"),
+    [
+        ("full_name", "fullName"),
+        ("steps.2.depends_on", "steps.2.dependsOn"),
+        ("steps.fetch_data.retry_count", "steps.fetch_data.retryCount"),  # a step key kept
+        ("steps.0.dependsOn", "steps.0.dependsOn"),
+        ("environment_variables.API_KEY", "environmentVariables.API_KEY"),
+        ("config.max_tokens", "config.max_tokens"),  # inside a document: the user's keys
+        ("template_data.config", "templateData.config"),
+        ("agents.my_agent.type", "agents.my_agent.type"),
+        ("customizations.my_key", "customizations.my_key"),
+        ("TURBOCAT_ENV", "TURBOCAT_ENV"),
+    ],
+)
+def test_core_field_paths_take_the_wire_names_and_leave_user_keys_alone(core: str, wire: str):
+    assert wire_path(core) == wire
 
 
 def test_settings_from_the_environment_over_a_dotenv_file(tmp_path: Path):

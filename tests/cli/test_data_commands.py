@@ -16,7 +16,7 @@ import pytest
 from tests.contracts import factories
 from tests.databases import require_postgres, temporary_database
 from turbocat_adapters.container import Container
-from turbocat_adapters.crypto import SecretBox
+from turbocat_adapters.crypto import AesGcmSecretBox
 from turbocat_adapters.settings import Settings
 from turbocat_core.domain.deployment import Deployment
 
@@ -87,7 +87,7 @@ def test_an_unreachable_database_is_one_line():
 def test_reseal_after_rotating_the_encryption_key(tmp_path: Path):
     data = str(tmp_path / "data")
     old_key, new_key = (base64.urlsafe_b64encode(os.urandom(32)).decode() for _ in range(2))
-    old_box = SecretBox.from_settings(old_key)
+    old_box = AesGcmSecretBox.from_settings(old_key)
     settings = Settings(data_dir=Path(data), encryption_key=old_key)
 
     async def stored_deployment() -> Deployment | None:
@@ -134,7 +134,7 @@ def test_reseal_after_rotating_the_encryption_key(tmp_path: Path):
 
     after = asyncio.run(stored_deployment())
     assert after is not None and after.webhook_secret is not None
-    new_box = SecretBox.from_settings(new_key)
+    new_box = AesGcmSecretBox.from_settings(new_key)
     assert new_box.decrypt(after.environment_variables["TOKEN"]) == "t-1"
     assert new_box.decrypt(after.webhook_secret) == "whsec"
 

@@ -156,7 +156,7 @@ async def test_update_checks_what_changes_and_audits_it_with_secrets_masked(w: W
     assert [(d.field, d.message) for d in caught.value.details] == [("type", "cannot be changed")]
     with pytest.raises(ValidationFailed) as caught:
         await update(ada, agent.id, {"config": {"url": "nope"}, "max_memory_mb": 8, "name": " "})
-    assert {d.field for d in caught.value.details} == {"config.url", "maxMemoryMb", "name"}
+    assert {d.field for d in caught.value.details} == {"config.url", "max_memory_mb", "name"}
     w.clock.advance(5)
     changed = await update(
         ada, agent.id, {"config": {**API, "method": "POST"}, "tags": ["a", " a "], "name": "x "}

@@ -60,13 +60,13 @@ def test_time_zones_and_daylight_saving():
 @pytest.mark.parametrize(
     ("expr", "tz", "field"),
     [
-        ("61 * * * *", "UTC", "scheduleCron"),
-        ("* * * *", "UTC", "scheduleCron"),
-        ("*/0 * * * *", "UTC", "scheduleCron"),
-        ("5-1 * * * *", "UTC", "scheduleCron"),
-        ("0 0 31 FEB *", "UTC", "scheduleCron"),  # never happens
-        ("0 0 * * FUNDAY", "UTC", "scheduleCron"),
-        ("0 0 * * *", "Mars/Olympus", "scheduleTimezone"),
+        ("61 * * * *", "UTC", "schedule_cron"),
+        ("* * * *", "UTC", "schedule_cron"),
+        ("*/0 * * * *", "UTC", "schedule_cron"),
+        ("5-1 * * * *", "UTC", "schedule_cron"),
+        ("0 0 31 FEB *", "UTC", "schedule_cron"),  # never happens
+        ("0 0 * * FUNDAY", "UTC", "schedule_cron"),
+        ("0 0 * * *", "Mars/Olympus", "schedule_timezone"),
     ],
 )
 def test_bad_schedules_name_the_field(expr, tz, field):

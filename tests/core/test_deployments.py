@@ -13,7 +13,7 @@ import pytest
 
 from tests.core.builders import step
 from tests.core.engine.harness import T0, Harness
-from turbocat_adapters.crypto import SecretBox
+from turbocat_adapters.crypto import AesGcmSecretBox
 from turbocat_adapters.memory import InProcessQueue
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import AgentType
@@ -64,7 +64,7 @@ async def deployed(h: Harness, **variables: str) -> tuple[DeploymentId, str]:
     workflow = await h.workflow(
         [step("a", agent_id=agent.id, inputs={"data": {"token": "{{env.TOKEN}}", "n": 1}})]
     )
-    create = CreateDeployment(**ports(h), random=h.random, secrets=SecretBox(KEY))
+    create = CreateDeployment(**ports(h), random=h.random, secrets=AesGcmSecretBox(KEY))
     deployment, secret = await create(
         h.actor, name="d", workflow_id=workflow.id, environment_variables=variables
     )
@@ -123,7 +123,7 @@ def test_variable_rules():
         )
     fields = [d.field for d in caught.value.details]
     assert fields == [
-        f"environmentVariables.{n}" for n in ("9X", "A B", "Z" * 129, "OK", "NIL", "NUM")
+        f"environment_variables.{n}" for n in ("9X", "A B", "Z" * 129, "OK", "NIL", "NUM")
     ]
 
 
@@ -144,7 +144,7 @@ def test_webhook_signatures_and_bodies():
 
 
 async def test_a_deployments_runs_read_its_variables_as_env(h: Harness):
-    box = SecretBox(KEY)
+    box = AesGcmSecretBox(KEY)
     deployment_id, secret = await deployed(h, TOKEN="s3cr3t-value", OTHER="o")
     engine = dataclasses.replace(
         h.engine, env_for=deployment_env(uow=h.store.unit_of_work, secrets=box)
@@ -168,7 +168,7 @@ async def test_a_deployments_runs_read_its_variables_as_env(h: Harness):
     # with a key the server no longer has.
     plain = await h.run(workflow)
     assert plain.output_data == {"a": {"token": "{{env.TOKEN}}"}}
-    stranger = deployment_env(uow=h.store.unit_of_work, secrets=SecretBox(bytes(32)))
+    stranger = deployment_env(uow=h.store.unit_of_work, secrets=AesGcmSecretBox(bytes(32)))
     assert (await stranger(execution)).values == {}
     assert (
         await deployment_env(uow=h.store.unit_of_work, secrets=box)(
@@ -204,7 +204,7 @@ async def test_lifecycle_moves(h: Harness):
 
 
 async def test_update_merges_variables_and_masks_them(h: Harness):
-    box = SecretBox(KEY)
+    box = AesGcmSecretBox(KEY)
     deployment_id, secret = await deployed(h, A="1", B="2")
     update = UpdateDeployment(**ports(h), secrets=box)
     updated = await update(
@@ -247,7 +247,10 @@ async def test_health_is_recomputed_and_stored_when_read(h: Harness):
 
 def _receiver(h: Harness) -> ReceiveWebhook:
     return ReceiveWebhook(
-        **ports(h), secrets=SecretBox(KEY), start=h.start, replay=h.store.replay_guard(h.clock)
+        **ports(h),
+        secrets=AesGcmSecretBox(KEY),
+        start=h.start,
+        replay=h.store.replay_guard(h.clock),
     )
 
 
@@ -308,13 +311,13 @@ async def test_reseal_moves_every_secret_to_the_new_key(h: Harness):
     first, first_secret = await deployed(h, TOKEN="t-1", OTHER="o-1")
     second, _ = await deployed(h)
     new_key = bytes(range(1, 33))
-    rotated = SecretBox(new_key, [KEY])
+    rotated = AesGcmSecretBox(new_key, [KEY])
 
     report = await ResealSecrets(uow=h.store.unit_of_work, secrets=rotated)()
     assert report.resealed == 2 and report.unreadable == []
 
     # Now the new key alone opens everything, the old one nothing.
-    only_new, only_old = SecretBox(new_key), SecretBox(KEY)
+    only_new, only_old = AesGcmSecretBox(new_key), AesGcmSecretBox(KEY)
     async with h.store.unit_of_work() as uow:
         stored = await uow.deployments.get(first)
         assert (await uow.deployments.get(second)) is not None
@@ -330,7 +333,7 @@ async def test_reseal_names_values_no_key_opens_and_keeps_them(h: Harness):
     deployment_id, _ = await deployed(h, TOKEN="t-1")
     async with h.store.unit_of_work() as uow:
         before = await uow.deployments.get(deployment_id)
-    lost = SecretBox(bytes(32))  # the old key was not given: nothing opens
+    lost = AesGcmSecretBox(bytes(32))  # the old key was not given: nothing opens
     report = await ResealSecrets(uow=h.store.unit_of_work, secrets=lost)()
     assert sorted(name for _, name in report.unreadable) == ["@webhook", "TOKEN"]
     async with h.store.unit_of_work() as uow:

@@ -193,9 +193,9 @@ def test_list_queries_refuse_what_the_listing_does_not_allow():
         )
     assert {d.field for d in caught.value.details} == {
         "page",
-        "pageSize",
-        "sortBy",
-        "sortOrder",
+        "page_size",
+        "sort_by",
+        "sort_order",
         "secret",
     }
     query = ListQuery.build(

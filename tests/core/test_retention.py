@@ -107,7 +107,7 @@ async def test_days_set_the_cutoff():
 
 @pytest.mark.parametrize(
     ("days", "batch_size", "field"),
-    [(0, 500, "days"), (-3, 500, "days"), (36_501, 500, "days"), (30, 0, "batchSize")],
+    [(0, 500, "days"), (-3, 500, "days"), (36_501, 500, "days"), (30, 0, "batch_size")],
 )
 async def test_bad_input_is_refused_before_anything_goes(days, batch_size, field):
     store, _ = await filled(2)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.core.builders import step
 from tests.core.engine.harness import T0, Harness
-from turbocat_adapters.crypto import SecretBox
+from turbocat_adapters.crypto import AesGcmSecretBox
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.domain.audit import AUDIT_QUERY
 from turbocat_core.domain.common import (
@@ -162,9 +162,9 @@ async def scheduled_deployment(h: Harness, cron: str = EVERY_SECOND) -> Deployme
         schedule_cron=cron,
     )
     ports = {"uow": h.store.unit_of_work, "clock": h.clock, "ids": h.ids}
-    deployment, _ = await CreateDeployment(**ports, random=h.random, secrets=SecretBox(bytes(32)))(
-        h.actor, name="scheduled", workflow_id=workflow.id
-    )
+    deployment, _ = await CreateDeployment(
+        **ports, random=h.random, secrets=AesGcmSecretBox(bytes(32))
+    )(h.actor, name="scheduled", workflow_id=workflow.id)
     await StartDeployment(**ports)(h.actor, deployment.id)
     return deployment.id
 

@@ -106,7 +106,7 @@ async def test_a_rejected_update_leaves_the_store_as_it_was(h):
     assert "'a'" in bad.value.message
     with pytest.raises(ValidationFailed) as unknown:
         await update(h.actor, created.id, {"colour": 1, "max_concurrency": 0}, [])
-    assert {d.field for d in unknown.value.details} == {"colour", "maxConcurrency"}
+    assert {d.field for d in unknown.value.details} == {"colour", "max_concurrency"}
     assert await GetWorkflow(uow=h.store.unit_of_work)(h.actor, created.id) == created
     assert b.depends_on == ("a",)
 
@@ -120,7 +120,7 @@ async def test_create_names_items_by_their_index_in_the_request(h):
             wait(2, "a", retry_count=11, position=-1),
         )
     fields = {d.field for d in bad.value.details}
-    assert fields == {"steps.1.stepKey", "steps.2.retryCount", "steps.2.position"}
+    assert fields == {"steps.1.step_key", "steps.2.retry_count", "steps.2.position"}
     with pytest.raises(ValidationFailed) as dup:
         await _create(h, wait(0, "a"), wait(1, "a"))
     assert [d.field for d in dup.value.details] == ["steps.1.stepKey"]

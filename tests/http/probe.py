@@ -14,6 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from turbocat_core.domain.common import Page, UserId
 from turbocat_core.domain.user import USER_QUERY, User, UserRole
 from turbocat_core.errors import (
+    AlreadyExists,
     Conflict,
     CycleDetected,
     ExternalServiceError,
@@ -38,8 +39,16 @@ ERRORS: dict[str, Any] = {
     "validation": lambda: ValidationFailed(
         "bad input", [FieldError("name", "must not be empty"), FieldError("tags.0", "too long")]
     ),
+    "snake-paths": lambda: ValidationFailed(
+        "steps.0.retry_count: too many (and 1 more)",
+        [
+            FieldError("steps.0.retry_count", "too many"),
+            FieldError("environment_variables.API_KEY", "must be text"),
+        ],
+    ),
     "cycle": lambda: CycleDetected(["a", "b", "c", "a"]),
-    "already-exists": lambda: Conflict("a user with this email already exists"),
+    "conflict-worded-as-duplicate": lambda: Conflict("a lease already exists elsewhere"),
+    "already-exists": lambda: AlreadyExists("a user with this email already exists"),
     "conflict": lambda: Conflict("the row is being changed by another transaction; try again"),
     "invalid-state": lambda: InvalidState("the execution has already finished"),
     "unauthenticated": lambda: Unauthenticated(),

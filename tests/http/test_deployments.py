@@ -16,7 +16,7 @@ import pytest
 
 from tests.http.conftest import API, assert_error
 from tests.http.resources import API_STORES, Api, Person, make_api
-from turbocat_adapters.crypto import SecretBox
+from turbocat_adapters.crypto import AesGcmSecretBox
 from turbocat_core.domain.agent import Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import AgentId, ExecutionId, StepId, UserId, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionStatus
@@ -170,8 +170,8 @@ async def stored(api: Api, deployment_id: str) -> Any:
     return {"deleted_at": found[0], "environment_variables": found[1]}
 
 
-def box(api: Api) -> SecretBox:
-    return SecretBox.from_settings(api.container.settings().encryption_key)
+def box(api: Api) -> AesGcmSecretBox:
+    return AesGcmSecretBox.from_settings(api.container.settings().encryption_key)
 
 
 async def events(api: Api, person: Person, deployment_id: str, query: str = "") -> Any:

@@ -28,6 +28,7 @@ RAISE = f"{API}/probe/raise"
         ("cycle", 400, "VALIDATION_ERROR"),
         ("already-exists", 409, "ALREADY_EXISTS"),
         ("conflict", 409, "CONFLICT"),
+        ("conflict-worded-as-duplicate", 409, "CONFLICT"),  # the class decides, not the words
         ("invalid-state", 409, "INVALID_STATE"),
         ("unauthenticated", 401, "UNAUTHORIZED"),
         ("invalid-credentials", 401, "INVALID_CREDENTIALS"),
@@ -50,6 +51,15 @@ async def test_validation_details_name_each_field(client):
     assert error["details"] == [
         {"field": "name", "message": "must not be empty"},
         {"field": "tags.0", "message": "too long"},
+    ]
+
+
+async def test_the_cores_snake_case_paths_go_out_as_the_wire_names_them(client):
+    error = assert_error(await client.get(f"{RAISE}/snake-paths"), 400, "VALIDATION_ERROR")
+    assert error["message"] == "steps.0.retryCount: too many (and 1 more)"
+    assert error["details"] == [
+        {"field": "steps.0.retryCount", "message": "too many"},
+        {"field": "environmentVariables.API_KEY", "message": "must be text"},
     ]
 
 

@@ -36,7 +36,7 @@ from turbocat_core.domain.deployment import DEPLOYMENT_QUERY, Deployment
 from turbocat_core.domain.template import TEMPLATE_QUERY, Template
 from turbocat_core.domain.user import USER_QUERY, User, canonical_email
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, Workflow
-from turbocat_core.errors import Conflict, NotFound
+from turbocat_core.errors import AlreadyExists, NotFound
 
 E = TypeVar("E")
 K = TypeVar("K", bound=UUID)
@@ -77,7 +77,7 @@ class EntityRepository(Generic[E, K]):
         row = self._prepare(self._copy(entity))
         row_id: UUID = row.id  # type: ignore[attr-defined]
         if tx.row(self.table, row_id.int) is not None:
-            raise Conflict(f"a {self._label()} with id {row_id} already exists")
+            raise AlreadyExists(f"a {self._label()} with id {row_id} already exists")
         tx.check_unique(self.table, row)
         tx.write(self.table, row_id.int, Put(row, insert=True))
 

@@ -38,8 +38,8 @@ from turbocat_core.domain.execution import (
 )
 from turbocat_core.domain.workflow import WorkflowStep
 from turbocat_core.engine.steps import agent_ids_of
-from turbocat_core.errors import Conflict, NotFound, ValidationFailed
-from turbocat_core.ports import PruneCount
+from turbocat_core.errors import AlreadyExists, NotFound, ValidationFailed
+from turbocat_core.ports.run_store import PruneCount
 
 _seq = attrgetter("seq")
 _copy_step = copier_for(WorkflowStep)
@@ -91,7 +91,7 @@ class MemoryStepRepository:
         tx.require()
         row = _copy_step(step)
         if tx.row(self.table, row.id.int) is not None:
-            raise Conflict(f"a step with id {row.id} already exists")
+            raise AlreadyExists(f"a step with id {row.id} already exists")
         tx.check_unique(self.table, row)
         tx.write(self.table, row.id.int, Put(row, insert=True))
 
@@ -256,7 +256,7 @@ class MemoryStepRunRepository:
         if existing is None:
             run_key = row.id.int
             if run_key in tx.store.step_run_ids or run_key in tx.run_ids:
-                raise Conflict(f"a step run with id {row.id} already exists")
+                raise AlreadyExists(f"a step run with id {row.id} already exists")
             tx.run_ids[run_key] = (execution, key)
         elif existing.id != row.id or existing.created_at != row.created_at:
             object.__setattr__(row, "id", existing.id)  # our private copy
@@ -304,7 +304,7 @@ class MemoryExecutionLogRepository:
         for line in logs:
             key = line.id.int
             if key in taken or key in seen or key in keys:
-                raise Conflict(f"a log line with id {line.id} already exists")
+                raise AlreadyExists(f"a log line with id {line.id} already exists")
             if not tx.exists("executions", line.execution_id.int):
                 raise missing_parent("execution_id")
             keys.add(key)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from turbocat_adapters.memory.copying import shallow_with
-from turbocat_adapters.memory.tables import RowKey
+from turbocat_adapters.memory.tables import Committed, RowKey, Table
 from turbocat_core.domain.execution import ExecutionLog, StepRun
-from turbocat_core.errors import Conflict, FieldError, ValidationFailed
-
-if TYPE_CHECKING:
-    from turbocat_adapters.memory.store import MemoryStore
-    from turbocat_adapters.memory.tables import Table
+from turbocat_core.errors import AlreadyExists, Conflict, FieldError, ValidationFailed
 
 # How to take back what a failing commit applied: (table, row key, row before) to restore a
 # row, or (None, 0, (row, {field: value before})) for a patch made in place.
@@ -29,12 +25,12 @@ def _words(name: str) -> str:
     return name.replace("_", " ")
 
 
-def unique_conflict(table: Table, row: Any) -> Conflict | None:
-    """The ``Conflict`` of ``row`` with a committed row on a unique key, if any."""
+def unique_conflict(table: Table, row: Any) -> AlreadyExists | None:
+    """The ``AlreadyExists`` of ``row`` with a committed row on a unique key, if any."""
     for name, key_of in table.spec.unique.items():
         owner = table.unique[name].get(key_of(row))
         if owner is not None and owner != row.id.int:
-            return Conflict(f"a {table.spec.label} with this {_words(name)} already exists")
+            return AlreadyExists(f"a {table.spec.label} with this {_words(name)} already exists")
     return None
 
 
@@ -75,7 +71,7 @@ class Put:
         existing = table.rows.get(row.id.int)
         if self.insert:
             if existing is not None:
-                raise Conflict(f"a {table.spec.label} with id {row.id} already exists")
+                raise AlreadyExists(f"a {table.spec.label} with id {row.id} already exists")
         elif existing is None or not is_live(existing):
             # Deleted by a transaction that committed first: as if ours had run before it.
             return
@@ -218,7 +214,7 @@ class Transaction:
         "touched",
     )
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: Committed) -> None:
         self.store = store
         self.active = False
         self.ops: list[tuple[Table, Op]] = []
@@ -304,7 +300,7 @@ class Transaction:
             ops.append(op)
 
     def check_unique(self, table: str, row: Any) -> None:
-        """``Conflict`` if ``row`` takes a unique key another row holds (as seen from here)."""
+        """``AlreadyExists`` if ``row`` takes a unique key another row holds (as seen from here)."""
         spec = self.store.tables[table].spec
         for name, key_of in spec.unique.items():
             key = key_of(row)
@@ -312,7 +308,7 @@ class Transaction:
                 continue
             owner = self.unique_owner(table, name, key)
             if owner is not None and owner != row.id.int:
-                raise Conflict(f"a {spec.label} with this {_words(name)} already exists")
+                raise AlreadyExists(f"a {spec.label} with this {_words(name)} already exists")
 
     # --- the end -------------------------------------------------------------------------
 
@@ -389,9 +385,9 @@ class Transaction:
             for run_id, pair in self.run_ids.items():
                 owner = store.step_run_ids.get(run_id)
                 if owner is not None and owner != pair:
-                    raise Conflict(f"a step run with id {UUID(int=run_id)} already exists")
+                    raise AlreadyExists(f"a step run with id {UUID(int=run_id)} already exists")
         if self.log_ids and not self.log_ids.isdisjoint(store.log_ids):
-            raise Conflict("a log line with this id already exists")
+            raise AlreadyExists("a log line with this id already exists")
 
     def _apply_runs_and_logs(self) -> None:
         store = self.store

@@ -11,6 +11,7 @@ from psycopg import errors as pg
 
 from turbocat_adapters.metrics.prometheus import DB_ERRORS
 from turbocat_core.errors import (
+    AlreadyExists,
     Conflict,
     ExternalServiceError,
     FieldError,
@@ -20,7 +21,7 @@ from turbocat_core.errors import (
 
 SERVICE: Final = "postgres"
 
-# Unique constraints by name -> what the Conflict says (never SQL, never the values).
+# Unique constraints by name -> what the AlreadyExists says (never SQL, never the values).
 _UNIQUE: Final[dict[str, str]] = {
     "users_pkey": "a user with this id already exists",
     "users_email_key": "a user with this email already exists",
@@ -69,7 +70,9 @@ def _translate(error: psycopg.Error) -> TurbocatError:
     constraint = diag.constraint_name or ""
     table = diag.table_name or ""
     if isinstance(error, pg.UniqueViolation):
-        return Conflict(_UNIQUE.get(constraint, "the row conflicts with an existing one"))
+        if constraint in _UNIQUE:
+            return AlreadyExists(_UNIQUE[constraint])
+        return Conflict("the row conflicts with an existing one")
     if isinstance(error, pg.CheckViolation):
         name = _field_of_check(constraint, table)
         return ValidationFailed(
@@ -101,7 +104,7 @@ def _translate(error: psycopg.Error) -> TurbocatError:
     return ExternalServiceError(
         f"database error {error.sqlstate or type(error).__name__}",
         service=SERVICE,
-        retriable=False,
+        retryable=False,
     )
 
 

@@ -71,10 +71,8 @@ class Repositories:
 
 
 class SqlUnitOfWork(Repositories):
-    """``async with`` opens the driver's transaction, leaving it undoes what was not
-    committed; ``commit()``/``rollback()`` leave the unit of work usable (the next write
-    begins a new transaction). A failure to undo is raised unless an error is already on
-    its way out of the block."""
+    """The port's unit of work (its contract: ``ports.RunUnitOfWork``) over the driver's
+    transaction; a failure to undo on the way out is raised unless an error already is."""
 
     __slots__ = ()
 

@@ -6,6 +6,7 @@ import sqlite3
 from typing import Final
 
 from turbocat_core.errors import (
+    AlreadyExists,
     Conflict,
     ExternalServiceError,
     FieldError,
@@ -48,7 +49,7 @@ _BROKEN: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 def translate(error: sqlite3.Error) -> TurbocatError:
     """The Turbocat error for a driver error (the one helper every statement goes through).
 
-    Unique and primary-key violations are ``Conflict``; CHECK, NOT NULL, foreign-key and
+    Unique and primary-key violations are ``AlreadyExists``; CHECK, NOT NULL, foreign-key and
     type violations ``ValidationFailed``; a busy or locked database ``Conflict`` (another
     writer held the lock past the busy timeout: retry); everything else (I/O, a file that
     cannot be opened or is corrupt, a closed connection) ``ExternalServiceError``.
@@ -60,15 +61,15 @@ def translate(error: sqlite3.Error) -> TurbocatError:
     primary = code & 0xFF
     if primary == sqlite3.SQLITE_CONSTRAINT:
         if code in _CONFLICTS:
-            return Conflict(_duplicate(detail))
+            return AlreadyExists(_duplicate(detail))
         return _refused(code, detail)
     if primary == sqlite3.SQLITE_MISMATCH:
         return ValidationFailed(f"a value has the wrong type for the store: {detail}")
     if primary in _BUSY:
         return Conflict("the database is busy with another writer; try again")
-    retriable = primary not in _BROKEN and primary != sqlite3.SQLITE_READONLY
+    retryable = primary not in _BROKEN and primary != sqlite3.SQLITE_READONLY
     return ExternalServiceError(
-        f"the SQLite store failed: {detail}", service=SERVICE, retriable=retriable
+        f"the SQLite store failed: {detail}", service=SERVICE, retryable=retryable
     )
 
 

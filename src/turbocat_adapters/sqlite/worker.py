@@ -120,7 +120,7 @@ class Worker:
             raise ExternalServiceError(
                 f"cannot create the data directory {self.path.parent}: {error.strerror}",
                 service=SERVICE,
-                retriable=False,
+                retryable=False,
             ) from None
         # Only the server's user reads the database (not a CODE run's uid, for one); an
         # error here is left to sqlite3, which names the file.
@@ -135,7 +135,7 @@ class Worker:
             raise ExternalServiceError(
                 f"cannot use write-ahead logging for {self.path} (journal mode {mode})",
                 service=SERVICE,
-                retriable=False,
+                retryable=False,
             )
         self.writer.execute(f"PRAGMA foreign_keys = {'ON' if self.foreign_keys else 'OFF'}")
         self.writer.execute("PRAGMA synchronous = NORMAL")

@@ -126,5 +126,5 @@ def scope_allows(scopes: Iterable[str], resource: str, action: str) -> bool:
 
 def check_rate_limit(value: int) -> int:
     if not 1 <= value <= 100_000:
-        raise ValidationFailed.field("rateLimitPerMinute", "must be between 1 and 100000")
+        raise ValidationFailed.field("rate_limit_per_minute", "must be between 1 and 100000")
     return value

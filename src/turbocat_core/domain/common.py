@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -95,7 +96,7 @@ class ListQuery:
         """Check every parameter against ``spec``; ``ValidationFailed`` names each bad one."""
         problems = []
         if sort_order not in ("asc", "desc"):
-            problems.append(FieldError("sortOrder", "must be asc or desc"))
+            problems.append(FieldError("sort_order", "must be asc or desc"))
         query = cls(
             page=page,
             page_size=page_size,
@@ -126,10 +127,10 @@ def check_query(query: ListQuery, spec: QuerySpec) -> None:
     if query.page < 1:
         problems.append(FieldError("page", "must be 1 or more"))
     if not 1 <= query.page_size <= MAX_PAGE_SIZE:
-        problems.append(FieldError("pageSize", f"must be between 1 and {MAX_PAGE_SIZE}"))
+        problems.append(FieldError("page_size", f"must be between 1 and {MAX_PAGE_SIZE}"))
     if query.sort_by not in spec.sortable:
         allowed = ", ".join(sorted(spec.sortable))
-        problems.append(FieldError("sortBy", f"unknown field {query.sort_by!r}; one of {allowed}"))
+        problems.append(FieldError("sort_by", f"unknown field {query.sort_by!r}; one of {allowed}"))
     if query.tags and not spec.has_tags:
         problems.append(FieldError("tags", "this listing has no tags"))
     if query.search and not spec.searchable:
@@ -170,6 +171,15 @@ def utc_text(moment: datetime) -> str:
     in, for times that travel inside JSON payloads (trigger data, audit changes) and lines."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).isoformat().removesuffix("+00:00") + "Z"
+
+
+_SNAKE_JOINT = re.compile(r"_([a-z0-9])")
+
+
+def camel(name: str) -> str:
+    """A field's name as the API spells it (``started_at`` -> ``startedAt``): the wire's
+    names, and the keys audit entries record changes under."""
+    return _SNAKE_JOINT.sub(lambda joint: joint[1].upper(), name)
 
 
 def elapsed_ms(began: datetime, ended: datetime) -> float:

@@ -97,7 +97,7 @@ def check_single_target(workflow_id: WorkflowId | None, agent_id: AgentId | None
     """A deployment targets exactly one of a workflow or an agent."""
     if (workflow_id is None) == (agent_id is None):
         raise ValidationFailed.field(
-            "workflowId", "a deployment targets exactly one of workflowId or agentId"
+            "workflow_id", "a deployment targets exactly one of workflowId or agentId"
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from turbocat_core.domain.common import AgentId, JsonObject, LogId
 from turbocat_core.domain.execution import (
@@ -14,12 +14,13 @@ from turbocat_core.domain.execution import (
     StepRun,
     StepStatus,
 )
+from turbocat_core.engine.deps import EngineDeps
 from turbocat_core.engine.masking import Masker
 from turbocat_core.engine.observer import NO_SCOPE, RunScope
+from turbocat_core.engine.state import RunState
 
-if TYPE_CHECKING:
-    from turbocat_core.engine.runner import Engine
-
+Transition = tuple[StepRun, ExecutionLog]
+"""A step's next state and the log line saying so."""
 
 CRASHED: Final = "the process running it stopped before it finished"
 """Why a processing failed when it recorded no reason (engine/processing.py)."""
@@ -40,24 +41,26 @@ class Tally:
 
 
 class Journal:
-    """Writes one execution's history; the only writer of that execution while it runs."""
+    """Writes one execution's history: the only writer of that execution while it runs, in
+    the store and in its ``RunState``."""
 
     def __init__(
         self,
-        engine: Engine,
-        execution: Execution,
+        deps: EngineDeps,
+        state: RunState,
         env: Mapping[str, str],
         *,
         parked: bool = False,
         scope: RunScope = NO_SCOPE,
     ) -> None:
-        self.engine = engine
+        self.deps = deps
+        self.state = state
         self.scope = scope  # what this processing tells the engine's observer
         self.parked = parked  # resumed after parking on a long WAIT, not after a failure
-        self.execution = execution
         self.masker = Masker(env.values())
-        self.completed = execution.steps_completed
-        self.failed = execution.steps_failed
+        self.completed = state.execution.steps_completed
+        self.failed = state.execution.steps_failed
+        self._staged: list[Transition] = []  # for the next flush()
 
     # --- log lines -----------------------------------------------------------------------
 
@@ -72,16 +75,16 @@ class Journal:
         timing: tuple[Any, Any, float | None] | None = None,
     ) -> ExecutionLog:
         """A log line with secrets masked (the store numbers it). ``timing`` = (start, end, ms)."""
-        now = self.engine.clock.now()
+        now = self.deps.clock.now()
         started, completed, duration = timing if timing is not None else (None, None, None)
         if self.masker:
             message = self.masker.text(message)
             metadata = self.masker.json(metadata) if metadata else metadata
         return ExecutionLog(
-            id=LogId(self.engine.ids.new_id()),
+            id=LogId(self.deps.ids.new_id()),
             created_at=now,
             updated_at=now,
-            execution_id=self.execution.id,
+            execution_id=self.state.execution.id,
             level=level,
             message=message,
             workflow_step_id=run.step_id if run is not None else None,
@@ -99,10 +102,32 @@ class Journal:
 
     # --- commits -------------------------------------------------------------------------
 
+    def stage(self, transition: Transition) -> None:
+        """Record a step's transition now; store it with the next :meth:`flush`."""
+        self.state.record(transition[0])
+        self._staged.append(transition)
+
+    @property
+    def staged(self) -> bool:
+        """Whether transitions wait for the next :meth:`flush`."""
+        return bool(self._staged)
+
+    async def flush(self) -> None:
+        """Store the staged transitions in one transaction."""
+        if self._staged:
+            staged, self._staged = self._staged, []
+            await self._store([run for run, _ in staged], [line for _, line in staged])
+
     async def commit(
         self, *, runs: Sequence[StepRun] = (), logs: Sequence[ExecutionLog] = ()
     ) -> None:
-        """Store step states, their log lines and the step counters in one transaction."""
+        """Record step states, and store them with their log lines in one transaction."""
+        for run in runs:
+            self.state.record(run)
+        await self._store(runs, logs)
+
+    async def _store(self, runs: Sequence[StepRun], logs: Sequence[ExecutionLog]) -> None:
+        """Step states, their log lines and the step counters, in one transaction."""
         completed = failed = 0
         for run in runs:
             if run.status is StepStatus.COMPLETED:
@@ -110,12 +135,12 @@ class Journal:
             elif run.status is StepStatus.FAILED:
                 failed += 1
         # All or nothing anyway: the store may batch the block's writes.
-        async with self.engine.uow() as uow, uow.deferred():
+        async with self.deps.uow() as uow, uow.deferred():
             for run in runs:
                 await uow.step_runs.save(run)
             if completed or failed:
                 await uow.executions.add_step_counts(
-                    self.execution.id, completed=completed, failed=failed
+                    self.state.execution.id, completed=completed, failed=failed
                 )
             # Last: the one write whose result is read, so the others can go with it, and
             # the commit with the block's end.
@@ -126,7 +151,7 @@ class Journal:
         self._announce(stored)
 
     def _announce(self, logs: Sequence[ExecutionLog]) -> None:
-        listener = self.engine.on_log
+        listener = self.deps.on_log
         if listener is not None:
             for log in logs:
                 listener(log)
@@ -141,18 +166,18 @@ class Journal:
 
     async def start(self) -> Execution | None:
         """PENDING -> RUNNING (or note a resume); ``None`` if it was cancelled meanwhile."""
-        execution = self.execution
-        now = self.engine.clock.now()
+        execution = self.state.execution
+        now = self.deps.clock.now()
         if execution.status is ExecutionStatus.PENDING:
             running = execution.moved_to(ExecutionStatus.RUNNING, now)
             line = self.line(LogLevel.INFO, f"execution started ({len(execution.steps)} steps)")
-            async with self.engine.uow() as uow:
+            async with self.deps.uow() as uow:
                 if not await uow.executions.update_if(running, ExecutionStatus.PENDING):
                     await self._reload()
                     return None
                 stored = await uow.logs.append([line])
                 await uow.commit()
-            self.execution = running
+            self.state.moved(running)
             self._announce(stored)
             self.scope.started(running)
             return running
@@ -170,40 +195,37 @@ class Journal:
                 message += (
                     f"; its processing failed {execution.recoveries} {times} so far"
                     f" (last: {execution.last_failure or CRASHED});"
-                    f" the run is stopped at {self.engine.settings.max_recoveries}"
+                    f" the run is stopped at {self.deps.settings.max_recoveries}"
                 )
             await self.log(LogLevel.WARN, message)
         return execution
 
     async def _reload(self) -> None:
-        async with self.engine.uow() as uow:
-            current = await uow.executions.get(self.execution.id)
+        async with self.deps.uow() as uow:
+            current = await uow.executions.get(self.state.execution.id)
         if current is not None:
-            self.execution = current
-        return None
+            self.state.moved(current)
 
     def remaining_seconds(self) -> float:
         """Seconds left of the run's timeout (counted from when it first started)."""
-        started = self.execution.started_at or self.engine.clock.now()
-        spent = (self.engine.clock.now() - started).total_seconds()
-        return self.execution.timeout_seconds - spent
+        execution = self.state.execution
+        started = execution.started_at or self.deps.clock.now()
+        spent = (self.deps.clock.now() - started).total_seconds()
+        return execution.timeout_seconds - spent
 
-    async def finish(
-        self,
-        status: ExecutionStatus,
-        message: str | None,
-        runs: Mapping[str, StepRun],
-        tally: Tally,
-    ) -> Execution:
+    async def finish(self, status: ExecutionStatus, message: str | None, tally: Tally) -> Execution:
         """Move RUNNING -> ``status`` unless someone else finished it first (e.g. a cancel).
 
         The agents' counters get this run's agent calls either way (they did run).
         """
-        now = self.engine.clock.now()
+        now = self.deps.clock.now()
         outputs = {
-            key: run.output for key, run in runs.items() if run.status is StepStatus.COMPLETED
+            key: run.output
+            for key, run in self.state.runs.items()
+            if run.status is StepStatus.COMPLETED
         }
-        final = self.execution.moved_to(
+        current = self.state.execution
+        final = current.moved_to(
             status,
             now,
             output_data=outputs,
@@ -216,13 +238,13 @@ class Journal:
             level = LogLevel.WARN
         text = f"execution {status.lower()} in {final.duration_ms or 0:.0f} ms"
         line = self.line(level, f"{text}: {message}" if message else text)
-        async with self.engine.uow() as uow:
+        async with self.deps.uow() as uow:
             for agent_id, (ok, bad, total_ms) in tally.by_agent.items():
                 await uow.agents.record_runs(
                     agent_id, succeeded=int(ok), failed=int(bad), total_ms=total_ms, now=now
                 )
             stored: list[ExecutionLog] = []
-            if not await uow.executions.update_if(final, self.execution.status):
+            if not await uow.executions.update_if(final, current.status):
                 finished = None
             else:
                 stored = await uow.logs.append([line])
@@ -236,8 +258,8 @@ class Journal:
             await uow.commit()
         if finished is None:
             await self._reload()
-            return self.execution
-        self.execution = finished
+            return self.state.execution
+        self.state.moved(finished)
         self._announce(stored)
         self.scope.finished(finished)
         return finished

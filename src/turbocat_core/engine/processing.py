@@ -16,19 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from collections.abc import Iterable
+from typing import Final
 
 from turbocat_core.domain.common import ExecutionId
 from turbocat_core.domain.execution import Execution, ExecutionStatus, StepRun, StepStatus
+from turbocat_core.engine.deps import EngineDeps
 from turbocat_core.engine.env import NO_ENV
 from turbocat_core.engine.journal import CRASHED, Journal
 from turbocat_core.engine.observer import NO_SCOPE, RunScope
+from turbocat_core.engine.state import RunState
 from turbocat_core.engine.steps import StepWork
 from turbocat_core.errors import TurbocatError
-
-if TYPE_CHECKING:
-    from turbocat_core.engine.runner import Engine
+from turbocat_core.ports.run_store import RunUnitOfWorkFactory
 
 logger = logging.getLogger("turbocat.engine")
 
@@ -52,15 +52,15 @@ def failure_of(error: BaseException) -> str:
 
 
 async def end(
-    engine: Engine, execution_id: ExecutionId, token: str, failure: str | None = None
+    uow: RunUnitOfWorkFactory, execution_id: ExecutionId, token: str, failure: str | None = None
 ) -> None:
     """Record the end of processing ``token`` (see the module); never raises, since the run's
     own outcome (or the error being raised) matters more than this record."""
     try:
         async with asyncio.timeout(END_TIMEOUT):
-            async with engine.uow() as uow:
-                await uow.executions.end_processing(execution_id, token, failure=failure)
-                await uow.commit()
+            async with uow() as unit:
+                await unit.executions.end_processing(execution_id, token, failure=failure)
+                await unit.commit()
     except (Exception, asyncio.CancelledError):
         # Not recorded: a failure then reads as a crash, a hand-back as a failure (once).
         logger.warning("could not record the end of processing of %s", execution_id)
@@ -75,9 +75,9 @@ def message_of(execution: Execution) -> str:
 
 
 async def give_up(
-    engine: Engine,
+    deps: EngineDeps,
     execution: Execution,
-    runs: Mapping[str, StepRun],
+    runs: Iterable[StepRun],
     scope: RunScope = NO_SCOPE,
 ) -> Execution:
     """End the run FAILED without running anything more (its processing failed too often).
@@ -87,12 +87,13 @@ async def give_up(
     """
     message = message_of(execution)
     logger.warning("execution %s: %s", execution.id, message)
-    journal = Journal(engine, execution, {}, scope=scope)
-    work = StepWork(engine, journal, dict(runs), {}, execution.user_id, NO_ENV)
+    state = RunState(execution, runs)
+    journal = Journal(deps, state, {}, scope=scope)
+    work = StepWork(deps, journal, {}, execution.user_id, NO_ENV)
     why = f"interrupted: the run's processing failed {execution.recoveries} times"
     transitions = []
     for step in execution.steps:
-        run = work.runs.get(step.step_key)
+        run = state.runs.get(step.step_key)
         if run is not None and run.status is StepStatus.RUNNING:
             transitions.append(work.interrupt(step.step_key, why))
         elif run is None or not run.status.finished:
@@ -102,12 +103,11 @@ async def give_up(
             runs=[run for run, _ in transitions], logs=[line for _, line in transitions]
         )
     try:
-        return await journal.finish(ExecutionStatus.FAILED, message, work.runs, work.tally)
+        return await journal.finish(ExecutionStatus.FAILED, message, work.tally)
     except TurbocatError:
-        final = journal.execution.moved_to(
-            ExecutionStatus.FAILED, engine.clock.now(), error_message=message
-        )
-        async with engine.uow() as uow:
-            ended = await uow.executions.update_if(final, journal.execution.status)
+        current = state.execution
+        final = current.moved_to(ExecutionStatus.FAILED, deps.clock.now(), error_message=message)
+        async with deps.uow() as uow:
+            ended = await uow.executions.update_if(final, current.status)
             await uow.commit()
-        return final if ended else journal.execution
+        return final if ended else current

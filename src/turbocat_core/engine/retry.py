@@ -30,7 +30,7 @@ def classify(error: BaseException, timeout_seconds: float | None = None) -> Fail
         limit = f" of {timeout_seconds:g} s" if timeout_seconds is not None else ""
         return Failure(f"attempt exceeded its timeout{limit}", FailureKind.TIMEOUT, True)
     if isinstance(error, ExternalServiceError):
-        return Failure(error.message, FailureKind.NETWORK, error.retriable)
+        return Failure(error.message, FailureKind.NETWORK, error.retryable)
     if isinstance(error, TurbocatError):
         return Failure(error.message, FailureKind.ERROR, False)
     # A bug in an executor or in user code: say what it was, let retries have a go.

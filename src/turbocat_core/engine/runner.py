@@ -1,52 +1,49 @@
 """The run loop: readiness, concurrency, skips, failure policy, timeouts and cancellation.
 
-One ``Engine`` runs many executions; each run is a ``_Run`` holding that execution's state.
-Every step transition is committed through the unit of work before any step that depends
-on it starts, so a run that dies can be resumed from its stored step states.
+One ``Engine`` runs many executions. Each processing of one gets the engine's ports and
+settings (``EngineDeps``, never the engine), a ``RunState`` (the execution and its step
+runs), the ``Journal`` that alone writes that state and stores it, the ``StepWork`` that
+runs steps' attempts, and the ``_Run`` loop that orders them. Every step transition is
+committed through the unit of work before any step that depends on it starts, so a run
+that dies can be resumed from its stored step states.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from turbocat_core.agents.contract import AgentExecutors
+from turbocat_core.agents.contract import RunContext
 from turbocat_core.domain.agent import Agent
-from turbocat_core.domain.common import AgentId, ExecutionId, utc_text
+from turbocat_core.domain.common import AgentId, ExecutionId, UserId, utc_text
 from turbocat_core.domain.execution import (
     Execution,
     ExecutionLog,
     ExecutionStatus,
     LogLevel,
     LogQuery,
-    StepRun,
     StepStatus,
 )
 from turbocat_core.domain.workflow import OnError, StepType, Workflow
 from turbocat_core.engine import processing
 from turbocat_core.engine.admission import admission_gate, may_start
 from turbocat_core.engine.dag import Graph, branch_keys
+from turbocat_core.engine.deps import EngineDeps, EnginePorts, EngineSettings
 from turbocat_core.engine.env import NO_ENV, RunEnv
-from turbocat_core.engine.journal import Journal
+from turbocat_core.engine.journal import Journal, Transition
 from turbocat_core.engine.masking import Masker
-from turbocat_core.engine.observer import NO_OBSERVER, RunObserver, RunScope
-from turbocat_core.engine.refs import DEFAULT_MAX_RESOLVED_BYTES
+from turbocat_core.engine.observer import NO_OBSERVER, RunObserver
+from turbocat_core.engine.state import RunState
 from turbocat_core.engine.steps import StepWork, agent_ids_of
 from turbocat_core.engine.validation import validate_steps
 from turbocat_core.errors import NotFound, ValidationFailed
-from turbocat_core.ports import (
-    CancellationSignal,
-    Claims,
-    Clock,
-    IdGenerator,
-    RandomSource,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from turbocat_core.ports.coordination import Claims
+from turbocat_core.ports.run_store import RunUnitOfWork
 
 EnvProvider = Callable[[Execution], Awaitable[RunEnv]]
 """The secrets a run may reference as ``{{env.NAME}}`` (a deployment's variables), with
@@ -57,23 +54,6 @@ _STOPPED_BY = {
     ExecutionStatus.CANCELLED: "interrupted: the execution was cancelled",
     ExecutionStatus.TIMEOUT: "interrupted: the execution timed out",
 }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EngineSettings:
-    max_step_output_bytes: int = 1024 * 1024
-    max_resolved_input_bytes: int = DEFAULT_MAX_RESOLVED_BYTES
-    """What a step's references may resolve to at once (its inputs, the called agents'
-    configs, LOOP items, conditions...), as compact JSON; counted while resolving."""
-    retry_jitter: float = 0.2
-    """Retry waits are spread uniformly over ±20% of the nominal backoff."""
-    park_waits_over: float | None = None
-    """Under a queue: when every running step is a WAIT with more than this many seconds
-    to go (and nothing else can start), the run stops holding its worker and is queued
-    again for when the first wait ends. ``None``: waits are slept through."""
-    max_recoveries: int = 2
-    """A run whose processing failed this many times (its process died, or it failed for a
-    reason that is not a step's own) ends FAILED instead of being resumed again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,15 +70,9 @@ class RunResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Engine:
+class Engine(EnginePorts):
     """Runs executions with the ports it is given; safe to share between concurrent runs."""
 
-    uow: UnitOfWorkFactory
-    clock: Clock
-    ids: IdGenerator
-    random: RandomSource
-    executors: AgentExecutors
-    cancellation: CancellationSignal
     settings: EngineSettings = field(default_factory=EngineSettings)
     env_for: EnvProvider | None = None
     on_log: Callable[[ExecutionLog], None] | None = None
@@ -107,6 +81,21 @@ class Engine:
     """Where a workflow's ``concurrencyLimit`` is decided (``None``: not enforced)."""
     observer: RunObserver = NO_OBSERVER
     """Told what happens to the runs (metrics, traces: ``engine.observer``)."""
+
+    def _deps(self) -> EngineDeps:
+        """What the parts of one processing use; agents get this engine in their context
+        (the WORKFLOW agent runs child executions with it)."""
+        return EngineDeps(
+            uow=self.uow,
+            clock=self.clock,
+            ids=self.ids,
+            random=self.random,
+            executors=self.executors,
+            cancellation=self.cancellation,
+            settings=self.settings,
+            context=partial(RunContext, engine=self),
+            on_log=self.on_log,
+        )
 
     async def run(self, execution_id: ExecutionId) -> Execution:
         """Run a PENDING execution, or resume a RUNNING one from its stored step states.
@@ -128,7 +117,7 @@ class Engine:
             execution = await uow.executions.begin_processing(execution_id, token)
             if execution is None:
                 raise NotFound("execution", execution_id)
-            runs = {run.step_key: run for run in await uow.step_runs.for_execution(execution_id)}
+            runs = await uow.step_runs.for_execution(execution_id)
             workflow = await uow.workflows.get(execution.workflow_id)
             agents: dict[AgentId, Agent | None] = {}
             for agent_id in agent_ids_of(execution.steps):
@@ -136,13 +125,14 @@ class Engine:
             parked = execution.status is ExecutionStatus.RUNNING and await _parked(uow, execution)
             await uow.commit()
         limit = workflow.concurrency_limit if workflow is not None else None
+        deps = self._deps()
         if execution.status.finished:
-            if any(not run.status.finished for run in runs.values()):
-                await self._tidy(execution, runs)
+            if any(not run.status.finished for run in runs):
+                await _tidy(deps, RunState(execution, runs))
             return RunResult(execution=execution, limit=limit)
         scope = self.observer.processing(execution)
         if execution.recoveries >= self.settings.max_recoveries:
-            final = await processing.give_up(self, execution, runs, scope)
+            final = await processing.give_up(deps, execution, runs, scope)
             self.cancellation.forget(execution_id)
             scope.ended()
             return RunResult(execution=final, limit=limit)
@@ -150,41 +140,40 @@ class Engine:
         try:
             env = await self.env_for(execution) if self.env_for is not None else NO_ENV
             masker = Masker(env.values.values())
-            result = await self._process(execution, runs, workflow, agents, env, parked, scope)
+            state = RunState(execution, runs)
+            journal = Journal(deps, state, env.values, parked=parked, scope=scope)
+            result = await self._process(deps, journal, workflow, agents, env)
         except asyncio.CancelledError as error:  # this process stops: the run is handed back
             scope.ended(error)
-            await processing.end(self, execution_id, token)
+            await processing.end(self.uow, execution_id, token)
             raise
         except Exception as error:  # not a step's failure (those end the run, not raise)
             scope.ended(error)
             failure = processing.failure_of(error)
-            await processing.end(self, execution_id, token, masker.text(failure))
+            await processing.end(self.uow, execution_id, token, masker.text(failure))
             raise
         scope.ended()
         if not result.execution.status.finished:  # parked, or held back by its limit
-            await processing.end(self, execution_id, token)
+            await processing.end(self.uow, execution_id, token)
         return result
 
     async def _process(
         self,
-        execution: Execution,
-        runs: dict[str, StepRun],
+        deps: EngineDeps,
+        journal: Journal,
         workflow: Workflow | None,
-        agents: dict[AgentId, Agent | None],
+        agents: Mapping[AgentId, Agent | None],
         env: RunEnv,
-        parked: bool,
-        scope: RunScope,
     ) -> RunResult:
         """One processing of an unfinished execution (see :meth:`run_once`)."""
-        execution_id = execution.id
+        state = journal.state
+        execution = state.execution
         limit = workflow.concurrency_limit if workflow is not None else None
-        journal = Journal(self, execution, env.values, parked=parked, scope=scope)
         # The workflow's owner decides which agents the steps may call (their own and public
         # ones) and wrote the steps; an ADMIN running another user's workflow changes neither.
         owner = workflow.user_id if workflow is not None else execution.user_id
         author = workflow.user_id if workflow is not None else None
-        work = StepWork(self, journal, runs, agents, owner, env, author=author)
-        run = _Run(self, work)
+        run = _Run(deps, journal, agents, owner, env, author)
         try:
             if execution.status is ExecutionStatus.PENDING and limit and self.claims:
                 holder = self.ids.new_id().hex
@@ -192,33 +181,36 @@ class Engine:
                     if not held or not await may_start(self.uow, execution, limit):
                         return RunResult(execution=execution, admitted=False, limit=limit)
                     if await journal.start() is None:
-                        return RunResult(execution=journal.execution, limit=limit)
+                        return RunResult(execution=state.execution, limit=limit)
                 run.started = True
             final = await run.execute()
             return RunResult(execution=final, parked_until=run.parked_until, limit=limit)
         finally:
-            if journal.execution.status.finished:
-                self.cancellation.forget(execution_id)
-
-    async def _tidy(self, execution: Execution, runs: dict[str, StepRun]) -> None:
-        """Steps a finished execution left RUNNING or PENDING (it was cancelled while no
-        process ran it: parked, queued, or its worker died) end as the run would have ended
-        them: running ones interrupted, the others not run."""
-        why = _STOPPED_BY.get(execution.status, "interrupted: the execution ended")
-        work = StepWork(self, Journal(self, execution, {}), runs, {}, execution.user_id, NO_ENV)
-        transitions = [
-            work.interrupt(key, why)
-            if run.status is StepStatus.RUNNING
-            else work.skip(key, why.replace("interrupted", "not run"))
-            for key, run in list(runs.items())
-            if not run.status.finished
-        ]
-        await work.journal.commit(
-            runs=[run for run, _ in transitions], logs=[line for _, line in transitions]
-        )
+            if state.execution.status.finished:
+                self.cancellation.forget(execution.id)
 
 
-async def _parked(uow: UnitOfWork, execution: Execution) -> bool:
+async def _tidy(deps: EngineDeps, state: RunState) -> None:
+    """Steps a finished execution left RUNNING or PENDING (it was cancelled while no
+    process ran it: parked, queued, or its worker died) end as the run would have ended
+    them: running ones interrupted, the others not run."""
+    execution = state.execution
+    why = _STOPPED_BY.get(execution.status, "interrupted: the execution ended")
+    journal = Journal(deps, state, {})
+    work = StepWork(deps, journal, {}, execution.user_id, NO_ENV)
+    transitions = [
+        work.interrupt(key, why)
+        if run.status is StepStatus.RUNNING
+        else work.skip(key, why.replace("interrupted", "not run"))
+        for key, run in state.runs.items()
+        if not run.status.finished
+    ]
+    await journal.commit(
+        runs=[run for run, _ in transitions], logs=[line for _, line in transitions]
+    )
+
+
+async def _parked(uow: RunUnitOfWork, execution: Execution) -> bool:
     """Whether the run's last line says it parked (so resuming it is no interruption)."""
     last = await uow.logs.last_seq(execution.id)
     if last == 0:
@@ -228,21 +220,31 @@ async def _parked(uow: UnitOfWork, execution: Execution) -> bool:
 
 
 class _Run:
-    """The state of one execution while this process runs it.
+    """The loop of one processing: which steps start, when, and how the run ends.
 
-    The loop is the only writer of step transitions: each round commits, in one
-    transaction, the steps that just finished, the skips they cause and the RUNNING state of
-    the steps about to start; only then do those steps start. So every transition is stored
-    before anything that depends on it runs, and a wide fan-out shares its commits.
+    The loop decides every step transition but a retry's next attempt (the step's own, it
+    keeps running meanwhile), and stages it with the journal, which records it in the run
+    state at once. Each round flushes, in one transaction, the steps that just finished, the
+    skips they cause and the RUNNING state of the steps about to start; only then do those
+    steps start. So every transition is stored before anything that depends on it runs, and
+    a wide fan-out shares its commits.
     """
 
-    def __init__(self, engine: Engine, work: StepWork) -> None:
-        self.engine = engine
-        self.work = work
-        self.journal = work.journal
-        self.execution = work.execution
-        self.steps = work.steps
-        self.runs = work.runs
+    def __init__(
+        self,
+        deps: EngineDeps,
+        journal: Journal,
+        agents: Mapping[AgentId, Agent | None],
+        owner: UserId,
+        env: RunEnv,
+        author: UserId | None,
+    ) -> None:
+        self.deps = deps
+        self.journal = journal
+        self.state = journal.state
+        self.work = StepWork(
+            deps, journal, agents, owner, env, author=author, on_wait=self._waiting
+        )
         self.graph: Graph | None = None
         self.order: dict[str, int] = {}
         self.skip_branch: dict[str, str] = {}  # step key -> why it is skipped
@@ -251,25 +253,24 @@ class _Run:
         self.replaying = False
         self.runnable: list[tuple[int, str]] = []
         self.running: dict[asyncio.Task[Transition], str] = {}
-        self.pending: list[Transition] = []  # transitions for the next commit
         self.inline: str | None = None  # the step running without a task of its own
         self.failed_step: tuple[str, str] | None = None
         self.started = False  # journal.start() already done (under the admission gate)
         self.waits: dict[str, datetime] = {}  # WAIT steps waiting now -> until when
         self.parked_until: datetime | None = None
         self.stop: Callable[[Any], None] | None = None
-        work.on_wait = self._waiting
 
     async def execute(self) -> Execution:
+        state = self.state
         if not self.started and await self.journal.start() is None:
-            return self.journal.execution  # cancelled (or taken) before it could start
+            return state.execution  # cancelled (or taken) before it could start
         try:
-            self.graph = validate_steps(self.execution.steps)
+            self.graph = validate_steps(state.execution.steps)
         except ValidationFailed as error:
             return await self._finish(ExecutionStatus.FAILED, error.message)
         self.order = {key: i for i, key in enumerate(self.graph.order)}
         self._restore()
-        cancelled = asyncio.ensure_future(self.engine.cancellation.wait(self.execution.id))
+        cancelled = asyncio.ensure_future(self.deps.cancellation.wait(state.execution.id))
         try:
             outcome = await self._loop(cancelled)
         except BaseException:
@@ -287,7 +288,7 @@ class _Run:
                 LogLevel.INFO,
                 f"{PARKED_PREFIX}{utc_text(self.parked_until)} without holding a worker",
             )
-            return self.journal.execution
+            return state.execution
         assert isinstance(outcome, ExecutionStatus)
         if outcome is not ExecutionStatus.COMPLETED:
             await self._stop_all(outcome)
@@ -296,19 +297,19 @@ class _Run:
             key, why = self.failed_step
             message = f"step {key!r} failed: {why}"
         elif outcome is ExecutionStatus.TIMEOUT:
-            message = f"execution exceeded its timeout of {self.execution.timeout_seconds:g} s"
+            message = f"execution exceeded its timeout of {state.execution.timeout_seconds:g} s"
         elif outcome is ExecutionStatus.CANCELLED:
             message = "execution was cancelled"
         return await self._finish(outcome, message)
 
     async def _finish(self, status: ExecutionStatus, message: str | None) -> Execution:
-        return await self.journal.finish(status, message, self.runs, self.work.tally)
+        return await self.journal.finish(status, message, self.work.tally)
 
     def _waiting(self, key: str, until: datetime) -> None:
         """A WAIT step began waiting: park the run if that is all there is to do."""
         self.waits[key] = until
-        threshold = self.engine.settings.park_waits_over
-        if threshold is None or self.stop is None or self.runnable or self.pending:
+        threshold = self.deps.settings.park_waits_over
+        if threshold is None or self.stop is None or self.runnable or self.journal.staged:
             return
         busy = set(self.running.values())
         if self.inline is not None:
@@ -316,10 +317,10 @@ class _Run:
         if not busy or not busy <= self.waits.keys():
             return
         due = min(self.waits[k] for k in busy)
-        started = self.execution.started_at or self.journal.execution.started_at
-        if started is not None:  # no later than the run's own deadline
-            due = min(due, started + timedelta(seconds=self.execution.timeout_seconds))
-        if (due - self.engine.clock.now()).total_seconds() > threshold:
+        execution = self.state.execution
+        if execution.started_at is not None:  # no later than the run's own deadline
+            due = min(due, execution.started_at + timedelta(seconds=execution.timeout_seconds))
+        if (due - self.deps.clock.now()).total_seconds() > threshold:
             self.parked_until = due
             self.stop(_PARK)
 
@@ -330,8 +331,9 @@ class _Run:
         assert self.graph is not None
         self.waiting = {key: len(deps) for key, deps in self.graph.deps.items()}
         self.replaying = True
+        runs = self.state.runs
         for key in self.graph.order:
-            run = self.runs.get(key)
+            run = runs.get(key)
             if run is not None and run.status.finished:
                 self._finished(key, run.status)
         self.replaying = False
@@ -343,10 +345,10 @@ class _Run:
         """A step is done: decide its CONDITION's branches and wake its dependents."""
         assert self.graph is not None
         self.decided.add(key)
-        step = self.steps[key]
+        step = self.state.steps[key]
         if step.step_type is StepType.CONDITION:
             on_true, on_false = branch_keys(step)
-            run = self.runs.get(key)
+            run = self.state.runs.get(key)
             if status is StepStatus.COMPLETED and run is not None:
                 result = isinstance(run.output, dict) and run.output.get("result") is True
                 not_taken = on_false if result else on_true
@@ -372,13 +374,13 @@ class _Run:
         if (
             why is None
             and deps
-            and all(self.runs[dep].status is StepStatus.SKIPPED for dep in deps)
+            and all(self.state.runs[dep].status is StepStatus.SKIPPED for dep in deps)
         ):
             why = "all of its dependencies were skipped"
         if why is None:
             heapq.heappush(self.runnable, (self.order[key], key))
             return
-        self.pending.append(self.work.skip(key, why))
+        self.journal.stage(self.work.skip(key, why))
         self._finished(key, StepStatus.SKIPPED)
 
     # --- the loop ----------------------------------------------------------------------
@@ -404,15 +406,16 @@ class _Run:
         self.stop = stop
         cancelled.add_done_callback(stop)
         remaining = max(0.0, self.journal.remaining_seconds())
-        deadline = self.engine.clock.call_later(remaining, lambda: stop(_DEADLINE))
-        limit = max(1, self.execution.max_concurrency)
+        deadline = self.deps.clock.call_later(remaining, lambda: stop(_DEADLINE))
+        limit = max(1, self.state.execution.max_concurrency)
+        steps = self.state.steps
         clock = asyncio.get_running_loop().time
         yielded = clock()
 
         async def step_task(key: str) -> Transition:
             # Report straight from the task (a done-callback would cost one more loop turn).
             try:
-                return await self.work.run_step(self.steps[key])
+                return await self.work.run_step(steps[key])
             finally:
                 finished.put_nowait(asyncio.current_task())
 
@@ -422,8 +425,8 @@ class _Run:
                 while self.runnable and len(self.running) + len(starting) < limit:
                     _, key = heapq.heappop(self.runnable)
                     starting.append(key)
-                    self.pending.append(self.work.start(key))
-                await self._commit_pending()
+                    self.journal.stage(self.work.start(key))
+                await self.journal.flush()
                 if clock() - yielded > _FAIR_SLICE:
                     # Steps that never wait (DATA) would otherwise hold the event loop for the
                     # whole chain: let other work (a cancel, other runs, requests) in.
@@ -433,7 +436,7 @@ class _Run:
                 if alone and finished.empty():  # (a stop may have come during the commit)
                     self.inline = starting[0]
                     try:
-                        transition = await self.work.run_step(self.steps[self.inline])
+                        transition = await self.work.run_step(steps[self.inline])
                     except asyncio.CancelledError:
                         if not stops or me.uncancel() > 0:
                             raise  # not ours: the process is stopping
@@ -460,8 +463,8 @@ class _Run:
                         return _PARKED
                     failed = await self._collect(done)
                 if failed is not None:
-                    await self._commit_pending()
-                    self.failed_step = (failed, self.runs[failed].error or "failed")
+                    await self.journal.flush()
+                    self.failed_step = (failed, self.state.runs[failed].error or "failed")
                     return ExecutionStatus.FAILED
         finally:
             self.stop = None
@@ -482,20 +485,13 @@ class _Run:
         """Record a finished step; its key if it fails the execution."""
         run, _ = transition
         key = run.step_key
-        self.runs[key] = run
         self.waits.pop(key, None)
-        self.pending.append(transition)
+        self.journal.stage(transition)
         self._finished(key, run.status)
-        if run.status is StepStatus.FAILED and self.steps[key].on_error is not OnError.CONTINUE:
+        on_error = self.state.steps[key].on_error
+        if run.status is StepStatus.FAILED and on_error is not OnError.CONTINUE:
             return key
         return None
-
-    async def _commit_pending(self) -> None:
-        if self.pending:
-            runs = [run for run, _ in self.pending]
-            lines = [line for _, line in self.pending]
-            self.pending = []
-            await self.journal.commit(runs=runs, logs=lines)
 
     async def _stop_all(self, reason: ExecutionStatus | None) -> None:
         """Interrupt running steps; with a reason, record them FAILED and the rest SKIPPED."""
@@ -509,21 +505,21 @@ class _Run:
             self.inline = None
             return
         why = _STOPPED_BY[reason]
+        stage = self.journal.stage
         if self.inline is not None:
-            self.pending.append(self.work.interrupt(self.inline, why))
+            stage(self.work.interrupt(self.inline, why))
             self.inline = None
         for task in sorted(tasks, key=lambda t: self.order[self.running[t]]):
             key = self.running.pop(task)
             if not task.cancelled() and task.exception() is None:
-                self.pending.append(task.result())  # it finished just before being stopped
-                self.runs[key] = task.result()[0]
+                stage(task.result())  # it finished just before being stopped
             else:
-                self.pending.append(self.work.interrupt(key, why))
+                stage(self.work.interrupt(key, why))
         for key in self.graph.order if self.graph else ():
-            run = self.runs.get(key)
+            run = self.state.runs.get(key)
             if run is None or not run.status.finished:
-                self.pending.append(self.work.skip(key, why.replace("interrupted", "not run")))
-        await self._commit_pending()
+                stage(self.work.skip(key, why.replace("interrupted", "not run")))
+        await self.journal.flush()
 
 
 _DEADLINE = object()
@@ -531,4 +527,3 @@ PARKED_PREFIX = "waiting until "
 _PARK = object()  # a stop: every running step is a long WAIT
 _PARKED = object()  # the loop's outcome then
 _FAIR_SLICE = 0.002  # seconds a run may hold the event loop before it yields
-Transition = tuple[StepRun, ExecutionLog]

@@ -8,16 +8,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from turbocat_core.agents.contract import AgentExecutor, RunContext
+from turbocat_core.agents.contract import AgentExecutor
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import RUNNABLE_AGENT_STATUSES, Agent
 from turbocat_core.domain.common import AgentId, JsonObject, UserId, elapsed_ms
-from turbocat_core.domain.execution import ExecutionLog, LogLevel, StepRun, StepStatus
+from turbocat_core.domain.execution import LogLevel, StepRun, StepStatus
 from turbocat_core.domain.workflow import StepType, WorkflowStep
+from turbocat_core.engine.deps import EngineDeps
 from turbocat_core.engine.env import RunEnv, refused_to_agent, refused_to_steps
-from turbocat_core.engine.journal import Journal, Tally
+from turbocat_core.engine.journal import Journal, Tally, Transition
 from turbocat_core.engine.observer import (
     ATTEMPT_COMPLETED,
     ATTEMPT_FAILED,
@@ -35,9 +36,6 @@ from turbocat_core.engine.refs import (
 )
 from turbocat_core.engine.retry import backoff_ms, classify, should_retry
 from turbocat_core.engine.validation import RESERVED_ROOTS, agent_ref, parse_instant
-
-if TYPE_CHECKING:
-    from turbocat_core.engine.runner import Engine
 
 DEFAULT_MAX_ITERATIONS = 1000
 _COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps with options builds one per call
@@ -69,24 +67,30 @@ class _Attempt:
     warnings: list[str] = field(default_factory=list)
 
 
+WaitListener = Callable[[str, datetime], None]
+"""Told when a WAIT step starts waiting, and until when (the loop may park the run)."""
+
+
 class StepWork:
-    """Runs steps for one execution; the runner owns ordering, this owns a step's attempts."""
+    """Runs steps for one execution; the runner owns ordering, this owns a step's attempts.
+
+    It reads the run's state and builds transitions; the journal records and stores them.
+    """
 
     def __init__(
         self,
-        engine: Engine,
+        deps: EngineDeps,
         journal: Journal,
-        runs: dict[str, StepRun],
         agents: Mapping[AgentId, Agent | None],
         owner: Any,
         env: RunEnv,
         *,
         author: UserId | None = None,
+        on_wait: WaitListener | None = None,
     ) -> None:
-        self.engine = engine
+        self.deps = deps
         self.journal = journal
-        self.execution = journal.execution
-        self.runs = runs
+        self.state = journal.state
         self.agents = agents
         self.owner = owner
         self.env = dict(env.values)
@@ -94,16 +98,14 @@ class StepWork:
         # agents of that user, and the steps when that user wrote them (``author``).
         self.secrets_owner = env.owner if env.owner is not None else owner
         self.steps_see_env = env.owner is None or author == env.owner
-        self.steps = {step.step_key: step for step in self.execution.steps}
         self.tally = Tally()
-        self.templated: dict[AgentId, bool] = {}
         """Agent runs of this whole run, added to the agents' counters when it finishes."""
-        self.on_wait: Callable[[str, datetime], None] | None = None
-        """Told when a WAIT step starts waiting, and until when (the runner may park)."""
+        self.templated: dict[AgentId, bool] = {}
+        self.on_wait = on_wait
 
     # --- step state ----------------------------------------------------------------------
 
-    def state(
+    def next_state(
         self,
         key: str,
         status: StepStatus,
@@ -116,17 +118,18 @@ class StepWork:
         completed: bool = False,
     ) -> StepRun:
         """The step's next stored state (built directly: this is the hottest path)."""
-        previous = self.runs.get(key)
+        state = self.state
+        previous = state.runs.get(key)
         duration = None
         if completed and started_at is not None:
             duration = elapsed_ms(started_at, now)
         return StepRun(
-            id=previous.id if previous is not None else self.engine.ids.new_id(),
+            id=previous.id if previous is not None else self.deps.ids.new_id(),
             created_at=previous.created_at if previous is not None else now,
             updated_at=now,
-            execution_id=self.execution.id,
+            execution_id=state.execution.id,
             step_key=key,
-            step_id=self.steps[key].id,
+            step_id=state.steps[key].id,
             status=status,
             attempt=attempt,
             output=output,
@@ -136,52 +139,49 @@ class StepWork:
             duration_ms=duration,
         )
 
-    def start(self, key: str) -> tuple[StepRun, ExecutionLog]:
-        """The next attempt's RUNNING state and its log line (the caller commits them)."""
-        previous = self.runs.get(key)
-        now = self.engine.clock.now()
+    def start(self, key: str) -> Transition:
+        """The next attempt's RUNNING state and its log line (for the journal to record)."""
+        previous = self.state.runs.get(key)
+        now = self.deps.clock.now()
         attempt = previous.attempt + 1 if previous is not None else 1
         started = previous.started_at if previous is not None and previous.started_at else now
-        run = self.state(key, StepStatus.RUNNING, now, attempt=attempt, started_at=started)
-        self.runs[key] = run
+        run = self.next_state(key, StepStatus.RUNNING, now, attempt=attempt, started_at=started)
         return run, self.journal.line(LogLevel.INFO, f"step {key!r} started", run=run)
 
-    def skip(self, key: str, why: str) -> tuple[StepRun, ExecutionLog]:
-        previous = self.runs.get(key)
-        run = self.state(
+    def skip(self, key: str, why: str) -> Transition:
+        previous = self.state.runs.get(key)
+        run = self.next_state(
             key,
             StepStatus.SKIPPED,
-            self.engine.clock.now(),
+            self.deps.clock.now(),
             attempt=previous.attempt if previous is not None else 0,
             started_at=None,
             completed=True,
         )
-        self.runs[key] = run
         return run, self.journal.line(LogLevel.INFO, f"step {key!r} skipped: {why}", run=run)
 
-    def interrupt(self, key: str, reason: str) -> tuple[StepRun, ExecutionLog]:
-        previous = self.runs[key]
-        run = self.state(
+    def interrupt(self, key: str, reason: str) -> Transition:
+        previous = self.state.runs[key]
+        run = self.next_state(
             key,
             StepStatus.FAILED,
-            self.engine.clock.now(),
+            self.deps.clock.now(),
             attempt=previous.attempt,
             started_at=previous.started_at,
             error=reason,
             completed=True,
         )
-        self.runs[key] = run
         return run, self.journal.line(LogLevel.WARN, f"step {key!r} {reason}", run=run)
 
-    async def run_step(self, step: WorkflowStep) -> tuple[StepRun, ExecutionLog]:
+    async def run_step(self, step: WorkflowStep) -> Transition:
         """Every attempt of a started step: its final state and line, for the caller to commit.
 
         Retries are recorded here (the failed attempt's WARN line, the next RUNNING state),
         since the step keeps running meanwhile.
         """
-        clock = self.engine.clock
+        clock = self.deps.clock
         key = step.step_key
-        run = self.runs[key]
+        run = self.state.runs[key]
         scope = self.journal.scope
         agent = self.agents.get(step.agent_id) if step.agent_id is not None else None
         agent_type = agent.type.value if agent is not None else None
@@ -205,8 +205,8 @@ class StepWork:
                     delay = backoff_ms(
                         step,
                         run.attempt,
-                        self.engine.random.random(),
-                        self.engine.settings.retry_jitter,
+                        self.deps.random.random(),
+                        self.deps.settings.retry_jitter,
                     )
                     observed.ended(ATTEMPT_RETRIED, failure.kind.value)
                     scope.retry_scheduled(key, run.attempt, delay)
@@ -262,9 +262,9 @@ class StepWork:
         output: Any = None,
         error: str | None = None,
         metadata: JsonObject | None = None,
-    ) -> tuple[StepRun, ExecutionLog]:
+    ) -> Transition:
         """The final state of an attempt that ended, and its log line with the attempt's timing."""
-        final = self.state(
+        final = self.next_state(
             run.step_key,
             status,
             ended,
@@ -291,7 +291,7 @@ class StepWork:
             encoded = _COMPACT.encode(output)
         except (TypeError, ValueError) as error:
             raise AgentFailure(f"step output is not JSON: {error}", retryable=False) from None
-        limit = self.engine.settings.max_step_output_bytes
+        limit = self.deps.settings.max_step_output_bytes
         if len(encoded) > limit:  # ensure_ascii: one character is one byte
             raise AgentFailure(
                 f"step output is {len(encoded)} bytes, over the limit of {limit} bytes "
@@ -303,7 +303,8 @@ class StepWork:
 
     def _lookup(self, loop: JsonObject | None, refused: Callable[[str], Exception] | None) -> Any:
         """Paths to values; ``refused`` (when set) makes any ``env`` path fail the step."""
-        execution = self.execution
+        execution = self.state.execution
+        runs = self.state.runs
 
         def lookup(path: str) -> Any:
             head, _, rest = path.partition(".")
@@ -320,7 +321,7 @@ class StepWork:
                     return MISSING
                 root = loop
             else:
-                run = self.runs.get(head)
+                run = runs.get(head)
                 if run is None or not run.status.finished:
                     return MISSING
                 root = {"output": run.output, "error": run.error, "status": run.status.value}
@@ -330,7 +331,7 @@ class StepWork:
 
     def _handles(self, path: str) -> bool:
         root = path.partition(".")[0]
-        return root in _VARIABLE_ROOTS or (root in self.steps and root not in RESERVED_ROOTS)
+        return root in _VARIABLE_ROOTS or (root in self.state.steps and root not in RESERVED_ROOTS)
 
     def _resolve(
         self,
@@ -380,7 +381,7 @@ class StepWork:
     # --- the step types ----------------------------------------------------------------
 
     async def _perform(self, step: WorkflowStep, run: StepRun) -> Any:
-        attempt = _Attempt(run, Budget(self.engine.settings.max_resolved_input_bytes))
+        attempt = _Attempt(run, Budget(self.deps.settings.max_resolved_input_bytes))
         try:
             if step.step_type is StepType.AGENT:
                 return await self._call(step.agent_id, step.inputs, attempt, None)
@@ -416,7 +417,7 @@ class StepWork:
         self, agent_id: Any, inputs: Any, attempt: _Attempt, loop: JsonObject | None
     ) -> Any:
         agent = self._agent(agent_id)
-        executor = self.engine.executors.get(agent.type)
+        executor = self.deps.executors.get(agent.type)
         config = agent.config
         templated = self.templated.get(agent.id)
         if (
@@ -448,22 +449,22 @@ class StepWork:
         """One agent run with its resolved config and inputs, counted in the run's tally."""
         if not isinstance(resolved, dict):
             raise AgentFailure("step inputs must be an object", retryable=False)
-        ctx = RunContext(
-            execution_id=self.execution.id,
-            workflow_id=self.execution.workflow_id,
-            user_id=self.execution.user_id,
+        execution = self.state.execution
+        ctx = self.deps.context(
+            execution_id=execution.id,
+            workflow_id=execution.workflow_id,
+            user_id=execution.user_id,
             step_key=run.step_key,
             attempt=run.attempt,
-            depth=self.execution.depth,
+            depth=execution.depth,
             # Another user's agent never gets the variables, not even through its executor
             # (the LLM agent's key lookup would send OPENAI_API_KEY to its baseUrl).
             env=self.env if agent.user_id == self.secrets_owner else {},
             log=lambda level, message, metadata: self.journal.log(
                 level, message, run=run, metadata=metadata
             ),
-            engine=self.engine,
         )
-        clock = self.engine.clock
+        clock = self.deps.clock
         began = clock.monotonic()
         try:
             output = await executor.execute(agent, config, resolved, ctx)
@@ -525,7 +526,7 @@ class StepWork:
         return {name: results[name] for name in branches}
 
     async def _wait(self, step: WorkflowStep, attempt: _Attempt) -> Any:
-        clock = self.engine.clock
+        clock = self.deps.clock
         config = self._resolve(step.config, "its WAIT config", attempt)
         first = attempt.run.started_at or clock.now()
         if "until" in config:

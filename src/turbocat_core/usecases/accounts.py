@@ -27,21 +27,18 @@ from turbocat_core.domain.user import (
     normalize_email,
     password_fits_hasher,
 )
-from turbocat_core.errors import Conflict, RateLimited, Unauthenticated, ValidationFailed
-from turbocat_core.ports import (
-    Clock,
-    Email,
-    IdGenerator,
-    Mailer,
+from turbocat_core.errors import AlreadyExists, RateLimited, Unauthenticated, ValidationFailed
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.mail import Email, Mailer
+from turbocat_core.ports.randomness import IdGenerator, RandomSource
+from turbocat_core.ports.security import (
     OneTimeTokens,
     PasswordHasher,
-    RandomSource,
     RateLimiter,
     SessionStore,
     TokenIssuer,
-    UnitOfWork,
-    UnitOfWorkFactory,
 )
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit
 
 ACCESS: Final = "access"
@@ -158,13 +155,13 @@ class Register:
         self, email: str, password: str, full_name: str | None, client: Client
     ) -> tuple[User, Tokens]:
         """A new USER and a session; ``ValidationFailed`` (bad email or password),
-        ``Conflict`` (the email is taken)."""
+        ``AlreadyExists`` (the email is taken)."""
         ports = self.ports
         address = normalize_email(email)
         check_password_policy(password)
         name = full_name.strip() if full_name else None
         if name is not None and len(name) > 255:
-            raise ValidationFailed.field("fullName", "must be at most 255 characters")
+            raise ValidationFailed.field("full_name", "must be at most 255 characters")
         password_hash = await ports.hasher.hash(password)
         now = ports.clock.now()
         user = User(
@@ -178,7 +175,7 @@ class Register:
         )
         async with ports.uow() as uow:
             if await uow.users.get_by_email(address) is not None:
-                raise Conflict("a user with this email already exists")
+                raise AlreadyExists("a user with this email already exists")
             await uow.users.add(user)
             await record(
                 uow,
@@ -475,7 +472,7 @@ class CreateUser:
         full_name: str | None = None,
         exist_ok: bool = False,
     ) -> User | None:
-        """The new user; ``Conflict`` if the email is taken (``None`` with ``exist_ok``)."""
+        """The new user; ``AlreadyExists`` if the email is taken (``None`` with ``exist_ok``)."""
         ports = self.ports
         address = normalize_email(email)
         check_password_policy(password)
@@ -483,7 +480,7 @@ class CreateUser:
             if await uow.users.get_by_email(address) is not None:
                 if exist_ok:
                     return None
-                raise Conflict("a user with this email already exists")
+                raise AlreadyExists("a user with this email already exists")
         now = ports.clock.now()
         user = User(
             id=UserId(ports.ids.new_id()),

@@ -41,7 +41,9 @@ from turbocat_core.domain.common import (
     next_version,
 )
 from turbocat_core.errors import Conflict, FieldError, NotFound, ValidationFailed
-from turbocat_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit, changed_fields
 
 AGENT_CREATED: Final = "agent.created"
@@ -50,12 +52,12 @@ AGENT_DELETED: Final = "agent.deleted"
 AGENT_DUPLICATED: Final = "agent.duplicated"
 RESOURCE: Final = "agent"
 
-LIMITS: Final[Mapping[str, tuple[str, int, int]]] = {
-    "max_execution_time": ("maxExecutionTime", 1, 86_400),
-    "max_memory_mb": ("maxMemoryMb", 16, 65_536),
-    "max_concurrent_executions": ("maxConcurrentExecutions", 1, 1_000),
+LIMITS: Final[Mapping[str, tuple[int, int]]] = {
+    "max_execution_time": (1, 86_400),
+    "max_memory_mb": (16, 65_536),
+    "max_concurrent_executions": (1, 1_000),
 }
-"""Field -> (wire name, lowest, highest) of the per-agent limits."""
+"""Field -> (lowest, highest) of the per-agent limits."""
 DESCRIPTION_MAX: Final = 10_000
 CAPABILITY_MAX: Final = 100
 MAX_CAPABILITIES: Final = 100
@@ -79,10 +81,6 @@ PINNED: Final = ("config", "max_execution_time", "max_memory_mb", "max_concurren
 """What decides what an agent runs (with its type, which never changes): fixed once another
 user's workflow uses the agent. Name, description, tags, capabilities and parameters are
 descriptions: they may still change."""
-_WIRE: Final = {
-    "is_public": "isPublic",
-    **{name: wire for name, (wire, _, _) in LIMITS.items()},
-}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,12 +137,12 @@ def checked(agent: Agent, executors: AgentExecutors, fields: Sequence[str] = AUD
         attempt("tags", lambda: clean_tags(agent.tags))
     if "capabilities" in fields:
         changes["capabilities"] = _clean_capabilities(agent.capabilities, problems)
-    for name, (wire, low, high) in LIMITS.items():
+    for name, (low, high) in LIMITS.items():
         value = getattr(agent, name)
         if name in fields and (
             isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high
         ):
-            problems.append(FieldError(wire, f"must be a whole number between {low} and {high}"))
+            problems.append(FieldError(name, f"must be a whole number between {low} and {high}"))
     if "config" in fields or "type" in fields:
         try:
             executors.check_config(agent.type, agent.config)
@@ -202,7 +200,7 @@ async def check_unpinned(uow: UnitOfWork, actor: Actor, before: Agent, after: Ag
     used = f"agent {before.name!r} ({before.id}) is used by another user's workflow"
     if changed:
         raise Conflict(
-            f"{used}, so what it runs is pinned: {', '.join(_WIRE.get(n, n) for n in changed)} "
+            f"{used}, so what it runs is pinned: {', '.join(n.replace('_', ' ') for n in changed)} "
             "cannot change. Duplicate it (POST /agents/{id}/duplicate) into a new version, "
             "change and publish that one; its users adopt it by pointing their steps at it"
         )
@@ -299,7 +297,7 @@ class UpdateAgent:
         ``ValidationFailed``, or ``Conflict`` (a change another user's workflow forbids:
         ``check_unpinned``). Sending nothing that differs writes nothing."""
         problems = [
-            FieldError(_WIRE.get(name, name), "cannot be changed" if name == "type" else "unknown")
+            FieldError(name, "cannot be changed" if name == "type" else "unknown")
             for name in changes
             if name not in UPDATABLE
         ]

@@ -26,7 +26,7 @@ from turbocat_core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from turbocat_core.ports import RateDecision
+from turbocat_core.ports.security import RateDecision
 from turbocat_core.usecases.accounts import AccountPorts, Client, record
 
 KEY_WINDOW_SECONDS = 60
@@ -56,7 +56,7 @@ class CreateApiKey:
         ports = self.ports
         now = ports.clock.now()
         if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
-            raise ValidationFailed.field("expiresAt", "must be a future time with an offset")
+            raise ValidationFailed.field("expires_at", "must be a future time with an offset")
         raw = make_key(ports.random.token(32))
         key = ApiKey(
             id=ApiKeyId(ports.ids.new_id()),

@@ -7,8 +7,10 @@ from typing import Any
 from uuid import UUID
 
 from turbocat_core.domain.audit import AuditLog
-from turbocat_core.domain.common import AuditLogId, JsonObject, UserId, utc_text
-from turbocat_core.ports import Clock, IdGenerator, UnitOfWork
+from turbocat_core.domain.common import AuditLogId, JsonObject, UserId, camel, utc_text
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.run_store import RunUnitOfWork
 
 SECRET_FIELDS = frozenset(
     {
@@ -39,11 +41,6 @@ def changed_fields(before: Any, after: Any, fields: list[str]) -> JsonObject:
     return changes
 
 
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
 def _plain(value: Any) -> Any:
     """JSON-friendly: enums by value, ids and times as text, tuples as lists."""
     if isinstance(value, datetime):
@@ -58,7 +55,7 @@ def _plain(value: Any) -> Any:
 
 
 async def audit(
-    uow: UnitOfWork,
+    uow: RunUnitOfWork,
     clock: Clock,
     ids: IdGenerator,
     action: str,

@@ -44,14 +44,10 @@ from turbocat_core.errors import (
     NotFound,
     ValidationFailed,
 )
-from turbocat_core.ports import (
-    Clock,
-    IdGenerator,
-    RandomSource,
-    SecretBox,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator, RandomSource
+from turbocat_core.ports.security import SecretBox
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.accounts import Client
 from turbocat_core.usecases.audit import audit, changed_fields
 
@@ -94,10 +90,10 @@ def masked_variables(deployment: Deployment) -> dict[str, str]:
 def check_variables(values: Mapping[str, Any], *, allow_removal: bool) -> None:
     """Names ``^[A-Za-z_][A-Za-z0-9_]{0,127}$``, values text of at most 32 KB (UTF-8);
     ``None`` (remove) only when ``allow_removal``. ``ValidationFailed`` names each problem
-    as ``environmentVariables.<NAME>``."""
+    as ``environment_variables.<NAME>``."""
     problems: list[FieldError] = []
     for name, value in values.items():
-        where = f"environmentVariables.{name}"
+        where = f"environment_variables.{name}"
         if not isinstance(name, str) or not VARIABLE_NAME.fullmatch(name):
             problems.append(
                 FieldError(where, "a name is a letter or _, then letters, digits or _ (128 max)")
@@ -152,9 +148,9 @@ def _config(value: Any) -> JsonObject:
 
 def _resources(memory_mb: int | None, cpu: float | None) -> None:
     if memory_mb is not None and (isinstance(memory_mb, bool) or memory_mb < 1):
-        raise ValidationFailed.field("allocatedMemoryMb", "must be a positive number of MB")
+        raise ValidationFailed.field("allocated_memory_mb", "must be a positive number of MB")
     if cpu is not None and not cpu > 0:
-        raise ValidationFailed.field("allocatedCpu", "must be more than 0")
+        raise ValidationFailed.field("allocated_cpu", "must be more than 0")
 
 
 # --- shared reads -----------------------------------------------------------------------
@@ -198,16 +194,16 @@ async def target_problem(
         workflow = await uow.workflows.get(workflow_id)
         # Running a workflow needs ownership (StartExecution): public is not enough.
         if workflow is None or not (owner.is_admin or workflow.user_id == owner.user_id):
-            return FieldError("workflowId", f"no workflow {workflow_id} that you can deploy")
+            return FieldError("workflow_id", f"no workflow {workflow_id} that you can deploy")
         return None
     if agent_id is not None:
         agent = await uow.agents.get(agent_id)
         if agent is None or not (
             owner.is_admin or agent.is_public or agent.user_id == owner.user_id
         ):
-            return FieldError("agentId", f"no agent {agent_id} that you can deploy")
+            return FieldError("agent_id", f"no agent {agent_id} that you can deploy")
         if agent.status not in RUNNABLE_AGENT_STATUSES:
-            return FieldError("agentId", f"agent {agent.name!r} is {agent.status}")
+            return FieldError("agent_id", f"agent {agent.name!r} is {agent.status}")
     return None
 
 

@@ -32,7 +32,9 @@ from turbocat_core.domain.common import (
 from turbocat_core.domain.template import Template, TemplateType
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus, WorkflowStep
 from turbocat_core.errors import InvalidState, NotFound, ValidationFailed
-from turbocat_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.agents import checked
 from turbocat_core.usecases.audit import audit
 from turbocat_core.usecases.workflow_files import WorkflowFiles
@@ -195,11 +197,11 @@ class InstantiateTemplate:
             agent_type = AgentType(str(data.get("type")))
         except ValueError:
             raise ValidationFailed.field(
-                "templateData.type", "the template does not name an agent type"
+                "template_data.type", "the template does not name an agent type"
             ) from None
         config = data.get("config", {})
         if not isinstance(config, dict):
-            raise ValidationFailed.field("templateData.config", "must be an object")
+            raise ValidationFailed.field("template_data.config", "must be an object")
         described = data.get("description", template.description)
         now = self.clock.now()
         agent = Agent(

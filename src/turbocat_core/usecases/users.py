@@ -64,7 +64,7 @@ class UpdateMe:
         if "full_name" in changes:
             name = changes["full_name"]
             if name is not None and (not isinstance(name, str) or len(name.strip()) > 255):
-                raise ValidationFailed.field("fullName", "must be text of at most 255 characters")
+                raise ValidationFailed.field("full_name", "must be text of at most 255 characters")
             updates["full_name"] = name.strip() or None if name else None
         if "avatar_url" in changes:
             updates["avatar_url"] = _avatar(changes["avatar_url"])
@@ -124,7 +124,7 @@ def _avatar(value: Any) -> str | None:
         or len(value) > 2048
     ):
         raise ValidationFailed.field(
-            "avatarUrl", "must be an http(s) URL of at most 2048 characters"
+            "avatar_url", "must be an http(s) URL of at most 2048 characters"
         )
     return str(value)
 

@@ -40,8 +40,8 @@ from turbocat_core.errors import (
     ValidationFailed,
     did_you_mean,
 )
-from turbocat_core.ports import IdGenerator, UnitOfWork
-from turbocat_core.usecases.audit import camel
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWork
 from turbocat_core.usecases.executions import agent_checker
 
 MAX_STEPS: Final = 500
@@ -139,20 +139,19 @@ def _is_number(value: Any) -> bool:
 
 
 def check_workflow_fields(changes: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
-    """The changes, normalised (trimmed name, tags cleaned, enums); problems noted by wire name."""
+    """The changes, normalised (trimmed name, tags cleaned, enums); problems noted by field."""
     clean: dict[str, Any] = {}
     for name, value in changes.items():
-        wire = camel(name)
         if name not in WORKFLOW_FIELDS:
-            problems.add(wire, f"unknown field{did_you_mean(wire, map(camel, WORKFLOW_FIELDS))}")
+            problems.add(name, f"unknown field{did_you_mean(name, WORKFLOW_FIELDS)}")
             continue
         try:
             clean[name] = _check_workflow_field(name, value)
         except ValidationFailed as error:
             for detail in error.details:
-                problems.add(wire if detail.field == "name" else detail.field, detail.message)
+                problems.add(name if detail.field == "name" else detail.field, detail.message)
         except (ValueError, TypeError) as error:
-            problems.add(wire, str(error))
+            problems.add(name, str(error))
     return clean
 
 
@@ -222,10 +221,9 @@ def check_step_fields(change: StepChange, problems: Problems) -> dict[str, Any]:
     at = f"steps.{change.index}"
     clean: dict[str, Any] = {}
     for name, value in change.fields.items():
-        where = f"{at}.{camel(name)}"
+        where = f"{at}.{name}"
         if name not in STEP_FIELDS:
-            known = map(camel, STEP_FIELDS)
-            problems.add(where, f"unknown field{did_you_mean(camel(name), known)}")
+            problems.add(where, f"unknown field{did_you_mean(name, STEP_FIELDS)}")
             continue
         try:
             clean[name] = _check_step_field(name, value)
@@ -383,7 +381,7 @@ class StepPlan:
             if change.delete:
                 problems.add(f"{at}.id", "is required to delete a step")
             elif "step_key" not in change.fields:
-                problems.add(f"{at}.stepKey", "is required for a new step (an item without id)")
+                problems.add(f"{at}.step_key", "is required for a new step (an item without id)")
             elif "step_key" in values:
                 step = self.builder.new(values, self.next_position)
                 self.next_position = max(self.next_position, step.position) + 1

@@ -35,7 +35,9 @@ from turbocat_core.engine.steps import agent_ids_of
 from turbocat_core.errors import (
     NotFound,
 )
-from turbocat_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit, changed_fields
 from turbocat_core.usecases.workflow_checks import (
     MAX_STEPS,
@@ -132,7 +134,7 @@ class CreateWorkflow:
             values = check_step_fields(change, problems)
             if "step_key" not in values:
                 if "step_key" not in change.fields:
-                    problems.add(f"steps.{change.index}.stepKey", "is required")
+                    problems.add(f"steps.{change.index}.step_key", "is required")
                 continue
             step = builder.new(values, change.index)
             agent_only_on_agent_steps(step, f"steps.{change.index}", problems)

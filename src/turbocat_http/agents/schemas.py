@@ -12,7 +12,7 @@ from turbocat_core.usecases.agents import DESCRIPTION_MAX, LIMITS, NewAgent
 
 
 def _range(name: str) -> msgspec.Meta:
-    _, low, high = LIMITS[name]
+    low, high = LIMITS[name]
     return msgspec.Meta(ge=low, le=high)
 
 

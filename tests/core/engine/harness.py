@@ -16,7 +16,7 @@ from dependency_injector import providers
 from turbocat_adapters.container import Container
 from turbocat_adapters.memory import InProcessCancellation, InProcessQueue, ManualClock, MemoryStore
 from turbocat_adapters.settings import Settings
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_adapters.system import UuidV7Generator
 from turbocat_core import ports
 from turbocat_core.agents.contract import AgentExecutors, RunContext
@@ -28,8 +28,9 @@ from turbocat_core.domain.common import AgentId, ExecutionId, UserId, WorkflowId
 from turbocat_core.domain.execution import Execution, ExecutionLog, LogQuery, StepRun
 from turbocat_core.domain.user import User, UserRole
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus, WorkflowStep
+from turbocat_core.engine.deps import EngineSettings
 from turbocat_core.engine.env import RunEnv
-from turbocat_core.engine.runner import Engine, EngineSettings
+from turbocat_core.engine.runner import Engine
 from turbocat_core.usecases.executions import CancelExecution, RetryExecution, StartExecution
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -11,7 +11,7 @@ from tests.core.builders import step
 from tests.core.engine.harness import Harness
 from turbocat_core import NonRetryableError
 from turbocat_core.domain.execution import ExecutionStatus, LogLevel, StepStatus
-from turbocat_core.engine.runner import EngineSettings
+from turbocat_core.engine.deps import EngineSettings
 
 
 async def test_an_async_function_runs_on_the_loop_with_its_context(h: Harness):

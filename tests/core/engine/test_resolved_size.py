@@ -16,7 +16,7 @@ from turbocat_core.agents.contract import RunContext
 from turbocat_core.domain.agent import AgentType
 from turbocat_core.domain.execution import ExecutionStatus, StepStatus
 from turbocat_core.domain.workflow import StepType
-from turbocat_core.engine.runner import EngineSettings
+from turbocat_core.engine.deps import EngineSettings
 
 BLOB = "x" * (900 * 1024)
 LIMIT = 4 * 1024 * 1024

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from psycopg.types.json import Jsonb
 
-from turbocat_adapters.sql.dialect import Codec, Dialect, Kind, id_hex
+from turbocat_adapters.sql.dialect import Codec, Dialect, id_hex
 from turbocat_adapters.sql.retention import PRUNABLE
 from turbocat_core.domain.analytics import PERCENTILES, Interval
 
@@ -55,6 +56,14 @@ GROUP BY grp, p""",
 }
 
 
+def _jsonb(value: Any) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
+
+
+def _strings(values: Any) -> tuple[str, ...]:
+    return tuple(values) if values else ()
+
+
 class PostgresDialect(Dialect):
     """Native ids, times, booleans and ``text[]``; ``jsonb`` (NUL characters escaped by the
     connections' adapters, see ``nul``); text sorted ``COLLATE "C"``; search by ILIKE."""
@@ -68,17 +77,8 @@ class PostgresDialect(Dialect):
         """``:name`` placeholders as psycopg's ``%(name)s`` (and ``%`` doubled)."""
         return _NAMED.sub(r"%(\1)s", text.replace("%", "%%"))
 
-    def encoder(self, kind: Kind, field: str) -> Codec | None:
-        if kind == "json":
-            return _jsonb
-        if kind == "texts":
-            return list
-        if kind == "enum":
-            return _value
-        return None
-
-    def decoder(self, kind: Kind) -> Codec | None:
-        return _strings if kind == "texts" else None
+    encoders: ClassVar[Mapping[str, Codec]] = {"json": _jsonb, "texts": list}
+    decoders: ClassVar[Mapping[str, Codec]] = {"texts": _strings}
 
     def array(self, values: list[Any]) -> Any:
         return values
@@ -98,18 +98,6 @@ class PostgresDialect(Dialect):
 
     def has_tag(self, table: str, param: str) -> str:
         return f"{table}.tags @> ARRAY[:{param}]::text[]"
-
-
-def _jsonb(value: Any) -> Jsonb | None:
-    return None if value is None else Jsonb(value)
-
-
-def _value(member: Any) -> Any:
-    return getattr(member, "value", member)
-
-
-def _strings(values: Any) -> tuple[str, ...]:
-    return tuple(values) if values else ()
 
 
 POSTGRES: Final = PostgresDialect()

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from turbocat_adapters.sql.connection import Connection, Params, Script, Statement
 from turbocat_adapters.sql.dialect import Dialect
-from turbocat_core.domain.analytics import (
-    CALL_FINISHED,
-    EXECUTION_FAILURES,
-    EXECUTION_FINISHED,
-    Durations,
-    Interval,
-    ResourceCounts,
-    RunCounts,
-    SeriesPoint,
-    StepStats,
-    Window,
-)
-from turbocat_core.domain.common import AgentId, UserId, WorkflowId
+from turbocat_core.domain import analytics as figures
+from turbocat_core.domain.analytics import Durations, RunCounts, SeriesPoint, StepStats
+
+if TYPE_CHECKING:
+    from turbocat_core.domain.analytics import Interval, Window
+    from turbocat_core.domain.common import AgentId, UserId, WorkflowId
 
 
 def _quoted(values: Sequence[str]) -> str:
@@ -27,9 +20,9 @@ def _quoted(values: Sequence[str]) -> str:
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
-_FINISHED: Final = _quoted(EXECUTION_FINISHED)
-_FAILURES: Final = _quoted(EXECUTION_FAILURES)
-_CALL_FINISHED: Final = _quoted(CALL_FINISHED)
+_FINISHED: Final = _quoted(figures.EXECUTION_FINISHED)
+_FAILURES: Final = _quoted(figures.EXECUTION_FAILURES)
+_CALL_FINISHED: Final = _quoted(figures.CALL_FINISHED)
 _CALLS: Final = "FROM step_runs r JOIN executions e ON e.id = r.execution_id"
 _SUMMARY: Final = "SELECT grp, count(v), avg(v), min(v), max(v) FROM picked GROUP BY grp"
 _RESOURCES: Final = (
@@ -94,14 +87,14 @@ class AnalyticsRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    async def resource_counts(self, owner_id: UserId | None) -> ResourceCounts:
+    async def resource_counts(self, owner_id: UserId | None) -> figures.ResourceCounts:
         owned = " AND user_id = :owner" if owner_id is not None else ""
         params = {"owner": self._conn.dialect.bind("uuid", owner_id)}
 
-        def script() -> Script[ResourceCounts]:
+        def script() -> Script[figures.ResourceCounts]:
             agents = yield Statement(_RESOURCES.format(table="agents", owned=owned), params)
             flows = yield Statement(_RESOURCES.format(table="workflows", owned=owned), params)
-            return ResourceCounts(
+            return figures.ResourceCounts(
                 agents={status: n for status, n in agents.rows},
                 workflows={status: n for status, n in flows.rows},
             )

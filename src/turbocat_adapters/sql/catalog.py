@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final
+from typing import Final, TypeVar
+from uuid import UUID
 
 from turbocat_adapters.sql.listing import Listing
 from turbocat_adapters.sql.rows import Rows
@@ -12,9 +13,9 @@ from turbocat_core.domain.agent import AGENT_QUERY, Agent
 from turbocat_core.domain.common import AgentId, WorkflowId
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, Workflow
 
-_VERSIONS: Final = "(id = :root OR parent_id = :root) AND deleted_at IS NULL"
-AGENT_VERSIONS: Final = AGENTS.select(_VERSIONS) + " ORDER BY version DESC, id ASC"
-WORKFLOW_VERSIONS: Final = WORKFLOWS.select(_VERSIONS) + " ORDER BY version DESC, id ASC"
+E = TypeVar("E")
+K = TypeVar("K", bound=UUID)
+VERSIONS: Final = "(id = :root OR parent_id = :root) AND deleted_at IS NULL"
 # Counters in one statement each: every right-hand side reads the row as it was before the
 # update, so concurrent transactions all count (the running mean is ``agent.add_runs``).
 RECORD_AGENT_RUNS: Final = """
@@ -39,12 +40,19 @@ UPDATE workflows SET
 WHERE id = :id AND deleted_at IS NULL"""
 
 
-class AgentRepository(Rows[Agent, AgentId]):
+class _Versioned(Rows[E, K]):
+    """An aggregate whose versions hang from a root (``parent_id``)."""
+
+    __slots__ = ()
+
+    async def versions(self, root_id: K) -> list[E]:
+        sql = self.table.select(VERSIONS) + " ORDER BY version DESC, id ASC"
+        return await self._all(sql, self._key(root_id, "root"))
+
+
+class AgentRepository(_Versioned[Agent, AgentId]):
     __slots__ = ()
     listing = Listing(AGENTS, AGENT_QUERY, public=True)
-
-    async def versions(self, root_id: AgentId) -> list[Agent]:
-        return await self._all(AGENT_VERSIONS, self._key(root_id, "root"))
 
     async def record_runs(
         self, agent_id: AgentId, *, succeeded: int, failed: int, total_ms: float, now: datetime
@@ -63,12 +71,9 @@ class AgentRepository(Rows[Agent, AgentId]):
         await self._conn.change(RECORD_AGENT_RUNS, params)
 
 
-class WorkflowRepository(Rows[Workflow, WorkflowId]):
+class WorkflowRepository(_Versioned[Workflow, WorkflowId]):
     __slots__ = ()
     listing = Listing(WORKFLOWS, WORKFLOW_QUERY, public=True)
-
-    async def versions(self, root_id: WorkflowId) -> list[Workflow]:
-        return await self._all(WORKFLOW_VERSIONS, self._key(root_id, "root"))
 
     async def record_run(
         self, workflow_id: WorkflowId, *, succeeded: bool, duration_ms: float, now: datetime

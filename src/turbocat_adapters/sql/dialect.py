@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from turbocat_core.domain.analytics import Interval
 
@@ -23,6 +23,8 @@ class Dialect:
 
     name: str
     queries: Mapping[str, str] = {}
+    encoders: ClassVar[Mapping[str, Codec]] = {}
+    decoders: ClassVar[Mapping[str, Codec]] = {}
     text_order: str = ""
     """Appended to a text column in ORDER BY so text sorts by code point, as in Python."""
 
@@ -34,7 +36,7 @@ class Dialect:
 
     def encoder(self, kind: Kind, field: str) -> Codec | None:
         """Python value of ``field`` -> parameter (``None``: as it is)."""
-        raise NotImplementedError
+        return _enum_value if kind == "enum" else self.encoders.get(kind)
 
     def bind(self, kind: Kind, value: Any) -> Any:
         """``value`` (an id, a time, ...) as a parameter of this dialect."""
@@ -43,7 +45,7 @@ class Dialect:
 
     def decoder(self, kind: Kind) -> Codec | None:
         """Column value -> Python value (``None``: as it is; enums are built by the table)."""
-        raise NotImplementedError
+        return self.decoders.get(kind)
 
     def array(self, values: list[Any]) -> Any:
         """A list of values as one parameter (what ``queries["doomed"]`` reads)."""
@@ -67,6 +69,10 @@ class Dialect:
     def has_tag(self, table: str, param: str) -> str:
         """SQL: the ``tags`` of a row of ``table`` hold the text ``:param``."""
         raise NotImplementedError
+
+
+def _enum_value(member: Any) -> Any:
+    return getattr(member, "value", member)  # a plain string passes (the schema refuses it)
 
 
 def id_hex(expression: str) -> str:

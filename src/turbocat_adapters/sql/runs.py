@@ -6,7 +6,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
 from turbocat_adapters.sql.connection import Script, Statement
@@ -21,12 +21,14 @@ from turbocat_core.domain.execution import (
     Execution,
     ExecutionLog,
     ExecutionStatus,
-    LogQuery,
     StepRun,
 )
 from turbocat_core.domain.workflow import WorkflowStep
 from turbocat_core.errors import NotFound, ValidationFailed
 from turbocat_core.ports import PruneCount
+
+if TYPE_CHECKING:
+    from turbocat_core.domain.execution import LogQuery
 
 INSERT_STEP: Final = STEPS.insert()
 UPDATE_STEP: Final = STEPS.update("id = :id")
@@ -254,10 +256,9 @@ class ExecutionLogRepository(Repository[ExecutionLog]):
         return [replace(line, seq=seq) for line, seq in zip(logs, seqs, strict=True)]
 
     async def list(self, execution_id: ExecutionId, query: LogQuery) -> Page[ExecutionLog]:
-        conn = self._conn
-        conn.require()
         if query.page < 1 or query.page_size < 1:
             raise ValidationFailed.field("page", "page and pageSize must be 1 or more")
+        conn = self._conn
         dialect = conn.dialect
         params: dict[str, Any] = {
             "execution_id": dialect.bind("uuid", execution_id),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from types import TracebackType
 from typing import Protocol, Self
 
 from turbocat_adapters.sql.analytics import AnalyticsRepository
@@ -42,22 +41,6 @@ class Repositories:
     """The unit of work's repositories; ``connection`` is what they run on (for the
     dialect's unit of work, and for stores that run one statement per call)."""
 
-    __slots__ = (
-        "agents",
-        "analytics",
-        "api_keys",
-        "audit_logs",
-        "connection",
-        "deployments",
-        "executions",
-        "logs",
-        "step_runs",
-        "steps",
-        "templates",
-        "users",
-        "workflows",
-    )
-
     def __init__(self, connection: Connection) -> None:
         # Typed as the ports: protocol attributes are settable, hence compared invariantly.
         self.connection = connection
@@ -84,16 +67,11 @@ class SqlUnitOfWork(Repositories):
         await self._transaction.open()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         try:
             await self._transaction.close()
         except TurbocatError:
-            if exc is None:
+            if exc_info[1] is None:
                 raise
 
     async def commit(self) -> None:

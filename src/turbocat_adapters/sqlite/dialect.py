@@ -4,8 +4,9 @@ connection the repositories run on (each call one hop to the store's worker thre
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 from uuid import UUID
 
 from turbocat_adapters.sql.connection import Params, Result, Row, Script
@@ -16,10 +17,6 @@ from turbocat_adapters.sqlite.transaction import Transaction
 from turbocat_core.domain.analytics import PERCENTILES, Interval
 
 T = TypeVar("T")
-
-
-def _texts(field: str) -> Codec:
-    return lambda values: js(list(values), field)
 
 
 QUERIES: Final = {
@@ -86,21 +83,21 @@ class SqliteDialect(Dialect):
     name = "sqlite"
     queries = QUERIES
 
+    encoders: ClassVar[Mapping[str, Codec]] = {"uuid": str, "time": ts}
+    decoders: ClassVar[Mapping[str, Codec]] = {
+        "uuid": UUID,
+        "time": datetime.fromisoformat,
+        "json": parse_js,
+        "texts": lambda text: tuple(parse_js(text)),
+        "bool": bool,
+    }
+
     def encoder(self, kind: Kind, field: str) -> Codec | None:
-        if kind == "uuid":
-            return str
-        if kind == "time":
-            return ts
         if kind == "json":
             return lambda value: js(value, field)
         if kind == "texts":
-            return _texts(field)
-        if kind == "enum":
-            return _value
-        return None
-
-    def decoder(self, kind: Kind) -> Codec | None:
-        return _DECODERS.get(kind)
+            return lambda values: js(list(values), field)
+        return super().encoder(kind, field)
 
     def array(self, values: list[Any]) -> Any:
         return js(values, "ids")
@@ -121,17 +118,6 @@ class SqliteDialect(Dialect):
         return f"EXISTS (SELECT 1 FROM json_each({table}.tags) AS tag WHERE tag.value = :{param})"
 
 
-def _value(member: Any) -> Any:
-    return getattr(member, "value", member)
-
-
-_DECODERS: Final[dict[str, Codec]] = {
-    "uuid": UUID,
-    "time": datetime.fromisoformat,
-    "json": parse_js,
-    "texts": lambda text: tuple(parse_js(text)),
-    "bool": bool,
-}
 SQLITE: Final = SqliteDialect()
 
 

@@ -93,6 +93,7 @@ from turbocat_core.usecases.deployments import (
     UpdateDeployment,
     deployment_env,
 )
+from turbocat_core.usecases.execution_listing import ListExecutions
 from turbocat_core.usecases.executions import (
     CancelExecution,
     GetExecution,
@@ -474,6 +475,7 @@ class Container(containers.DeclarativeContainer):
     list_execution_logs = providers.Factory(ListExecutionLogs, uow=uow)
     list_child_executions = providers.Factory(ListChildExecutions, uow=uow)
     watch_execution = providers.Factory(WatchExecution, uow=uow)
+    list_executions = providers.Factory(ListExecutions, uow=uow)  # the console's list
     list_templates = providers.Factory(ListTemplates, uow=uow)
     template_categories = providers.Factory(TemplateCategories, uow=uow)
     get_template = providers.Factory(GetTemplate, uow=uow)

@@ -19,6 +19,7 @@ from turbocat_adapters.bootstrap_admin import ensure_bootstrap_admin
 from turbocat_adapters.container import close_redis
 from turbocat_adapters.metrics.scrape import forget_this_process
 from turbocat_http.auth.access import check_access
+from turbocat_http.console import console_routers, template_config
 from turbocat_http.context import REQUEST_ID_HEADER
 from turbocat_http.dependencies import CONTAINER_STATE_KEY
 from turbocat_http.envelope import LIST_PARAMS_DEPENDENCY, provide_list_params
@@ -65,9 +66,10 @@ def create_app(
 ) -> Litestar:
     """The HTTP app over ``container``.
 
-    Mounts ``routes.API_ROUTERS`` and ``routers`` under ``/api/v1`` and the health probes at
-    ``/health``. On startup it opens the container's store (closing it, and the container's
-    Redis client if it has one, on shutdown), then enters each ``lifespan`` context (e.g. an
+    Mounts ``routes.API_ROUTERS`` and ``routers`` under ``/api/v1``, the health probes at
+    ``/health`` and the browser console at ``/`` (``turbocat_http.console``). On startup it
+    opens the container's store (closing it, and the container's Redis client if it has one,
+    on shutdown), then enters each ``lifespan`` context (e.g. an
     in-process worker), in order. Handlers get use cases through ``dependencies.provide``
     (the container is ``app.state.container``).
     """
@@ -80,7 +82,7 @@ def create_app(
     _set_log_level(settings.log_level)
     # One guard enforces every route's access rule (turbocat_http.auth.access).
     api = Router(API_PREFIX, route_handlers=[*API_ROUTERS, *routers], guards=[check_access])
-    handlers: list[ControllerRouterHandler] = [health_router, api]
+    handlers: list[ControllerRouterHandler] = [health_router, api, *console_routers(settings)]
     if settings.metrics:
         handlers.append(metrics)
     app = Litestar(
@@ -94,6 +96,7 @@ def create_app(
         cors_config=cors_config(settings),
         request_max_body_size=settings.max_body_bytes,
         plugins=[WireSchemaPlugin(), EnvelopeSchemaPlugin()],
+        template_config=template_config(),  # the console's pages (turbocat_http/console)
         logging_config=None,
     )
     document_routes(app)

@@ -35,15 +35,18 @@ def environment(data_dir: Path, **env: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def server(data_dir: Path, *args: str, **env: str) -> Iterator[str]:
+def server(data_dir: Path, *args: str, ready_seconds: float = 30, **env: str) -> Iterator[str]:
     """A running `turbocat serve`; its base URL. Stopped (SIGTERM) afterwards."""
-    with serving(data_dir, *args, **env) as (base, _):
+    with serving(data_dir, *args, ready_seconds=ready_seconds, **env) as (base, _):
         yield base
 
 
 @contextlib.contextmanager
-def serving(data_dir: Path, *args: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """As :func:`server`, with the process too (its pid, its output once stopped)."""
+def serving(
+    data_dir: Path, *args: str, ready_seconds: float = 30, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """As :func:`server`, with the process too (its pid, its output once stopped); ready (its
+    health probe answers) within ``ready_seconds``, an upper bound."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "turbocat_cli", "serve", "--port", str(port), *args],
@@ -55,7 +58,7 @@ def serving(data_dir: Path, *args: str, **env: str) -> Iterator[tuple[str, subpr
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ready_seconds
         while True:
             if process.poll() is not None:
                 raise AssertionError(f"serve exited {process.returncode}: {process.stdout.read()}")
@@ -63,7 +66,7 @@ def serving(data_dir: Path, *args: str, **env: str) -> Iterator[tuple[str, subpr
                 if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise AssertionError("serve did not become ready in 30 s")
+                raise AssertionError(f"serve did not become ready in {ready_seconds} s")
             time.sleep(0.1)
         yield base, process
     finally:

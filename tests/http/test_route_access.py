@@ -16,6 +16,7 @@ from tests.http.conftest import API, assert_error, build_app
 from tests.http.resources import Api
 from turbocat_core.domain.api_key import ALL_SCOPES, SCOPES, scope_allows
 from turbocat_http.auth.access import access_of
+from turbocat_http.console import CONSOLE_OPT
 from turbocat_http.routes import API_PREFIX
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
@@ -52,11 +53,14 @@ def docs_table() -> dict[Route, str]:
 
 
 def app_routes(app: Litestar) -> Iterator[tuple[Route, str, object]]:
-    """Each (method, shape) of the app, with a concrete path and its handler."""
+    """Each (method, shape) of the app, with a concrete path and its handler (the console's
+    pages are not the API's: they sign in by cookie and take no key, docs/console.md)."""
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
+            if handler.opt.get(CONSOLE_OPT):
+                continue
             for method in sorted(handler.http_methods):
                 if method in METHODS:
                     concrete = _PARAM.sub(lambda _: str(uuid.uuid4()), route.path)

@@ -38,7 +38,7 @@ from turbocat_http.auth.security import ACTOR
 from turbocat_http.dependencies import provide
 from turbocat_http.envelope import MAX_PAGE, ListParams, list_query, ok, paged
 from turbocat_http.executions.schemas import RetryIn
-from turbocat_http.executions.stream import BATCH, ExecutionStream
+from turbocat_http.executions.stream import open_stream
 from turbocat_http.openapi import error_responses
 from turbocat_http.schemas import Envelope, PageEnvelope
 
@@ -183,16 +183,7 @@ async def stream_execution(
         if not text.isdigit() or int(text) > MAX_SEQ:
             raise ValidationFailed.field("Last-Event-ID", "must be the id of a log event")
         cursor = max(cursor, int(text))
-    target = ExecutionId(execution_id)
-    first = await watch_execution(actor, target, after_seq=cursor, limit=BATCH)
-    stream = ExecutionStream(
-        watch=watch_execution,
-        broadcast=logs,
-        actor=actor,
-        execution_id=target,
-        cursor=cursor,
-        first=first,
-    )
+    stream = await open_stream(watch_execution, logs, actor, ExecutionId(execution_id), cursor)
     return ServerSentEvent(stream.events())
 
 

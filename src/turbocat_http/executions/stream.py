@@ -120,3 +120,23 @@ class ExecutionStream:
             )
         finally:
             unsubscribe()
+
+
+async def open_stream(
+    watch: WatchExecution,
+    broadcast: LogBroadcast,
+    actor: Actor,
+    execution_id: ExecutionId,
+    cursor: int,
+) -> ExecutionStream:
+    """A client's stream after ``cursor``; the first look is taken now, so an execution the
+    actor may not see is ``NotFound`` before any answer starts."""
+    first = await watch(actor, execution_id, after_seq=cursor, limit=BATCH)
+    return ExecutionStream(
+        watch=watch,
+        broadcast=broadcast,
+        actor=actor,
+        execution_id=execution_id,
+        cursor=cursor,
+        first=first,
+    )

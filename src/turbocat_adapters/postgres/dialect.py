@@ -71,6 +71,7 @@ class PostgresDialect(Dialect):
     name = "postgres"
     queries = QUERIES
     text_order = ' COLLATE "C"'
+    window_count = True
 
     @functools.lru_cache(maxsize=512)  # noqa: B019 - one instance, for the process
     def sql(self, text: str) -> str:

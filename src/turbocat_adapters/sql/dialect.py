@@ -25,6 +25,8 @@ class Dialect:
     queries: Mapping[str, str] = {}
     encoders: ClassVar[Mapping[str, Codec]] = {}
     decoders: ClassVar[Mapping[str, Codec]] = {}
+    window_count: bool = False
+    """Whether a page counts its rows in a window (``count(*) OVER ()``)."""
     text_order: str = ""
     """Appended to a text column in ORDER BY so text sorts by code point, as in Python."""
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from turbocat_adapters.sql.connection import Result, Script, Statement
+from turbocat_adapters.sql.connection import Row, Script, Statement
 from turbocat_adapters.sql.dialect import Dialect
 from turbocat_adapters.sql.tables import Table
 from turbocat_core.domain.common import ListQuery, QuerySpec, SortOrder, check_query
@@ -88,20 +88,41 @@ def page_script(
         sort += dialect.text_order
     direction = "DESC NULLS FIRST" if query.sort_order == SortOrder.DESC else "ASC NULLS LAST"
     params["limit"] = query.page_size
-    params["offset"] = offset = (query.page - 1) * query.page_size
-    codec = table.codec(dialect)
-    counted: Result = yield Statement(
-        f"SELECT count(*) FROM {table.name} WHERE {condition}", params
-    )
+    params["offset"] = (query.page - 1) * query.page_size
+    order = f"{sort} {direction}, id ASC"
+    source = f"FROM {table.name} WHERE {condition}"
+    entity = table.codec(dialect).entity
+    return (yield from paged(dialect, ", ".join(table.columns), source, order, params, entity))
+
+
+def paged(
+    dialect: Dialect,
+    columns: str,
+    source: str,
+    order: str,
+    params: dict[str, Any],
+    entity: Callable[[Row], E],
+) -> Script[tuple[int, list[E]]]:
+    """The total and the entities of one page of ``SELECT columns source ORDER BY order``
+    (``params`` hold ``limit`` and ``offset``). Where the dialect counts in a window, the
+    page carries the total (a separate count only for a page past the end); otherwise the
+    count comes first, and the rows only if the page is not past the end."""
+    page = f"SELECT {columns}{{}} {source} ORDER BY {order} LIMIT :limit OFFSET :offset"
+    count = f"SELECT count(*) {source}"
+    if dialect.window_count:
+        found = yield Statement(page.format(", count(*) OVER ()"), params)
+        if found.rows:
+            return found.rows[0][-1], [entity(row[:-1]) for row in found.rows]
+        if not params["offset"]:
+            return 0, []
+        counted = yield Statement(count, params)
+        return counted.rows[0][0], []
+    counted = yield Statement(count, params)
     total: int = counted.rows[0][0]
-    if total <= offset:
+    if total <= params["offset"]:
         return total, []
-    found_rows = yield Statement(
-        f"{table.select(condition)} ORDER BY {sort} {direction}, id ASC"
-        " LIMIT :limit OFFSET :offset",
-        params,
-    )
-    return total, [codec.entity(row) for row in found_rows.rows]
+    found = yield Statement(page.format(""), params)
+    return total, [entity(row) for row in found.rows]
 
 
 def _column(table: Table[Any], name: str) -> str:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from turbocat_adapters.sql.connection import Script, Statement
 from turbocat_adapters.sql.dialect import Dialect
-from turbocat_adapters.sql.listing import Listing
+from turbocat_adapters.sql.listing import Listing, paged
 from turbocat_adapters.sql.retention import prune_finished
 from turbocat_adapters.sql.rows import Repository, Rows
 from turbocat_adapters.sql.schema import EXECUTIONS, LOGS, STEP_RUNS, STEPS
@@ -272,21 +272,9 @@ class ExecutionLogRepository(Repository[ExecutionLog]):
         condition = LOGS_FROM + "".join(
             fragment for name, fragment in LOG_FILTERS.items() if params[name] is not None
         )
-        entity = self._codec.entity
-
-        def script() -> Script[tuple[int, list[ExecutionLog]]]:
-            counted = yield Statement(f"SELECT count(*) {condition}", params)
-            total: int = counted.rows[0][0]
-            if total <= params["offset"]:
-                return total, []
-            found = yield Statement(
-                f"SELECT {', '.join(LOGS.columns)} {condition}"
-                " ORDER BY seq LIMIT :limit OFFSET :offset",
-                params,
-            )
-            return total, [entity(row) for row in found.rows]
-
-        total, items = await conn.run(script(), write=False)
+        columns = ", ".join(LOGS.columns)
+        script = paged(dialect, columns, condition, "seq", params, self._codec.entity)
+        total, items = await conn.run(script, write=False)
         return Page(items=items, total=total, page=query.page, page_size=query.page_size)
 
     async def last_seq(self, execution_id: ExecutionId) -> int:

@@ -150,29 +150,16 @@ class Session:
         await self.write(_query(sql), params)
 
     async def run(self, script: Script[T], *, write: bool) -> T:
-        """``Connection.run``: the script's statements in one pipeline and savepoint; each
-        result the script reads is one round trip."""
+        """``Connection.run``: the script's statements in one pipeline and savepoint (each
+        result the script reads is one round trip); reads outside a transaction as they
+        are, one statement at a time (nothing to protect there)."""
+        conn = self.require()
+        if not write and not self._deferred_here() and conn.info.transaction_status == _IDLE:
+            async with self.lock:
+                with translated(), _READ.time():
+                    return await _drive(script, conn, pipelined=False)
         async with self.savepoint(reads=not write) as conn:
-            statement = next(script)
-            while True:
-                query = _query(statement.sql)
-                cursor = conn.cursor(row_factory=tuple_row)
-                if statement.many:
-                    await cursor.executemany(query, statement.params)
-                    outcome = _NOTHING
-                elif statement.quiet:
-                    await cursor.execute(query, statement.params)
-                    outcome = _NOTHING
-                else:
-                    async with conn.pipeline():  # a nested block: leaving it syncs
-                        await cursor.execute(query, statement.params)
-                    rows = await cursor.fetchall() if cursor.description is not None else []
-                    outcome = Result(rows, cursor.rowcount)
-                try:
-                    statement = script.send(outcome)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    return result
+            return await _drive(script, conn, pipelined=True)
 
     async def write(self, query: Query, params: Params) -> Cursor:
         """One statement in a savepoint; its cursor (``rowcount``, rows it returned)."""
@@ -263,6 +250,32 @@ class Session:
 
 
 _NOTHING: Final = Result([], -1)
+
+
+async def _drive(script: Script[T], conn: Connection, *, pipelined: bool) -> T:
+    statement = next(script)
+    while True:
+        query = _query(statement.sql)
+        cursor = conn.cursor(row_factory=tuple_row)
+        if statement.many:
+            await cursor.executemany(query, statement.params)
+            outcome = _NOTHING
+        elif statement.quiet:
+            await cursor.execute(query, statement.params)
+            outcome = _NOTHING
+        else:
+            if pipelined:
+                async with conn.pipeline():  # a nested block: leaving it syncs
+                    await cursor.execute(query, statement.params)
+            else:
+                await cursor.execute(query, statement.params)
+            rows = await cursor.fetchall() if cursor.description is not None else []
+            outcome = Result(rows, cursor.rowcount)
+        try:
+            statement = script.send(outcome)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
 
 
 def _query(sql: str) -> LiteralString:

@@ -15,28 +15,9 @@ import pytest
 from tests.contracts import factories as make
 from tests.contracts.factories import T0, at
 from turbocat_adapters.migrations import Migration, discover
+from turbocat_adapters.sql import schema
 from turbocat_adapters.sqlite import SqliteStore, migrator
-from turbocat_adapters.sqlite.mapping import (
-    AGENT_COLUMNS,
-    USER_COLUMNS,
-    WORKFLOW_COLUMNS,
-    agent_params,
-    user_params,
-    workflow_params,
-)
-from turbocat_adapters.sqlite.mapping_resources import (
-    API_KEY_COLUMNS,
-    DEPLOYMENT_COLUMNS,
-    api_key_params,
-    deployment_params,
-)
-from turbocat_adapters.sqlite.mapping_runs import (
-    EXECUTION_COLUMNS,
-    STEP_COLUMNS,
-    execution_params,
-    step_params,
-)
-from turbocat_adapters.sqlite.querying import insert_sql
+from turbocat_adapters.sqlite.dialect import SQLITE
 from turbocat_adapters.store_contract import MigrationError
 from turbocat_core.domain.deployment import Deployment
 from turbocat_core.domain.user import LOCAL_OWNER_ID
@@ -353,20 +334,10 @@ async def test_the_schema_refuses_an_invalid_row_through_a_repository(
             assert await getattr(uow, repository).get(row.id) is None
 
 
-ROWS = {
-    "deployments": (DEPLOYMENT_COLUMNS, deployment_params),
-    "agents": (AGENT_COLUMNS, agent_params),
-    "workflow_steps": (STEP_COLUMNS, step_params),
-    "executions": (EXECUTION_COLUMNS, execution_params),
-    "users": (USER_COLUMNS, user_params),
-    "api_keys": (API_KEY_COLUMNS, api_key_params),
-}
-
-
 def _insert(connection: sqlite3.Connection, table: str, entity: Any, **columns: Any) -> None:
-    names, params_of = ROWS[table]
-    params = {**params_of(entity), **columns}
-    connection.execute(insert_sql(table, names), params)
+    rows = schema.TABLES[table]
+    params = {**rows.codec(SQLITE).params(entity), **columns}
+    connection.execute(rows.insert(), params)
 
 
 async def test_the_schema_refuses_invalid_rows_written_with_raw_sql(
@@ -537,7 +508,7 @@ def test_rebuilding_the_agents_table_keeps_its_rows_and_every_reference(tmp_path
             agent_id=parent.id,
         )  # fmt: skip
         _insert(connection, "users", owner)
-        connection.execute(insert_sql("workflows", WORKFLOW_COLUMNS), workflow_params(flow))
+        _insert(connection, "workflows", flow)
         for row in (parent, child):
             _insert(connection, "agents", row)
         _insert(connection, "workflow_steps", step)

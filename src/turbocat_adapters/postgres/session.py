@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any, Final, LiteralString, TypeAlias
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Final, LiteralString, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.pq import TransactionStatus
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 
 from turbocat_adapters.metrics.prometheus import DB_QUERY_DURATION
+from turbocat_adapters.postgres.dialect import POSTGRES
 from turbocat_adapters.postgres.errors import SERVICE, translate, translated
-from turbocat_core.errors import ExternalServiceError
+from turbocat_adapters.sql.connection import Result, Row, Script
+from turbocat_core.errors import ExternalServiceError, TurbocatError
+
+if TYPE_CHECKING:
+    from psycopg_pool import AsyncConnectionPool
+
+    from turbocat_adapters.postgres.store import PostgresStore
 
 Connection: TypeAlias = AsyncConnection[DictRow]
 Cursor: TypeAlias = AsyncCursor[DictRow]
 Query: TypeAlias = LiteralString | sql.Composed
-Params: TypeAlias = dict[str, Any]
+Params: TypeAlias = Mapping[str, Any]
+T = TypeVar("T")
 
 _BEGIN: Final = b"BEGIN"
 _SAVEPOINT: Final = b"SAVEPOINT turbocat"
@@ -52,12 +60,49 @@ class Session:
     Statements of one unit of work never interleave (a lock), even from several tasks.
     """
 
-    __slots__ = ("_deferring", "conn", "lock")
+    __slots__ = ("_deferring", "_pool", "_store", "conn", "lock")
+    dialect: Final = POSTGRES
 
-    def __init__(self) -> None:
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._pool: AsyncConnectionPool[Connection] | None = None  # the one lent ``conn``
         self.conn: Connection | None = None
         self.lock = asyncio.Lock()
         self._deferring: asyncio.Task[Any] | None = None
+
+    async def open(self) -> None:
+        """Take a connection from the pool (``pool.getconn``, never ``pool.connection()``,
+        which would commit on a clean exit)."""
+        if self.conn is not None:
+            raise RuntimeError("this unit of work is already open")
+        pool = self._store.pool
+        with translated():
+            self.conn = await pool.getconn()
+        self._pool = pool
+
+    async def close(self) -> None:
+        """Roll back and give the connection back (closed first if that failed: closing
+        rolls back too, server side, and the pool replaces it)."""
+        conn, pool = self.conn, self._pool
+        if conn is None or pool is None:
+            return
+        try:
+            try:
+                await self.finish(ROLLBACK)
+            except BaseException as error:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.close()
+                if not isinstance(error, TurbocatError):
+                    raise
+        finally:
+            self.conn = self._pool = None
+            await pool.putconn(conn)
+
+    async def commit(self) -> None:
+        await self.finish(COMMIT)
+
+    async def rollback(self) -> None:
+        await self.finish(ROLLBACK)
 
     def _deferred_here(self) -> bool:
         """Inside this task's ``deferred()`` block (which holds the lock already)."""
@@ -83,6 +128,38 @@ class Session:
             with translated(), _READ.time():
                 cursor = await conn.execute(query, params)
                 return await cursor.fetchall()
+
+    async def fetch(self, sql: str, params: Params) -> list[Row]:
+        """``Connection.fetch``: the rows of one read, as tuples."""
+        conn = self.require()
+        query = _query(sql)
+        cursor = conn.cursor(row_factory=tuple_row)
+        if self._deferred_here():
+            await cursor.execute(query, params)
+            return await cursor.fetchall()
+        async with self.lock:
+            with translated(), _READ.time():
+                await cursor.execute(query, params)
+                return await cursor.fetchall()
+
+    async def change(self, sql: str, params: Params) -> int:
+        """``Connection.change``: one statement in a savepoint; the rows it changed."""
+        return (await self.write(_query(sql), params)).rowcount
+
+    async def send(self, sql: str, params: Params) -> None:
+        await self.write(_query(sql), params)
+
+    async def run(self, script: Script[T], *, write: bool) -> T:
+        """``Connection.run``: the script's statements in one pipeline and savepoint (each
+        result the script reads is one round trip); reads outside a transaction as they
+        are, one statement at a time (nothing to protect there)."""
+        conn = self.require()
+        if not write and not self._deferred_here() and conn.info.transaction_status == _IDLE:
+            async with self.lock:
+                with translated(), _READ.time():
+                    return await _drive(script, conn, pipelined=False)
+        async with self.savepoint(reads=not write) as conn:
+            return await _drive(script, conn, pipelined=True)
 
     async def write(self, query: Query, params: Params) -> Cursor:
         """One statement in a savepoint; its cursor (``rowcount``, rows it returned)."""
@@ -170,6 +247,39 @@ class Session:
                     "the transaction was aborted by an earlier error and rolled back",
                     service=SERVICE,
                 )
+
+
+_NOTHING: Final = Result([], -1)
+
+
+async def _drive(script: Script[T], conn: Connection, *, pipelined: bool) -> T:
+    statement = next(script)
+    while True:
+        query = _query(statement.sql)
+        cursor = conn.cursor(row_factory=tuple_row)
+        if statement.many:
+            await cursor.executemany(query, statement.params)
+            outcome = _NOTHING
+        elif statement.quiet:
+            await cursor.execute(query, statement.params)
+            outcome = _NOTHING
+        else:
+            if pipelined:
+                async with conn.pipeline():  # a nested block: leaving it syncs
+                    await cursor.execute(query, statement.params)
+            else:
+                await cursor.execute(query, statement.params)
+            rows = await cursor.fetchall() if cursor.description is not None else []
+            outcome = Result(rows, cursor.rowcount)
+        try:
+            statement = script.send(outcome)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+
+def _query(sql: str) -> LiteralString:
+    return POSTGRES.sql(sql)
 
 
 async def _undo(conn: Connection) -> None:

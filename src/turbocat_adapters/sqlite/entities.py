@@ -8,15 +8,9 @@ from typing import Final
 
 from turbocat_adapters.sqlite.codec import ts
 from turbocat_adapters.sqlite.mapping import (
-    AGENT_COLUMNS,
     USER_COLUMNS,
-    WORKFLOW_COLUMNS,
-    agent_from_row,
-    agent_params,
     user_from_row,
     user_params,
-    workflow_from_row,
-    workflow_params,
 )
 from turbocat_adapters.sqlite.mapping_resources import (
     API_KEY_COLUMNS,
@@ -35,11 +29,9 @@ from turbocat_adapters.sqlite.mapping_resources import (
 from turbocat_adapters.sqlite.querying import Listing, plan, select_sql
 from turbocat_adapters.sqlite.rows import Rows, Table
 from turbocat_adapters.sqlite.transaction import Transaction
-from turbocat_core.domain.agent import AGENT_QUERY, Agent
 from turbocat_core.domain.api_key import API_KEY_QUERY, ApiKey
 from turbocat_core.domain.audit import AUDIT_QUERY, AuditLog
 from turbocat_core.domain.common import (
-    AgentId,
     ApiKeyId,
     AuditLogId,
     DeploymentId,
@@ -47,12 +39,10 @@ from turbocat_core.domain.common import (
     Page,
     TemplateId,
     UserId,
-    WorkflowId,
 )
 from turbocat_core.domain.deployment import DEPLOYMENT_QUERY, Deployment
 from turbocat_core.domain.template import TEMPLATE_QUERY, Template
 from turbocat_core.domain.user import USER_QUERY, User, canonical_email
-from turbocat_core.domain.workflow import WORKFLOW_QUERY, Workflow
 
 USERS: Final = Table.of(
     "user",
@@ -65,30 +55,6 @@ USERS: Final = Table.of(
     ),
     user_params,
     user_from_row,
-)
-AGENTS: Final = Table.of(
-    "agent",
-    Listing(
-        "agents",
-        AGENT_COLUMNS,
-        AGENT_QUERY,
-        {"type": "text", "status": "text", "is_public": "bool", "user_id": "uuid"},
-        public=True,
-    ),
-    agent_params,
-    agent_from_row,
-)
-WORKFLOWS: Final = Table.of(
-    "workflow",
-    Listing(
-        "workflows",
-        WORKFLOW_COLUMNS,
-        WORKFLOW_QUERY,
-        {"status": "text", "is_public": "bool", "user_id": "uuid", "schedule_enabled": "bool"},
-        public=True,
-    ),
-    workflow_params,
-    workflow_from_row,
 )
 TEMPLATES: Final = Table.of(
     "template",
@@ -149,40 +115,6 @@ USER_BY_EMAIL: Final = select_sql("users", USER_COLUMNS, "email = :email AND del
 API_KEY_BY_HASH: Final = select_sql(
     "api_keys", API_KEY_COLUMNS, "key_hash = :key_hash AND deleted_at IS NULL"
 )
-AGENT_VERSIONS: Final = (
-    select_sql("agents", AGENT_COLUMNS, "(id = :root OR parent_id = :root) AND deleted_at IS NULL")
-    + " ORDER BY version DESC, id ASC"
-)
-WORKFLOW_VERSIONS: Final = (
-    select_sql(
-        "workflows", WORKFLOW_COLUMNS, "(id = :root OR parent_id = :root) AND deleted_at IS NULL"
-    )
-    + " ORDER BY version DESC, id ASC"
-)
-# Counters in one statement each: every right-hand side reads the row as it was before the
-# update, so concurrent transactions all count (the running mean is ``agent.add_runs``).
-RECORD_AGENT_RUNS: Final = """
-UPDATE agents SET
-    avg_execution_time_ms = CASE WHEN total_executions + :runs = 0 THEN 0.0
-        ELSE (avg_execution_time_ms * total_executions + :total_ms) / (total_executions + :runs)
-    END,
-    total_executions = total_executions + :runs,
-    successful_executions = successful_executions + :succeeded,
-    failed_executions = failed_executions + :failed,
-    updated_at = :now
-WHERE id = :id AND deleted_at IS NULL
-"""
-RECORD_WORKFLOW_RUN: Final = """
-UPDATE workflows SET
-    avg_execution_time_ms =
-        (avg_execution_time_ms * total_executions + :duration_ms) / (total_executions + 1),
-    total_executions = total_executions + 1,
-    successful_executions = successful_executions + :succeeded,
-    failed_executions = failed_executions + :failed,
-    last_execution_at = :now,
-    updated_at = :now
-WHERE id = :id AND deleted_at IS NULL
-"""
 INCREMENT_TEMPLATE_USAGE: Final = (
     "UPDATE templates SET usage_count = usage_count + 1 WHERE id = :id AND deleted_at IS NULL"
 )
@@ -203,56 +135,6 @@ class SqliteUserRepository(Rows[User, UserId]):
 
     async def get_by_email(self, email: str) -> User | None:
         return await self._one(USER_BY_EMAIL, {"email": canonical_email(email)})
-
-
-class SqliteAgentRepository(Rows[Agent, AgentId]):
-    __slots__ = ()
-    table = AGENTS
-
-    async def versions(self, root_id: AgentId) -> list[Agent]:
-        return await self._all(AGENT_VERSIONS, {"root": str(root_id)})
-
-    async def record_runs(
-        self, agent_id: AgentId, *, succeeded: int, failed: int, total_ms: float, now: datetime
-    ) -> None:
-        """One atomic ``UPDATE`` (no lost updates); nothing for no runs or a missing agent."""
-        self._tx.require()
-        if not succeeded and not failed:
-            return
-        await self._change(
-            RECORD_AGENT_RUNS,
-            {
-                "id": str(agent_id),
-                "runs": succeeded + failed,
-                "succeeded": succeeded,
-                "failed": failed,
-                "total_ms": total_ms,
-                "now": ts(now),
-            },
-        )
-
-
-class SqliteWorkflowRepository(Rows[Workflow, WorkflowId]):
-    __slots__ = ()
-    table = WORKFLOWS
-
-    async def versions(self, root_id: WorkflowId) -> list[Workflow]:
-        return await self._all(WORKFLOW_VERSIONS, {"root": str(root_id)})
-
-    async def record_run(
-        self, workflow_id: WorkflowId, *, succeeded: bool, duration_ms: float, now: datetime
-    ) -> None:
-        """One atomic ``UPDATE``; nothing for a missing workflow."""
-        await self._change(
-            RECORD_WORKFLOW_RUN,
-            {
-                "id": str(workflow_id),
-                "succeeded": int(succeeded),
-                "failed": int(not succeeded),
-                "duration_ms": duration_ms,
-                "now": ts(now),
-            },
-        )
 
 
 class SqliteTemplateRepository(Rows[Template, TemplateId]):

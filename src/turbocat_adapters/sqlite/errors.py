@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from turbocat_adapters.sql.schema import TABLES
 from turbocat_core.errors import (
     AlreadyExists,
     Conflict,
     ExternalServiceError,
     FieldError,
-    TurbocatError,
     ValidationFailed,
 )
 
+if TYPE_CHECKING:
+    from turbocat_core.errors import TurbocatError
+
 SERVICE: Final = "sqlite"
 
-LABELS: Final = {
-    "users": "user",
-    "agents": "agent",
-    "workflows": "workflow",
-    "workflow_steps": "step",
-    "executions": "execution",
-    "step_runs": "step run",
-    "execution_logs": "log line",
-    "templates": "template",
-    "deployments": "deployment",
-    "api_keys": "API key",
-    "audit_logs": "audit entry",
+LABELS: Final = {name: table.label for name, table in TABLES.items()} | {
     "sessions": "session",
     "one_time_tokens": "one-time token",
     "schema_migrations": "migration",

@@ -50,6 +50,17 @@ class Transaction:
         self._deferring = 0
         self._queued: list[Work[Any]] = []
 
+    async def open(self) -> None:
+        if self.active:
+            raise RuntimeError("this unit of work is already open")
+        self.active = True
+
+    async def close(self) -> None:
+        try:
+            await self.rollback()
+        finally:
+            self.active = False
+
     def require(self) -> None:
         if not self.active:
             raise RuntimeError("repositories are only usable inside `async with unit_of_work`")
@@ -158,6 +169,7 @@ class Transaction:
 
     async def commit(self) -> None:
         """Commit the write transaction, if one is open (a failed commit rolls back)."""
+        self.require()
         if not self.holding:
             return
         try:
@@ -189,6 +201,7 @@ class Transaction:
             self._release()  # the call is queued: it runs before any later writer's
 
     async def rollback(self) -> None:
+        self.require()
         self._queued = []
         self.aborted = False
         if not self.holding:

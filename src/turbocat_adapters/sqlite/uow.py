@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
-from turbocat_adapters.sqlite.analytics import SqliteAnalyticsRepository
+from turbocat_adapters.sql.uow import SqlUnitOfWork
+from turbocat_adapters.sqlite.dialect import SqliteConnection
 from turbocat_adapters.sqlite.entities import (
-    SqliteAgentRepository,
     SqliteApiKeyRepository,
     SqliteAuditLogRepository,
     SqliteDeploymentRepository,
     SqliteTemplateRepository,
     SqliteUserRepository,
-    SqliteWorkflowRepository,
-)
-from turbocat_adapters.sqlite.runs import (
-    SqliteExecutionLogRepository,
-    SqliteExecutionRepository,
-    SqliteStepRepository,
-    SqliteStepRunRepository,
 )
 from turbocat_adapters.sqlite.transaction import Transaction
 from turbocat_core import ports
-from turbocat_core.errors import TurbocatError
 
 if TYPE_CHECKING:
     from turbocat_adapters.sqlite.store import SqliteStore
 
 
-class SqliteUnitOfWork:
+class SqliteUnitOfWork(SqlUnitOfWork):
     """The port's unit of work (its contract: ``ports.RunUnitOfWork``) as one SQLite
     transaction.
 
@@ -46,70 +36,20 @@ class SqliteUnitOfWork:
     unit of work is fine (it sees committed data only).
     """
 
-    __slots__ = (
-        "_tx",
-        "agents",
-        "analytics",
-        "api_keys",
-        "audit_logs",
-        "deployments",
-        "executions",
-        "logs",
-        "step_runs",
-        "steps",
-        "templates",
-        "users",
-        "workflows",
-    )
+    __slots__ = ("_tx",)
 
     def __init__(self, store: SqliteStore) -> None:
-        # Typed as the ports: protocol attributes are settable, hence compared invariantly.
         tx = self._tx = Transaction(store)
+        super().__init__(SqliteConnection(tx))
         self.users: ports.UserRepository = SqliteUserRepository(tx)
-        self.agents: ports.AgentRepository = SqliteAgentRepository(tx)
-        self.workflows: ports.WorkflowRepository = SqliteWorkflowRepository(tx)
-        self.steps: ports.StepRepository = SqliteStepRepository(tx)
-        self.executions: ports.ExecutionRepository = SqliteExecutionRepository(tx)
-        self.step_runs: ports.StepRunRepository = SqliteStepRunRepository(tx)
-        self.logs: ports.ExecutionLogRepository = SqliteExecutionLogRepository(tx)
         self.templates: ports.TemplateRepository = SqliteTemplateRepository(tx)
         self.deployments: ports.DeploymentRepository = SqliteDeploymentRepository(tx)
         self.api_keys: ports.ApiKeyRepository = SqliteApiKeyRepository(tx)
         self.audit_logs: ports.AuditLogRepository = SqliteAuditLogRepository(tx)
-        self.analytics: ports.AnalyticsRepository = SqliteAnalyticsRepository(tx)
 
-    async def __aenter__(self) -> Self:
-        if self._tx.active:
-            raise RuntimeError("this unit of work is already open")
-        self._tx.active = True
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            await self._tx.rollback()
-        except TurbocatError:
-            if exc is None:  # the store broke: say so, unless an error is on its way already
-                raise
-        finally:
-            self._tx.active = False
-
-    async def commit(self) -> None:
-        self._tx.require()
-        await self._tx.commit()
-
-    async def rollback(self) -> None:
-        self._tx.require()
-        await self._tx.rollback()
-
-    def deferred(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Writes whose result nobody reads go to the worker thread together, with the
-        block's next call (see ``Transaction``)."""
-        return self._tx.deferred()
+    @property
+    def _transaction(self) -> Transaction:
+        return self._tx
 
 
 def _conforms(uow: SqliteUnitOfWork) -> ports.UnitOfWork:

@@ -29,7 +29,7 @@ from datetime import timedelta
 
 from benchmarks.storage import clock, ids, open_store, owner_and_workflow, rate
 
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_core.domain.execution import (
     Execution,
     ExecutionLog,

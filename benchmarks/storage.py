@@ -35,7 +35,7 @@ from typing import Any
 
 from tests.databases import temporary_database
 
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_adapters.system import SystemClock, UuidV7Generator
 from turbocat_core.domain.agent import AGENT_QUERY, Agent, AgentStatus, AgentType
 from turbocat_core.domain.common import ListQuery

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from turbocat_adapters.memory import MemoryStore
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 
 ADMIN_DSN = os.environ.get(
     "TURBOCAT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"

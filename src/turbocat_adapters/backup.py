@@ -15,8 +15,8 @@ import subprocess
 from contextlib import closing
 from pathlib import Path
 
+from turbocat_adapters.database_url import SQLITE_FILE, sqlite_path
 from turbocat_adapters.settings import Settings
-from turbocat_adapters.stores import SQLITE_FILE, sqlite_path
 
 PG_PACKAGE = "postgresql-client"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
@@ -11,6 +12,7 @@ from dependency_injector import containers, providers
 
 from turbocat_adapters.code import SubprocessCodeRunner
 from turbocat_adapters.crypto import SecretBox
+from turbocat_adapters.database_url import SQLITE_FILE, sqlite_path
 from turbocat_adapters.functions import container_functions
 from turbocat_adapters.http import GuardedNetwork, HttpxClient
 from turbocat_adapters.llm import HttpLlmClient
@@ -25,7 +27,7 @@ from turbocat_adapters.scheduler import Scheduler
 from turbocat_adapters.security import BcryptHasher
 from turbocat_adapters.settings import Settings
 from turbocat_adapters.shared import SharedParts, fleet_parts, local_parts
-from turbocat_adapters.stores import Store, build_store
+from turbocat_adapters.store_contract import Store
 from turbocat_adapters.system import SystemClock, SystemRandom, UuidV7Generator
 from turbocat_adapters.tokens import JwtTokens
 from turbocat_adapters.tracing import tracing_from_environment
@@ -40,11 +42,10 @@ from turbocat_core.domain.agent import AgentType
 from turbocat_core.engine.events import LogBroadcast
 from turbocat_core.engine.observer import RunObserver
 from turbocat_core.engine.runner import Engine, EngineSettings, EnvProvider
-from turbocat_core.ports import (
-    Clock,
-    Mailer,
-    UnitOfWorkFactory,
-)
+from turbocat_core.errors import ValidationFailed
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.mail import Mailer
+from turbocat_core.ports.storage import UnitOfWorkFactory
 from turbocat_core.usecases.accounts import (
     AccountPorts,
     Authenticate,
@@ -176,6 +177,46 @@ def _http_metrics(settings: Settings) -> HttpMetrics | None:
 
 def _store(settings: Settings) -> Store:
     return build_store(settings.database_url, settings.data_dir)
+
+
+def build_store(database_url: str | None, data_dir: Path) -> Store:
+    """The store ``TURBOCAT_DATABASE_URL`` names (not opened yet).
+
+    No URL: the embedded SQLite file ``<data_dir>/turbocat.db``. ``memory://``: in this
+    process only. ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (the
+    rule SQLAlchemy, DBOS and others follow: three slashes, then the path), or the short
+    ``sqlite:relative/path.db`` and ``sqlite:/absolute/path.db``: that file.
+    ``postgresql://…`` (or ``postgres://…``): PostgreSQL, which needs ``turbocat[postgres]``.
+    Anything else is a ``ValidationFailed`` naming the variable.
+    """
+    if database_url is None:
+        return _sqlite(data_dir / SQLITE_FILE)
+    url = database_url.strip()
+    if url == "memory://":
+        from turbocat_adapters.memory import MemoryStore
+
+        return MemoryStore()
+    if url.startswith("sqlite:"):
+        return _sqlite(sqlite_path(url))
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from turbocat_adapters.postgres import PostgresStore
+        except ImportError:
+            raise ValidationFailed.field(
+                "TURBOCAT_DATABASE_URL",
+                "PostgreSQL needs the driver: pip install 'turbocat[postgres]'",
+            ) from None
+        return PostgresStore(url)
+    raise ValidationFailed.field(
+        "TURBOCAT_DATABASE_URL",
+        "must be postgresql://…, sqlite:///path/to/file.db or memory://",
+    )
+
+
+def _sqlite(path: Path) -> Store:
+    from turbocat_adapters.sqlite import SqliteStore
+
+    return SqliteStore(path)
 
 
 def _mailer(settings: Settings) -> Mailer:

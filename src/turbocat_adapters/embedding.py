@@ -14,10 +14,11 @@ from uuid import UUID
 from dependency_injector import providers
 
 from turbocat_adapters.container import Container, close_redis
+from turbocat_adapters.database_url import redact
 from turbocat_adapters.documents import fingerprint, read_document
 from turbocat_adapters.settings import Settings
+from turbocat_adapters.store_contract import Store
 from turbocat_adapters.store_lock import AdvisoryLock, FileLock, NoLock, StoreLock
-from turbocat_adapters.stores import Store, redact
 from turbocat_core.agents.function_agent import FunctionWrapper
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.common import ExecutionId, ListQuery, WorkflowId

@@ -9,7 +9,7 @@ import ssl
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
-from turbocat_core.ports import Email
+from turbocat_core.ports.mail import Email
 
 log = logging.getLogger("turbocat.mail")
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Final
 
-from turbocat_adapters.stores import MigrationError, MigrationState
+from turbocat_adapters.store_contract import MigrationError, MigrationState
 
 _FILE: Final = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from turbocat_core.domain.common import DeploymentId, utc_text
-from turbocat_core.ports import Clock
+from turbocat_core.ports.clock import Clock
 from turbocat_core.usecases.scheduling import FireDueSchedules, Round
 
 logger = logging.getLogger("turbocat.scheduler")

@@ -26,19 +26,12 @@ if TYPE_CHECKING:
 
     from turbocat_adapters.memory.tasks import Runner
     from turbocat_adapters.settings import Settings
-    from turbocat_adapters.stores import Store
+    from turbocat_adapters.store_contract import Store
     from turbocat_adapters.tracing.spans import Tracing
-    from turbocat_core.ports import (
-        ApiUsage,
-        CancellationSignal,
-        Claims,
-        Clock,
-        JobQueue,
-        OneTimeTokens,
-        RateLimiter,
-        ReplayGuard,
-        SessionStore,
-    )
+    from turbocat_core.ports.api_usage import ApiUsage
+    from turbocat_core.ports.clock import Clock
+    from turbocat_core.ports.coordination import CancellationSignal, Claims, JobQueue
+    from turbocat_core.ports.security import OneTimeTokens, RateLimiter, ReplayGuard, SessionStore
 
 PARK_WAITS_OVER: Final = 5.0
 """In a fleet, a run whose running steps are all WAITs with more than 5 s to go leaves its

@@ -8,7 +8,7 @@ from typing import Any, Final
 import jwt
 
 from turbocat_core.errors import Unauthenticated
-from turbocat_core.ports import Clock
+from turbocat_core.ports.clock import Clock
 
 ALGORITHM: Final = "HS256"
 REQUIRED: Final = ("exp", "iat", "sub", "type", "sid")

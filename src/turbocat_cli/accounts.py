@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_cli.data import fail, load_container, out, run_with_store
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.api_key import ApiKey

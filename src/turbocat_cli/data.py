@@ -15,9 +15,10 @@ from rich.table import Table
 
 from turbocat_adapters import backup as backups
 from turbocat_adapters.container import Container, close_redis
+from turbocat_adapters.database_url import redact
 from turbocat_adapters.secrets_file import with_secrets
 from turbocat_adapters.settings import Settings
-from turbocat_adapters.stores import MigrationError, MigrationState, Store, redact
+from turbocat_adapters.store_contract import MigrationError, MigrationState, Store
 from turbocat_cli import interrupts
 from turbocat_core.domain.common import utc_text
 from turbocat_core.errors import TurbocatError

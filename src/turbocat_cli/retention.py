@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from turbocat_adapters.stores import MigrationError, Store
+from turbocat_adapters.store_contract import MigrationError, Store
 from turbocat_cli.data import err, fail, load_container, out, run_with_store
 from turbocat_core.domain.common import utc_text
 from turbocat_core.usecases.retention import DEFAULT_BATCH_SIZE, MAX_DAYS, PruneReport

@@ -12,9 +12,10 @@ import typer
 
 from turbocat_adapters.bootstrap import ensure_bootstrap_admin
 from turbocat_adapters.container import Container
+from turbocat_adapters.database_url import redact
 from turbocat_adapters.log_context import configure_logging
 from turbocat_adapters.metrics.scrape import MULTIPROC_ENV, prepare_multiprocess_dir
-from turbocat_adapters.stores import MigrationError, Store, redact
+from turbocat_adapters.store_contract import MigrationError, Store
 from turbocat_cli.data import (
     FunctionsOption,
     fail,

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from turbocat_adapters.container import Container
     from turbocat_adapters.settings import Settings
-    from turbocat_core.ports import ApiUsage
+    from turbocat_core.ports.api_usage import ApiUsage
 
 logger = logging.getLogger("turbocat.http")
 Lifespan: TypeAlias = Callable[[Litestar], AbstractAsyncContextManager[None]]

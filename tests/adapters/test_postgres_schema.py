@@ -16,7 +16,7 @@ from tests.databases import require_postgres, temporary_database
 from turbocat_adapters.migrations import discover
 from turbocat_adapters.postgres import PostgresStore
 from turbocat_adapters.postgres.migrator import PACKAGE
-from turbocat_adapters.stores import MigrationError
+from turbocat_adapters.store_contract import MigrationError
 from turbocat_core.domain.agent import Agent, AgentType
 from turbocat_core.domain.user import LOCAL_OWNER_EMAIL, LOCAL_OWNER_ID, User
 from turbocat_core.domain.workflow import Workflow

@@ -26,7 +26,7 @@ from tests.databases import empty_store
 from turbocat_adapters.memory import ManualClock
 from turbocat_adapters.postgres import PostgresStore
 from turbocat_adapters.sqlite import SqliteStore
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_core.domain.user import User
 from turbocat_core.errors import Conflict, ExternalServiceError, ValidationFailed
 

@@ -18,7 +18,7 @@ from turbocat_adapters.migrations import Migration, discover
 from turbocat_adapters.sql import schema
 from turbocat_adapters.sqlite import SqliteStore, migrator
 from turbocat_adapters.sqlite.dialect import SQLITE
-from turbocat_adapters.stores import MigrationError
+from turbocat_adapters.store_contract import MigrationError
 from turbocat_core.domain.deployment import Deployment
 from turbocat_core.domain.user import LOCAL_OWNER_ID
 from turbocat_core.errors import Conflict, TurbocatError, ValidationFailed

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from turbocat_adapters.stores import sqlite_path
+from turbocat_adapters.database_url import sqlite_path
 from turbocat_core.errors import ValidationFailed
 
 

@@ -23,7 +23,7 @@ from turbocat_adapters.memory import (
     MemoryReplayGuard,
     MemorySessionStore,
 )
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_core import ports
 from turbocat_core.domain.common import UserId
 from turbocat_core.domain.session import Session

@@ -12,7 +12,7 @@ import pytest
 from tests.contracts import factories as make
 from tests.contracts.factories import at
 from tests.databases import STORE_KINDS, empty_store
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_core import ports
 from turbocat_core.domain.execution import ExecutionStatus
 from turbocat_core.domain.user import LOCAL_OWNER_EMAIL, LOCAL_OWNER_ID

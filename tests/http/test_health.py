@@ -74,7 +74,7 @@ async def test_ready_is_503_while_the_database_is_unreachable():
 
 async def test_ready_is_503_while_a_migration_is_pending():
     from turbocat_adapters.memory import MemoryStore
-    from turbocat_adapters.stores import MigrationState
+    from turbocat_adapters.store_contract import MigrationState
 
     class Unmigrated(MemoryStore):
         async def migration_status(self) -> list[MigrationState]:

@@ -29,7 +29,7 @@ from turbocat_adapters.code.sandbox import (
     namespaces_argv,
 )
 from turbocat_core.agents.failures import AgentFailure
-from turbocat_core.ports import CodeRequest, CodeResult
+from turbocat_core.ports.agents import CodeRequest, CodeResult
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import httpx
 from turbocat_adapters.http.guard import AddressGuard, Resolver, system_resolver
 from turbocat_adapters.http.transport import GuardedNetwork, reached_internal
 from turbocat_core.agents.failures import AgentFailure, FailureKind
-from turbocat_core.ports import HttpRequest, HttpResponse
+from turbocat_core.ports.agents import HttpRequest, HttpResponse
 
 MAX_REDIRECTS: Final = 5
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})

@@ -24,7 +24,7 @@ from turbocat_adapters.llm.wire import (
     parse_openai,
 )
 from turbocat_core.agents.failures import INTERNAL_BODY, AgentFailure, FailureKind
-from turbocat_core.ports import LlmRequest, LlmResponse
+from turbocat_core.ports.agents import LlmRequest, LlmResponse
 
 OPENAI_BASE_URL: Final = "https://api.openai.com"
 ANTHROPIC_BASE_URL: Final = "https://api.anthropic.com"

@@ -7,7 +7,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from turbocat_core.agents.failures import AgentFailure
-from turbocat_core.ports import LlmRequest, LlmResponse
+from turbocat_core.ports.agents import LlmRequest, LlmResponse
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
 ANTHROPIC_DEFAULT_MAX_TOKENS: Final = 1024

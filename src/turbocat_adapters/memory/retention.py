@@ -10,7 +10,7 @@ from turbocat_adapters.memory.tables import RowKey
 from turbocat_adapters.memory.transaction import Patch, Remove, Transaction
 from turbocat_core.domain.execution import Execution, ExecutionStatus
 from turbocat_core.errors import ValidationFailed
-from turbocat_core.ports import PruneCount
+from turbocat_core.ports.run_store import PruneCount
 
 _LIVE: Final = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
 TABLE: Final = "executions"

@@ -39,7 +39,7 @@ from turbocat_core.domain.execution import (
 from turbocat_core.domain.workflow import WorkflowStep
 from turbocat_core.engine.steps import agent_ids_of
 from turbocat_core.errors import Conflict, NotFound, ValidationFailed
-from turbocat_core.ports import PruneCount
+from turbocat_core.ports.run_store import PruneCount
 
 _seq = attrgetter("seq")
 _copy_step = copier_for(WorkflowStep)

@@ -11,7 +11,7 @@ from turbocat_adapters.memory.copying import shallow_with
 from turbocat_core import ports
 from turbocat_core.domain.common import UserId
 from turbocat_core.domain.session import Session
-from turbocat_core.ports import RateDecision
+from turbocat_core.ports.security import RateDecision
 
 
 class MemorySessionStore:

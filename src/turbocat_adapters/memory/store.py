@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
-from turbocat_adapters.memory.copying import shallow_with
 from turbocat_adapters.memory.services import (
     MemoryOneTimeTokens,
     MemoryReplayGuard,
     MemorySessionStore,
 )
-from turbocat_adapters.memory.tables import TABLES, LogLocks, RowKey, Table
+from turbocat_adapters.memory.tables import Committed
 from turbocat_adapters.memory.uow import MemoryUnitOfWork
-from turbocat_adapters.stores import MigrationState, Store
+from turbocat_adapters.store_contract import MigrationState, Store
 from turbocat_core import ports
-from turbocat_core.domain.common import ExecutionId
-from turbocat_core.domain.execution import ExecutionLog, StepRun
 from turbocat_core.domain.user import local_owner
 
 
-class MemoryStore:
+class MemoryStore(Committed):
     """Everything committed, shared by the units of work it hands out.
 
     ``store.unit_of_work`` is a ``UnitOfWorkFactory``. It behaves as a database would for
@@ -50,15 +46,7 @@ class MemoryStore:
     """
 
     def __init__(self, *, lock_timeout: float = 10.0) -> None:
-        self.tables: dict[str, Table] = {spec.name: Table(spec) for spec in TABLES}
-        # Keys are ``uuid.int`` (see ``RowKey``).
-        # step runs: execution -> step key -> row, in the order the rows were first saved
-        self.step_runs: dict[RowKey, dict[str, StepRun]] = {}
-        self.step_run_ids: dict[RowKey, tuple[RowKey, str]] = {}
-        # logs: execution -> lines in seq order (seq is given at append, under the lock)
-        self.logs: dict[RowKey, list[ExecutionLog]] = {}
-        self.log_ids: set[RowKey] = set()
-        self.log_locks = LogLocks(lock_timeout)
+        super().__init__(lock_timeout)
         # replay keys (as the SQL stores' replay_keys table): key -> when it expires
         self.replay_keys: dict[str, float] = {}
         # The built-in local owner, as the SQL stores' migrations insert it.
@@ -93,27 +81,6 @@ class MemoryStore:
     def unit_of_work(self) -> MemoryUnitOfWork:
         """A fresh unit of work over this store (``UnitOfWorkFactory``)."""
         return MemoryUnitOfWork(self)
-
-    def last_seq(self, execution: RowKey) -> int:
-        lines = self.logs.get(execution)
-        return lines[-1].seq if lines else 0
-
-    def forget_pruned(self, executions: Collection[RowKey]) -> None:
-        """Drop the log lines and step runs of executions just pruned; a step run of another
-        execution that reused one's output names its own execution from now on."""
-        for key in executions:
-            lines = self.logs.pop(key, None)
-            if lines:
-                self.log_ids.difference_update(line.id.int for line in lines)
-            runs = self.step_runs.pop(key, None)
-            if runs:
-                for run in runs.values():
-                    self.step_run_ids.pop(run.id.int, None)
-        for owner, runs in self.step_runs.items():
-            for step_key, run in runs.items():
-                if run.reused_from is not None and run.reused_from.int in executions:
-                    own = ExecutionId(UUID(int=owner))
-                    runs[step_key] = shallow_with(run, reused_from=own)
 
     def peek(self, table: str, row_id: UUID) -> Any:
         """The committed row as stored, soft-deleted or not (for tests; do not mutate it)."""

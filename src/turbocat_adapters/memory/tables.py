@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from uuid import UUID
 
+from turbocat_adapters.memory.copying import shallow_with
+from turbocat_core.domain.common import ExecutionId
+from turbocat_core.domain.execution import ExecutionLog, StepRun
 from turbocat_core.domain.user import canonical_email
 from turbocat_core.errors import Conflict
-
-if TYPE_CHECKING:
-    from turbocat_adapters.memory.transaction import Transaction
 
 KeyFn = Callable[[Any], Hashable | None]
 RowKey = int
@@ -181,10 +181,11 @@ class LogLocks:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self.owners: dict[RowKey, Transaction] = {}
+        self.owners: dict[RowKey, object] = {}
+        """The transaction holding each execution's lock (compared by identity)."""
         self.waiters: dict[RowKey, deque[asyncio.Future[None]]] = {}
 
-    async def acquire(self, execution_key: RowKey, owner: Transaction) -> bool:
+    async def acquire(self, execution_key: RowKey, owner: object) -> bool:
         """Take the lock; ``True`` if newly taken (``False``: the owner already held it)."""
         holder = self.owners.get(execution_key)
         if holder is owner:
@@ -229,3 +230,39 @@ class LogLocks:
             queue.remove(waiter)
         if not queue:
             del self.waiters[execution_key]
+
+
+class Committed:
+    """What the store holds committed, as its transactions read and change it."""
+
+    def __init__(self, lock_timeout: float) -> None:
+        self.tables: dict[str, Table] = {spec.name: Table(spec) for spec in TABLES}
+        # Keys are ``uuid.int`` (see ``RowKey``).
+        # step runs: execution -> step key -> row, in the order the rows were first saved
+        self.step_runs: dict[RowKey, dict[str, StepRun]] = {}
+        self.step_run_ids: dict[RowKey, tuple[RowKey, str]] = {}
+        # logs: execution -> lines in seq order (seq is given at append, under the lock)
+        self.logs: dict[RowKey, list[ExecutionLog]] = {}
+        self.log_ids: set[RowKey] = set()
+        self.log_locks = LogLocks(lock_timeout)
+
+    def last_seq(self, execution: RowKey) -> int:
+        lines = self.logs.get(execution)
+        return lines[-1].seq if lines else 0
+
+    def forget_pruned(self, executions: Collection[RowKey]) -> None:
+        """Drop the log lines and step runs of executions just pruned; a step run of another
+        execution that reused one's output names its own execution from now on."""
+        for key in executions:
+            lines = self.logs.pop(key, None)
+            if lines:
+                self.log_ids.difference_update(line.id.int for line in lines)
+            runs = self.step_runs.pop(key, None)
+            if runs:
+                for run in runs.values():
+                    self.step_run_ids.pop(run.id.int, None)
+        for owner, runs in self.step_runs.items():
+            for step_key, run in runs.items():
+                if run.reused_from is not None and run.reused_from.int in executions:
+                    own = ExecutionId(UUID(int=owner))
+                    runs[step_key] = shallow_with(run, reused_from=own)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from turbocat_adapters.memory.copying import shallow_with
-from turbocat_adapters.memory.tables import RowKey
+from turbocat_adapters.memory.tables import Committed, RowKey, Table
 from turbocat_core.domain.execution import ExecutionLog, StepRun
 from turbocat_core.errors import Conflict, FieldError, ValidationFailed
-
-if TYPE_CHECKING:
-    from turbocat_adapters.memory.store import MemoryStore
-    from turbocat_adapters.memory.tables import Table
 
 # How to take back what a failing commit applied: (table, row key, row before) to restore a
 # row, or (None, 0, (row, {field: value before})) for a patch made in place.
@@ -218,7 +214,7 @@ class Transaction:
         "touched",
     )
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: Committed) -> None:
         self.store = store
         self.active = False
         self.ops: list[tuple[Table, Op]] = []

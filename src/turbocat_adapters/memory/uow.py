@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from turbocat_adapters.memory.analytics import MemoryAnalyticsRepository
 from turbocat_adapters.memory.entities import (
@@ -22,24 +22,15 @@ from turbocat_adapters.memory.runs import (
     MemoryStepRepository,
     MemoryStepRunRepository,
 )
+from turbocat_adapters.memory.tables import Committed
 from turbocat_adapters.memory.transaction import Transaction
 from turbocat_core import ports
 
-if TYPE_CHECKING:
-    from turbocat_adapters.memory.store import MemoryStore
-
 
 class MemoryUnitOfWork:
-    """One transaction over the store, like a psycopg connection in a transaction block.
-
-    Writes wait in the transaction until ``commit()``; reads see them merged with what is
-    committed; other units of work see only committed data. Leaving ``async with`` rolls
-    back whatever is not committed (after an exception too). After ``commit()`` or
-    ``rollback()`` the unit of work stays usable: later writes form a new transaction that
-    needs its own ``commit()``, as psycopg opens a new transaction with the next statement.
-    A commit that fails (``Conflict``) applies nothing and discards the pending writes.
-    Repositories may only be used inside ``async with`` (``RuntimeError`` otherwise).
-    """
+    """The port's unit of work (its contract: ``ports.RunUnitOfWork``) over the store: writes
+    wait in the transaction, an overlay on the committed tables, until ``commit()`` applies
+    them all or, on a ``Conflict``, nothing (and discards them)."""
 
     __slots__ = (
         "_tx",
@@ -57,7 +48,7 @@ class MemoryUnitOfWork:
         "workflows",
     )
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: Committed) -> None:
         # Typed as the ports: protocol attributes are settable, hence compared invariantly.
         tx = self._tx = Transaction(store)
         self.users: ports.UserRepository = MemoryUserRepository(tx)

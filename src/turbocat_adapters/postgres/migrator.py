@@ -10,7 +10,7 @@ from psycopg.rows import DictRow, dict_row
 
 from turbocat_adapters.migrations import Applied, Migration, discover, plan, status
 from turbocat_adapters.postgres.errors import translated
-from turbocat_adapters.stores import MigrationError, MigrationState
+from turbocat_adapters.store_contract import MigrationError, MigrationState
 
 PACKAGE: Final = "turbocat_adapters.postgres.migrations"
 MIGRATION_LOCK: Final = 0x747572626F636174  # b"turbocat": the advisory lock key of migrate()

@@ -17,7 +17,7 @@ from turbocat_adapters.postgres.replay_guard import PostgresReplayGuard
 from turbocat_adapters.postgres.session import Connection
 from turbocat_adapters.postgres.session_store import PostgresOneTimeTokens, PostgresSessionStore
 from turbocat_adapters.postgres.uow import PostgresUnitOfWork
-from turbocat_adapters.stores import MigrationState, Store
+from turbocat_adapters.store_contract import MigrationState, Store
 from turbocat_core import ports
 from turbocat_core.errors import ExternalServiceError
 

@@ -31,16 +31,12 @@ if TYPE_CHECKING:
 
 
 class PostgresUnitOfWork(Repositories):
-    """One transaction on one connection taken from the pool.
+    """The port's unit of work (its contract: ``ports.RunUnitOfWork``) on one connection
+    taken from the pool.
 
     ``async with`` takes a connection (``pool.getconn``, never ``pool.connection()``, which
-    would commit on a clean exit); the transaction begins with the first statement.
-    ``commit()`` makes the writes durable and visible; leaving the block without it (or by
-    an exception) rolls them back, and the connection goes back to the pool. After
-    ``commit()`` or ``rollback()`` the unit of work stays usable: the next statement begins
-    a new transaction. A refused write (``Conflict``, ``ValidationFailed``) undoes only
-    itself. Driver errors come out as ``TurbocatError``s; repositories used outside
-    ``async with`` raise ``RuntimeError``.
+    would commit on a clean exit) and leaving gives it back. A refused write (``Conflict``,
+    ``ValidationFailed``) undoes only itself. Driver errors come out as ``TurbocatError``s.
     """
 
     __slots__ = ("_pool", "_session", "_store")

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from turbocat_adapters.redis.client import Keys, micros, translated
 from turbocat_core import ports
-from turbocat_core.ports import RateDecision
+from turbocat_core.ports.security import RateDecision
 
 # KEYS: the key's sorted set. ARGV: now, horizon (both µs), limit, count ('1' or '0'),
 # a unique member, the window in ms. Times come from the caller as strings: numbers Lua

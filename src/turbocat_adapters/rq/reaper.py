@@ -20,7 +20,9 @@ from typing import Final
 from turbocat_adapters.metrics.prometheus import LEASE_TAKEOVERS
 from turbocat_core.domain.common import ExecutionId, ListQuery
 from turbocat_core.domain.execution import EXECUTION_QUERY, ExecutionStatus
-from turbocat_core.ports import Claims, Clock, JobQueue, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.coordination import Claims, JobQueue
+from turbocat_core.ports.storage import UnitOfWorkFactory
 from turbocat_core.usecases.running import QUEUED, lease_name
 
 logger = logging.getLogger("turbocat.reaper")

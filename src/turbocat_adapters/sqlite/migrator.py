@@ -8,7 +8,7 @@ from typing import Final
 
 from turbocat_adapters.migrations import Applied, Migration, plan, status
 from turbocat_adapters.sqlite.codec import parse_ts, ts
-from turbocat_adapters.stores import MigrationError, MigrationState
+from turbocat_adapters.store_contract import MigrationError, MigrationState
 
 PACKAGE: Final = "turbocat_adapters.sqlite.migrations"
 

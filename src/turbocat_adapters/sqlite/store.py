@@ -12,7 +12,7 @@ from turbocat_adapters.sqlite.replay_guard import SqliteReplayGuard
 from turbocat_adapters.sqlite.session_store import SqliteOneTimeTokens, SqliteSessionStore
 from turbocat_adapters.sqlite.uow import SqliteUnitOfWork
 from turbocat_adapters.sqlite.worker import Worker
-from turbocat_adapters.stores import MigrationState, Store
+from turbocat_adapters.store_contract import MigrationState, Store
 from turbocat_core import ports
 from turbocat_core.errors import ExternalServiceError
 

@@ -24,17 +24,14 @@ if TYPE_CHECKING:
 
 
 class SqliteUnitOfWork(Repositories):
-    """One SQLite transaction over every repository.
+    """The port's unit of work (its contract: ``ports.RunUnitOfWork``) as one SQLite
+    transaction.
 
     The transaction begins with the first write (reads before it see committed data and
     take no lock); from then on this unit of work holds the store's write lock, so other
     units of work of this process that write wait for it (``Conflict`` after the store's
     ``lock_timeout``), and so do other processes' writers (``Conflict`` after the busy
-    timeout). ``commit()`` makes the writes durable and releases the lock; the unit of
-    work stays usable and later writes begin a new transaction that needs its own commit.
-    ``rollback()``, or leaving ``async with`` without a commit (or by an exception), undoes
-    what was not committed. Repositories may only be used inside ``async with``
-    (``RuntimeError`` otherwise).
+    timeout), until the commit or the rollback releases it.
 
     A coroutine that holds a write transaction must not write through a second unit of
     work of the same store: that one would wait for the lock the first one holds, i.e. for

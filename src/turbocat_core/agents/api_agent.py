@@ -17,7 +17,8 @@ from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import JsonObject
 from turbocat_core.domain.execution import LogLevel
 from turbocat_core.errors import ValidationFailed
-from turbocat_core.ports import Clock, HttpClient, HttpRequest, HttpResponse
+from turbocat_core.ports.agents import HttpClient, HttpRequest, HttpResponse
+from turbocat_core.ports.clock import Clock
 
 DEFAULT_TIMEOUT_MS: Final = 30_000
 DEFAULT_RETRY_COUNT: Final = 3

@@ -31,7 +31,7 @@ from turbocat_core.agents.failures import AgentFailure, FailureKind
 from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import JsonObject
 from turbocat_core.errors import ValidationFailed
-from turbocat_core.ports import CodeRequest, CodeResult, CodeRunner
+from turbocat_core.ports.agents import CodeRequest, CodeResult, CodeRunner
 
 DEFAULT_TIMEOUT_SECONDS: Final = 30.0
 DEFAULT_MEMORY_MB: Final = 256

@@ -14,7 +14,7 @@ from turbocat_core.domain.agent import Agent
 from turbocat_core.domain.common import JsonObject
 from turbocat_core.engine.refs import REFERENCE
 from turbocat_core.errors import ValidationFailed
-from turbocat_core.ports import LlmClient, LlmRequest, LlmResponse
+from turbocat_core.ports.agents import LlmClient, LlmRequest, LlmResponse
 
 KEY_VARIABLES: Final[Mapping[str, str]] = {
     "openai": "OPENAI_API_KEY",

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from turbocat_core.engine.runner import Engine
-    from turbocat_core.ports import Claims
+    from turbocat_core.ports.coordination import Claims
 
 CHILD_TRIGGER: Final = TriggerType.EVENT
 """Children are started by an event (their parent's step); ``triggerData`` names it."""

@@ -9,7 +9,8 @@ from typing import Final
 
 from turbocat_core.domain.common import ListQuery
 from turbocat_core.domain.execution import EXECUTION_QUERY, Execution, ExecutionStatus
-from turbocat_core.ports import Claims, UnitOfWorkFactory
+from turbocat_core.ports.coordination import Claims
+from turbocat_core.ports.run_store import RunUnitOfWorkFactory
 
 GATE_TTL: Final = 10.0
 """Seconds a process may hold a workflow's admission gate (it holds it for one decision)."""
@@ -37,7 +38,7 @@ async def admission_gate(claims: Claims, workflow_id: object, holder: str) -> As
         await claims.release(name, holder)
 
 
-async def may_start(uow: UnitOfWorkFactory, execution: Execution, limit: int) -> bool:
+async def may_start(uow: RunUnitOfWorkFactory, execution: Execution, limit: int) -> bool:
     """Whether ``execution`` (PENDING) may start under its workflow's ``limit``: fewer than
     ``limit`` executions of the workflow are RUNNING and it is among the oldest PENDING ones
     that fill the free places. Call it holding the gate, and start it before letting go."""
@@ -65,7 +66,9 @@ async def may_start(uow: UnitOfWorkFactory, execution: Execution, limit: int) ->
     return any(pending.id == execution.id for pending in first.items)
 
 
-async def next_waiting(uow: UnitOfWorkFactory, execution: Execution, count: int) -> list[Execution]:
+async def next_waiting(
+    uow: RunUnitOfWorkFactory, execution: Execution, count: int
+) -> list[Execution]:
     """The oldest ``count`` PENDING executions of ``execution``'s workflow."""
     async with uow() as unit:
         page = await unit.executions.list(

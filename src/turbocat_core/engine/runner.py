@@ -38,15 +38,10 @@ from turbocat_core.engine.refs import DEFAULT_MAX_RESOLVED_BYTES
 from turbocat_core.engine.steps import StepWork, agent_ids_of
 from turbocat_core.engine.validation import validate_steps
 from turbocat_core.errors import NotFound, ValidationFailed
-from turbocat_core.ports import (
-    CancellationSignal,
-    Claims,
-    Clock,
-    IdGenerator,
-    RandomSource,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.coordination import CancellationSignal, Claims
+from turbocat_core.ports.randomness import IdGenerator, RandomSource
+from turbocat_core.ports.run_store import RunUnitOfWork, RunUnitOfWorkFactory
 
 EnvProvider = Callable[[Execution], Awaitable[RunEnv]]
 """The secrets a run may reference as ``{{env.NAME}}`` (a deployment's variables), with
@@ -93,7 +88,7 @@ class RunResult:
 class Engine:
     """Runs executions with the ports it is given; safe to share between concurrent runs."""
 
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
     random: RandomSource
@@ -218,7 +213,7 @@ class Engine:
         )
 
 
-async def _parked(uow: UnitOfWork, execution: Execution) -> bool:
+async def _parked(uow: RunUnitOfWork, execution: Execution) -> bool:
     """Whether the run's last line says it parked (so resuming it is no interruption)."""
     last = await uow.logs.last_seq(execution.id)
     if last == 0:

@@ -28,20 +28,17 @@ from turbocat_core.domain.user import (
     password_fits_hasher,
 )
 from turbocat_core.errors import Conflict, RateLimited, Unauthenticated, ValidationFailed
-from turbocat_core.ports import (
-    Clock,
-    Email,
-    IdGenerator,
-    Mailer,
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.mail import Email, Mailer
+from turbocat_core.ports.randomness import IdGenerator, RandomSource
+from turbocat_core.ports.security import (
     OneTimeTokens,
     PasswordHasher,
-    RandomSource,
     RateLimiter,
     SessionStore,
     TokenIssuer,
-    UnitOfWork,
-    UnitOfWorkFactory,
 )
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit
 
 ACCESS: Final = "access"

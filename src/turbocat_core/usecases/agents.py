@@ -41,7 +41,9 @@ from turbocat_core.domain.common import (
     next_version,
 )
 from turbocat_core.errors import Conflict, FieldError, NotFound, ValidationFailed
-from turbocat_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit, changed_fields
 
 AGENT_CREATED: Final = "agent.created"

@@ -46,7 +46,9 @@ from turbocat_core.domain.common import AgentId, ListQuery, Page, UserId, Workfl
 from turbocat_core.domain.user import UserRole
 from turbocat_core.domain.workflow import WorkflowStatus
 from turbocat_core.errors import NotFound, PermissionDenied, ValidationFailed
-from turbocat_core.ports import ApiUsage, Clock, UnitOfWorkFactory
+from turbocat_core.ports.api_usage import ApiUsage
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.storage import UnitOfWorkFactory
 
 ALL = "all"
 OWN = "own"

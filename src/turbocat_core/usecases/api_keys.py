@@ -26,7 +26,7 @@ from turbocat_core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from turbocat_core.ports import RateDecision
+from turbocat_core.ports.security import RateDecision
 from turbocat_core.usecases.accounts import AccountPorts, Client, record
 
 KEY_WINDOW_SECONDS = 60

@@ -8,7 +8,9 @@ from uuid import UUID
 
 from turbocat_core.domain.audit import AuditLog
 from turbocat_core.domain.common import AuditLogId, JsonObject, UserId, utc_text
-from turbocat_core.ports import Clock, IdGenerator, UnitOfWork
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.run_store import RunUnitOfWork
 
 SECRET_FIELDS = frozenset(
     {
@@ -58,7 +60,7 @@ def _plain(value: Any) -> Any:
 
 
 async def audit(
-    uow: UnitOfWork,
+    uow: RunUnitOfWork,
     clock: Clock,
     ids: IdGenerator,
     action: str,

@@ -23,11 +23,9 @@ from turbocat_core.domain.deployment import (
 from turbocat_core.errors import (
     InvalidState,
 )
-from turbocat_core.ports import (
-    Clock,
-    IdGenerator,
-    UnitOfWorkFactory,
-)
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWorkFactory
 from turbocat_core.usecases.accounts import Client
 from turbocat_core.usecases.audit import changed_fields
 from turbocat_core.usecases.deployments import (

@@ -44,14 +44,10 @@ from turbocat_core.errors import (
     NotFound,
     ValidationFailed,
 )
-from turbocat_core.ports import (
-    Clock,
-    IdGenerator,
-    RandomSource,
-    SecretBox,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator, RandomSource
+from turbocat_core.ports.security import SecretBox
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.accounts import Client
 from turbocat_core.usecases.audit import audit, changed_fields
 

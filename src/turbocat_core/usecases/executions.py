@@ -34,14 +34,10 @@ from turbocat_core.engine.dag import Graph
 from turbocat_core.engine.steps import agent_ids_of
 from turbocat_core.engine.validation import AgentCheck, validate_steps
 from turbocat_core.errors import InvalidState, NotFound
-from turbocat_core.ports import (
-    CancellationSignal,
-    Clock,
-    IdGenerator,
-    JobQueue,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.coordination import CancellationSignal, JobQueue
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.run_store import RunUnitOfWork, RunUnitOfWorkFactory
 from turbocat_core.usecases.audit import audit, changed_fields
 
 MAX_DEPTH = 5
@@ -50,7 +46,9 @@ EXECUTION_CANCELLED: Final = "execution.cancelled"
 EXECUTION_RETRIED: Final = "execution.retried"
 
 
-async def agent_checker(uow: UnitOfWork, owner: Any, steps: Sequence[WorkflowStep]) -> AgentCheck:
+async def agent_checker(
+    uow: RunUnitOfWork, owner: Any, steps: Sequence[WorkflowStep]
+) -> AgentCheck:
     """Why each agent the steps use cannot be used by ``owner`` (loaded once, checked by id)."""
     problems: dict[AgentId, str | None] = {}
     for agent_id in agent_ids_of(steps):
@@ -88,7 +86,7 @@ def log_line(
 class StartExecution:
     """Create a PENDING execution of a workflow, pinned to its current steps, and queue it."""
 
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
     queue: JobQueue
@@ -195,7 +193,9 @@ class StartExecution:
         )
 
 
-async def visible_execution(uow: UnitOfWork, actor: Actor, execution_id: ExecutionId) -> Execution:
+async def visible_execution(
+    uow: RunUnitOfWork, actor: Actor, execution_id: ExecutionId
+) -> Execution:
     """The execution if the actor may see it, else ``NotFound``: the user who started it, the
     owner of its workflow, and ADMINs see it; for anyone else it does not exist."""
     execution = await uow.executions.get(execution_id)
@@ -213,7 +213,7 @@ async def visible_execution(uow: UnitOfWork, actor: Actor, execution_id: Executi
 class CancelExecution:
     """Cancel a PENDING or RUNNING execution; whoever runs it stops within a second."""
 
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
     cancellation: CancellationSignal
@@ -277,7 +277,7 @@ class RetryExecution:
     on is reused too (so nothing downstream of a re-run step keeps a stale output).
     """
 
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
     queue: JobQueue
@@ -441,7 +441,7 @@ class ExecutionWithRuns(Execution):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GetExecution:
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
 
     async def __call__(self, actor: Actor, execution_id: ExecutionId) -> ExecutionWithRuns:
         """The execution, its pinned steps and its step states; ``NotFound`` if not visible."""
@@ -453,7 +453,7 @@ class GetExecution:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListExecutionLogs:
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
 
     async def __call__(
         self, actor: Actor, execution_id: ExecutionId, query: LogQuery
@@ -466,7 +466,7 @@ class ListExecutionLogs:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListWorkflowExecutions:
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
 
     async def __call__(
         self, actor: Actor, workflow_id: WorkflowId, query: ListQuery
@@ -492,7 +492,7 @@ class ListWorkflowExecutions:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListChildExecutions:
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
 
     async def __call__(
         self, actor: Actor, execution_id: ExecutionId, query: ListQuery
@@ -529,7 +529,7 @@ class Progress:
 class WatchExecution:
     """One look at an execution for a live stream: its state and the lines after a cursor."""
 
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
 
     async def __call__(
         self, actor: Actor, execution_id: ExecutionId, *, after_seq: int = 0, limit: int = 100

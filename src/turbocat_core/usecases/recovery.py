@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from turbocat_core.domain.common import ExecutionId, ListQuery, UserId
 from turbocat_core.domain.execution import EXECUTION_QUERY, ExecutionStatus
-from turbocat_core.ports import JobQueue, UnitOfWorkFactory
+from turbocat_core.ports.coordination import JobQueue
+from turbocat_core.ports.run_store import RunUnitOfWorkFactory
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,7 +21,7 @@ class ResumeInterrupted:
     one ends FAILED (``engine/processing.py``). Fleets use leases instead (the RQ workers).
     """
 
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
     queue: JobQueue
     owner: UserId | None = None
     """Given, only the executions this user started (an embedded runtime's own runs)."""

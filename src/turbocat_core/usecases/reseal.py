@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from turbocat_core.domain.common import DeploymentId, ListQuery
 from turbocat_core.domain.deployment import DEPLOYMENT_QUERY, Deployment
 from turbocat_core.errors import ValidationFailed
-from turbocat_core.ports import SecretBox, UnitOfWorkFactory
+from turbocat_core.ports.security import SecretBox
+from turbocat_core.ports.storage import UnitOfWorkFactory
 
 PAGE_SIZE = 100
 

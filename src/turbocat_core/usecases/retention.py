@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from turbocat_core.errors import ValidationFailed
-from turbocat_core.ports import Clock, PruneCount, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.run_store import PruneCount, RunUnitOfWorkFactory
 
 DEFAULT_BATCH_SIZE: Final = 500
 MAX_DAYS: Final = 36_500
@@ -48,7 +49,7 @@ class PruneExecutions:
     batch. ``ValidationFailed`` for ``days`` outside 1-36500 or a ``batch_size`` below 1.
     """
 
-    uow: UnitOfWorkFactory
+    uow: RunUnitOfWorkFactory
     clock: Clock
 
     async def __call__(

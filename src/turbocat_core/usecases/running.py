@@ -25,7 +25,8 @@ from turbocat_core.domain.common import ExecutionId
 from turbocat_core.engine.admission import next_waiting
 from turbocat_core.engine.runner import Engine, RunResult
 from turbocat_core.errors import NotFound
-from turbocat_core.ports import Claims, Clock, JobQueue
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.coordination import Claims, JobQueue
 
 logger = logging.getLogger("turbocat.running")
 

@@ -30,7 +30,10 @@ from turbocat_core.domain.deployment import Deployment, DeploymentStatus
 from turbocat_core.domain.execution import TriggerType
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus
 from turbocat_core.errors import InvalidState, TurbocatError, ValidationFailed
-from turbocat_core.ports import Claims, Clock, IdGenerator, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.coordination import Claims
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit
 from turbocat_core.usecases.deployments import RESOURCE, SCHEDULE_FIRED, owner_actor
 from turbocat_core.usecases.executions import StartExecution

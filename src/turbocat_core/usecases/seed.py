@@ -15,14 +15,10 @@ from turbocat_core.domain.common import AgentId, ListQuery, TemplateId, UserId
 from turbocat_core.domain.template import TEMPLATE_QUERY, Template, TemplateType
 from turbocat_core.domain.user import User, UserRole, check_password_policy
 from turbocat_core.domain.workflow import WORKFLOW_QUERY, WorkflowStatus
-from turbocat_core.ports import (
-    Clock,
-    IdGenerator,
-    PasswordHasher,
-    RandomSource,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator, RandomSource
+from turbocat_core.ports.security import PasswordHasher
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases import seed_data
 from turbocat_core.usecases.workflow_files import WorkflowFiles
 

@@ -32,7 +32,9 @@ from turbocat_core.domain.common import (
 from turbocat_core.domain.template import Template, TemplateType
 from turbocat_core.domain.workflow import Workflow, WorkflowStatus, WorkflowStep
 from turbocat_core.errors import InvalidState, NotFound, ValidationFailed
-from turbocat_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.agents import checked
 from turbocat_core.usecases.audit import audit
 from turbocat_core.usecases.workflow_files import WorkflowFiles

@@ -30,7 +30,10 @@ from turbocat_core.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from turbocat_core.ports import Clock, IdGenerator, ReplayGuard, SecretBox, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.security import ReplayGuard, SecretBox
+from turbocat_core.ports.storage import UnitOfWorkFactory
 from turbocat_core.usecases.accounts import Client
 from turbocat_core.usecases.deployments import WEBHOOK_RECEIVED, deployment_audit, owner_actor
 from turbocat_core.usecases.executions import StartExecution

@@ -40,7 +40,8 @@ from turbocat_core.errors import (
     ValidationFailed,
     did_you_mean,
 )
-from turbocat_core.ports import IdGenerator, UnitOfWork
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWork
 from turbocat_core.usecases.audit import camel
 from turbocat_core.usecases.executions import agent_checker
 

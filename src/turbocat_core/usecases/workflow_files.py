@@ -21,7 +21,9 @@ from turbocat_core.domain.common import AgentId, StepId, WorkflowId, check_name,
 from turbocat_core.domain.workflow import OnError, StepType, Workflow, WorkflowStatus, WorkflowStep
 from turbocat_core.engine.validation import agent_ref, validate_steps
 from turbocat_core.errors import FieldError, ValidationFailed, did_you_mean
-from turbocat_core.ports import Clock, IdGenerator, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit
 
 FILE_KEYS: Final = frozenset(

@@ -35,7 +35,9 @@ from turbocat_core.engine.steps import agent_ids_of
 from turbocat_core.errors import (
     NotFound,
 )
-from turbocat_core.ports import Clock, IdGenerator, UnitOfWork, UnitOfWorkFactory
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.storage import UnitOfWork, UnitOfWorkFactory
 from turbocat_core.usecases.audit import audit, changed_fields
 from turbocat_core.usecases.workflow_checks import (
     MAX_STEPS,

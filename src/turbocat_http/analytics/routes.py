@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter, SkipValidation
 
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_core import __version__
 from turbocat_core.domain.access import Actor, require_role
 from turbocat_core.domain.analytics import AgentMetrics, Interval, Overview, WorkflowMetrics

@@ -8,7 +8,7 @@ import time
 from typing import Any, Final
 
 from turbocat_adapters.memory import InProcessQueue
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_core.errors import ExternalServiceError
 from turbocat_http.health.schemas import Checks, DatabaseCheck, QueueCheck, RedisCheck
 

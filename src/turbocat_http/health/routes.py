@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import SkipValidation
 
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_core import __version__
 from turbocat_http.dependencies import provide
 from turbocat_http.health.checks import check_all, ready

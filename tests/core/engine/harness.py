@@ -16,7 +16,7 @@ from dependency_injector import providers
 from turbocat_adapters.container import Container
 from turbocat_adapters.memory import InProcessCancellation, InProcessQueue, ManualClock, MemoryStore
 from turbocat_adapters.settings import Settings
-from turbocat_adapters.stores import Store
+from turbocat_adapters.store_contract import Store
 from turbocat_adapters.system import UuidV7Generator
 from turbocat_core import ports
 from turbocat_core.agents.contract import AgentExecutors, RunContext

@@ -13,10 +13,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from turbocat_adapters.postgres import migrator, nul
 from turbocat_adapters.postgres.errors import SERVICE, translate
-from turbocat_adapters.postgres.replay_guard import PostgresReplayGuard
 from turbocat_adapters.postgres.session import Connection
-from turbocat_adapters.postgres.session_store import PostgresOneTimeTokens, PostgresSessionStore
 from turbocat_adapters.postgres.uow import PostgresUnitOfWork
+from turbocat_adapters.sql.sessions import SqlOneTimeTokens, SqlReplayGuard, SqlSessionStore
 from turbocat_adapters.store_contract import MigrationState, Store
 from turbocat_core import ports
 from turbocat_core.errors import ExternalServiceError
@@ -123,17 +122,17 @@ class PostgresStore:
         """A fresh unit of work (``UnitOfWorkFactory``)."""
         return PostgresUnitOfWork(self)
 
-    def session_store(self, clock: ports.Clock) -> PostgresSessionStore:
-        """Login sessions in this database (``SessionStore``; each call one statement)."""
-        return PostgresSessionStore(self, clock)
+    def session_store(self, clock: ports.Clock) -> SqlSessionStore:
+        """Login sessions in this database (``SessionStore``; each call its own transaction)."""
+        return SqlSessionStore(self, clock)
 
-    def one_time_tokens(self, clock: ports.Clock) -> PostgresOneTimeTokens:
-        """Single-use tokens in this database (``OneTimeTokens``; each call one statement)."""
-        return PostgresOneTimeTokens(self, clock)
+    def one_time_tokens(self, clock: ports.Clock) -> SqlOneTimeTokens:
+        """Single-use tokens in this database (``OneTimeTokens``; each call its own transaction)."""
+        return SqlOneTimeTokens(self, clock)
 
-    def replay_guard(self, clock: ports.Clock) -> PostgresReplayGuard:
+    def replay_guard(self, clock: ports.Clock) -> SqlReplayGuard:
         """Keys accepted once in this database (``ReplayGuard``; each call its own transaction)."""
-        return PostgresReplayGuard(self, clock)
+        return SqlReplayGuard(self, clock)
 
     async def migrate(self) -> list[MigrationState]:
         return await migrator.migrate(self._migration_conninfo, _milliseconds(self._lock_timeout))

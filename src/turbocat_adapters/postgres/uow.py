@@ -9,15 +9,6 @@ from typing import TYPE_CHECKING, Self
 import psycopg
 
 from turbocat_adapters.postgres.errors import translated
-from turbocat_adapters.postgres.repositories.accounts import (
-    PostgresApiKeyRepository,
-    PostgresAuditLogRepository,
-    PostgresUserRepository,
-)
-from turbocat_adapters.postgres.repositories.publishing import (
-    PostgresDeploymentRepository,
-    PostgresTemplateRepository,
-)
 from turbocat_adapters.postgres.session import COMMIT, ROLLBACK, Session
 from turbocat_adapters.sql.uow import Repositories
 from turbocat_core import ports
@@ -46,11 +37,6 @@ class PostgresUnitOfWork(Repositories):
         self._pool: AsyncConnectionPool[Connection] | None = None  # the one lent the connection
         session = self._session = Session()
         super().__init__(session)
-        self.users: ports.UserRepository = PostgresUserRepository(session)
-        self.templates: ports.TemplateRepository = PostgresTemplateRepository(session)
-        self.deployments: ports.DeploymentRepository = PostgresDeploymentRepository(session)
-        self.api_keys: ports.ApiKeyRepository = PostgresApiKeyRepository(session)
-        self.audit_logs: ports.AuditLogRepository = PostgresAuditLogRepository(session)
 
     async def __aenter__(self) -> Self:
         if self._session.conn is not None:

@@ -6,10 +6,9 @@ import asyncio
 from pathlib import Path
 
 from turbocat_adapters.migrations import discover
+from turbocat_adapters.sql.sessions import SqlOneTimeTokens, SqlReplayGuard, SqlSessionStore
 from turbocat_adapters.sqlite import migrator
 from turbocat_adapters.sqlite.errors import SERVICE
-from turbocat_adapters.sqlite.replay_guard import SqliteReplayGuard
-from turbocat_adapters.sqlite.session_store import SqliteOneTimeTokens, SqliteSessionStore
 from turbocat_adapters.sqlite.uow import SqliteUnitOfWork
 from turbocat_adapters.sqlite.worker import Worker
 from turbocat_adapters.store_contract import MigrationState, Store
@@ -94,17 +93,17 @@ class SqliteStore:
         """A fresh unit of work over this store (``UnitOfWorkFactory``)."""
         return SqliteUnitOfWork(self)
 
-    def session_store(self, clock: ports.Clock) -> SqliteSessionStore:
+    def session_store(self, clock: ports.Clock) -> SqlSessionStore:
         """Login sessions in this file (``SessionStore``; each call its own transaction)."""
-        return SqliteSessionStore(self, clock)
+        return SqlSessionStore(self, clock)
 
-    def one_time_tokens(self, clock: ports.Clock) -> SqliteOneTimeTokens:
+    def one_time_tokens(self, clock: ports.Clock) -> SqlOneTimeTokens:
         """Single-use tokens in this file (``OneTimeTokens``; each call its own transaction)."""
-        return SqliteOneTimeTokens(self, clock)
+        return SqlOneTimeTokens(self, clock)
 
-    def replay_guard(self, clock: ports.Clock) -> SqliteReplayGuard:
+    def replay_guard(self, clock: ports.Clock) -> SqlReplayGuard:
         """Keys accepted once in this file (``ReplayGuard``; each call its own transaction)."""
-        return SqliteReplayGuard(self, clock)
+        return SqlReplayGuard(self, clock)
 
     async def migrate(self) -> list[MigrationState]:
         """Apply pending migrations (open does it too); the ones this call applied."""

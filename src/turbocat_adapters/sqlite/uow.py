@@ -8,13 +8,6 @@ from typing import TYPE_CHECKING, Self
 
 from turbocat_adapters.sql.uow import Repositories
 from turbocat_adapters.sqlite.dialect import SqliteConnection
-from turbocat_adapters.sqlite.entities import (
-    SqliteApiKeyRepository,
-    SqliteAuditLogRepository,
-    SqliteDeploymentRepository,
-    SqliteTemplateRepository,
-    SqliteUserRepository,
-)
 from turbocat_adapters.sqlite.transaction import Transaction
 from turbocat_core import ports
 from turbocat_core.errors import TurbocatError
@@ -44,11 +37,6 @@ class SqliteUnitOfWork(Repositories):
     def __init__(self, store: SqliteStore) -> None:
         tx = self._tx = Transaction(store)
         super().__init__(SqliteConnection(tx))
-        self.users: ports.UserRepository = SqliteUserRepository(tx)
-        self.templates: ports.TemplateRepository = SqliteTemplateRepository(tx)
-        self.deployments: ports.DeploymentRepository = SqliteDeploymentRepository(tx)
-        self.api_keys: ports.ApiKeyRepository = SqliteApiKeyRepository(tx)
-        self.audit_logs: ports.AuditLogRepository = SqliteAuditLogRepository(tx)
 
     async def __aenter__(self) -> Self:
         if self._tx.active:

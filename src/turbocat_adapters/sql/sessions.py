@@ -1,0 +1,314 @@
+"""Login sessions, one-time tokens and replay keys in a SQL store: each call a transaction
+of its own, committed before it returns.
+
+They are not part of the caller's unit of work: each call opens one of the store's own
+(a pooled connection on PostgreSQL; on SQLite the store's write lock, ``Conflict`` after
+``lock_timeout``, so a coroutine holding a unit of work's write transaction must not call
+them: it would wait for itself). Reads see committed data. Writes that also sweep expired
+rows delete at most ``SWEEP_LIMIT`` of them, and on PostgreSQL skip the rows another
+transaction holds, so a sweep never waits for, nor deadlocks with, another process. Times
+come from the injected clock, never from the database, so every process sharing the
+database agrees with its own clock's idea of expiry (no monotonic clock: they are shared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Final, Protocol, TypeVar
+from uuid import UUID
+
+from turbocat_adapters.sql.connection import Connection, Result, Script, Statement
+from turbocat_adapters.sql.dialect import Dialect
+from turbocat_adapters.sql.tables import Table
+from turbocat_core import ports
+from turbocat_core.domain.common import UserId
+from turbocat_core.domain.session import Session
+
+T = TypeVar("T")
+
+SWEEP_LIMIT: Final = 100
+"""At most this many expired rows go per write (the rest with later ones)."""
+
+SESSIONS: Final = Table("sessions", Session, "session")
+PUT_SESSION: Final = (
+    SESSIONS.insert()
+    + " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in SESSIONS.columns if name != "id")
+)
+# Expired sessions of the same user go when it logs in again (served by the user_id index).
+PRUNE_SESSIONS: Final = """
+DELETE FROM sessions WHERE id IN (
+    SELECT id FROM sessions
+    WHERE user_id = :user_id AND expires_at <= :now AND id <> :id
+    LIMIT :sweep{skip_locked}
+)"""
+GET_SESSION: Final = SESSIONS.select("id = :id")
+REVOKE: Final = "UPDATE sessions SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL"
+ROTATE: Final = """
+UPDATE sessions SET refresh_hash = :new_hash, expires_at = :expires_at, last_used_at = :now
+WHERE id = :id AND refresh_hash = :expected AND revoked_at IS NULL"""
+# On PostgreSQL (READ COMMITTED) a row another revoke_all changed meanwhile is checked again
+# once its lock is granted: of two concurrent calls, each session is counted by exactly one.
+REVOKE_ALL: Final = (
+    "UPDATE sessions SET revoked_at = :now WHERE user_id = :user_id AND revoked_at IS NULL"
+)
+
+PUT_TOKEN: Final = """
+INSERT INTO one_time_tokens (token_hash, subject, expires_at)
+VALUES (:token_hash, :subject, :expires_at)
+ON CONFLICT (token_hash) DO UPDATE SET
+    subject = excluded.subject, expires_at = excluded.expires_at"""
+SWEEP_TOKENS: Final = """
+DELETE FROM one_time_tokens WHERE token_hash IN (
+    SELECT token_hash FROM one_time_tokens
+    WHERE expires_at <= :now AND token_hash <> :token_hash
+    ORDER BY expires_at
+    LIMIT :sweep{skip_locked}
+)"""
+# A second DELETE of the same row waits for the first and then finds nothing: one winner.
+TAKE_TOKEN: Final = (
+    "DELETE FROM one_time_tokens WHERE token_hash = :token_hash RETURNING subject, expires_at"
+)
+FORGET_TOKENS: Final = "DELETE FROM one_time_tokens WHERE subject = :subject"
+
+# Inserts the key, or takes over its row when that has expired; a row comes back only then.
+# A concurrent insert of the same key waits for this one and then finds a live row: one
+# winner. The sweep skips the key itself (its row is the insert's business).
+FIRST_USE: Final = """
+INSERT INTO replay_keys (replay_key, expires_at) VALUES (:key, :expires_at)
+ON CONFLICT (replay_key) DO UPDATE SET expires_at = excluded.expires_at
+WHERE replay_keys.expires_at <= :now
+RETURNING replay_key"""
+SWEEP_KEYS: Final = """
+DELETE FROM replay_keys WHERE replay_key IN (
+    SELECT replay_key FROM replay_keys
+    WHERE expires_at <= :now AND replay_key <> :key
+    ORDER BY expires_at
+    LIMIT :sweep{skip_locked}
+)"""
+FORGET_KEY: Final = "DELETE FROM replay_keys WHERE replay_key = :key"
+
+
+class UnitOfWork(Protocol):
+    """What these calls use of a SQL store's unit of work."""
+
+    @property
+    def connection(self) -> Connection: ...
+
+    async def __aenter__(self) -> object: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class SqlStore(Protocol):
+    def unit_of_work(self) -> UnitOfWork: ...
+
+
+def sweep(sql: str, dialect: Dialect) -> str:
+    """A sweep's statement: on PostgreSQL the rows another transaction holds are skipped."""
+    return sql.format(skip_locked=" FOR UPDATE SKIP LOCKED" if dialect.name == "postgres" else "")
+
+
+def statements(*each: Statement) -> Script[Result]:
+    """A script of ``each`` in turn; the last one's result."""
+    result = Result([], -1)
+    for statement in each:
+        result = yield statement
+    return result
+
+
+class _Calls:
+    __slots__ = ("_clock", "_store")
+
+    def __init__(self, store: SqlStore, clock: ports.Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def _alone(self, work: Callable[[Connection], Awaitable[T]], *, write: bool = True) -> T:
+        """``work`` in a unit of work of its own, committed when it returns (if ``write``)."""
+        uow = self._store.unit_of_work()
+        async with uow:
+            result = await work(uow.connection)
+            if write:
+                await uow.commit()
+        return result
+
+
+class SqlSessionStore(_Calls):
+    """Sessions in the ``sessions`` table, as ``MemorySessionStore`` keeps them.
+
+    ``put`` inserts or replaces the whole row (the user must exist: ``ValidationFailed``
+    otherwise) and deletes the user's other sessions that have expired; ``get`` returns a
+    revoked session too (with ``revoked_at``); ``revoke`` keeps the first revocation time;
+    ``revoke_all`` answers how many sessions it newly revoked.
+    """
+
+    __slots__ = ()
+
+    async def put(self, session: Session) -> None:
+        async def work(conn: Connection) -> None:
+            params = SESSIONS.codec(conn.dialect).params(session)
+            prune = {
+                "user_id": params["user_id"],
+                "id": params["id"],
+                "now": conn.dialect.bind("time", self._clock.now()),
+                "sweep": SWEEP_LIMIT,
+            }
+            script = statements(
+                Statement(sweep(PRUNE_SESSIONS, conn.dialect), prune, quiet=True),
+                Statement(PUT_SESSION, params, quiet=True),
+            )
+            await conn.run(script, write=True)
+
+        await self._alone(work)
+
+    async def get(self, session_id: UUID) -> Session | None:
+        async def work(conn: Connection) -> Session | None:
+            rows = await conn.fetch(GET_SESSION, {"id": conn.dialect.bind("uuid", session_id)})
+            return SESSIONS.codec(conn.dialect).entity(rows[0]) if rows else None
+
+        return await self._alone(work, write=False)
+
+    async def rotate(
+        self,
+        session_id: UUID,
+        expected_hash: str,
+        new_hash: str,
+        expires_at: datetime,
+        now: datetime,
+    ) -> bool:
+        async def work(conn: Connection) -> int:
+            bind = conn.dialect.bind
+            params = {
+                "id": bind("uuid", session_id),
+                "expected": expected_hash,
+                "new_hash": new_hash,
+                "expires_at": bind("time", expires_at),
+                "now": bind("time", now),
+            }
+            return await conn.change(ROTATE, params)
+
+        return await self._alone(work) == 1
+
+    async def revoke(self, session_id: UUID) -> None:
+        async def work(conn: Connection) -> int:
+            bind = conn.dialect.bind
+            params = {"id": bind("uuid", session_id), "now": bind("time", self._clock.now())}
+            return await conn.change(REVOKE, params)
+
+        await self._alone(work)
+
+    async def revoke_all(self, user_id: UserId, *, keep: UUID | None = None) -> int:
+        """Revoke every session of the user but ``keep``; how many were not revoked before."""
+
+        async def work(conn: Connection) -> int:
+            bind = conn.dialect.bind
+            params = {"user_id": bind("uuid", user_id), "now": bind("time", self._clock.now())}
+            if keep is None:
+                return await conn.change(REVOKE_ALL, params)
+            params["keep"] = bind("uuid", keep)
+            return await conn.change(REVOKE_ALL + " AND id <> :keep", params)
+
+        return max(await self._alone(work), 0)
+
+
+class SqlOneTimeTokens(_Calls):
+    """Single-use tokens in ``one_time_tokens``, expiring ``ttl_seconds`` after ``put`` by
+    the clock's wall time.
+
+    ``take`` is one ``DELETE … RETURNING``, so of two takes of one token (in any processes)
+    exactly one gets the subject; an expired token is deleted and gives ``None``. Each
+    ``put`` also sweeps tokens that have expired.
+    """
+
+    __slots__ = ()
+
+    async def put(self, token_hash: str, subject: str, ttl_seconds: int) -> None:
+        now = self._clock.now()
+
+        async def work(conn: Connection) -> None:
+            bind = conn.dialect.bind
+            params = {
+                "token_hash": token_hash,
+                "subject": subject,
+                "expires_at": bind("time", now + timedelta(seconds=ttl_seconds)),
+            }
+            swept = {"token_hash": token_hash, "now": bind("time", now), "sweep": SWEEP_LIMIT}
+            script = statements(
+                Statement(sweep(SWEEP_TOKENS, conn.dialect), swept, quiet=True),
+                Statement(PUT_TOKEN, params, quiet=True),
+            )
+            await conn.run(script, write=True)
+
+        await self._alone(work)
+
+    async def take(self, token_hash: str) -> str | None:
+        async def work(conn: Connection) -> tuple[str, datetime] | None:
+            script = statements(Statement(TAKE_TOKEN, {"token_hash": token_hash}))
+            rows = (await conn.run(script, write=True)).rows
+            if not rows:
+                return None
+            subject, expires_at = rows[0]
+            decode = conn.dialect.decoder("time")
+            return str(subject), expires_at if decode is None else decode(expires_at)
+
+        taken = await self._alone(work)
+        if taken is None:
+            return None
+        subject, expires_at = taken
+        return subject if self._clock.now() < expires_at else None
+
+    async def forget(self, subject: str) -> int:
+        async def work(conn: Connection) -> int:
+            return await conn.change(FORGET_TOKENS, {"subject": subject})
+
+        return max(await self._alone(work), 0)
+
+
+class SqlReplayGuard(_Calls):
+    """``replay_keys`` rows, expiring ``ttl_seconds`` after their first use by the clock's
+    wall time. ``first_use`` is one upsert, so of concurrent calls (in any processes)
+    exactly one inserts; it also sweeps expired keys in the same transaction."""
+
+    __slots__ = ()
+
+    async def first_use(self, key: str, ttl_seconds: int) -> bool:
+        now = self._clock.now()
+
+        async def work(conn: Connection) -> bool:
+            bind = conn.dialect.bind
+            params = {
+                "key": key,
+                "now": bind("time", now),
+                "expires_at": bind("time", now + timedelta(seconds=ttl_seconds)),
+            }
+            swept = {"key": key, "now": params["now"], "sweep": SWEEP_LIMIT}
+            script = statements(
+                Statement(sweep(SWEEP_KEYS, conn.dialect), swept, quiet=True),
+                Statement(FIRST_USE, params),
+            )
+            return bool((await conn.run(script, write=True)).rows)
+
+        return await self._alone(work)
+
+    async def forget(self, key: str) -> None:
+        async def work(conn: Connection) -> int:
+            return await conn.change(FORGET_KEY, {"key": key})
+
+        await self._alone(work)
+
+
+def _conforms(
+    sessions: SqlSessionStore, tokens: SqlOneTimeTokens, guard: SqlReplayGuard
+) -> tuple[ports.SessionStore, ports.OneTimeTokens, ports.ReplayGuard]:
+    """Never called: mypy checks here that the classes match their ports."""
+    return sessions, tokens, guard

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 from uuid import UUID
 
 from turbocat_adapters.sql.connection import Connection, Result, Script, Statement
-from turbocat_adapters.sql.dialect import Dialect
 from turbocat_adapters.sql.tables import Table
 from turbocat_core import ports
 from turbocat_core.domain.common import UserId
@@ -31,6 +29,17 @@ T = TypeVar("T")
 SWEEP_LIMIT: Final = 100
 """At most this many expired rows go per write (the rest with later ones)."""
 
+
+def expired(table: str, key: str, spared: str) -> str:
+    """Deletes at most ``:sweep`` expired rows of ``table``, oldest first, but ``spared``
+    (``{skip_locked}``: see ``swept``)."""
+    return f"""
+DELETE FROM {table} WHERE {key} IN (
+    SELECT {key} FROM {table} WHERE expires_at <= :now AND {spared}
+    ORDER BY expires_at LIMIT :sweep{{skip_locked}}
+)"""
+
+
 SESSIONS: Final = Table("sessions", Session, "session")
 PUT_SESSION: Final = (
     SESSIONS.insert()
@@ -38,12 +47,7 @@ PUT_SESSION: Final = (
     + ", ".join(f"{name} = excluded.{name}" for name in SESSIONS.columns if name != "id")
 )
 # Expired sessions of the same user go when it logs in again (served by the user_id index).
-PRUNE_SESSIONS: Final = """
-DELETE FROM sessions WHERE id IN (
-    SELECT id FROM sessions
-    WHERE user_id = :user_id AND expires_at <= :now AND id <> :id
-    LIMIT :sweep{skip_locked}
-)"""
+PRUNE_SESSIONS: Final = expired("sessions", "id", "user_id = :user_id AND id <> :id")
 GET_SESSION: Final = SESSIONS.select("id = :id")
 REVOKE: Final = "UPDATE sessions SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL"
 ROTATE: Final = """
@@ -60,13 +64,7 @@ INSERT INTO one_time_tokens (token_hash, subject, expires_at)
 VALUES (:token_hash, :subject, :expires_at)
 ON CONFLICT (token_hash) DO UPDATE SET
     subject = excluded.subject, expires_at = excluded.expires_at"""
-SWEEP_TOKENS: Final = """
-DELETE FROM one_time_tokens WHERE token_hash IN (
-    SELECT token_hash FROM one_time_tokens
-    WHERE expires_at <= :now AND token_hash <> :token_hash
-    ORDER BY expires_at
-    LIMIT :sweep{skip_locked}
-)"""
+SWEEP_TOKENS: Final = expired("one_time_tokens", "token_hash", "token_hash <> :token_hash")
 # A second DELETE of the same row waits for the first and then finds nothing: one winner.
 TAKE_TOKEN: Final = (
     "DELETE FROM one_time_tokens WHERE token_hash = :token_hash RETURNING subject, expires_at"
@@ -81,41 +79,37 @@ INSERT INTO replay_keys (replay_key, expires_at) VALUES (:key, :expires_at)
 ON CONFLICT (replay_key) DO UPDATE SET expires_at = excluded.expires_at
 WHERE replay_keys.expires_at <= :now
 RETURNING replay_key"""
-SWEEP_KEYS: Final = """
-DELETE FROM replay_keys WHERE replay_key IN (
-    SELECT replay_key FROM replay_keys
-    WHERE expires_at <= :now AND replay_key <> :key
-    ORDER BY expires_at
-    LIMIT :sweep{skip_locked}
-)"""
+SWEEP_KEYS: Final = expired("replay_keys", "replay_key", "replay_key <> :key")
 FORGET_KEY: Final = "DELETE FROM replay_keys WHERE replay_key = :key"
 
 
-class UnitOfWork(Protocol):
-    """What these calls use of a SQL store's unit of work."""
+class UnitOfWork(ports.UnitOfWork, Protocol):
+    """A SQL store's unit of work: the port's, and the connection it runs on."""
 
     @property
     def connection(self) -> Connection: ...
 
-    async def __aenter__(self) -> object: ...
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
+class SessionPorts:
+    """What a SQL store gives beside its units of work: the ports whose every call is a
+    transaction of its own."""
 
-    async def commit(self) -> None: ...
+    __slots__ = ()
 
+    def unit_of_work(self) -> UnitOfWork:
+        raise NotImplementedError
 
-class SqlStore(Protocol):
-    def unit_of_work(self) -> UnitOfWork: ...
+    def session_store(self, clock: ports.Clock) -> SqlSessionStore:
+        """Login sessions (``SessionStore``)."""
+        return SqlSessionStore(self, clock)
 
+    def one_time_tokens(self, clock: ports.Clock) -> SqlOneTimeTokens:
+        """Single-use tokens (``OneTimeTokens``)."""
+        return SqlOneTimeTokens(self, clock)
 
-def sweep(sql: str, dialect: Dialect) -> str:
-    """A sweep's statement: on PostgreSQL the rows another transaction holds are skipped."""
-    return sql.format(skip_locked=" FOR UPDATE SKIP LOCKED" if dialect.name == "postgres" else "")
+    def replay_guard(self, clock: ports.Clock) -> SqlReplayGuard:
+        """Keys accepted once (``ReplayGuard``)."""
+        return SqlReplayGuard(self, clock)
 
 
 def statements(*each: Statement) -> Script[Result]:
@@ -129,7 +123,7 @@ def statements(*each: Statement) -> Script[Result]:
 class _Calls:
     __slots__ = ("_clock", "_store")
 
-    def __init__(self, store: SqlStore, clock: ports.Clock) -> None:
+    def __init__(self, store: SessionPorts, clock: ports.Clock) -> None:
         self._store = store
         self._clock = clock
 
@@ -141,6 +135,15 @@ class _Calls:
             if write:
                 await uow.commit()
         return result
+
+
+async def swept(conn: Connection, sweep: str, params: dict[str, Any], then: Statement) -> Result:
+    """The expired rows ``sweep`` picks deleted (on PostgreSQL, those another transaction
+    holds are skipped, not waited for), then ``then``, in one go; ``then``'s result."""
+    # SQLite writes one transaction at a time: there is nothing to skip.
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgres" else ""
+    first = Statement(sweep.format(skip_locked=lock), params | {"sweep": SWEEP_LIMIT}, quiet=True)
+    return await conn.run(statements(first, then), write=True)
 
 
 class SqlSessionStore(_Calls):
@@ -157,17 +160,9 @@ class SqlSessionStore(_Calls):
     async def put(self, session: Session) -> None:
         async def work(conn: Connection) -> None:
             params = SESSIONS.codec(conn.dialect).params(session)
-            prune = {
-                "user_id": params["user_id"],
-                "id": params["id"],
-                "now": conn.dialect.bind("time", self._clock.now()),
-                "sweep": SWEEP_LIMIT,
-            }
-            script = statements(
-                Statement(sweep(PRUNE_SESSIONS, conn.dialect), prune, quiet=True),
-                Statement(PUT_SESSION, params, quiet=True),
-            )
-            await conn.run(script, write=True)
+            now = conn.dialect.bind("time", self._clock.now())
+            prune = {"user_id": params["user_id"], "id": params["id"], "now": now}
+            await swept(conn, PRUNE_SESSIONS, prune, Statement(PUT_SESSION, params, quiet=True))
 
         await self._alone(work)
 
@@ -242,12 +237,8 @@ class SqlOneTimeTokens(_Calls):
                 "subject": subject,
                 "expires_at": bind("time", now + timedelta(seconds=ttl_seconds)),
             }
-            swept = {"token_hash": token_hash, "now": bind("time", now), "sweep": SWEEP_LIMIT}
-            script = statements(
-                Statement(sweep(SWEEP_TOKENS, conn.dialect), swept, quiet=True),
-                Statement(PUT_TOKEN, params, quiet=True),
-            )
-            await conn.run(script, write=True)
+            expired = {"token_hash": token_hash, "now": bind("time", now)}
+            await swept(conn, SWEEP_TOKENS, expired, Statement(PUT_TOKEN, params, quiet=True))
 
         await self._alone(work)
 
@@ -291,12 +282,8 @@ class SqlReplayGuard(_Calls):
                 "now": bind("time", now),
                 "expires_at": bind("time", now + timedelta(seconds=ttl_seconds)),
             }
-            swept = {"key": key, "now": params["now"], "sweep": SWEEP_LIMIT}
-            script = statements(
-                Statement(sweep(SWEEP_KEYS, conn.dialect), swept, quiet=True),
-                Statement(FIRST_USE, params),
-            )
-            return bool((await conn.run(script, write=True)).rows)
+            expired = {"key": key, "now": params["now"]}
+            return bool((await swept(conn, SWEEP_KEYS, expired, Statement(FIRST_USE, params))).rows)
 
         return await self._alone(work)
 

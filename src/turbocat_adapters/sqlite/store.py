@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from turbocat_adapters.migrations import discover
-from turbocat_adapters.sql.sessions import SqlOneTimeTokens, SqlReplayGuard, SqlSessionStore
+from turbocat_adapters.sql.sessions import SessionPorts
 from turbocat_adapters.sqlite import migrator
 from turbocat_adapters.sqlite.errors import SERVICE
 from turbocat_adapters.sqlite.uow import SqliteUnitOfWork
@@ -16,7 +16,7 @@ from turbocat_core import ports
 from turbocat_core.errors import ExternalServiceError
 
 
-class SqliteStore:
+class SqliteStore(SessionPorts):
     """Every repository over one SQLite file (``TURBOCAT_DATA_DIR/turbocat.db`` by default).
 
     ``open()`` creates the file's directory, starts one worker thread owning a writer and a
@@ -92,18 +92,6 @@ class SqliteStore:
     def unit_of_work(self) -> SqliteUnitOfWork:
         """A fresh unit of work over this store (``UnitOfWorkFactory``)."""
         return SqliteUnitOfWork(self)
-
-    def session_store(self, clock: ports.Clock) -> SqlSessionStore:
-        """Login sessions in this file (``SessionStore``; each call its own transaction)."""
-        return SqlSessionStore(self, clock)
-
-    def one_time_tokens(self, clock: ports.Clock) -> SqlOneTimeTokens:
-        """Single-use tokens in this file (``OneTimeTokens``; each call its own transaction)."""
-        return SqlOneTimeTokens(self, clock)
-
-    def replay_guard(self, clock: ports.Clock) -> SqlReplayGuard:
-        """Keys accepted once in this file (``ReplayGuard``; each call its own transaction)."""
-        return SqlReplayGuard(self, clock)
 
     async def migrate(self) -> list[MigrationState]:
         """Apply pending migrations (open does it too); the ones this call applied."""

@@ -13,9 +13,10 @@ database agrees with its own clock's idea of expiry (no monotonic clock: they ar
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol
 from uuid import UUID
 
 from turbocat_adapters.sql.connection import Connection, Result, Script, Statement
@@ -23,8 +24,6 @@ from turbocat_adapters.sql.tables import Table
 from turbocat_core import ports
 from turbocat_core.domain.common import UserId
 from turbocat_core.domain.session import Session
-
-T = TypeVar("T")
 
 SWEEP_LIMIT: Final = 100
 """At most this many expired rows go per write (the rest with later ones)."""
@@ -127,14 +126,15 @@ class _Calls:
         self._store = store
         self._clock = clock
 
-    async def _alone(self, work: Callable[[Connection], Awaitable[T]], *, write: bool = True) -> T:
-        """``work`` in a unit of work of its own, committed when it returns (if ``write``)."""
+    @contextlib.asynccontextmanager
+    async def _alone(self, *, commit: bool = True) -> AsyncIterator[Connection]:
+        """The connection of a unit of work of its own, committed when the block ends well
+        (if ``commit``)."""
         uow = self._store.unit_of_work()
         async with uow:
-            result = await work(uow.connection)
-            if write:
+            yield uow.connection
+            if commit:
                 await uow.commit()
-        return result
 
 
 async def swept(conn: Connection, sweep: str, params: dict[str, Any], then: Statement) -> Result:
@@ -158,20 +158,16 @@ class SqlSessionStore(_Calls):
     __slots__ = ()
 
     async def put(self, session: Session) -> None:
-        async def work(conn: Connection) -> None:
+        async with self._alone() as conn:
             params = SESSIONS.codec(conn.dialect).params(session)
             now = conn.dialect.bind("time", self._clock.now())
             prune = {"user_id": params["user_id"], "id": params["id"], "now": now}
             await swept(conn, PRUNE_SESSIONS, prune, Statement(PUT_SESSION, params, quiet=True))
 
-        await self._alone(work)
-
     async def get(self, session_id: UUID) -> Session | None:
-        async def work(conn: Connection) -> Session | None:
+        async with self._alone(commit=False) as conn:
             rows = await conn.fetch(GET_SESSION, {"id": conn.dialect.bind("uuid", session_id)})
             return SESSIONS.codec(conn.dialect).entity(rows[0]) if rows else None
-
-        return await self._alone(work, write=False)
 
     async def rotate(
         self,
@@ -181,39 +177,37 @@ class SqlSessionStore(_Calls):
         expires_at: datetime,
         now: datetime,
     ) -> bool:
-        async def work(conn: Connection) -> int:
+        async with self._alone() as conn:
             bind = conn.dialect.bind
-            params = {
-                "id": bind("uuid", session_id),
-                "expected": expected_hash,
-                "new_hash": new_hash,
-                "expires_at": bind("time", expires_at),
-                "now": bind("time", now),
-            }
-            return await conn.change(ROTATE, params)
-
-        return await self._alone(work) == 1
+            changed = await conn.change(
+                ROTATE,
+                {
+                    "id": bind("uuid", session_id),
+                    "expected": expected_hash,
+                    "new_hash": new_hash,
+                    "expires_at": bind("time", expires_at),
+                    "now": bind("time", now),
+                },
+            )
+        return changed == 1
 
     async def revoke(self, session_id: UUID) -> None:
-        async def work(conn: Connection) -> int:
+        async with self._alone() as conn:
             bind = conn.dialect.bind
             params = {"id": bind("uuid", session_id), "now": bind("time", self._clock.now())}
-            return await conn.change(REVOKE, params)
-
-        await self._alone(work)
+            await conn.change(REVOKE, params)
 
     async def revoke_all(self, user_id: UserId, *, keep: UUID | None = None) -> int:
         """Revoke every session of the user but ``keep``; how many were not revoked before."""
-
-        async def work(conn: Connection) -> int:
+        async with self._alone() as conn:
             bind = conn.dialect.bind
             params = {"user_id": bind("uuid", user_id), "now": bind("time", self._clock.now())}
             if keep is None:
-                return await conn.change(REVOKE_ALL, params)
-            params["keep"] = bind("uuid", keep)
-            return await conn.change(REVOKE_ALL + " AND id <> :keep", params)
-
-        return max(await self._alone(work), 0)
+                count = await conn.change(REVOKE_ALL, params)
+            else:
+                params["keep"] = bind("uuid", keep)
+                count = await conn.change(REVOKE_ALL + " AND id <> :keep", params)
+        return max(count, 0)
 
 
 class SqlOneTimeTokens(_Calls):
@@ -229,8 +223,7 @@ class SqlOneTimeTokens(_Calls):
 
     async def put(self, token_hash: str, subject: str, ttl_seconds: int) -> None:
         now = self._clock.now()
-
-        async def work(conn: Connection) -> None:
+        async with self._alone() as conn:
             bind = conn.dialect.bind
             params = {
                 "token_hash": token_hash,
@@ -240,29 +233,20 @@ class SqlOneTimeTokens(_Calls):
             expired = {"token_hash": token_hash, "now": bind("time", now)}
             await swept(conn, SWEEP_TOKENS, expired, Statement(PUT_TOKEN, params, quiet=True))
 
-        await self._alone(work)
-
     async def take(self, token_hash: str) -> str | None:
-        async def work(conn: Connection) -> tuple[str, datetime] | None:
+        async with self._alone() as conn:
             script = statements(Statement(TAKE_TOKEN, {"token_hash": token_hash}))
             rows = (await conn.run(script, write=True)).rows
-            if not rows:
-                return None
-            subject, expires_at = rows[0]
-            decode = conn.dialect.decoder("time")
-            return str(subject), expires_at if decode is None else decode(expires_at)
-
-        taken = await self._alone(work)
-        if taken is None:
+            decode = conn.dialect.decoder("time") or (lambda value: value)
+        if not rows:
             return None
-        subject, expires_at = taken
-        return subject if self._clock.now() < expires_at else None
+        subject, expires_at = rows[0]
+        return str(subject) if self._clock.now() < decode(expires_at) else None
 
     async def forget(self, subject: str) -> int:
-        async def work(conn: Connection) -> int:
-            return await conn.change(FORGET_TOKENS, {"subject": subject})
-
-        return max(await self._alone(work), 0)
+        async with self._alone() as conn:
+            count = await conn.change(FORGET_TOKENS, {"subject": subject})
+        return max(count, 0)
 
 
 class SqlReplayGuard(_Calls):
@@ -274,8 +258,7 @@ class SqlReplayGuard(_Calls):
 
     async def first_use(self, key: str, ttl_seconds: int) -> bool:
         now = self._clock.now()
-
-        async def work(conn: Connection) -> bool:
+        async with self._alone() as conn:
             bind = conn.dialect.bind
             params = {
                 "key": key,
@@ -283,15 +266,12 @@ class SqlReplayGuard(_Calls):
                 "expires_at": bind("time", now + timedelta(seconds=ttl_seconds)),
             }
             expired = {"key": key, "now": params["now"]}
-            return bool((await swept(conn, SWEEP_KEYS, expired, Statement(FIRST_USE, params))).rows)
-
-        return await self._alone(work)
+            result = await swept(conn, SWEEP_KEYS, expired, Statement(FIRST_USE, params))
+        return bool(result.rows)
 
     async def forget(self, key: str) -> None:
-        async def work(conn: Connection) -> int:
-            return await conn.change(FORGET_KEY, {"key": key})
-
-        await self._alone(work)
+        async with self._alone() as conn:
+            await conn.change(FORGET_KEY, {"key": key})
 
 
 def _conforms(

@@ -129,12 +129,20 @@ class _Calls:
     @contextlib.asynccontextmanager
     async def _alone(self, *, commit: bool = True) -> AsyncIterator[Connection]:
         """The connection of a unit of work of its own, committed when the block ends well
-        (if ``commit``)."""
+        (if ``commit``; then only ``run`` answers, see ``deferred``)."""
         uow = self._store.unit_of_work()
         async with uow:
-            yield uow.connection
-            if commit:
+            if not commit:
+                yield uow.connection
+                return
+            async with uow.deferred():  # on PostgreSQL the COMMIT goes with the last statement
+                yield uow.connection
                 await uow.commit()
+
+
+async def one(conn: Connection, sql: str, params: dict[str, Any]) -> Result:
+    """One write statement's result (``run`` reads it before the commit is sent)."""
+    return await conn.run(statements(Statement(sql, params)), write=True)
 
 
 async def swept(conn: Connection, sweep: str, params: dict[str, Any], then: Statement) -> Result:
@@ -179,23 +187,21 @@ class SqlSessionStore(_Calls):
     ) -> bool:
         async with self._alone() as conn:
             bind = conn.dialect.bind
-            changed = await conn.change(
-                ROTATE,
-                {
-                    "id": bind("uuid", session_id),
-                    "expected": expected_hash,
-                    "new_hash": new_hash,
-                    "expires_at": bind("time", expires_at),
-                    "now": bind("time", now),
-                },
-            )
-        return changed == 1
+            params = {
+                "id": bind("uuid", session_id),
+                "expected": expected_hash,
+                "new_hash": new_hash,
+                "expires_at": bind("time", expires_at),
+                "now": bind("time", now),
+            }
+            changed = await one(conn, ROTATE, params)
+        return changed.rowcount == 1
 
     async def revoke(self, session_id: UUID) -> None:
         async with self._alone() as conn:
             bind = conn.dialect.bind
             params = {"id": bind("uuid", session_id), "now": bind("time", self._clock.now())}
-            await conn.change(REVOKE, params)
+            await one(conn, REVOKE, params)
 
     async def revoke_all(self, user_id: UserId, *, keep: UUID | None = None) -> int:
         """Revoke every session of the user but ``keep``; how many were not revoked before."""
@@ -203,11 +209,11 @@ class SqlSessionStore(_Calls):
             bind = conn.dialect.bind
             params = {"user_id": bind("uuid", user_id), "now": bind("time", self._clock.now())}
             if keep is None:
-                count = await conn.change(REVOKE_ALL, params)
+                revoked = await one(conn, REVOKE_ALL, params)
             else:
                 params["keep"] = bind("uuid", keep)
-                count = await conn.change(REVOKE_ALL + " AND id <> :keep", params)
-        return max(count, 0)
+                revoked = await one(conn, REVOKE_ALL + " AND id <> :keep", params)
+        return max(revoked.rowcount, 0)
 
 
 class SqlOneTimeTokens(_Calls):
@@ -235,8 +241,7 @@ class SqlOneTimeTokens(_Calls):
 
     async def take(self, token_hash: str) -> str | None:
         async with self._alone() as conn:
-            script = statements(Statement(TAKE_TOKEN, {"token_hash": token_hash}))
-            rows = (await conn.run(script, write=True)).rows
+            rows = (await one(conn, TAKE_TOKEN, {"token_hash": token_hash})).rows
             decode = conn.dialect.decoder("time") or (lambda value: value)
         if not rows:
             return None
@@ -245,8 +250,8 @@ class SqlOneTimeTokens(_Calls):
 
     async def forget(self, subject: str) -> int:
         async with self._alone() as conn:
-            count = await conn.change(FORGET_TOKENS, {"subject": subject})
-        return max(count, 0)
+            forgotten = await one(conn, FORGET_TOKENS, {"subject": subject})
+        return max(forgotten.rowcount, 0)
 
 
 class SqlReplayGuard(_Calls):
@@ -271,7 +276,7 @@ class SqlReplayGuard(_Calls):
 
     async def forget(self, key: str) -> None:
         async with self._alone() as conn:
-            await conn.change(FORGET_KEY, {"key": key})
+            await one(conn, FORGET_KEY, {"key": key})
 
 
 def _conforms(

@@ -222,8 +222,8 @@ async def test_commit_of_an_aborted_transaction_is_refused(store, dsn):
 
 async def _read_for_update(uow: PostgresUnitOfWork, flow: Workflow) -> None:
     """A read that waits on the row lock another transaction holds."""
-    query = "SELECT * FROM workflows WHERE id = %(id)s FOR UPDATE"
-    await uow._session.one(query, {"id": flow.id})
+    locking = "SELECT id FROM workflows WHERE id = :id FOR UPDATE"
+    await uow.connection.fetch(locking, {"id": flow.id})
 
 
 async def test_ping_answers_and_an_unreachable_server_fails_it_quickly(store):

@@ -114,21 +114,6 @@ class Session:
             raise RuntimeError("use the unit of work inside 'async with'")
         return conn
 
-    async def one(self, query: Query, params: Params) -> DictRow | None:
-        """The first row of a read (``None`` when there is none)."""
-        rows = await self.all(query, params)
-        return rows[0] if rows else None
-
-    async def all(self, query: Query, params: Params) -> list[DictRow]:
-        conn = self.require()
-        if self._deferred_here():
-            cursor = await conn.execute(query, params)
-            return await cursor.fetchall()
-        async with self.lock:
-            with translated(), _READ.time():
-                cursor = await conn.execute(query, params)
-                return await cursor.fetchall()
-
     async def fetch(self, sql: str, params: Params) -> list[Row]:
         """``Connection.fetch``: the rows of one read, as tuples."""
         conn = self.require()

@@ -13,10 +13,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from turbocat_adapters.postgres import migrator, nul
 from turbocat_adapters.postgres.errors import SERVICE, translate
-from turbocat_adapters.postgres.replay_guard import PostgresReplayGuard
 from turbocat_adapters.postgres.session import Connection
-from turbocat_adapters.postgres.session_store import PostgresOneTimeTokens, PostgresSessionStore
 from turbocat_adapters.postgres.uow import PostgresUnitOfWork
+from turbocat_adapters.sql.sessions import SessionPorts
 from turbocat_adapters.store_contract import MigrationState, Store
 from turbocat_core import ports
 from turbocat_core.errors import ExternalServiceError
@@ -49,7 +48,7 @@ def session_conninfo(
     return make_conninfo("", **params)
 
 
-class PostgresStore:
+class PostgresStore(SessionPorts):
     """PostgreSQL for fleets: a connection pool opened by ``open()`` (never at import or
     construction), units of work over it, migrations and a health check.
 
@@ -122,18 +121,6 @@ class PostgresStore:
     def unit_of_work(self) -> PostgresUnitOfWork:
         """A fresh unit of work (``UnitOfWorkFactory``)."""
         return PostgresUnitOfWork(self)
-
-    def session_store(self, clock: ports.Clock) -> PostgresSessionStore:
-        """Login sessions in this database (``SessionStore``; each call one statement)."""
-        return PostgresSessionStore(self, clock)
-
-    def one_time_tokens(self, clock: ports.Clock) -> PostgresOneTimeTokens:
-        """Single-use tokens in this database (``OneTimeTokens``; each call one statement)."""
-        return PostgresOneTimeTokens(self, clock)
-
-    def replay_guard(self, clock: ports.Clock) -> PostgresReplayGuard:
-        """Keys accepted once in this database (``ReplayGuard``; each call its own transaction)."""
-        return PostgresReplayGuard(self, clock)
 
     async def migrate(self) -> list[MigrationState]:
         return await migrator.migrate(self._migration_conninfo, _milliseconds(self._lock_timeout))

@@ -4,15 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from turbocat_adapters.postgres.repositories.accounts import (
-    PostgresApiKeyRepository,
-    PostgresAuditLogRepository,
-    PostgresUserRepository,
-)
-from turbocat_adapters.postgres.repositories.publishing import (
-    PostgresDeploymentRepository,
-    PostgresTemplateRepository,
-)
 from turbocat_adapters.postgres.session import Session
 from turbocat_adapters.sql.uow import SqlUnitOfWork
 from turbocat_core import ports
@@ -35,11 +26,6 @@ class PostgresUnitOfWork(SqlUnitOfWork):
     def __init__(self, store: PostgresStore) -> None:
         session = self._session = Session(store)
         super().__init__(session)
-        self.users: ports.UserRepository = PostgresUserRepository(session)
-        self.templates: ports.TemplateRepository = PostgresTemplateRepository(session)
-        self.deployments: ports.DeploymentRepository = PostgresDeploymentRepository(session)
-        self.api_keys: ports.ApiKeyRepository = PostgresApiKeyRepository(session)
-        self.audit_logs: ports.AuditLogRepository = PostgresAuditLogRepository(session)
 
     @property
     def _transaction(self) -> Session:

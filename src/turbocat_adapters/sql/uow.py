@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 from typing import Protocol, Self
 
+from turbocat_adapters.sql.accounts import ApiKeyRepository, AuditLogRepository, UserRepository
 from turbocat_adapters.sql.analytics import AnalyticsRepository
 from turbocat_adapters.sql.catalog import AgentRepository, WorkflowRepository
 from turbocat_adapters.sql.connection import Connection
+from turbocat_adapters.sql.publishing import DeploymentRepository, TemplateRepository
 from turbocat_adapters.sql.runs import (
     ExecutionLogRepository,
     ExecutionRepository,
@@ -51,6 +53,11 @@ class Repositories:
         self.step_runs: ports.StepRunRepository = StepRunRepository(connection)
         self.logs: ports.ExecutionLogRepository = ExecutionLogRepository(connection)
         self.analytics: ports.AnalyticsRepository = AnalyticsRepository(connection)
+        self.users: ports.UserRepository = UserRepository(connection)
+        self.api_keys: ports.ApiKeyRepository = ApiKeyRepository(connection)
+        self.audit_logs: ports.AuditLogRepository = AuditLogRepository(connection)
+        self.templates: ports.TemplateRepository = TemplateRepository(connection)
+        self.deployments: ports.DeploymentRepository = DeploymentRepository(connection)
 
 
 class SqlUnitOfWork(Repositories):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from turbocat_adapters.sqlite.session_store import SqliteOneTimeTokens, SqliteSessionStore
 from turbocat_adapters.sqlite.store import SqliteStore
 from turbocat_adapters.sqlite.uow import SqliteUnitOfWork
 
-__all__ = ["SqliteOneTimeTokens", "SqliteSessionStore", "SqliteStore", "SqliteUnitOfWork"]
+__all__ = ["SqliteStore", "SqliteUnitOfWork"]

@@ -6,10 +6,9 @@ import asyncio
 from pathlib import Path
 
 from turbocat_adapters.migrations import discover
+from turbocat_adapters.sql.sessions import SessionPorts
 from turbocat_adapters.sqlite import migrator
 from turbocat_adapters.sqlite.errors import SERVICE
-from turbocat_adapters.sqlite.replay_guard import SqliteReplayGuard
-from turbocat_adapters.sqlite.session_store import SqliteOneTimeTokens, SqliteSessionStore
 from turbocat_adapters.sqlite.uow import SqliteUnitOfWork
 from turbocat_adapters.sqlite.worker import Worker
 from turbocat_adapters.store_contract import MigrationState, Store
@@ -17,7 +16,7 @@ from turbocat_core import ports
 from turbocat_core.errors import ExternalServiceError
 
 
-class SqliteStore:
+class SqliteStore(SessionPorts):
     """Every repository over one SQLite file (``TURBOCAT_DATA_DIR/turbocat.db`` by default).
 
     ``open()`` creates the file's directory, starts one worker thread owning a writer and a
@@ -93,18 +92,6 @@ class SqliteStore:
     def unit_of_work(self) -> SqliteUnitOfWork:
         """A fresh unit of work over this store (``UnitOfWorkFactory``)."""
         return SqliteUnitOfWork(self)
-
-    def session_store(self, clock: ports.Clock) -> SqliteSessionStore:
-        """Login sessions in this file (``SessionStore``; each call its own transaction)."""
-        return SqliteSessionStore(self, clock)
-
-    def one_time_tokens(self, clock: ports.Clock) -> SqliteOneTimeTokens:
-        """Single-use tokens in this file (``OneTimeTokens``; each call its own transaction)."""
-        return SqliteOneTimeTokens(self, clock)
-
-    def replay_guard(self, clock: ports.Clock) -> SqliteReplayGuard:
-        """Keys accepted once in this file (``ReplayGuard``; each call its own transaction)."""
-        return SqliteReplayGuard(self, clock)
 
     async def migrate(self) -> list[MigrationState]:
         """Apply pending migrations (open does it too); the ones this call applied."""

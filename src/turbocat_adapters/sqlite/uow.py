@@ -6,13 +6,6 @@ from typing import TYPE_CHECKING
 
 from turbocat_adapters.sql.uow import SqlUnitOfWork
 from turbocat_adapters.sqlite.dialect import SqliteConnection
-from turbocat_adapters.sqlite.entities import (
-    SqliteApiKeyRepository,
-    SqliteAuditLogRepository,
-    SqliteDeploymentRepository,
-    SqliteTemplateRepository,
-    SqliteUserRepository,
-)
 from turbocat_adapters.sqlite.transaction import Transaction
 from turbocat_core import ports
 
@@ -41,11 +34,6 @@ class SqliteUnitOfWork(SqlUnitOfWork):
     def __init__(self, store: SqliteStore) -> None:
         tx = self._tx = Transaction(store)
         super().__init__(SqliteConnection(tx))
-        self.users: ports.UserRepository = SqliteUserRepository(tx)
-        self.templates: ports.TemplateRepository = SqliteTemplateRepository(tx)
-        self.deployments: ports.DeploymentRepository = SqliteDeploymentRepository(tx)
-        self.api_keys: ports.ApiKeyRepository = SqliteApiKeyRepository(tx)
-        self.audit_logs: ports.AuditLogRepository = SqliteAuditLogRepository(tx)
 
     @property
     def _transaction(self) -> Transaction:

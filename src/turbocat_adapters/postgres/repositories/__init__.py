@@ -1,1 +1,0 @@
-"""The PostgreSQL repositories, one module per group of aggregates."""

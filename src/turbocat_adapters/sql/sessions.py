@@ -1,0 +1,286 @@
+"""Login sessions, one-time tokens and replay keys in a SQL store: each call a transaction
+of its own, committed before it returns.
+
+They are not part of the caller's unit of work: each call opens one of the store's own
+(a pooled connection on PostgreSQL; on SQLite the store's write lock, ``Conflict`` after
+``lock_timeout``, so a coroutine holding a unit of work's write transaction must not call
+them: it would wait for itself). Reads see committed data. Writes that also sweep expired
+rows delete at most ``SWEEP_LIMIT`` of them, and on PostgreSQL skip the rows another
+transaction holds, so a sweep never waits for, nor deadlocks with, another process. Times
+come from the injected clock, never from the database, so every process sharing the
+database agrees with its own clock's idea of expiry (no monotonic clock: they are shared).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any, Final, Protocol
+from uuid import UUID
+
+from turbocat_adapters.sql.connection import Connection, Result, Script, Statement
+from turbocat_adapters.sql.tables import Table
+from turbocat_core import ports
+from turbocat_core.domain.common import UserId
+from turbocat_core.domain.session import Session
+
+SWEEP_LIMIT: Final = 100
+"""At most this many expired rows go per write (the rest with later ones)."""
+
+
+def expired(table: str, key: str, spared: str) -> str:
+    """Deletes at most ``:sweep`` expired rows of ``table``, oldest first, but ``spared``
+    (``{skip_locked}``: see ``swept``)."""
+    return f"""
+DELETE FROM {table} WHERE {key} IN (
+    SELECT {key} FROM {table} WHERE expires_at <= :now AND {spared}
+    ORDER BY expires_at LIMIT :sweep{{skip_locked}}
+)"""
+
+
+SESSIONS: Final = Table("sessions", Session, "session")
+PUT_SESSION: Final = (
+    SESSIONS.insert()
+    + " ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in SESSIONS.columns if name != "id")
+)
+# Expired sessions of the same user go when it logs in again (served by the user_id index).
+PRUNE_SESSIONS: Final = expired("sessions", "id", "user_id = :user_id AND id <> :id")
+GET_SESSION: Final = SESSIONS.select("id = :id")
+REVOKE: Final = "UPDATE sessions SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL"
+ROTATE: Final = """
+UPDATE sessions SET refresh_hash = :new_hash, expires_at = :expires_at, last_used_at = :now
+WHERE id = :id AND refresh_hash = :expected AND revoked_at IS NULL"""
+# On PostgreSQL (READ COMMITTED) a row another revoke_all changed meanwhile is checked again
+# once its lock is granted: of two concurrent calls, each session is counted by exactly one.
+REVOKE_ALL: Final = (
+    "UPDATE sessions SET revoked_at = :now WHERE user_id = :user_id AND revoked_at IS NULL"
+)
+
+PUT_TOKEN: Final = """
+INSERT INTO one_time_tokens (token_hash, subject, expires_at)
+VALUES (:token_hash, :subject, :expires_at)
+ON CONFLICT (token_hash) DO UPDATE SET
+    subject = excluded.subject, expires_at = excluded.expires_at"""
+SWEEP_TOKENS: Final = expired("one_time_tokens", "token_hash", "token_hash <> :token_hash")
+# A second DELETE of the same row waits for the first and then finds nothing: one winner.
+TAKE_TOKEN: Final = (
+    "DELETE FROM one_time_tokens WHERE token_hash = :token_hash RETURNING subject, expires_at"
+)
+FORGET_TOKENS: Final = "DELETE FROM one_time_tokens WHERE subject = :subject"
+
+# Inserts the key, or takes over its row when that has expired; a row comes back only then.
+# A concurrent insert of the same key waits for this one and then finds a live row: one
+# winner. The sweep skips the key itself (its row is the insert's business).
+FIRST_USE: Final = """
+INSERT INTO replay_keys (replay_key, expires_at) VALUES (:key, :expires_at)
+ON CONFLICT (replay_key) DO UPDATE SET expires_at = excluded.expires_at
+WHERE replay_keys.expires_at <= :now
+RETURNING replay_key"""
+SWEEP_KEYS: Final = expired("replay_keys", "replay_key", "replay_key <> :key")
+FORGET_KEY: Final = "DELETE FROM replay_keys WHERE replay_key = :key"
+
+
+class UnitOfWork(ports.UnitOfWork, Protocol):
+    """A SQL store's unit of work: the port's, and the connection it runs on."""
+
+    @property
+    def connection(self) -> Connection: ...
+
+
+class SessionPorts:
+    """What a SQL store gives beside its units of work: the ports whose every call is a
+    transaction of its own."""
+
+    __slots__ = ()
+
+    def unit_of_work(self) -> UnitOfWork:
+        raise NotImplementedError
+
+    def session_store(self, clock: ports.Clock) -> SqlSessionStore:
+        """Login sessions (``SessionStore``)."""
+        return SqlSessionStore(self, clock)
+
+    def one_time_tokens(self, clock: ports.Clock) -> SqlOneTimeTokens:
+        """Single-use tokens (``OneTimeTokens``)."""
+        return SqlOneTimeTokens(self, clock)
+
+    def replay_guard(self, clock: ports.Clock) -> SqlReplayGuard:
+        """Keys accepted once (``ReplayGuard``)."""
+        return SqlReplayGuard(self, clock)
+
+
+def statements(*each: Statement) -> Script[Result]:
+    """A script of ``each`` in turn; the last one's result."""
+    result = Result([], -1)
+    for statement in each:
+        result = yield statement
+    return result
+
+
+class _Calls:
+    __slots__ = ("_clock", "_store")
+
+    def __init__(self, store: SessionPorts, clock: ports.Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    @contextlib.asynccontextmanager
+    async def _alone(self, *, commit: bool = True) -> AsyncIterator[Connection]:
+        """The connection of a unit of work of its own, committed when the block ends well
+        (if ``commit``; then only ``run`` answers, see ``deferred``)."""
+        uow = self._store.unit_of_work()
+        async with uow:
+            if not commit:
+                yield uow.connection
+                return
+            async with uow.deferred():  # on PostgreSQL the COMMIT goes with the last statement
+                yield uow.connection
+                await uow.commit()
+
+
+async def one(conn: Connection, sql: str, params: dict[str, Any]) -> Result:
+    """One write statement's result (``run`` reads it before the commit is sent)."""
+    return await conn.run(statements(Statement(sql, params)), write=True)
+
+
+async def swept(conn: Connection, sweep: str, params: dict[str, Any], then: Statement) -> Result:
+    """The expired rows ``sweep`` picks deleted (on PostgreSQL, those another transaction
+    holds are skipped, not waited for), then ``then``, in one go; ``then``'s result."""
+    # SQLite writes one transaction at a time: there is nothing to skip.
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgres" else ""
+    first = Statement(sweep.format(skip_locked=lock), params | {"sweep": SWEEP_LIMIT}, quiet=True)
+    return await conn.run(statements(first, then), write=True)
+
+
+class SqlSessionStore(_Calls):
+    """Sessions in the ``sessions`` table, as ``MemorySessionStore`` keeps them.
+
+    ``put`` inserts or replaces the whole row (the user must exist: ``ValidationFailed``
+    otherwise) and deletes the user's other sessions that have expired; ``get`` returns a
+    revoked session too (with ``revoked_at``); ``revoke`` keeps the first revocation time;
+    ``revoke_all`` answers how many sessions it newly revoked.
+    """
+
+    __slots__ = ()
+
+    async def put(self, session: Session) -> None:
+        async with self._alone() as conn:
+            params = SESSIONS.codec(conn.dialect).params(session)
+            now = conn.dialect.bind("time", self._clock.now())
+            prune = {"user_id": params["user_id"], "id": params["id"], "now": now}
+            await swept(conn, PRUNE_SESSIONS, prune, Statement(PUT_SESSION, params, quiet=True))
+
+    async def get(self, session_id: UUID) -> Session | None:
+        async with self._alone(commit=False) as conn:
+            rows = await conn.fetch(GET_SESSION, {"id": conn.dialect.bind("uuid", session_id)})
+            return SESSIONS.codec(conn.dialect).entity(rows[0]) if rows else None
+
+    async def rotate(
+        self,
+        session_id: UUID,
+        expected_hash: str,
+        new_hash: str,
+        expires_at: datetime,
+        now: datetime,
+    ) -> bool:
+        async with self._alone() as conn:
+            bind = conn.dialect.bind
+            params = {
+                "id": bind("uuid", session_id),
+                "expected": expected_hash,
+                "new_hash": new_hash,
+                "expires_at": bind("time", expires_at),
+                "now": bind("time", now),
+            }
+            changed = await one(conn, ROTATE, params)
+        return changed.rowcount == 1
+
+    async def revoke(self, session_id: UUID) -> None:
+        async with self._alone() as conn:
+            bind = conn.dialect.bind
+            params = {"id": bind("uuid", session_id), "now": bind("time", self._clock.now())}
+            await one(conn, REVOKE, params)
+
+    async def revoke_all(self, user_id: UserId, *, keep: UUID | None = None) -> int:
+        """Revoke every session of the user but ``keep``; how many were not revoked before."""
+        async with self._alone() as conn:
+            bind = conn.dialect.bind
+            params = {"user_id": bind("uuid", user_id), "now": bind("time", self._clock.now())}
+            if keep is None:
+                revoked = await one(conn, REVOKE_ALL, params)
+            else:
+                params["keep"] = bind("uuid", keep)
+                revoked = await one(conn, REVOKE_ALL + " AND id <> :keep", params)
+        return max(revoked.rowcount, 0)
+
+
+class SqlOneTimeTokens(_Calls):
+    """Single-use tokens in ``one_time_tokens``, expiring ``ttl_seconds`` after ``put`` by
+    the clock's wall time.
+
+    ``take`` is one ``DELETE … RETURNING``, so of two takes of one token (in any processes)
+    exactly one gets the subject; an expired token is deleted and gives ``None``. Each
+    ``put`` also sweeps tokens that have expired.
+    """
+
+    __slots__ = ()
+
+    async def put(self, token_hash: str, subject: str, ttl_seconds: int) -> None:
+        now = self._clock.now()
+        async with self._alone() as conn:
+            bind = conn.dialect.bind
+            params = {
+                "token_hash": token_hash,
+                "subject": subject,
+                "expires_at": bind("time", now + timedelta(seconds=ttl_seconds)),
+            }
+            expired = {"token_hash": token_hash, "now": bind("time", now)}
+            await swept(conn, SWEEP_TOKENS, expired, Statement(PUT_TOKEN, params, quiet=True))
+
+    async def take(self, token_hash: str) -> str | None:
+        async with self._alone() as conn:
+            rows = (await one(conn, TAKE_TOKEN, {"token_hash": token_hash})).rows
+            decode = conn.dialect.decoder("time") or (lambda value: value)
+        if not rows:
+            return None
+        subject, expires_at = rows[0]
+        return str(subject) if self._clock.now() < decode(expires_at) else None
+
+    async def forget(self, subject: str) -> int:
+        async with self._alone() as conn:
+            forgotten = await one(conn, FORGET_TOKENS, {"subject": subject})
+        return max(forgotten.rowcount, 0)
+
+
+class SqlReplayGuard(_Calls):
+    """``replay_keys`` rows, expiring ``ttl_seconds`` after their first use by the clock's
+    wall time. ``first_use`` is one upsert, so of concurrent calls (in any processes)
+    exactly one inserts; it also sweeps expired keys in the same transaction."""
+
+    __slots__ = ()
+
+    async def first_use(self, key: str, ttl_seconds: int) -> bool:
+        now = self._clock.now()
+        async with self._alone() as conn:
+            bind = conn.dialect.bind
+            params = {
+                "key": key,
+                "now": bind("time", now),
+                "expires_at": bind("time", now + timedelta(seconds=ttl_seconds)),
+            }
+            expired = {"key": key, "now": params["now"]}
+            result = await swept(conn, SWEEP_KEYS, expired, Statement(FIRST_USE, params))
+        return bool(result.rows)
+
+    async def forget(self, key: str) -> None:
+        async with self._alone() as conn:
+            await one(conn, FORGET_KEY, {"key": key})
+
+
+def _conforms(
+    sessions: SqlSessionStore, tokens: SqlOneTimeTokens, guard: SqlReplayGuard
+) -> tuple[ports.SessionStore, ports.OneTimeTokens, ports.ReplayGuard]:
+    """Never called: mypy checks here that the classes match their ports."""
+    return sessions, tokens, guard

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from turbocat_core.agents.configs import check_agent_config
 from turbocat_core.agents.failures import AgentFailure
 from turbocat_core.domain.agent import Agent, AgentType
 from turbocat_core.domain.common import ExecutionId, JsonObject, UserId, WorkflowId
-from turbocat_core.domain.execution import LogLevel
-
-if TYPE_CHECKING:
-    from turbocat_core.engine.runner import Engine
+from turbocat_core.domain.execution import Execution, LogLevel
+from turbocat_core.ports.clock import Clock
+from turbocat_core.ports.coordination import CancellationSignal, Claims
+from turbocat_core.ports.randomness import IdGenerator
+from turbocat_core.ports.run_store import RunUnitOfWorkFactory
 
 LogFn = Callable[[LogLevel, str, JsonObject], Awaitable[None]]
 """Writes one line to the execution's log, attached to the running step."""
@@ -43,10 +44,35 @@ class AgentCalls(Protocol):
         ...
 
 
+class ChildRuns(Protocol):
+    """What the engine running a step lends the WORKFLOW agent to run child executions in
+    this process: its store, clock, ids, claims and cancellation, and one processing of a
+    child with this engine."""
+
+    @property
+    def uow(self) -> RunUnitOfWorkFactory: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def ids(self) -> IdGenerator: ...
+    @property
+    def cancellation(self) -> CancellationSignal: ...
+    @property
+    def claims(self) -> Claims | None:
+        """Where leases and concurrency limits are decided (``None``: not enforced)."""
+        ...
+
+    async def run_once(self, execution_id: ExecutionId) -> Execution | None:
+        """Process the child once, to its end (it holds the parent's worker, so it never
+        parks on a WAIT); ``None`` when its workflow's ``concurrencyLimit`` holds it back
+        (still PENDING: try again later)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunContext:
-    """Where an agent runs: the execution, the step, the attempt, secrets, a log and the
-    engine running it."""
+    """Where an agent runs: the execution, the step, the attempt, secrets, a log, and what
+    the engine running it lends it."""
 
     execution_id: ExecutionId
     workflow_id: WorkflowId
@@ -58,8 +84,8 @@ class RunContext:
     """The run's deployment variables when the agent belongs to their owner, else empty
     (another user's agent never sees them: ``engine.env``)."""
     log: LogFn = _discard
-    engine: Engine | None = None
-    """The engine running the step (the WORKFLOW agent runs child executions with it);
+    children: ChildRuns | None = None
+    """How the WORKFLOW agent runs child executions, with the engine running the step;
     ``None`` where an agent is called outside a run."""
     calls: AgentCalls | None = None
     """Other agents this one may run as tools; ``None`` outside a run."""

@@ -15,12 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
 from turbocat_core.agents.configs import check_workflow_config
-from turbocat_core.agents.contract import RunContext
+from turbocat_core.agents.contract import ChildRuns, RunContext
 from turbocat_core.agents.failures import AgentFailure, FailureKind
 from turbocat_core.domain.access import Actor
 from turbocat_core.domain.agent import Agent
@@ -40,7 +39,6 @@ from turbocat_core.usecases.running import ADMISSION_RETRY, LeaseHeld, LeaseLost
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from turbocat_core.engine.runner import Engine
     from turbocat_core.ports.coordination import Claims
 
 CHILD_TRIGGER: Final = TriggerType.EVENT
@@ -60,7 +58,7 @@ class _NotQueued:
 
 class WorkflowAgent:
     """Runs WORKFLOW agents (docs/agents.md) as child executions, with the engine running the
-    parent's step (``RunContext.engine``): whoever builds the engine has nothing to bind."""
+    parent's step (``RunContext.children``): whoever builds the engine has nothing to bind."""
 
     def check_config(self, config: JsonObject) -> None:
         check_workflow_config(config)
@@ -68,8 +66,8 @@ class WorkflowAgent:
     async def execute(
         self, agent: Agent, config: JsonObject, inputs: JsonObject, ctx: RunContext
     ) -> Any:
-        engine = ctx.engine
-        if engine is None:
+        runs = ctx.children
+        if runs is None:
             raise AgentFailure(
                 "WORKFLOW agents run only inside an execution (no engine runs this step)",
                 retryable=False,
@@ -81,10 +79,10 @@ class WorkflowAgent:
                 f"{ctx.depth} level(s) deep, so workflow {target} cannot run as its child",
                 retryable=False,
             )
-        actor = await _actor(engine, ctx)
-        await self._cancel_stale(engine, actor, ctx)
-        child = await self._start(engine, actor, ctx, target, inputs)
-        task = asyncio.create_task(_run_child(engine, child.id), name=f"child-{child.id}")
+        actor = await _actor(runs, ctx)
+        await self._cancel_stale(runs, actor, ctx)
+        child = await self._start(runs, actor, ctx, target, inputs)
+        task = asyncio.create_task(_run_child(runs, child.id), name=f"child-{child.id}")
         try:
             await ctx.log(
                 LogLevel.INFO,
@@ -95,25 +93,23 @@ class WorkflowAgent:
             # run abruptly (that would leave it RUNNING); it is cancelled properly below.
             await asyncio.wait([task])
         except asyncio.CancelledError:
-            await _stop_child(engine, actor, child.id, task)
+            await _stop_child(runs, actor, child.id, task)
             raise
         return _outcome(task.result())
 
     async def _start(
         self,
-        engine: Engine,
+        runs: ChildRuns,
         actor: Actor,
         ctx: RunContext,
         target: WorkflowId,
         inputs: JsonObject,
     ) -> Execution:
-        async with engine.uow() as uow:
+        async with runs.uow() as uow:
             parent = await uow.executions.get(ctx.execution_id)
         if parent is None:
             raise AgentFailure(f"execution {ctx.execution_id} no longer exists", retryable=False)
-        start = StartExecution(
-            uow=engine.uow, clock=engine.clock, ids=engine.ids, queue=_NotQueued()
-        )
+        start = StartExecution(uow=runs.uow, clock=runs.clock, ids=runs.ids, queue=_NotQueued())
         try:
             return await start(
                 actor,
@@ -143,7 +139,7 @@ class WorkflowAgent:
                 f"workflow {target} cannot run: {error.message}", retryable=False
             ) from None
 
-    async def _cancel_stale(self, engine: Engine, actor: Actor, ctx: RunContext) -> None:
+    async def _cancel_stale(self, runs: ChildRuns, actor: Actor, ctx: RunContext) -> None:
         """Cancel children an earlier attempt of this step left unfinished (its process died
         and the parent resumed): the new attempt starts its own child (at least once)."""
         if ctx.attempt <= 1:
@@ -157,7 +153,7 @@ class WorkflowAgent:
                 page_size=100,
                 filters={"parent_execution_id": ctx.execution_id},
             )
-            async with engine.uow() as uow:
+            async with runs.uow() as uow:
                 found = await uow.executions.list(query)
             children += found.items
             if not found.has_next:
@@ -173,7 +169,7 @@ class WorkflowAgent:
                 and earlier < ctx.attempt
             ):
                 with contextlib.suppress(InvalidState, NotFound):
-                    await _canceller(engine)(actor, child.id)
+                    await _canceller(runs)(actor, child.id)
                 await ctx.log(
                     LogLevel.WARN,
                     f"cancelled child execution {child.id} left running by attempt {earlier}",
@@ -188,32 +184,30 @@ def _workflow_id(value: Any) -> WorkflowId:
     raise AgentFailure(f"workflowId {value!r} is not a workflow id (a UUID)", retryable=False)
 
 
-async def _actor(engine: Engine, ctx: RunContext) -> Actor:
+async def _actor(runs: ChildRuns, ctx: RunContext) -> Actor:
     """The user the parent runs for (children run for them too); ADMINs may run anyone's."""
-    async with engine.uow() as uow:
+    async with runs.uow() as uow:
         user = await uow.users.get(ctx.user_id)
     role = user.role if user is not None else UserRole.USER
     return Actor(user_id=ctx.user_id, role=role)
 
 
-def _canceller(engine: Engine) -> CancelExecution:
+def _canceller(runs: ChildRuns) -> CancelExecution:
     return CancelExecution(
-        uow=engine.uow, clock=engine.clock, ids=engine.ids, cancellation=engine.cancellation
+        uow=runs.uow, clock=runs.clock, ids=runs.ids, cancellation=runs.cancellation
     )
 
 
-async def _run_child(engine: Engine, child_id: ExecutionId) -> Execution:
+async def _run_child(runs: ChildRuns, child_id: ExecutionId) -> Execution:
     """Run the child to its end in this process, under its lease when the engine has claims
     (so a fleet's reaper does not hand it to another worker meanwhile)."""
-    # The parent holds its worker while the child runs, so the child never parks on a WAIT.
-    runner = replace(engine, settings=replace(engine.settings, park_waits_over=None))
-    async with _lease(engine.claims, child_id, engine.ids.new_id().hex[-12:]):
+    async with _lease(runs.claims, child_id, runs.ids.new_id().hex[-12:]):
         while True:
-            result = await runner.run_once(child_id)
-            if result.admitted:
-                return result.execution
+            child = await runs.run_once(child_id)
+            if child is not None:
+                return child
             # Held back by the child workflow's concurrencyLimit: try again shortly.
-            await engine.clock.sleep(ADMISSION_RETRY)
+            await runs.clock.sleep(ADMISSION_RETRY)
 
 
 @contextlib.asynccontextmanager
@@ -235,12 +229,12 @@ async def _lease(claims: Claims | None, child_id: ExecutionId, tag: str) -> Asyn
 
 
 async def _stop_child(
-    engine: Engine, actor: Actor, child_id: ExecutionId, task: asyncio.Task[Execution]
+    runs: ChildRuns, actor: Actor, child_id: ExecutionId, task: asyncio.Task[Execution]
 ) -> None:
     """The step is interrupted: cancel the child (CANCELLED, its steps interrupted by its own
     run loop) and wait briefly for its run to record that."""
     with contextlib.suppress(InvalidState, NotFound):
-        await _canceller(engine)(actor, child_id)
+        await _canceller(runs)(actor, child_id)
     done, _ = await asyncio.wait([task], timeout=STOP_GRACE)
     if not done:  # its run did not stop in time: stop it; a later run tidies its steps
         task.cancel()

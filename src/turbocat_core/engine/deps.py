@@ -33,7 +33,7 @@ class EngineSettings:
 
 ContextFactory = Callable[..., RunContext]
 """Builds the ``RunContext`` an agent runs with, from the attempt's fields (``RunContext``
-minus what the engine adds: itself, for the WORKFLOW agent's child runs)."""
+minus what the engine adds: its ``ChildRuns``, for the WORKFLOW agent)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

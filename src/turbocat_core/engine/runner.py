@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -83,8 +83,8 @@ class Engine(EnginePorts):
     """Told what happens to the runs (metrics, traces: ``engine.observer``)."""
 
     def _deps(self) -> EngineDeps:
-        """What the parts of one processing use; agents get this engine in their context
-        (the WORKFLOW agent runs child executions with it)."""
+        """What the parts of one processing use; agents get ``_ChildRuns`` of this engine in
+        their context (the WORKFLOW agent runs child executions with it)."""
         return EngineDeps(
             uow=self.uow,
             clock=self.clock,
@@ -93,7 +93,7 @@ class Engine(EnginePorts):
             executors=self.executors,
             cancellation=self.cancellation,
             settings=self.settings,
-            context=partial(RunContext, engine=self),
+            context=partial(RunContext, children=_ChildRuns(self)),
             on_log=self.on_log,
         )
 
@@ -208,6 +208,27 @@ async def _tidy(deps: EngineDeps, state: RunState) -> None:
     await journal.commit(
         runs=[run for run, _ in transitions], logs=[line for _, line in transitions]
     )
+
+
+class _ChildRuns:
+    """The ``ChildRuns`` an engine lends its steps' agents: its ports, and processings that
+    sleep through WAITs (a child holds its parent's worker, so it never parks)."""
+
+    __slots__ = ("_engine", "cancellation", "claims", "clock", "ids", "uow")
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.uow = engine.uow
+        self.clock = engine.clock
+        self.ids = engine.ids
+        self.cancellation = engine.cancellation
+        self.claims = engine.claims
+
+    async def run_once(self, execution_id: ExecutionId) -> Execution | None:
+        engine = self._engine
+        runner = replace(engine, settings=replace(engine.settings, park_waits_over=None))
+        result = await runner.run_once(execution_id)
+        return result.execution if result.admitted else None
 
 
 async def _parked(uow: RunUnitOfWork, execution: Execution) -> bool:

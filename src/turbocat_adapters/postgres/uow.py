@@ -13,13 +13,8 @@ if TYPE_CHECKING:
 
 
 class PostgresUnitOfWork(SqlUnitOfWork):
-    """The port's unit of work (its contract: ``ports.RunUnitOfWork``) on one connection
-    taken from the pool.
-
-    ``async with`` takes a connection (``pool.getconn``, never ``pool.connection()``, which
-    would commit on a clean exit) and leaving gives it back. A refused write (``Conflict``,
-    ``ValidationFailed``) undoes only itself. Driver errors come out as ``TurbocatError``s.
-    """
+    """One transaction on a connection taken with ``pool.getconn`` (``pool.connection()``
+    would commit on a clean exit); leaving gives it back."""
 
     __slots__ = ("_session",)
 

@@ -61,6 +61,7 @@ FROM around""",
     # ``+status`` keeps SQLite off the status index (most rows are finished: it would walk
     # them all when nothing is left to prune) and on the completed_at one.
     "prunable": PRUNABLE.replace("WHERE status IN", "WHERE +status IN", 1),
+    "skip_locked": "",  # one writer at a time: nothing to skip
 }
 
 

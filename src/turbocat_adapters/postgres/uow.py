@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from turbocat_adapters.postgres.session import Session
 from turbocat_adapters.sql.uow import SqlUnitOfWork
-from turbocat_core import ports
 
 if TYPE_CHECKING:
     from turbocat_adapters.postgres.store import PostgresStore
@@ -25,8 +24,3 @@ class PostgresUnitOfWork(SqlUnitOfWork):
     @property
     def _transaction(self) -> Session:
         return self._session
-
-
-def _conforms(uow: PostgresUnitOfWork) -> ports.UnitOfWork:
-    """Never called: mypy checks here that the class matches the port structurally."""
-    return uow

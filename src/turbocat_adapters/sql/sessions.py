@@ -245,10 +245,3 @@ class SqlReplayGuard(_Calls):
     async def forget(self, key: str) -> None:
         async with self._alone() as conn:
             await one(conn, FORGET_KEY, {"key": key})
-
-
-def _conforms(
-    sessions: SqlSessionStore, tokens: SqlOneTimeTokens, guard: SqlReplayGuard
-) -> tuple[ports.SessionStore, ports.OneTimeTokens, ports.ReplayGuard]:
-    """Never called: mypy checks here that the classes match their ports."""
-    return sessions, tokens, guard

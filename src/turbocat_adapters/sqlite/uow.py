@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from turbocat_adapters.sql.uow import SqlUnitOfWork
 from turbocat_adapters.sqlite.dialect import SqliteConnection
 from turbocat_adapters.sqlite.transaction import Transaction
-from turbocat_core import ports
 
 if TYPE_CHECKING:
     from turbocat_adapters.sqlite.store import SqliteStore
@@ -27,8 +26,3 @@ class SqliteUnitOfWork(SqlUnitOfWork):
     @property
     def _transaction(self) -> Transaction:
         return self._tx
-
-
-def _conforms(uow: SqliteUnitOfWork) -> ports.UnitOfWork:
-    """Never called: mypy checks here that the class matches the port structurally."""
-    return uow

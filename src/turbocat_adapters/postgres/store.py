@@ -114,7 +114,7 @@ class PostgresStore(SessionPorts):
         return self._pool.get_stats() if self._pool is not None else None
 
     def unit_of_work(self) -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(self)
+        return PostgresUnitOfWork(lambda: self.pool)
 
     async def migrate(self) -> list[MigrationState]:
         return await migrator.migrate(self._migration_conninfo, _milliseconds(self._lock_timeout))

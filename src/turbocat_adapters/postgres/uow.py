@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from turbocat_adapters.postgres.session import Session
+from turbocat_adapters.postgres.session import Pool, Session
 from turbocat_adapters.sql.uow import SqlUnitOfWork
-
-if TYPE_CHECKING:
-    from turbocat_adapters.postgres.store import PostgresStore
 
 
 class PostgresUnitOfWork(SqlUnitOfWork):
@@ -17,8 +12,8 @@ class PostgresUnitOfWork(SqlUnitOfWork):
 
     __slots__ = ("_session",)
 
-    def __init__(self, store: PostgresStore) -> None:
-        session = self._session = Session(store)
+    def __init__(self, pool: Pool) -> None:
+        session = self._session = Session(pool)
         super().__init__(session)
 
     @property

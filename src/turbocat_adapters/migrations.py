@@ -18,6 +18,9 @@ from typing import Final
 from turbocat_adapters.store_contract import MigrationError, MigrationState
 
 _FILE: Final = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+HISTORY: Final = (
+    "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,9 @@ class Migration:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
+
+    def failed(self, detail: object) -> MigrationError:
+        return MigrationError(f"migration {self.version:04d}_{self.name} failed: {detail}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,7 @@ GROUP BY grp, p""",
     # The rows picked stay locked until the transaction ends; rows another transaction holds
     # (a late log line, say) are skipped, not waited for: a later batch takes them.
     "prunable": PRUNABLE + " FOR UPDATE SKIP LOCKED",
+    "skip_locked": " FOR UPDATE SKIP LOCKED",
 }
 
 

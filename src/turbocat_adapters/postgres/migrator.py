@@ -8,9 +8,9 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 
-from turbocat_adapters.migrations import Applied, Migration, discover, plan, status
+from turbocat_adapters.migrations import HISTORY, Applied, Migration, discover, plan, status
 from turbocat_adapters.postgres.errors import translated
-from turbocat_adapters.store_contract import MigrationError, MigrationState
+from turbocat_adapters.store_contract import MigrationState
 
 PACKAGE: Final = "turbocat_adapters.postgres.migrations"
 MIGRATION_LOCK: Final = 0x747572626F636174  # b"turbocat": the advisory lock key of migrate()
@@ -23,9 +23,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at timestamptz NOT NULL DEFAULT now()
 )"""
 HISTORY_EXISTS: Final = "SELECT to_regclass('schema_migrations') IS NOT NULL AS present"
-READ_HISTORY: Final = (
-    "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"
-)
 RECORD_MIGRATION: Final = """
 INSERT INTO schema_migrations (version, name, checksum)
 VALUES (%(version)s, %(name)s, %(checksum)s)
@@ -42,7 +39,7 @@ async def _connect(conninfo: str) -> psycopg.AsyncConnection[DictRow]:
 
 
 async def _history(conn: psycopg.AsyncConnection[DictRow]) -> list[Applied]:
-    cursor = await conn.execute(READ_HISTORY)
+    cursor = await conn.execute(HISTORY)
     return [
         Applied(row["version"], row["name"], row["checksum"], row["applied_at"])
         for row in await cursor.fetchall()
@@ -51,7 +48,6 @@ async def _history(conn: psycopg.AsyncConnection[DictRow]) -> list[Applied]:
 
 async def _apply(conn: psycopg.AsyncConnection[DictRow], migration: Migration) -> MigrationState:
     """One file and its history row in one transaction: both or neither."""
-    label = f"{migration.version:04d}_{migration.name}"
     try:
         async with conn.transaction():
             # No parameters: sent as a simple query, so the file may hold many statements.
@@ -69,7 +65,7 @@ async def _apply(conn: psycopg.AsyncConnection[DictRow], migration: Migration) -
         raise
     except psycopg.Error as error:
         detail = error.diag.message_primary or type(error).__name__
-        raise MigrationError(f"migration {label} failed: {detail}") from None
+        raise migration.failed(detail) from None
     assert row is not None
     return MigrationState(migration.version, migration.name, row["applied_at"])
 
@@ -96,7 +92,6 @@ async def migrate(conninfo: str, lock_timeout_ms: int) -> list[MigrationState]:
 
 
 async def migration_status(conninfo: str) -> list[MigrationState]:
-    """Every known migration, whether it was applied, and whether its file is unchanged."""
     migrations = discover(PACKAGE)
     conn = await _connect(conninfo)
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, LiteralString, TypeAlias, TypeVar
 
 import psycopg
@@ -21,12 +21,11 @@ from turbocat_core.errors import ExternalServiceError, TurbocatError
 if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
-    from turbocat_adapters.postgres.store import PostgresStore
-
 Connection: TypeAlias = AsyncConnection[DictRow]
 Cursor: TypeAlias = AsyncCursor[DictRow]
 Query: TypeAlias = LiteralString | sql.Composed
 Params: TypeAlias = Mapping[str, Any]
+Pool: TypeAlias = "Callable[[], AsyncConnectionPool[Connection]]"  # the open store's pool
 T = TypeVar("T")
 
 _BEGIN: Final = b"BEGIN"
@@ -60,11 +59,11 @@ class Session:
     Statements of one unit of work never interleave (a lock), even from several tasks.
     """
 
-    __slots__ = ("_deferring", "_pool", "_store", "conn", "lock")
+    __slots__ = ("_deferring", "_pool", "_pools", "conn", "lock")
     dialect: Final = POSTGRES
 
-    def __init__(self, store: PostgresStore) -> None:
-        self._store = store
+    def __init__(self, pool: Pool) -> None:
+        self._pools = pool
         self._pool: AsyncConnectionPool[Connection] | None = None  # the one lent ``conn``
         self.conn: Connection | None = None
         self.lock = asyncio.Lock()
@@ -75,7 +74,7 @@ class Session:
         which would commit on a clean exit)."""
         if self.conn is not None:
             raise RuntimeError("this unit of work is already open")
-        pool = self._store.pool
+        pool = self._pools()
         with translated():
             self.conn = await pool.getconn()
         self._pool = pool

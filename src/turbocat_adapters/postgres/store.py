@@ -17,7 +17,6 @@ from turbocat_adapters.postgres.session import Connection
 from turbocat_adapters.postgres.uow import PostgresUnitOfWork
 from turbocat_adapters.sql.sessions import SessionPorts
 from turbocat_adapters.store_contract import MigrationState, Store
-from turbocat_core import ports
 from turbocat_core.errors import ExternalServiceError
 
 CONNECT_TIMEOUT: Final = 5  # seconds, unless the DSN says otherwise
@@ -49,15 +48,11 @@ def session_conninfo(
 
 
 class PostgresStore(SessionPorts):
-    """PostgreSQL for fleets: a connection pool opened by ``open()`` (never at import or
-    construction), units of work over it, migrations and a health check.
+    """A connection pool opened by ``open()``, units of work over it, migrations (on a
+    connection of their own) and a ping bounded by ``PING_TIMEOUT``.
 
-    Every connection starts with ``TimeZone=UTC`` and the store's ``lock_timeout`` (a lock
-    wait beyond it is ``Conflict``) and ``statement_timeout`` (``None``: none; beyond it,
-    ``ExternalServiceError``) in seconds. ``unit_of_work()`` may be called before ``open()``;
-    entering it needs the store open (``RuntimeError`` otherwise). ``ping()`` raises
-    ``ExternalServiceError`` within ``PING_TIMEOUT`` seconds while the server is unreachable.
-    ``migrate()`` and ``migration_status()`` use a connection of their own.
+    Every connection starts with ``TimeZone=UTC``, ``lock_timeout`` (beyond it ``Conflict``)
+    and ``statement_timeout`` (``None``: none) in seconds.
     """
 
     kind = "postgres"
@@ -119,8 +114,7 @@ class PostgresStore(SessionPorts):
         return self._pool.get_stats() if self._pool is not None else None
 
     def unit_of_work(self) -> PostgresUnitOfWork:
-        """A fresh unit of work (``UnitOfWorkFactory``)."""
-        return PostgresUnitOfWork(self)
+        return PostgresUnitOfWork(lambda: self.pool)
 
     async def migrate(self) -> list[MigrationState]:
         return await migrator.migrate(self._migration_conninfo, _milliseconds(self._lock_timeout))
@@ -144,11 +138,6 @@ class PostgresStore(SessionPorts):
             ) from None
         except psycopg.Error as error:
             raise translate(error) from None
-
-
-def _conforms(store: PostgresStore) -> ports.UnitOfWorkFactory:
-    """Never called: mypy checks here that ``store.unit_of_work`` is a factory of the port."""
-    return store.unit_of_work
 
 
 def _is_store(store: PostgresStore) -> Store:

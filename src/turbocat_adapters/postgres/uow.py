@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from turbocat_adapters.postgres.session import Session
+from turbocat_adapters.postgres.session import Pool, Session
 from turbocat_adapters.sql.uow import SqlUnitOfWork
-from turbocat_core import ports
-
-if TYPE_CHECKING:
-    from turbocat_adapters.postgres.store import PostgresStore
 
 
 class PostgresUnitOfWork(SqlUnitOfWork):
-    """The port's unit of work (its contract: ``ports.RunUnitOfWork``) on one connection
-    taken from the pool.
-
-    ``async with`` takes a connection (``pool.getconn``, never ``pool.connection()``, which
-    would commit on a clean exit) and leaving gives it back. A refused write (``Conflict``,
-    ``ValidationFailed``) undoes only itself. Driver errors come out as ``TurbocatError``s.
-    """
+    """One transaction on a connection taken with ``pool.getconn`` (``pool.connection()``
+    would commit on a clean exit); leaving gives it back."""
 
     __slots__ = ("_session",)
 
-    def __init__(self, store: PostgresStore) -> None:
-        session = self._session = Session(store)
+    def __init__(self, pool: Pool) -> None:
+        session = self._session = Session(pool)
         super().__init__(session)
 
     @property
     def _transaction(self) -> Session:
         return self._session
-
-
-def _conforms(uow: PostgresUnitOfWork) -> ports.UnitOfWork:
-    """Never called: mypy checks here that the class matches the port structurally."""
-    return uow

@@ -1,14 +1,10 @@
-"""Login sessions, one-time tokens and replay keys in a SQL store: each call a transaction
-of its own, committed before it returns.
+"""Login sessions, one-time tokens and replay keys in a SQL store: each call a unit of
+work of its own, committed before it returns (on SQLite it takes the write lock: never
+call them while holding a unit of work's write transaction).
 
-They are not part of the caller's unit of work: each call opens one of the store's own
-(a pooled connection on PostgreSQL; on SQLite the store's write lock, ``Conflict`` after
-``lock_timeout``, so a coroutine holding a unit of work's write transaction must not call
-them: it would wait for itself). Reads see committed data. Writes that also sweep expired
-rows delete at most ``SWEEP_LIMIT`` of them, and on PostgreSQL skip the rows another
-transaction holds, so a sweep never waits for, nor deadlocks with, another process. Times
-come from the injected clock, never from the database, so every process sharing the
-database agrees with its own clock's idea of expiry (no monotonic clock: they are shared).
+Writes also delete at most ``SWEEP_LIMIT`` expired rows, skipping (on PostgreSQL) rows
+another transaction holds, so a sweep never waits nor deadlocks. Times come from the
+injected clock, never from the database.
 """
 
 from __future__ import annotations
@@ -16,11 +12,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final
 from uuid import UUID
 
 from turbocat_adapters.sql.connection import Connection, Result, Script, Statement
 from turbocat_adapters.sql.tables import Table
+from turbocat_adapters.sql.uow import SqlUnitOfWork
 from turbocat_core import ports
 from turbocat_core.domain.common import UserId
 from turbocat_core.domain.session import Session
@@ -30,8 +27,7 @@ SWEEP_LIMIT: Final = 100
 
 
 def expired(table: str, key: str, spared: str) -> str:
-    """Deletes at most ``:sweep`` expired rows of ``table``, oldest first, but ``spared``
-    (``{skip_locked}``: see ``swept``)."""
+    """Deletes at most ``:sweep`` expired rows of ``table``, oldest first, but ``spared``."""
     return f"""
 DELETE FROM {table} WHERE {key} IN (
     SELECT {key} FROM {table} WHERE expires_at <= :now AND {spared}
@@ -82,32 +78,21 @@ SWEEP_KEYS: Final = expired("replay_keys", "replay_key", "replay_key <> :key")
 FORGET_KEY: Final = "DELETE FROM replay_keys WHERE replay_key = :key"
 
 
-class UnitOfWork(ports.UnitOfWork, Protocol):
-    """A SQL store's unit of work: the port's, and the connection it runs on."""
-
-    @property
-    def connection(self) -> Connection: ...
-
-
 class SessionPorts:
-    """What a SQL store gives beside its units of work: the ports whose every call is a
-    transaction of its own."""
+    """The ports a SQL store gives beside its units of work."""
 
     __slots__ = ()
 
-    def unit_of_work(self) -> UnitOfWork:
+    def unit_of_work(self) -> SqlUnitOfWork:
         raise NotImplementedError
 
     def session_store(self, clock: ports.Clock) -> SqlSessionStore:
-        """Login sessions (``SessionStore``)."""
         return SqlSessionStore(self, clock)
 
     def one_time_tokens(self, clock: ports.Clock) -> SqlOneTimeTokens:
-        """Single-use tokens (``OneTimeTokens``)."""
         return SqlOneTimeTokens(self, clock)
 
     def replay_guard(self, clock: ports.Clock) -> SqlReplayGuard:
-        """Keys accepted once (``ReplayGuard``)."""
         return SqlReplayGuard(self, clock)
 
 
@@ -146,22 +131,14 @@ async def one(conn: Connection, sql: str, params: dict[str, Any]) -> Result:
 
 
 async def swept(conn: Connection, sweep: str, params: dict[str, Any], then: Statement) -> Result:
-    """The expired rows ``sweep`` picks deleted (on PostgreSQL, those another transaction
-    holds are skipped, not waited for), then ``then``, in one go; ``then``'s result."""
-    # SQLite writes one transaction at a time: there is nothing to skip.
-    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgres" else ""
+    """The expired rows ``sweep`` picks deleted, then ``then``, in one go; ``then``'s result."""
+    lock = conn.dialect.query("skip_locked")
     first = Statement(sweep.format(skip_locked=lock), params | {"sweep": SWEEP_LIMIT}, quiet=True)
     return await conn.run(statements(first, then), write=True)
 
 
 class SqlSessionStore(_Calls):
-    """Sessions in the ``sessions`` table, as ``MemorySessionStore`` keeps them.
-
-    ``put`` inserts or replaces the whole row (the user must exist: ``ValidationFailed``
-    otherwise) and deletes the user's other sessions that have expired; ``get`` returns a
-    revoked session too (with ``revoked_at``); ``revoke`` keeps the first revocation time;
-    ``revoke_all`` answers how many sessions it newly revoked.
-    """
+    """Sessions in the ``sessions`` table; ``put`` also deletes the user's expired ones."""
 
     __slots__ = ()
 
@@ -204,7 +181,6 @@ class SqlSessionStore(_Calls):
             await one(conn, REVOKE, params)
 
     async def revoke_all(self, user_id: UserId, *, keep: UUID | None = None) -> int:
-        """Revoke every session of the user but ``keep``; how many were not revoked before."""
         async with self._alone() as conn:
             bind = conn.dialect.bind
             params = {"user_id": bind("uuid", user_id), "now": bind("time", self._clock.now())}
@@ -217,13 +193,7 @@ class SqlSessionStore(_Calls):
 
 
 class SqlOneTimeTokens(_Calls):
-    """Single-use tokens in ``one_time_tokens``, expiring ``ttl_seconds`` after ``put`` by
-    the clock's wall time.
-
-    ``take`` is one ``DELETE … RETURNING``, so of two takes of one token (in any processes)
-    exactly one gets the subject; an expired token is deleted and gives ``None``. Each
-    ``put`` also sweeps tokens that have expired.
-    """
+    """Tokens in ``one_time_tokens``; ``take`` is one ``DELETE … RETURNING``: one winner."""
 
     __slots__ = ()
 
@@ -255,9 +225,7 @@ class SqlOneTimeTokens(_Calls):
 
 
 class SqlReplayGuard(_Calls):
-    """``replay_keys`` rows, expiring ``ttl_seconds`` after their first use by the clock's
-    wall time. ``first_use`` is one upsert, so of concurrent calls (in any processes)
-    exactly one inserts; it also sweeps expired keys in the same transaction."""
+    """Keys in ``replay_keys``; ``first_use`` is one upsert: one winner."""
 
     __slots__ = ()
 
@@ -277,10 +245,3 @@ class SqlReplayGuard(_Calls):
     async def forget(self, key: str) -> None:
         async with self._alone() as conn:
             await one(conn, FORGET_KEY, {"key": key})
-
-
-def _conforms(
-    sessions: SqlSessionStore, tokens: SqlOneTimeTokens, guard: SqlReplayGuard
-) -> tuple[ports.SessionStore, ports.OneTimeTokens, ports.ReplayGuard]:
-    """Never called: mypy checks here that the classes match their ports."""
-    return sessions, tokens, guard

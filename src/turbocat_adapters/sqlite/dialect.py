@@ -3,6 +3,7 @@ connection the repositories run on (each call one hop to the store's worker thre
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -12,11 +13,31 @@ from uuid import UUID
 from turbocat_adapters.sql.connection import Params, Result, Row, Script
 from turbocat_adapters.sql.dialect import Codec, Dialect, Kind, id_hex
 from turbocat_adapters.sql.retention import PRUNABLE
-from turbocat_adapters.sqlite.codec import js, parse_js, ts
 from turbocat_adapters.sqlite.transaction import Transaction
 from turbocat_core.domain.analytics import PERCENTILES, Interval
+from turbocat_core.errors import ValidationFailed
 
 T = TypeVar("T")
+
+_ENCODE: Final = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=True
+).encode
+
+
+def ts(value: datetime) -> str:
+    """ISO 8601 in UTC with microseconds, always the same width: text order is time order
+    (a naive datetime is taken to be UTC)."""
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "+00:00"
+
+
+def js(value: Any, field: str) -> str:
+    """Compact JSON; ``ValidationFailed`` naming ``field`` for what JSON cannot hold."""
+    try:
+        return _ENCODE(value)
+    except (TypeError, ValueError) as error:
+        raise ValidationFailed.field(field, f"must be JSON ({error})") from None
 
 
 QUERIES: Final = {
@@ -61,6 +82,7 @@ FROM around""",
     # ``+status`` keeps SQLite off the status index (most rows are finished: it would walk
     # them all when nothing is left to prune) and on the completed_at one.
     "prunable": PRUNABLE.replace("WHERE status IN", "WHERE +status IN", 1),
+    "skip_locked": "",  # one writer at a time: nothing to skip
 }
 
 
@@ -87,8 +109,8 @@ class SqliteDialect(Dialect):
     decoders: ClassVar[Mapping[str, Codec]] = {
         "uuid": UUID,
         "time": datetime.fromisoformat,
-        "json": parse_js,
-        "texts": lambda text: tuple(parse_js(text)),
+        "json": json.loads,
+        "texts": lambda text: tuple(json.loads(text)),
         "bool": bool,
     }
 

@@ -5,27 +5,13 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Final
 
-from turbocat_adapters.sql.schema import TABLES
-from turbocat_core.errors import (
-    AlreadyExists,
-    Conflict,
-    ExternalServiceError,
-    FieldError,
-    ValidationFailed,
-)
+from turbocat_adapters.sql.errors import LABELS, dangling, duplicate, refused, required
+from turbocat_core.errors import Conflict, ExternalServiceError, ValidationFailed
 
 if TYPE_CHECKING:
     from turbocat_core.errors import TurbocatError
 
 SERVICE: Final = "sqlite"
-
-LABELS: Final = {name: table.label for name, table in TABLES.items()} | {
-    "sessions": "session",
-    "one_time_tokens": "one-time token",
-    "schema_migrations": "migration",
-}
-# Longest first, so "workflow_steps" wins over "workflows" when parsing constraint names.
-_TABLES: Final = sorted(LABELS, key=len, reverse=True)
 
 _CONFLICTS: Final = frozenset(
     {
@@ -39,13 +25,7 @@ _BROKEN: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
 def translate(error: sqlite3.Error) -> TurbocatError:
-    """The Turbocat error for a driver error (the one helper every statement goes through).
-
-    Unique and primary-key violations are ``AlreadyExists``; CHECK, NOT NULL, foreign-key and
-    type violations ``ValidationFailed``; a busy or locked database ``Conflict`` (another
-    writer held the lock past the busy timeout: retry); everything else (I/O, a file that
-    cannot be opened or is corrupt, a closed connection) ``ExternalServiceError``.
-    """
+    """The Turbocat error for a driver error; busy past the timeout is a ``Conflict``."""
     code: int | None = getattr(error, "sqlite_errorcode", None)
     detail = str(error)
     if code is None:  # raised by the module itself (e.g. a closed connection)
@@ -53,7 +33,7 @@ def translate(error: sqlite3.Error) -> TurbocatError:
     primary = code & 0xFF
     if primary == sqlite3.SQLITE_CONSTRAINT:
         if code in _CONFLICTS:
-            return AlreadyExists(_duplicate(detail))
+            return duplicate(*_columns(detail))
         return _refused(code, detail)
     if primary == sqlite3.SQLITE_MISMATCH:
         return ValidationFailed(f"a value has the wrong type for the store: {detail}")
@@ -76,31 +56,20 @@ def _columns(detail: str) -> tuple[str, list[str]]:
     return table, columns
 
 
-def _duplicate(detail: str) -> str:
-    table, columns = _columns(detail)
-    label = LABELS.get(table, "row")
-    what = " and ".join(column.replace("_", " ") for column in columns if column)
-    return f"a {label} with this {what or 'key'} already exists"
-
-
 def _refused(code: int, detail: str) -> ValidationFailed:
     if code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-        return ValidationFailed(
-            "a referenced row does not exist",
-            [FieldError("reference", "names a row that does not exist")],
-        )
+        return dangling("reference")
     if code == sqlite3.SQLITE_CONSTRAINT_NOTNULL:
-        _, columns = _columns(detail)
-        return ValidationFailed.field(columns[0] or "value", "must not be null")
+        return required(_columns(detail)[1][0] or "value")
     if code == sqlite3.SQLITE_CONSTRAINT_CHECK:
-        return ValidationFailed.field(_checked_field(detail), "has a value the store refuses")
+        return refused(_checked_field(detail))
     return ValidationFailed(f"the store refused the write: {detail}")
 
 
 def _checked_field(detail: str) -> str:
     """``role`` from ``"CHECK constraint failed: ck_users_role"``."""
     _, _, name = detail.partition(": ")
-    for table in _TABLES:
+    for table in sorted(LABELS, key=len, reverse=True):  # "workflow_steps" before "workflows"
         prefix = f"ck_{table}_"
         if name.startswith(prefix):
             return name[len(prefix) :]

@@ -6,13 +6,12 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Final
 
-from turbocat_adapters.migrations import Applied, Migration, plan, status
-from turbocat_adapters.sqlite.codec import parse_ts, ts
+from turbocat_adapters.migrations import HISTORY, Applied, Migration, plan, status
+from turbocat_adapters.sqlite.dialect import ts
 from turbocat_adapters.store_contract import MigrationError, MigrationState
 
 PACKAGE: Final = "turbocat_adapters.sqlite.migrations"
 
-# The bookkeeping table exists before any migration runs, so the runner creates it.
 CREATE_BOOKKEEPING: Final = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY,
@@ -23,9 +22,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 HAS_BOOKKEEPING: Final = (
     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-)
-APPLIED: Final = (
-    "SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version"
 )
 RECORD: Final = (
     "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
@@ -72,26 +68,20 @@ def applied(connection: sqlite3.Connection) -> list[Applied]:
     if connection.execute(HAS_BOOKKEEPING).fetchone() is None:
         return []
     return [
-        Applied(version, name, checksum, parse_ts(applied_at))
-        for version, name, checksum, applied_at in connection.execute(APPLIED)
+        Applied(version, name, checksum, datetime.fromisoformat(applied_at))
+        for version, name, checksum, applied_at in connection.execute(HISTORY)
     ]
 
 
 def migrate(connection: sqlite3.Connection, migrations: list[Migration]) -> list[MigrationState]:
-    """Apply every pending migration, each in its own ``BEGIN IMMEDIATE`` transaction.
+    """Apply every pending migration, each in its own ``BEGIN IMMEDIATE`` transaction that
+    decides again what is pending, so processes opening one new file apply each once.
 
-    Foreign keys are off while migrations run (the way SQLite documents for changing a
-    table's definition: build a new table, copy, drop, rename) and each file must leave
-    ``PRAGMA foreign_key_check`` empty before it commits; the connection's setting is
-    restored afterwards.
-
-    What is pending is decided again under the write lock before each file, so processes
-    opening one new file at once apply every migration exactly once. A file that fails
-    leaves nothing of itself behind (``MigrationError``); files applied before it stay.
+    Foreign keys are off (outside the transaction: SQLite ignores the pragma inside one) so
+    a migration may rebuild a table others refer to; each file's references are checked
+    before it commits.
     """
     enforced = bool(connection.execute("PRAGMA foreign_keys").fetchone()[0])
-    # Off outside the transaction (SQLite ignores the pragma inside one), so a migration may
-    # rebuild a table others refer to; each file's references are checked before it commits.
     connection.execute("PRAGMA foreign_keys = OFF")
     try:
         return _migrate(connection, migrations)
@@ -136,21 +126,17 @@ def _apply(connection: sqlite3.Connection, migration: Migration) -> None:
         try:
             connection.execute(statement)
         except sqlite3.Error as error:
-            raise MigrationError(
-                f"migration {migration.version:04d}_{migration.name} failed: {error}"
-            ) from None
+            raise migration.failed(error) from None
 
 
 def _check_references(connection: sqlite3.Connection, migration: Migration) -> None:
     broken = connection.execute("PRAGMA foreign_key_check").fetchall()
     if broken:
         table, rowid, parent, _ = broken[0]
-        raise MigrationError(
-            f"migration {migration.version:04d}_{migration.name} failed: {len(broken)} "
-            f"row(s) name a missing {parent} row (first: {table} row {rowid})"
+        raise migration.failed(
+            f"{len(broken)} row(s) name a missing {parent} row (first: {table} row {rowid})"
         )
 
 
 def state(connection: sqlite3.Connection, migrations: list[Migration]) -> list[MigrationState]:
-    """Every known migration, whether it was applied, and whether it is unchanged since."""
     return status(migrations, applied(connection))

@@ -12,27 +12,16 @@ from turbocat_adapters.sqlite.errors import SERVICE
 from turbocat_adapters.sqlite.uow import SqliteUnitOfWork
 from turbocat_adapters.sqlite.worker import Worker
 from turbocat_adapters.store_contract import MigrationState, Store
-from turbocat_core import ports
 from turbocat_core.errors import ExternalServiceError
 
 
 class SqliteStore(SessionPorts):
     """Every repository over one SQLite file (``TURBOCAT_DATA_DIR/turbocat.db`` by default).
 
-    ``open()`` creates the file's directory, starts one worker thread owning a writer and a
-    reader connection (WAL journal, ``synchronous=NORMAL``, foreign keys on, a busy timeout)
-    and applies pending migrations (``MigrationError`` if an applied file changed); every
-    statement then runs on that thread, so the event loop never blocks on SQLite.
-    ``unit_of_work`` is the core's ``UnitOfWorkFactory`` (see ``SqliteUnitOfWork`` for the
-    transactions: one writer at a time per process, waiting at most ``lock_timeout``
-    seconds; other processes' writers wait at most ``busy_timeout_ms``; both end in
-    ``Conflict``). Several processes may open the same file: each commit is visible to the
-    others' next read.
-
-    The schema's foreign keys are enforced (``PRAGMA foreign_keys``): a row naming a missing
-    parent is ``ValidationFailed``, and deleting an execution takes its step runs and log
-    lines with it. ``foreign_keys=False`` turns enforcement off, for tools that load rows
-    whose parents come later.
+    ``open()`` starts one worker thread owning a writer and a reader connection (WAL,
+    foreign keys on unless ``foreign_keys=False``, a busy timeout) and migrates; every
+    statement runs on that thread. One writer at a time per process, waiting at most
+    ``lock_timeout`` seconds; other processes' writers wait ``busy_timeout_ms``.
     """
 
     kind = "sqlite"
@@ -90,7 +79,6 @@ class SqliteStore(SessionPorts):
             await worker.stop()
 
     def unit_of_work(self) -> SqliteUnitOfWork:
-        """A fresh unit of work over this store (``UnitOfWorkFactory``)."""
         return SqliteUnitOfWork(self)
 
     async def migrate(self) -> list[MigrationState]:
@@ -122,11 +110,6 @@ class SqliteStore(SessionPorts):
             worker.reader.execute("SELECT count(*) FROM schema_migrations").fetchone()
 
         await worker.run(call)
-
-
-def _conforms(store: SqliteStore) -> ports.UnitOfWorkFactory:
-    """Never called: mypy checks here that ``store.unit_of_work`` is a factory of the port."""
-    return store.unit_of_work
 
 
 def _is_store(store: SqliteStore) -> Store:
